@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install xpgrad with its test extra into the current Python and run the whole suite on every
+# backend usable here: numpy, array_api_strict (default device and device1), and cupy when a CUDA
+# device is usable (otherwise skipped, with the reason in the report header and summary).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet -e ".[test]"
+python - <<'PY'
+import xpgrad
+print("xpgrad", xpgrad.__version__, "- usable backends here:", ", ".join(xpgrad.available_backends()))
+PY
+python -m pytest "$@"

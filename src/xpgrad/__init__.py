@@ -1,0 +1,45 @@
+"""xpgrad: differentiable array expressions as graphs, on any array-API backend.
+
+Example:
+    >>> import xpgrad
+    >>> x, y = xpgrad.Tensor(3), xpgrad.Tensor(5)
+    >>> z = (x + y) * y
+    >>> print(z, z.grad(y))
+    T:40 T:13
+"""
+
+from __future__ import annotations
+
+from . import _table  # noqa: F401  (registers the ops)
+from ._check import check_grads
+from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
+from ._functions import public_functions
+from ._grad import grad
+from ._operators import install as _install_operators
+from ._ops import OPS
+from ._show import format_tree, show
+from ._tensor import Tensor, placeholder
+from .backends import available_backends, default_backend, get_backend, set_default_backend
+
+__version__ = "0.1.0"
+
+_install_operators()
+globals().update(public_functions())
+
+__all__ = [
+    "OPS",
+    "BackendMismatchError",
+    "BackendUnavailableError",
+    "PlaceholderError",
+    "Tensor",
+    "available_backends",
+    "check_grads",
+    "default_backend",
+    "format_tree",
+    "get_backend",
+    "grad",
+    "placeholder",
+    "set_default_backend",
+    "show",
+    *public_functions(),
+]

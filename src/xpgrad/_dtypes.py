@@ -1,0 +1,128 @@
+"""The dtype policy, in one place.
+
+- Same kind: the namespace's own ``result_type`` (the standard's promotion table).
+- Mixed kinds (bool < integer < real floating < complex), e.g. int64 array * float32 array: the
+  operand of the higher kind wins (float32), as in PyTorch and JAX. The standard leaves this
+  undefined and array-api-strict rejects it, so xpgrad casts explicitly.
+- Python scalars are weak: they take the array's dtype when their kind fits (float32 * 0.5 stays
+  float32), else the namespace's default dtype of their kind (int array * 0.5 -> default float).
+- Ops whose domain is 'floating' promote bool and integer inputs to the default floating dtype.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._ops import OpDef
+    from .backends import Backend
+
+__all__ = ["BOOL", "COMPLEX", "FLOAT", "INT", "dtype_kind", "dtype_name", "resolve", "scalar_kind"]
+
+BOOL, INT, FLOAT, COMPLEX = 0, 1, 2, 3
+_KIND_NAMES = ("bool", "integer", "real floating", "complex floating")
+_kinds: dict[tuple[type, Any], int] = {}
+
+_ACCEPTS = {
+    "numeric": frozenset((INT, FLOAT, COMPLEX)),
+    "floating": frozenset((BOOL, INT, FLOAT, COMPLEX)),  # promoted to floating first
+    "integer": frozenset((INT,)),
+    "integer_or_bool": frozenset((BOOL, INT)),
+    "bool": frozenset((BOOL,)),
+    "any": frozenset((BOOL, INT, FLOAT, COMPLEX)),
+}
+
+
+def dtype_kind(xp: Any, dt: Any) -> int:
+    key = (type(dt), dt)  # the type first: dtypes of two libraries never compare
+    k = _kinds.get(key)
+    if k is None:
+        names = ("bool", "integral", "real floating", "complex floating")
+        k = next((i for i, name in enumerate(names) if xp.isdtype(dt, name)), None)
+        if k is None:  # pragma: no cover - every standard dtype has a kind
+            raise TypeError(f"unsupported dtype {dt!r}")
+        _kinds[key] = k
+    return k
+
+
+_NAMES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+)
+_names: dict[tuple[type, Any], str] = {}
+
+
+def dtype_name(xp: Any, dt: Any) -> str:
+    """The standard's name of ``dt`` ('float32'), for messages and for moving between backends."""
+    key = (type(dt), dt)
+    n = _names.get(key)
+    if n is None:
+        n = next((n for n in _NAMES if getattr(xp, n, None) == dt), str(dt))
+        _names[key] = n
+    return n
+
+
+def scalar_kind(v: Any) -> int:
+    return BOOL if isinstance(v, bool) else INT if isinstance(v, int) else FLOAT if isinstance(v, float) else COMPLEX
+
+
+def _default(bk: Backend, kind: int, device: Any) -> Any:
+    info = bk.xp.__array_namespace_info__().default_dtypes(device=device)
+    return {INT: info["integral"], FLOAT: info["real floating"], COMPLEX: info["complex floating"]}.get(
+        kind, bk.xp.bool
+    )
+
+
+_memo: dict[Any, tuple[Any, Any]] = {}
+
+
+def resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], device: Any) -> tuple[Any, Any]:
+    """(operand dtype, result dtype) of ``op`` on arrays of ``dtypes`` and weak Python ``scalars``.
+
+    Raises a TypeError naming the op when a dtype is outside its domain. Memoized: the answer
+    depends only on the backend, the op, the dtypes, the scalars' kinds and the device.
+    """
+    try:
+        key = (bk.name, op.name, device, *dtypes, *map(scalar_kind, scalars))
+        return _memo[key]
+    except KeyError:
+        _memo[key] = found = _resolve(bk, op, dtypes, scalars, device)
+        return found
+    except TypeError:  # an unhashable device
+        return _resolve(bk, op, dtypes, scalars, device)
+
+
+def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], device: Any) -> tuple[Any, Any]:
+    xp = bk.xp
+    kinds = [dtype_kind(xp, d) for d in dtypes]
+    top = max(kinds)
+    if all(k == top for k in kinds):
+        target = dtypes[0] if len(dtypes) == 1 or all(d == dtypes[0] for d in dtypes) else xp.result_type(*dtypes)
+    else:
+        target = xp.result_type(*[d for d, k in zip(dtypes, kinds, strict=True) if k == top])
+    skind = max(map(scalar_kind, scalars), default=-1)
+    if skind > top:
+        top = skind
+        target = _default(bk, top, device)
+    if op.domain == "floating" and top < FLOAT:
+        top = FLOAT
+        target = _default(bk, FLOAT, device)
+    accepted = _ACCEPTS[op.domain]
+    if top not in accepted or (op.domain == "numeric" and max(kinds) == BOOL and skind <= BOOL):
+        got = ", ".join(dtype_name(xp, d) for d in dtypes) + (
+            f" and Python {type(scalars[0]).__name__}" if scalars else ""
+        )
+        want = " or ".join(_KIND_NAMES[k] for k in sorted(accepted))
+        raise TypeError(f"{op.name}: only {want} dtypes are allowed; got {got}. Cast first, e.g. with xpgrad.astype")
+    return target, (xp.bool if op.result == "bool" else target)

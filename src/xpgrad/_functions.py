@@ -1,0 +1,38 @@
+"""The public functions, one per op of the table (``xpgrad.exp``, ``xpgrad.sum``...).
+
+Each takes arrays positionally and the op's parameters by keyword, as the array API standard does.
+Called with Python numbers only, it makes arrays on the default backend (like ``jnp.exp(2.0)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._build import apply
+from ._ops import OPS, OpDef
+from ._tensor import Tensor
+from .backends import get_backend
+
+__all__ = ["make_function"]
+
+_INTERNAL = frozenset(("fit", "broadcast_like", "expand", "to"))
+
+
+def make_function(op: OpDef) -> Any:
+    def function(*args: Any, **params: Any) -> Tensor:
+        if not any(isinstance(a, Tensor) or not isinstance(a, (bool, int, float, complex)) for a in args):
+            bk = get_backend(None)
+            args = tuple(Tensor(a, backend=bk) for a in args)
+        return apply(op, *args, **params)
+
+    function.__name__ = function.__qualname__ = op.name
+    kw = ", ".join(f"{k}={v!r}" for k, v in op.params.items())
+    names = ", ".join(("x", "x1, x2", "condition, x1, x2")[op.arity - 1].split(", ")[: op.arity])
+    function.__doc__ = op.doc or (
+        f"{op.name}({names}, /{', *, ' + kw if kw else ''}): the array API's {op.name}, differentiable."
+    )
+    return function
+
+
+def public_functions() -> dict[str, Any]:
+    return {name: make_function(op) for name, op in OPS.items() if name not in _INTERNAL}

@@ -1,0 +1,62 @@
+"""Walking graphs: topological order with an explicit stack, and re-evaluation in that order.
+
+Nothing here recurses, so graphs of any depth (10^6 and beyond) can be sorted and evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ._tensor import Tensor
+
+__all__ = ["forward", "host_item", "toposort", "unfed_placeholders"]
+
+
+def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
+    """Every node reachable from ``roots``, each once, inputs before the nodes that use them."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[Any] = [(r, False) for r in reversed(list(roots))]
+    push = stack.append
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        push((node, True))
+        for c in reversed(node.children):
+            if id(c) not in seen:
+                push((c, False))
+    return order
+
+
+def forward(roots: Iterable[Tensor]) -> None:
+    """Recompute every op node below ``roots`` from the current leaf values (None where unfed)."""
+    from ._build import evaluate
+
+    for node in toposort(roots):
+        if node.op is None:
+            continue
+        if all(c._value is not None for c in node.children):
+            node._value = evaluate(node)
+        else:
+            node._value = None
+
+
+def unfed_placeholders(root: Tensor) -> list[Tensor]:
+    """The placeholders without a value that ``root`` depends on."""
+    return [n for n in toposort([root]) if n.op is None and not n._const and n._value is None]
+
+
+def host_item(t: Tensor) -> Any:
+    v = t._require()
+    n = 1
+    for d in v.shape:
+        n *= d
+    if n != 1:
+        raise TypeError(f"item() needs a Tensor with one element; this one has shape {tuple(v.shape)}")
+    return t._bk.to_numpy(v).reshape(()).item()

@@ -1,0 +1,51 @@
+"""Python operators on Tensors, installed from the op table's ``dunder`` entries.
+
+``x + y``, ``2 * x``, ``x ** y``, ``-x``, ``abs(x)``, comparisons...: each operator is the op of
+the same meaning, with Tensors, Python numbers and backend arrays on either side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._build import apply
+from ._ops import OPS, OpDef
+from ._tensor import Tensor
+
+__all__ = ["install"]
+
+_NO_REFLECTION = frozenset(("eq", "ne", "gt", "ge", "lt", "le"))
+
+
+def _forward(op: OpDef) -> Any:
+    def method(self: Tensor, other: Any) -> Any:
+        return apply(op, self, other)
+
+    return method
+
+
+def _reflected(op: OpDef) -> Any:
+    def method(self: Tensor, other: Any) -> Any:
+        return apply(op, other, self)
+
+    return method
+
+
+def _unary(op: OpDef) -> Any:
+    def method(self: Tensor) -> Any:
+        return apply(op, self)
+
+    return method
+
+
+def install() -> None:
+    for op in OPS.values():
+        if op.dunder is None:
+            continue
+        if op.arity == 1:
+            setattr(Tensor, f"__{op.dunder}__", _unary(op))
+            continue
+        setattr(Tensor, f"__{op.dunder}__", _forward(op))
+        if op.dunder not in _NO_REFLECTION:
+            setattr(Tensor, f"__r{op.dunder}__", _reflected(op))
+    Tensor.__hash__ = object.__hash__  # type: ignore[method-assign]  # __eq__ is elementwise

@@ -1,0 +1,313 @@
+"""The op table: every op, its dtype domain, and its derivative rules, side by side.
+
+A rule is ``rule(g, out, *inputs, **params) -> Tensor``: the cotangent of one input, given the
+cotangent ``g`` of the output. Rules are written in xpgrad ops, so gradients are graphs that can be
+differentiated again; `ZERO` marks a derivative that is zero by definition. Broadcasting and dtype
+are undone centrally by the sweep (`_grad._fit`), never in a rule.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+from . import _impls, _shapes
+from ._build import apply
+from ._ops import OPS, ZERO, defop
+from ._tensor import Tensor
+
+__all__: list[str] = []
+
+
+def _f(name: str) -> Any:
+    """The xpgrad-level op ``name`` (used by rules, which run long after the table is built)."""
+    return lambda *args, **params: apply(OPS[name], *args, **params)
+
+
+cos, sin, log, sign, square, where = map(_f, ("cos", "sin", "log", "sign", "square", "where"))
+expand, fit, broadcast_like, sum_, mean_op = map(_f, ("expand", "fit", "broadcast_like", "sum", "mean"))
+
+
+# ----------------------------------------------------------------- build-time rewrites (IEEE-exact)
+def _is(t: Tensor, v: Any) -> bool:
+    return t._const and type(t._value) is not bool and t._value == v
+
+
+def _is_one(t: Tensor) -> bool:
+    return _is(t, 1) or t.op is OPS.get("ones_like")
+
+
+def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tensor | None:
+    """``keep`` when combining it with ``other`` can change neither its shape nor its dtype."""
+    s = keep._shape
+    if s is None or None in s or not result_kind_ok or keep._dtype is None:
+        return None
+    if other._const:
+        from ._dtypes import dtype_kind, scalar_kind
+
+        return keep if scalar_kind(other._value) <= dtype_kind(keep._bk.xp, keep._dtype) else None
+    if other._dtype == keep._dtype and _shapes.broadcast("", s, other._shape) == s:
+        return keep
+    return None
+
+
+def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
+    if _is_one(a):  # 1 * x == x exactly, for every x including inf, nan and -0.0
+        return _unchanged(b, a)
+    if _is_one(b):
+        return _unchanged(a, b)
+    return None
+
+
+def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
+    # x + (-0.0) == x for every x; x + 0 only for integers (-0.0 + 0.0 is +0.0)
+    from ._dtypes import INT, dtype_kind
+
+    for z, x in ((a, b), (b, a)):
+        if not z._const or x._const or x._dtype is None:
+            continue
+        v = z._value
+        if type(v) is int and v == 0 and dtype_kind(x._bk.xp, x._dtype) <= INT:
+            return _unchanged(x, z)
+        if type(v) is float and v == 0 and math.copysign(1.0, v) < 0:
+            return _unchanged(x, z)
+    return None
+
+
+def _simplify_subtract(a: Tensor, b: Tensor) -> Tensor | None:
+    return _unchanged(a, b) if _is(b, 0) else None  # x - 0 == x, also for -0.0
+
+
+def _simplify_divide(a: Tensor, b: Tensor) -> Tensor | None:
+    return _unchanged(a, b) if _is(b, 1) and type(b._value) is float else None
+
+
+def _simplify_pow(a: Tensor, b: Tensor) -> Tensor | None:
+    return _unchanged(a, b) if _is(b, 1) else None  # x ** 1 == x
+
+
+def _simplify_negative(a: Tensor) -> Tensor | None:
+    return a.children[0] if a.op is OPS["negative"] else None  # -(-x) == x
+
+
+def _simplify_where(c: Tensor, a: Tensor, b: Tensor) -> Tensor | None:
+    if c._const:
+        keep, other = (a, b) if c._value else (b, a)
+        return None if keep._const else _unchanged(keep, other)
+    return None
+
+
+# ----------------------------------------------------------------- shape and dtype hooks
+def _same_shape(name: str, x: Tensor, *_: Any, **__: Any) -> Any:
+    return x._shape
+
+
+def _like_second(name: str, a: Tensor, ref: Tensor, **_: Any) -> Any:
+    return ref._shape
+
+
+def _reduced(name: str, x: Tensor, axis: Any = None, keepdims: bool = False) -> Any:
+    nd = None if x._shape is None else len(x._shape)
+    return _shapes.reduced(x._shape, _shapes.normalize_axis(name, axis, nd), keepdims)
+
+
+def _dtype_first(x: Tensor, *_: Any, **__: Any) -> Any:
+    return x._dtype
+
+
+def _dtype_moved(x: Tensor, backend: Any, device: Any) -> Any:
+    from ._dtypes import dtype_name
+
+    if x._dtype is None or backend is x._bk:
+        return x._dtype
+    return getattr(backend.xp, dtype_name(x._bk.xp, x._dtype))
+
+
+def _dtype_fitted(g: Tensor, ref: Tensor) -> Any:
+    from ._dtypes import FLOAT, dtype_kind
+
+    if ref._dtype is not None and dtype_kind(ref._bk.xp, ref._dtype) == FLOAT:
+        return ref._dtype
+    return g._dtype
+
+
+def _dtype_sum(x: Tensor, **_: Any) -> Any:
+    from ._dtypes import FLOAT, dtype_kind
+
+    d = x._dtype
+    return d if d is not None and dtype_kind(x._bk.xp, d) >= FLOAT else None
+
+
+# ----------------------------------------------------------------- the table
+def _unary(name: str, rule: Any, domain: str = "floating", **kw: Any) -> None:
+    defop(name, 1, vjp=(rule,), domain=domain, **kw)
+
+
+def _binary(name: str, ra: Any, rb: Any, domain: str = "numeric", **kw: Any) -> None:
+    defop(name, 2, vjp=(ra, rb), domain=domain, **kw)
+
+
+_binary(
+    "add",
+    lambda g, out, a, b: g,
+    lambda g, out, a, b: g,
+    infix="+",
+    dunder="add",
+    fold=operator.add,
+    simplify=_simplify_add,
+)
+_binary(
+    "subtract",
+    lambda g, out, a, b: g,
+    lambda g, out, a, b: -g,
+    infix="-",
+    dunder="sub",
+    fold=operator.sub,
+    simplify=_simplify_subtract,
+)
+_binary(
+    "multiply",
+    lambda g, out, a, b: g * b,
+    lambda g, out, a, b: g * a,
+    infix="*",
+    dunder="mul",
+    fold=operator.mul,
+    simplify=_simplify_multiply,
+)
+# d(a/b)/db = -out/b: no b*b, which would overflow for |b| > 1e154
+_binary(
+    "divide",
+    lambda g, out, a, b: g / b,
+    lambda g, out, a, b: -(g * out) / b,
+    domain="floating",
+    infix="/",
+    dunder="truediv",
+    simplify=_simplify_divide,
+)
+# pow: JAX's conventions: d/da is 0 where b == 0; d/db is 0 where a == 0 (log of 0 replaced by log 1).
+# Where b == 0 the exponent b - 1 is replaced by 0, so b * a ** 0 is an exact 0 with no 0 * inf.
+_binary(
+    "pow",
+    lambda g, out, a, b: g * (b * a ** (where(b == 0, 1, b) - 1)),
+    lambda g, out, a, b: g * (out * log(where(a == 0, 1, a))),
+    infix="**",
+    dunder="pow",
+    simplify=_simplify_pow,
+)
+# ties split the gradient evenly, as in JAX and PyTorch
+_binary(
+    "maximum",
+    lambda g, out, a, b: where(a > b, g, where(a == b, g * 0.5, 0)),
+    lambda g, out, a, b: where(b > a, g, where(a == b, g * 0.5, 0)),
+    domain="numeric",
+)
+_binary(
+    "minimum",
+    lambda g, out, a, b: where(a < b, g, where(a == b, g * 0.5, 0)),
+    lambda g, out, a, b: where(b < a, g, where(a == b, g * 0.5, 0)),
+    domain="numeric",
+)
+
+for _name, _dunder, _fold in (
+    ("equal", "eq", operator.eq),
+    ("not_equal", "ne", operator.ne),
+    ("greater", "gt", operator.gt),
+    ("greater_equal", "ge", operator.ge),
+    ("less", "lt", operator.lt),
+    ("less_equal", "le", operator.le),
+):
+    _binary(_name, ZERO, ZERO, domain="any", result="bool", dunder=_dunder, fold=_fold)
+
+_unary(
+    "negative",
+    lambda g, out, a: -g,
+    domain="numeric",
+    infix="-",
+    dunder="neg",
+    fold=operator.neg,
+    simplify=_simplify_negative,
+)
+_unary("positive", lambda g, out, a: g, domain="numeric", dunder="pos")
+_unary("abs", lambda g, out, a: g * sign(a), domain="numeric", dunder="abs")  # 0 at 0 (JAX, PyTorch)
+_unary("sign", ZERO, domain="numeric")
+_unary("square", lambda g, out, a: g * (2 * a), domain="numeric")
+_unary("exp", lambda g, out, a: g * out)  # the output is the derivative: no second exp
+_unary("log", lambda g, out, a: g / a)
+_unary("sin", lambda g, out, a: g * cos(a))
+_unary("cos", lambda g, out, a: -(g * sin(a)))
+_unary("tanh", lambda g, out, a: g * (1 - square(out)))  # bounded, no cosh overflow
+_unary("sqrt", lambda g, out, a: g / (2 * out))  # +inf at 0, as in JAX and PyTorch
+
+defop(
+    "where",
+    3,
+    vjp=(ZERO, lambda g, out, c, a, b: where(c, g, 0), lambda g, out, c, a, b: where(c, 0, g)),
+    domain="any",
+    promote=(1, 2),
+    fold=lambda c, a, b: a if c else b,
+    simplify=_simplify_where,
+)
+
+# reductions
+defop(
+    "sum",
+    1,
+    vjp=(lambda g, out, x, axis, keepdims: expand(g, x, axis=axis, keepdims=keepdims),),
+    elementwise=False,
+    params={"axis": None, "keepdims": False},
+    shape=_reduced,
+    dtype=_dtype_sum,
+)
+defop(
+    "mean",
+    1,
+    vjp=(lambda g, out, x, axis, keepdims: expand(g, x, axis=axis, keepdims=keepdims, mean=True),),
+    domain="floating",
+    elementwise=False,
+    params={"axis": None, "keepdims": False},
+    shape=_reduced,
+)
+
+# structural ops the sweep builds: the seed cotangent, zeros for unrelated inputs, un-broadcasting
+defop("ones_like", 1, vjp=(ZERO,), elementwise=False, dtype=_dtype_first)
+defop("zeros_like", 1, vjp=(ZERO,), elementwise=False, dtype=_dtype_first)
+defop(
+    "fit",
+    2,
+    _impls.fit,
+    vjp=(lambda g, out, a, ref: broadcast_like(g, a), ZERO),
+    elementwise=False,
+    shape=_like_second,
+    dtype=_dtype_fitted,
+)
+defop(
+    "broadcast_like",
+    2,
+    _impls.broadcast_like,
+    vjp=(lambda g, out, a, ref: fit(g, a), ZERO),
+    elementwise=False,
+    shape=_like_second,
+    dtype=_dtype_fitted,
+)
+defop(
+    "expand",
+    2,
+    _impls.expand,
+    vjp=(lambda g, out, a, x, axis, keepdims, mean: (mean_op if mean else sum_)(g, axis=axis, keepdims=keepdims), ZERO),
+    elementwise=False,
+    params={"axis": None, "keepdims": False, "mean": False},
+    shape=_like_second,
+    dtype=_dtype_first,
+)
+defop(
+    "to",
+    1,
+    _impls.move,
+    vjp=(lambda g, out, a, backend, device: apply(OPS["to"], g, backend=a._bk, device=a._device),),
+    elementwise=False,
+    params={"backend": None, "device": None},
+    moves=True,
+    shape=_same_shape,
+    dtype=_dtype_moved,
+)

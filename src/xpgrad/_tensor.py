@@ -1,0 +1,295 @@
+"""`Tensor`: a node of an expression graph (the seed's design, made iterative and backend-neutral).
+
+A Tensor is a leaf (``op is None``; a placeholder when it has no value yet), an internal constant
+(a Python number met in an expression), or the result of an op: ``op`` is its `OpDef` (whose
+``impl`` calls the array namespace, e.g. ``xp.multiply``), ``children`` its input Tensors.
+Building an op evaluates it at once when every input has a value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._errors import BackendMismatchError, PlaceholderError
+from .backends import Backend, backend_of, get_backend
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ._ops import OpDef
+
+__all__ = ["Tensor", "placeholder"]
+
+_NUMBER = (bool, int, float, complex)
+_NO_PARAMS: dict[str, Any] = {}
+
+
+class Tensor:
+    """A node of an xpgrad graph.
+
+    Arguments:
+        value: a Python number, a nested list, or an array of a supported backend (whose backend
+            is then inferred). ``None`` makes a placeholder, to be fed later with ``t.value = ...``.
+        backend: 'numpy', 'cupy', 'array_api_strict', 'auto', or a namespace module. Default:
+            the array's own backend, else `xpgrad.default_backend()`.
+        name: shown when printing graphs.
+        dtype, device, shape: optional declarations (a placeholder's contract for feeding).
+
+    Example:
+        >>> x, y = Tensor(3), Tensor(5)
+        >>> print((x + y) * y)
+        T:40
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_bk",
+        "_const",
+        "_device",
+        "_dtype",
+        "_level",
+        "_ph",
+        "_shape",
+        "_target",
+        "_value",
+        "children",
+        "name",
+        "op",
+        "params",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        value: Any = None,
+        backend: str | ModuleType | Backend | None = None,
+        name: str | None = None,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        shape: tuple[int | None, ...] | None = None,
+    ) -> None:
+        if isinstance(value, Tensor):
+            raise TypeError("Tensor(value): got a Tensor; use it directly, or t.to(backend) to move it")
+        owner = backend_of(value) if value is not None else None
+        bk = get_backend(backend) if backend is not None or owner is None else owner
+        self._bk = bk
+        self.op: OpDef | None = None
+        self.children: tuple[Tensor, ...] = ()
+        self.params = _NO_PARAMS
+        self.name = name
+        self._level = 0
+        self._const = False
+        self._ph = value is None
+        self._target = None
+        self._dtype = bk.dtype(dtype)
+        self._device = device
+        self._shape = None if shape is None else tuple(shape)
+        self._value = None
+        if value is not None:
+            arr = self._coerce(value, owner)
+            self._shape = tuple(arr.shape) if shape is None else self._shape
+            self._dtype = arr.dtype
+            self._device = _device_of(arr)
+            self._check_feed(arr)
+            self._value = arr
+
+    # ----------------------------------------------------------------- value and feeding
+    @property
+    def value(self) -> Any:
+        """The backend array (None while a placeholder it depends on is unfed)."""
+        return self._value
+
+    @value.setter
+    def value(self, v: Any) -> None:
+        if self.op is not None or self._const:
+            raise AttributeError(
+                f"cannot set the value of {self._label()}: it is computed from its inputs; set a leaf's "
+                "or placeholder's value and call forward()"
+            )
+        if v is None:
+            self._value = None
+            return
+        owner = backend_of(v)
+        if owner is not None and owner is not self._bk:
+            raise BackendMismatchError(
+                f"{self._label()} is on backend {self._bk.name!r} but was fed a {owner.name} array; "
+                f"feed a {self._bk.name} array (move it with xpgrad.Tensor(a).to({self._bk.name!r}).value)"
+            )
+        arr = self._coerce(v, owner)
+        self._check_feed(arr)
+        self._value = arr
+
+    def _coerce(self, v: Any, owner: Backend | None) -> Any:
+        bk = self._bk
+        if owner is bk:
+            return v
+        if owner is not None:
+            return bk.from_numpy(owner.to_numpy(v), self._device)
+        if isinstance(v, Tensor):
+            raise TypeError(f"{self._label()}: fed a Tensor; feed its array (t.value) instead")
+        try:
+            return bk.xp.asarray(v, dtype=self._dtype, device=self._device)
+        except Exception as e:
+            raise TypeError(
+                f"{self._label()}: cannot make a {bk.name} array from {type(v).__name__} {v!r:.60}: {e}"
+            ) from e
+
+    def _check_feed(self, arr: Any) -> None:
+        what = self._label()
+        if self._dtype is not None and arr.dtype != self._dtype:
+            from ._dtypes import dtype_name
+
+            xp = self._bk.xp
+            raise TypeError(
+                f"{what} is declared with dtype {dtype_name(xp, self._dtype)} but was fed "
+                f"{dtype_name(xp, arr.dtype)}; cast the array (xp.astype) or declare another dtype"
+            )
+        shape = self._shape
+        if shape is not None and (
+            len(shape) != len(arr.shape) or any(d is not None and d != a for d, a in zip(shape, arr.shape, strict=True))
+        ):
+            raise ValueError(
+                f"{what} is declared with shape {shape} but was fed shape {tuple(arr.shape)}; feed that "
+                "shape, or use xpgrad.placeholder(shape=(None, ...)) for a size that varies"
+            )
+        dev = _device_of(arr)
+        if self._device is not None and dev != self._device:
+            raise BackendMismatchError(f"{what} lives on device {self._device} but was fed an array on {dev}")
+
+    def _label(self) -> str:
+        if self.op is not None:
+            return f"op node {self.op.name}" + (f" {self.name!r}" if self.name else "")
+        kind = "placeholder" if self._ph else "leaf"
+        return f"{kind} {self.name!r}" if self.name else kind
+
+    # ----------------------------------------------------------------- array-like properties
+    @property
+    def backend(self) -> str | None:
+        """Name of the backend ('numpy', 'cupy', ...); None for an internal Python-number constant."""
+        return None if self._bk is None else self._bk.name
+
+    @property
+    def shape(self) -> tuple[int | None, ...] | None:
+        v = self._value
+        return self._shape if v is None or self._const else tuple(v.shape)
+
+    @property
+    def dtype(self) -> Any:
+        v = self._value
+        return self._dtype if v is None or self._const else v.dtype
+
+    @property
+    def device(self) -> Any:
+        return self._device
+
+    @property
+    def ndim(self) -> int | None:
+        s = self.shape
+        return None if s is None else len(s)
+
+    @property
+    def is_placeholder(self) -> bool:
+        return self._ph
+
+    # ----------------------------------------------------------------- evaluation
+    def forward(self) -> Tensor:
+        """Re-evaluate the graph below this Tensor from its leaves' current values; returns self."""
+        from ._graph import forward
+
+        forward([self])
+        return self
+
+    def numpy(self) -> Any:
+        """The value as a host NumPy array, whatever the backend."""
+        return self._bk.to_numpy(self._require())
+
+    def item(self) -> Any:
+        """The value of a one-element Tensor as a Python number."""
+        from ._graph import host_item
+
+        return host_item(self)
+
+    def _require(self) -> Any:
+        if self._value is None:
+            from ._graph import unfed_placeholders
+
+            missing = unfed_placeholders(self)
+            names = ", ".join(p._label() for p in missing[:5]) or "(none: call forward())"
+            raise PlaceholderError(
+                f"{self._label()} has no value: it depends on unfed {names}; set p.value = array, "
+                "then call forward() on this Tensor"
+            )
+        return self._value
+
+    # ----------------------------------------------------------------- gradients
+    def grad(self, wrt: Tensor) -> Tensor:
+        """The gradient of ``sum(self)`` with respect to ``wrt``: a new graph of Tensors shaped like ``wrt``."""
+        from ._grad import grad
+
+        return grad(self, [wrt])[0]
+
+    # ----------------------------------------------------------------- conversions
+    def to(self, backend: str | ModuleType | Backend, device: Any = None) -> Tensor:
+        """This Tensor on another backend (and/or device); differentiable, gradients flow back."""
+        from ._build import apply
+        from ._ops import OPS
+
+        return apply(OPS["to"], self, backend=get_backend(backend), device=device)
+
+    def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
+        from ._build import apply
+        from ._ops import OPS
+
+        return apply(OPS["to"], self, backend=self._bk, device=device)
+
+    # ----------------------------------------------------------------- printing
+    def __str__(self) -> str:
+        return f"T:{self._value}"
+
+    def __repr__(self) -> str:
+        head = (
+            "const"
+            if self._const
+            else "placeholder"
+            if self.is_placeholder
+            else "leaf"
+            if self.op is None
+            else self.op.name
+        )
+        if self.name:
+            head += f" {self.name!r}"
+        if self._const:
+            return f"Tensor({head} {self._value!r})"
+        return (
+            f"Tensor({head}, shape={self.shape}, dtype={self.dtype}, backend={self.backend!r}, "
+            f"value={_short(self._value)})"
+        )
+
+    __hash__ = object.__hash__
+
+
+def placeholder(
+    shape: tuple[int | None, ...] | None = None,
+    dtype: Any = None,
+    backend: str | ModuleType | Backend | None = None,
+    name: str | None = None,
+    device: Any = None,
+) -> Tensor:
+    """A Tensor with no value yet. Feed it with ``p.value = array`` and call ``out.forward()``.
+
+    ``shape`` may contain None for a dimension that varies between feeds.
+    """
+    return Tensor(None, backend=backend, name=name, dtype=dtype, device=device, shape=shape)
+
+
+def _device_of(arr: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.device(arr)
+
+
+def _short(v: Any) -> str:
+    if v is None:
+        return "None"
+    s = str(v).replace("\n", " ")
+    return s if len(s) <= 60 else s[:57] + "..."

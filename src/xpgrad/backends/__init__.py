@@ -1,0 +1,154 @@
+"""Backend registry: names -> `Backend` records, the default backend, and the CPU fallback.
+
+A backend is a lookup, not logic: each module beside this one says how to load one library's
+array-API namespace and how to move arrays to and from host NumPy. Nothing here is imported at
+``import xpgrad`` time beyond NumPy's record, and CUDA is probed only when CuPy is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any
+
+from .._errors import BackendUnavailableError
+from . import array_api_strict as _strict
+from . import cupy as _cupy
+from . import numpy as _numpy
+from ._base import Backend
+
+__all__ = [
+    "Backend",
+    "available_backends",
+    "backend_of",
+    "default_backend",
+    "get_backend",
+    "set_default_backend",
+]
+
+_MODULES: dict[str, ModuleType] = {m.NAME: m for m in (_numpy, _cupy, _strict)}
+BACKEND_NAMES = (*_MODULES, "auto")
+_loaded: dict[str, Backend] = {}
+_by_type: dict[type, Backend] = {}
+_default: str | None = None
+
+
+def _load(name: str) -> Backend:
+    bk = _loaded.get(name)
+    if bk is not None:
+        return bk
+    mod = _MODULES[name]
+    reason = mod.probe()
+    if reason is not None:
+        hint = " Use backend='auto' to fall back to NumPy when no GPU is usable." if name == "cupy" else ""
+        raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason}.{hint}")
+    bk = _loaded[name] = mod.load()
+    return bk
+
+
+def _resolve_name(spec: str) -> str:
+    if spec == "auto":
+        return "cupy" if _cupy.probe() is None else "numpy"
+    if spec not in _MODULES:
+        raise ValueError(f"unknown backend {spec!r}; valid backends are {', '.join(map(repr, BACKEND_NAMES))}")
+    return spec
+
+
+def _generic(xp: ModuleType) -> Backend:
+    """A Backend for any other namespace array-api-compat understands."""
+    import numpy as np
+
+    def to_numpy(x: Any) -> Any:
+        try:
+            return np.from_dlpack(x)
+        except Exception:
+            return np.asarray(x)
+
+    name = getattr(xp, "__name__", repr(xp))
+    bk = _loaded.get(name)
+    if bk is None:
+        bk = _loaded[name] = Backend(
+            name=name,
+            xp=xp,
+            owns=lambda x: _namespace_name(x) == name,
+            to_numpy=to_numpy,
+            from_numpy=lambda a, device=None: xp.asarray(a, device=device),
+        )
+    return bk
+
+
+def _namespace_name(x: Any) -> str | None:
+    import array_api_compat
+
+    try:
+        return array_api_compat.array_namespace(x).__name__
+    except TypeError:
+        return None
+
+
+def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
+    """The Backend for a name ('numpy', 'cupy', 'array_api_strict', 'auto'), a namespace module, or None (default)."""
+    if isinstance(spec, Backend):
+        return spec
+    if spec is None:
+        spec = default_backend()
+    if isinstance(spec, str):
+        return _load(_resolve_name(spec))
+    if isinstance(spec, ModuleType):
+        for name, mod in _MODULES.items():
+            if mod.is_module(spec):
+                return _load(name)
+        import array_api_compat
+
+        if hasattr(spec, "__array_api_version__") or array_api_compat.is_array_api_obj(spec):
+            return _generic(spec)
+    raise ValueError(
+        f"unknown backend {spec!r}; valid backends are {', '.join(map(repr, BACKEND_NAMES))} "
+        "or an array-API namespace module"
+    )
+
+
+def backend_of(x: Any) -> Backend | None:
+    """The Backend owning array ``x``, or None when ``x`` is no array of a supported library."""
+    tp = type(x)
+    bk = _by_type.get(tp)
+    if bk is not None:
+        return bk
+    root = tp.__module__.split(".")[0]
+    if root in _MODULES:
+        bk = _load(root)
+    elif root == "builtins":
+        return None
+    else:
+        import array_api_compat
+
+        if not array_api_compat.is_array_api_obj(x):
+            return None
+        bk = _generic(array_api_compat.array_namespace(x))
+    if bk.owns(x):
+        _by_type[tp] = bk
+        return bk
+    return None
+
+
+def set_default_backend(spec: str | ModuleType) -> None:
+    """Make ``spec`` the backend of new Tensors built from Python values (checked now)."""
+    global _default
+    if isinstance(spec, str) and spec == "auto":
+        _default = "auto"
+        return
+    _default = get_backend(spec).name
+
+
+def default_backend() -> str:
+    """The name of the backend new Tensors use: set_default_backend, else $XPGRAD_BACKEND, else 'numpy'.
+
+    'auto' is resolved here: 'cupy' when a CUDA device is usable, else 'numpy'.
+    """
+    spec = _default if _default is not None else os.environ.get("XPGRAD_BACKEND") or "numpy"
+    return _resolve_name(spec)
+
+
+def available_backends() -> list[str]:
+    """Names of the backends usable on this machine (probing CUDA at most once)."""
+    return [name for name, mod in _MODULES.items() if mod.probe() is None]

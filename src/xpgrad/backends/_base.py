@@ -1,0 +1,58 @@
+"""The `Backend` record: an array namespace plus the few conversions the standard leaves out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+__all__ = ["Backend"]
+
+
+@dataclass(eq=False, repr=False)
+class Backend:
+    """One array library as xpgrad sees it.
+
+    Everything mathematical goes through ``xp`` (an array-API namespace, usually from
+    array-api-compat). The three callables cover what the standard does not: recognising the
+    library's arrays and moving arrays to and from host NumPy (for ``Tensor.to`` and ``numpy()``).
+    """
+
+    name: str
+    xp: ModuleType
+    owns: Callable[[Any], bool]
+    to_numpy: Callable[[Any], Any]
+    from_numpy: Callable[[Any, Any], Any]
+    _default_float: dict[Any, Any] = field(default_factory=dict)
+
+    def default_float(self, device: Any = None) -> Any:
+        """The namespace's default real floating dtype on ``device``."""
+        key = device
+        try:
+            return self._default_float[key]
+        except (KeyError, TypeError):
+            pass
+        info = self.xp.__array_namespace_info__()
+        dt = info.default_dtypes(device=device)["real floating"]
+        try:
+            self._default_float[key] = dt
+        except TypeError:
+            pass
+        return dt
+
+    def dtype(self, spec: Any) -> Any:
+        """Resolve a dtype given as a name ('float32') or as the namespace's dtype object."""
+        if spec is None or not isinstance(spec, str):
+            return spec
+        if spec not in _DTYPE_NAMES or not hasattr(self.xp, spec):
+            raise ValueError(f"unknown dtype {spec!r} for backend {self.name!r}; use one of {sorted(_DTYPE_NAMES)}")
+        return getattr(self.xp, spec)
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r})"
+
+
+_DTYPE_NAMES = frozenset(
+    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float32 float64 complex64 complex128".split()
+)

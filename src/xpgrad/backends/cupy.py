@@ -1,0 +1,50 @@
+"""CuPy: the GPU backend. Probed lazily (never at import) and the verdict cached."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ._base import Backend
+
+NAME = "cupy"
+
+
+@functools.cache
+def probe() -> str | None:
+    """None when CuPy can run a kernel on a CUDA device here, else CuPy's own reason."""
+    try:
+        import cupy
+    except Exception as e:  # ImportError, or a broken CUDA install raising at import
+        return f"CuPy is not installed or failed to import ({type(e).__name__}: {e})"
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "CuPy found no CUDA device"
+        cupy.asarray([1.0]).sum().item()  # a real kernel launch: catches driver/toolkit mismatches
+    except Exception as e:
+        return f"CuPy cannot use a CUDA device ({type(e).__name__}: {e})"
+    return None
+
+
+def load() -> Backend:
+    import array_api_compat
+    import array_api_compat.cupy as xp
+    import cupy
+
+    def from_numpy(a: Any, device: Any = None) -> Any:
+        if device is None:
+            return cupy.asarray(a)
+        with device:
+            return cupy.asarray(a)
+
+    return Backend(
+        name=NAME,
+        xp=xp,
+        owns=array_api_compat.is_cupy_array,
+        to_numpy=cupy.asnumpy,
+        from_numpy=from_numpy,
+    )
+
+
+def is_module(mod: Any) -> bool:
+    return getattr(mod, "__name__", "") in ("cupy", "array_api_compat.cupy")

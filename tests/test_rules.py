@@ -1,0 +1,147 @@
+"""Every derivative rule of the core vocabulary against finite differences and closed forms.
+
+One table: op name -> (sample domain, orders to check). Adding an op adds one line here.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+import xpgrad
+
+# name: (low, high) of sample inputs, and the derivative order checked (3 where smooth there)
+UNARY = {
+    "exp": ((-2.0, 2.0), 3),
+    "log": ((0.5, 3.0), 3),
+    "sin": ((-3.0, 3.0), 3),
+    "cos": ((-3.0, 3.0), 3),
+    "tanh": ((-2.0, 2.0), 3),
+    "sqrt": ((0.5, 3.0), 3),
+    "square": ((-2.0, 2.0), 3),
+    "negative": ((-2.0, 2.0), 3),
+    "positive": ((-2.0, 2.0), 3),
+    "abs": ((0.2, 2.0), 2),  # away from the kink; the convention at 0 is tested below
+}
+BINARY = {
+    "add": (((-2.0, 2.0), (-2.0, 2.0)), 3),
+    "subtract": (((-2.0, 2.0), (-2.0, 2.0)), 3),
+    "multiply": (((-2.0, 2.0), (-2.0, 2.0)), 3),
+    "divide": (((-2.0, 2.0), (0.5, 2.0)), 3),
+    "pow": (((0.5, 2.0), (-1.5, 2.5)), 3),
+    "maximum": (((-2.0, 2.0), (-2.0, 2.0)), 2),  # ties have probability 0 with random samples
+    "minimum": (((-2.0, 2.0), (-2.0, 2.0)), 2),
+}
+REDUCTIONS = {"sum": xpgrad.sum, "mean": xpgrad.mean}
+
+
+def sample(tb, lo: float, hi: float, shape: tuple[int, ...], dtype: str, seed: int):
+    rng = random.Random(seed)
+    data = np.array([rng.uniform(lo, hi) for _ in range(math.prod(shape))]).reshape(shape)
+    return tb.arr(data, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_rule(tb, name: str, dtype: str) -> None:
+    (lo, hi), order = UNARY[name]
+    x = sample(tb, lo, hi, (2, 3), dtype, seed=hash(name) % 1000)
+    fn = getattr(xpgrad, name)
+    out = fn(xpgrad.Tensor(x))
+    np.testing.assert_array_equal(tb.np(out), tb.np(getattr(tb.xp, name)(x)))
+    assert out.dtype == x.dtype
+    xpgrad.check_grads(fn, x, order=order if dtype == "float64" else 2)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_rule(tb, name: str, dtype: str) -> None:
+    ((la, ha), (lb, hb)), order = BINARY[name]
+    a = sample(tb, la, ha, (2, 3), dtype, seed=1)
+    b = sample(tb, lb, hb, (2, 3), dtype, seed=2)
+    fn = getattr(xpgrad, name)
+    out = fn(xpgrad.Tensor(a), xpgrad.Tensor(b))
+    np.testing.assert_array_equal(tb.np(out), tb.np(getattr(tb.xp, name)(a, b)))
+    xpgrad.check_grads(fn, a, b, order=order if dtype == "float64" else 2)
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_rule_broadcasting(tb, name: str) -> None:
+    ((la, ha), (lb, hb)), _ = BINARY[name]
+    a = sample(tb, la, ha, (3, 1), "float64", seed=3)
+    b = sample(tb, lb, hb, (1, 4), "float64", seed=4)
+    xpgrad.check_grads(getattr(xpgrad, name), a, b, order=2)
+    s = sample(tb, lb, hb, (), "float64", seed=5)
+    xpgrad.check_grads(getattr(xpgrad, name), a, s, order=2)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1)])
+@pytest.mark.parametrize("name", REDUCTIONS)
+def test_reduction_rule(tb, name: str, axis, keepdims: bool) -> None:
+    x = sample(tb, -2, 2, (3, 4), "float64", seed=6)
+    fn = REDUCTIONS[name]
+    out = fn(xpgrad.Tensor(x), axis=axis, keepdims=keepdims)
+    np.testing.assert_allclose(tb.np(out), tb.np(getattr(tb.xp, name)(x, axis=axis, keepdims=keepdims)))
+    xpgrad.check_grads(lambda t: fn(xpgrad.sin(t) * t, axis=axis, keepdims=keepdims), x, order=3)
+
+
+def test_closed_forms(tb) -> None:
+    xs = np.array([0.3, 1.1, 2.5])
+    x = tb.t(xs)
+    cases = [
+        (xpgrad.sin(x), np.cos(xs), -np.sin(xs)),
+        (xpgrad.exp(x), np.exp(xs), np.exp(xs)),
+        (xpgrad.log(x), 1 / xs, -1 / xs**2),
+        (xpgrad.tanh(x), 1 - np.tanh(xs) ** 2, -2 * np.tanh(xs) * (1 - np.tanh(xs) ** 2)),
+        (xpgrad.sqrt(x), 0.5 / np.sqrt(xs), -0.25 * xs**-1.5),
+        (x**3, 3 * xs**2, 6 * xs),
+        (1 / x, -1 / xs**2, 2 / xs**3),
+        (x * x * x - 2 * x, 3 * xs**2 - 2, 6 * xs),
+    ]
+    for y, d1, d2 in cases:
+        g = y.grad(x)
+        np.testing.assert_allclose(tb.np(g), d1, rtol=1e-13)
+        np.testing.assert_allclose(tb.np(g.grad(x)), d2, rtol=1e-13)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # NumPy warns on IEEE inf; others don't
+def test_edge_conventions(tb) -> None:
+    z = tb.t([0.0, 0.0])
+    assert tb.np(xpgrad.abs(z).grad(z)).tolist() == [0.0, 0.0]  # abs'(0) = 0, as in JAX and PyTorch
+    a, b = tb.t([1.0, 2.0]), tb.t([1.0, 3.0])
+    assert tb.np(xpgrad.maximum(a, b).grad(a)).tolist() == [0.5, 0.0]  # a tie splits evenly
+    assert tb.np(xpgrad.maximum(a, b).grad(b)).tolist() == [0.5, 1.0]
+    assert tb.np(xpgrad.minimum(a, b).grad(a)).tolist() == [0.5, 1.0]
+    assert math.isinf(tb.np(xpgrad.sqrt(z).grad(z))[0])  # sqrt'(0) = +inf, as in JAX and PyTorch
+    e = tb.t([0.0, 2.0])
+    assert tb.np((z**e).grad(e)).tolist() == [0.0, 0.0]  # d/db 0**b = 0 (JAX's convention)
+    assert tb.np((e ** tb.t([0.0, 0.0])).grad(e)).tolist() == [0.0, 0.0]  # d/da a**0 = 0, also at a = 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dtype_kept_through_orders(tb, dtype: str) -> None:
+    x = tb.t([0.5, 1.5], dtype)
+    y = xpgrad.sum(xpgrad.exp(x) * 3.0 + xpgrad.sin(x) / x - x**2.5 + xpgrad.tanh(x * 0.5))
+    g = y.grad(x)
+    for _ in range(3):
+        assert g.dtype == x.dtype
+        g = xpgrad.sum(g).grad(x)
+    assert g.dtype == x.dtype
+
+
+def test_integers_stay_exact_and_float_only_ops_promote(tb) -> None:
+    i = tb.t([1, 2, 3], "int64")
+    assert (i * i + 2 * i).dtype == tb.xp.int64
+    assert tb.np((i * i * i).grad(i)).tolist() == [3, 12, 27]
+    default_float = tb.xp.__array_namespace_info__().default_dtypes(device=tb.device)["real floating"]
+    assert xpgrad.sin(i).dtype == default_float
+    assert (i / 2).dtype == default_float
+    assert (i * 0.5).dtype == default_float
+    assert (xpgrad.sin(i) * i).dtype == default_float
+    f32 = tb.t([1.0, 2.0, 3.0], "float32")
+    assert (f32 * i).dtype == tb.xp.float32  # mixed kinds: the float operand wins (PyTorch, JAX)
+    assert (f32 * 2.0).dtype == tb.xp.float32  # Python numbers are weak

@@ -120,3 +120,12 @@ def test_repr_and_str(tb) -> None:
     assert "multiply" in r and "(2,)" in r and tb.name in r and "float64" in r
     assert "leaf 'x'" in repr(x)
     assert repr(xpgrad.placeholder(name="p")).startswith("Tensor(placeholder 'p'")
+
+
+def test_backend_arrays_on_either_side() -> None:
+    x = Tensor(np.array([1.0, 2.0]))
+    for y in (np.array([3.0, 4.0]) + x, x + np.array([3.0, 4.0]), np.array([3.0, 4.0]) * x, 2.0 ** x):
+        assert isinstance(y, Tensor)
+    y = np.array([3.0, 4.0]) * x
+    np.testing.assert_allclose(y.grad(x).numpy(), [3.0, 4.0])
+    np.testing.assert_allclose((2.0**x).grad(x).numpy(), np.log(2.0) * 2.0 ** np.array([1.0, 2.0]))

@@ -266,6 +266,10 @@ class Tensor:
         )
 
     __hash__ = object.__hash__
+    # A NumPy or CuPy array on the left of an operator defers to the Tensor's reflected method.
+    # (array-api-strict arrays refuse foreign operands outright: put the Tensor on the left.)
+    __array_ufunc__ = None
+    __array_priority__ = 1000
 
 
 def placeholder(

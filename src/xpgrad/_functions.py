@@ -15,7 +15,7 @@ from .backends import get_backend
 
 __all__ = ["make_function"]
 
-_INTERNAL = frozenset(("fit", "broadcast_like", "expand", "to"))
+_INTERNAL = frozenset(("fit", "broadcast_like", "expand", "to", "clip_min", "clip_max"))
 
 
 def make_function(op: OpDef) -> Any:
@@ -35,4 +35,7 @@ def make_function(op: OpDef) -> Any:
 
 
 def public_functions() -> dict[str, Any]:
-    return {name: make_function(op) for name, op in OPS.items() if name not in _INTERNAL}
+    from ._composites import COMPOSITES
+
+    ops = {name: make_function(op) for name, op in OPS.items() if name not in _INTERNAL}
+    return {**ops, **COMPOSITES}

@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from . import _table, _table_elementwise  # noqa: F401  (register the ops)
+from . import _table, _table_arrays, _table_elementwise  # noqa: F401  (register the ops)
 from ._check import check_grads
 from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
 from ._functions import public_functions

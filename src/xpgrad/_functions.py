@@ -15,7 +15,9 @@ from .backends import get_backend
 
 __all__ = ["make_function"]
 
-_INTERNAL = frozenset(("fit", "broadcast_like", "expand", "to", "clip_min", "clip_max"))
+_INTERNAL = frozenset(
+    ("fit", "broadcast_like", "expand", "to", "clip_min", "clip_max", "index", "unindex", "reshape_like")
+)
 
 
 def make_function(op: OpDef) -> Any:

@@ -107,7 +107,7 @@ def _like_second(name: str, a: Tensor, ref: Tensor, **_: Any) -> Any:
     return ref._shape
 
 
-def _reduced(name: str, x: Tensor, axis: Any = None, keepdims: bool = False) -> Any:
+def _reduced(name: str, x: Tensor, axis: Any = None, keepdims: bool = False, **_: Any) -> Any:
     nd = None if x._shape is None else len(x._shape)
     return _shapes.reduced(x._shape, _shapes.normalize_axis(name, axis, nd), keepdims)
 

@@ -15,6 +15,7 @@ from ._check import check_grads
 from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
 from ._functions import public_functions
 from ._grad import grad
+from ._namespace import namespace
 from ._operators import install as _install_operators
 from ._ops import OPS
 from ._show import format_tree, show
@@ -38,6 +39,7 @@ __all__ = [
     "format_tree",
     "get_backend",
     "grad",
+    "namespace",
     "placeholder",
     "set_default_backend",
     "show",

@@ -136,3 +136,22 @@ ENTRIES = [
     _u("trunc", R, 0, ZERO_DOC, d="real"),
 ]
 TABLE = {e.name: e for e in ENTRIES}
+
+# The rest of the vocabulary (tested in tests/test_arrays.py): name, derivative, edge convention.
+ARRAY_FUNCTIONS = [
+    ("where", "g to x1 where condition, to x2 elsewhere; 0 to condition", "both branches are differentiable"),
+    ("sum", "g spread over the reduced axes", ""),
+    ("prod", "product of the other elements", "exact at zeros to first order (no division by 0)"),
+    ("mean", "g / n spread over the reduced axes", ""),
+    ("max", "g to the maximal elements", "ties share g evenly (JAX's reduce_max, PyTorch's amax)"),
+    ("min", "g to the minimal elements", "ties share g evenly (JAX, PyTorch's amin)"),
+    ("var", "2 (x - mean) / (n - correction)", ""),
+    ("std", "(x - mean) / ((n - correction) std)", "0 where std = 0 (PyTorch; JAX gives nan)"),
+    ("all", BOOL_DOC, ""),
+    ("any", BOOL_DOC, ""),
+    ("astype", "g cast back to x's dtype", "0 for a cast from floating to integer or bool"),
+    ("reshape", "g reshaped back", ""),
+    ("broadcast_to", "g summed over the broadcast axes", ""),
+    ("t[key] (index)", "g scattered into zeros (op unindex, whose rule is index)", "basic indices only"),
+    ("asarray zeros ones empty full *_like", "creation: leaves (zeros_like/ones_like of a Tensor: ZERO)", ""),
+]

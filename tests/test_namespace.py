@@ -98,3 +98,9 @@ def test_readme_generic_example_runs() -> None:
     m = -y * (X @ w)
     expected = ((-y / (1 + np.exp(-m)))[:, None] * X).mean(axis=0)  # closed form of the logistic gradient
     np.testing.assert_allclose(scope["loss"].grad(scope["w"]).numpy(), expected, rtol=1e-13)
+
+
+def test_namespace_functions_of_python_numbers_stay_on_its_backend(tb) -> None:
+    xp = xpgrad.namespace(tb.bk)
+    assert xp.exp(1.0).backend == tb.bk.name
+    assert xp.asarray(2.0).backend == tb.bk.name

@@ -20,10 +20,12 @@ _INTERNAL = frozenset(
 )
 
 
-def make_function(op: OpDef) -> Any:
+def make_function(op: OpDef, backend: Any = None) -> Any:
+    """``xpgrad.<op>``; Python numbers alone make arrays on ``backend`` (default: the default backend)."""
+
     def function(*args: Any, **params: Any) -> Tensor:
         if not any(isinstance(a, Tensor) or not isinstance(a, (bool, int, float, complex)) for a in args):
-            bk = get_backend(None)
+            bk = get_backend(backend)
             args = tuple(Tensor(a, backend=bk) for a in args)
         return apply(op, *args, **params)
 
@@ -36,8 +38,8 @@ def make_function(op: OpDef) -> Any:
     return function
 
 
-def public_functions() -> dict[str, Any]:
+def public_functions(backend: Any = None) -> dict[str, Any]:
     from ._composites import COMPOSITES
 
-    ops = {name: make_function(op) for name, op in OPS.items() if name not in _INTERNAL}
+    ops = {name: make_function(op, backend) for name, op in OPS.items() if name not in _INTERNAL}
     return {**ops, **COMPOSITES}

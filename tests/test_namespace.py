@@ -41,6 +41,22 @@ def test_array_namespace_of_a_tensor(tb) -> None:
     assert xp.zeros((2,), device=tb.device).device == t.device
 
 
+def test_missing_functions_say_what_exists(tb) -> None:
+    with pytest.raises(AttributeError, match=r"has no 'matmul'.*add an op to xpgrad's table"):
+        xpgrad.namespace(tb.bk).matmul  # noqa: B018
+
+
+def test_iteration(tb) -> None:
+    t = tb.t([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    rows = list(t)
+    assert len(rows) == 3 and tb.np(rows[2]).tolist() == [5.0, 6.0]
+    assert tb.np(xpgrad.sum(rows[0] * rows[2]).grad(t)).tolist() == [[5.0, 6.0], [0.0, 0.0], [1.0, 2.0]]
+    with pytest.raises(TypeError, match="0-d Tensor"):
+        iter(tb.t(1.0))
+    with pytest.raises(TypeError, match="unknown first dimension"):
+        iter(xpgrad.placeholder(shape=(None, 2), backend=tb.bk))
+
+
 def test_tensor_array_attributes(tb) -> None:
     t = tb.t([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     assert (t.shape, t.ndim, t.size, t.dtype) == ((2, 3), 2, 6, tb.xp.float64)

@@ -17,7 +17,7 @@ from ._shapes import pack_key
 from ._tensor import Tensor
 from .backends import Backend, get_backend
 
-__all__ = ["COMPOSITES", "clip", "getitem"]
+__all__ = ["COMPOSITES", "clip", "getitem", "iterate"]
 
 
 def clip(x: Any, /, min: Any = None, max: Any = None) -> Tensor:
@@ -54,6 +54,15 @@ def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Tensor:
 def getitem(x: Tensor, key: Any) -> Tensor:
     """``t[key]`` for basic indices (ints, slices, None, ...); the gradient scatters back into zeros."""
     return apply(OPS["index"], x, key=pack_key("index", key))
+
+
+def iterate(x: Tensor) -> Any:
+    """``for row in t``: ``t[0], t[1], ...`` along the first axis (its size must be known)."""
+    s = x.shape
+    if s is None or not s or s[0] is None:
+        what = "a 0-d Tensor" if s == () else f"a Tensor of unknown first dimension (shape {s})"
+        raise TypeError(f"iteration over {what} is not possible; index it (t[i]) or feed its placeholders first")
+    return (getitem(x, i) for i in range(s[0]))
 
 
 # ----------------------------------------------------------------- creation

@@ -71,4 +71,15 @@ def _build(bk: Backend) -> types.ModuleType:
     ns["can_cast"] = lambda from_, to: xp.can_cast(_dtype_of(from_), to)
     ns["__array_namespace_info__"] = xp.__array_namespace_info__
     ns["Tensor"] = Tensor
+    ns["__getattr__"] = functools.partial(_missing, bk.name)
     return mod
+
+
+def _missing(backend: str, name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise AttributeError(
+        f"xpgrad.namespace({backend!r}) has no {name!r}: xpgrad provides the standard's elementwise functions, "
+        "where, reductions (sum prod mean max min var std all any), astype, reshape, broadcast_to, basic "
+        "indexing and creation functions; compute the rest on t.value, or add an op to xpgrad's table"
+    )

@@ -143,3 +143,13 @@ def test_creation(tb) -> None:
     zp = xpgrad.zeros_like(p)  # a node: follows the placeholder once it is fed
     p.value = tb.arr([1.0, 2.0, 3.0])
     assert tb.np(zp.forward()).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_where_of_two_python_numbers(tb) -> None:
+    x = tb.t([1.5, -2.0])
+    mask = xpgrad.where(x > 0, 1.0, 0.0)
+    want = tb.xp.where(tb.arr([True, False], "bool"), tb.arr([1.0, 1.0]), tb.arr([0.0, 0.0]))
+    assert mask.dtype == want.dtype and tb.np(mask).tolist() == [1.0, 0.0]
+    assert mask.device == x.device
+    assert tb.np(xpgrad.sum(mask * x * x).grad(x)).tolist() == [3.0, 0.0]
+    assert xpgrad.where(x > 0, 1, 0).dtype == tb.xp.int64

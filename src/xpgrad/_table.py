@@ -239,9 +239,19 @@ _unary("cos", lambda g, out, a: -(g * sin(a)))
 _unary("tanh", lambda g, out, a: g * (1 - square(out)))  # bounded, no cosh overflow
 _unary("sqrt", lambda g, out, a: g / (2 * out))  # +inf at 0, as in JAX and PyTorch
 
+
+def _where(xp: Any, c: Any, a: Any, b: Any) -> Any:
+    if not hasattr(a, "dtype") and not hasattr(b, "dtype"):  # two Python numbers: the standard wants an array
+        import array_api_compat
+
+        a = xp.asarray(a, device=array_api_compat.device(c))
+    return xp.where(c, a, b)
+
+
 defop(
     "where",
     3,
+    _where,
     vjp=(ZERO, lambda g, out, c, a, b: where(c, g, 0), lambda g, out, c, a, b: where(c, 0, g)),
     domain="any",
     promote=(1, 2),

@@ -118,5 +118,6 @@ def test_readme_generic_example_runs() -> None:
 
 def test_namespace_functions_of_python_numbers_stay_on_its_backend(tb) -> None:
     xp = xpgrad.namespace(tb.bk)
+    assert xpgrad.Tensor([1.0], backend=xp).backend == tb.bk.name  # the namespace names its backend
     assert xp.exp(1.0).backend == tb.bk.name
     assert xp.asarray(2.0).backend == tb.bk.name

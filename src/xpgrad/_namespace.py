@@ -56,6 +56,7 @@ def _build(bk: Backend) -> types.ModuleType:
     mod = types.ModuleType(f"xpgrad.namespace.{bk.name}", f"xpgrad's array-API namespace over {bk.name}.")
     ns = mod.__dict__
     ns["__array_api_version__"] = API_VERSION
+    ns["__xpgrad_backend__"] = bk
     ns.update(public_functions(bk))
     for name in _CREATION:
         ns[name] = functools.partial(getattr(xpgrad, name), backend=bk)

@@ -95,6 +95,9 @@ def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
     if isinstance(spec, str):
         return _load(_resolve_name(spec))
     if isinstance(spec, ModuleType):
+        own = spec.__dict__.get("__xpgrad_backend__")  # xpgrad.namespace(...): the backend under it
+        if own is not None:
+            return own
         for name, mod in _MODULES.items():
             if mod.is_module(spec):
                 return _load(name)

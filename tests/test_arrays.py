@@ -153,3 +153,18 @@ def test_where_of_two_python_numbers(tb) -> None:
     assert mask.device == x.device
     assert tb.np(xpgrad.sum(mask * x * x).grad(x)).tolist() == [3.0, 0.0]
     assert xpgrad.where(x > 0, 1, 0).dtype == tb.xp.int64
+
+
+def test_sum_and_prod_dtype(tb) -> None:
+    x = tb.arr([[0.5, 1.5], [2.0, 3.0]], "float32")
+    for name in ("sum", "prod"):
+        fn = getattr(xpgrad, name)
+        out = fn(xpgrad.Tensor(x), axis=0, dtype=tb.xp.float64)
+        want = getattr(tb.xp, name)(x, axis=0, dtype=tb.xp.float64)
+        assert out.dtype == want.dtype == tb.xp.float64
+        np.testing.assert_array_equal(tb.np(out), tb.np(want))
+        t = xpgrad.Tensor(x)
+        assert xpgrad.sum(fn(t, dtype=tb.xp.float64)).grad(t).dtype == tb.xp.float32
+    i = tb.arr([1, 2, 3], "int32")
+    np.testing.assert_array_equal(tb.np(xpgrad.sum(xpgrad.Tensor(i))), tb.np(tb.xp.sum(i)))
+    assert xpgrad.sum(xpgrad.Tensor(i)).dtype == tb.xp.sum(i).dtype

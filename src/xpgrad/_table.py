@@ -132,9 +132,13 @@ def _dtype_fitted(g: Tensor, ref: Tensor) -> Any:
     return g._dtype
 
 
-def _dtype_sum(x: Tensor, **_: Any) -> Any:
+def _dtype_sum(x: Tensor, dtype: Any = None, **_: Any) -> Any:
+    """sum/prod: the ``dtype`` asked for, else a floating input's own; integers accumulate in a dtype
+    the backend picks (the default integer on most), known once evaluated."""
     from ._dtypes import FLOAT, dtype_kind
 
+    if dtype is not None:
+        return dtype
     d = x._dtype
     return d if d is not None and dtype_kind(x._bk.xp, d) >= FLOAT else None
 
@@ -263,9 +267,9 @@ defop(
 defop(
     "sum",
     1,
-    vjp=(lambda g, out, x, axis, keepdims: expand(g, x, axis=axis, keepdims=keepdims),),
+    vjp=(lambda g, out, x, axis, keepdims, dtype: expand(g, x, axis=axis, keepdims=keepdims),),
     elementwise=False,
-    params={"axis": None, "keepdims": False},
+    params={"axis": None, "keepdims": False, "dtype": None},
     shape=_reduced,
     dtype=_dtype_sum,
 )

@@ -66,7 +66,7 @@ defop(
     elementwise=False,
     params={**_AXES, "dtype": None},
     shape=_reduced,
-    dtype=lambda x, axis, keepdims, dtype: _dtype_sum(x) if dtype is None else dtype,
+    dtype=_dtype_sum,
 )
 for _name in ("max", "min"):
     defop(_name, 1, vjp=(_extremum_rule,), elementwise=False, params=_AXES, shape=_reduced)

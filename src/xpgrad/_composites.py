@@ -66,12 +66,8 @@ def iterate(x: Tensor) -> Any:
 
 
 # ----------------------------------------------------------------- creation
-def _on(backend: Any, like: Any = None) -> Backend:
-    if backend is not None:
-        return get_backend(backend)
-    if isinstance(like, Tensor) and like._bk is not None:
-        return like._bk
-    return get_backend(None)
+def _on(backend: Any) -> Backend:
+    return get_backend(backend)  # None: the default backend
 
 
 def asarray(
@@ -118,9 +114,9 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, 
     return Tensor(bk.xp.full(_shape(shape), fill_value, dtype=bk.dtype(dtype), device=device), backend=bk)
 
 
-def _like(x: Any, op: str, fill: Any, dtype: Any, device: Any) -> Tensor:
-    if isinstance(x, Tensor) and dtype is None and device is None and op:
-        return apply(OPS[op], x)  # a graph node: follows x's shape, also for placeholders
+def _like(x: Any, node_op: str | None, fill: Any, dtype: Any, device: Any) -> Tensor:
+    if isinstance(x, Tensor) and dtype is None and device is None and node_op is not None:
+        return apply(OPS[node_op], x)  # a graph node: follows x's shape, also for placeholders
     t = x if isinstance(x, Tensor) else Tensor(x)
     xp = t._bk.xp
     v = t._require()
@@ -139,12 +135,12 @@ def ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
 
 def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
     """full_like(x, /, fill_value, *, dtype=None, device=None): a leaf Tensor."""
-    return _like(x, "", fill_value, dtype, device)
+    return _like(x, None, fill_value, dtype, device)
 
 
 def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
     """empty_like(x, /, *, dtype=None, device=None): a leaf Tensor (here: zeros)."""
-    return _like(x, "", 0, dtype, device)
+    return _like(x, None, 0, dtype, device)
 
 
 COMPOSITES = {

@@ -10,11 +10,12 @@ Example:
 
 from __future__ import annotations
 
-from . import _table  # noqa: F401  (registers the ops)
+from . import _table, _table_arrays, _table_elementwise  # noqa: F401  (register the ops)
 from ._check import check_grads
 from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
 from ._functions import public_functions
 from ._grad import grad
+from ._namespace import namespace
 from ._operators import install as _install_operators
 from ._ops import OPS
 from ._show import format_tree, show
@@ -38,6 +39,7 @@ __all__ = [
     "format_tree",
     "get_backend",
     "grad",
+    "namespace",
     "placeholder",
     "set_default_backend",
     "show",

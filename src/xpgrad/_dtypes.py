@@ -106,8 +106,10 @@ def resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], devic
 def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], device: Any) -> tuple[Any, Any]:
     xp = bk.xp
     kinds = [dtype_kind(xp, d) for d in dtypes]
-    top = max(kinds)
-    if all(k == top for k in kinds):
+    top = max(kinds, default=-1)  # no array operand (where(c, 1.0, 0.0)): the scalars decide below
+    if not dtypes:
+        target = None
+    elif all(k == top for k in kinds):
         target = dtypes[0] if len(dtypes) == 1 or all(d == dtypes[0] for d in dtypes) else xp.result_type(*dtypes)
     else:
         target = xp.result_type(*[d for d, k in zip(dtypes, kinds, strict=True) if k == top])
@@ -119,7 +121,7 @@ def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], devi
         top = FLOAT
         target = _default(bk, FLOAT, device)
     accepted = _ACCEPTS[op.domain]
-    if top not in accepted or (op.domain == "numeric" and max(kinds) == BOOL and skind <= BOOL):
+    if top not in accepted or (op.domain == "numeric" and max(kinds, default=BOOL) == BOOL and skind <= BOOL):
         got = ", ".join(dtype_name(xp, d) for d in dtypes) + (
             f" and Python {type(scalars[0]).__name__}" if scalars else ""
         )

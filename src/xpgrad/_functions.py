@@ -15,13 +15,17 @@ from .backends import get_backend
 
 __all__ = ["make_function"]
 
-_INTERNAL = frozenset(("fit", "broadcast_like", "expand", "to"))
+_INTERNAL = frozenset(
+    ("fit", "broadcast_like", "expand", "to", "clip_min", "clip_max", "index", "unindex", "reshape_like")
+)
 
 
-def make_function(op: OpDef) -> Any:
+def make_function(op: OpDef, backend: Any = None) -> Any:
+    """``xpgrad.<op>``; Python numbers alone make arrays on ``backend`` (default: the default backend)."""
+
     def function(*args: Any, **params: Any) -> Tensor:
         if not any(isinstance(a, Tensor) or not isinstance(a, (bool, int, float, complex)) for a in args):
-            bk = get_backend(None)
+            bk = get_backend(backend)
             args = tuple(Tensor(a, backend=bk) for a in args)
         return apply(op, *args, **params)
 
@@ -34,5 +38,8 @@ def make_function(op: OpDef) -> Any:
     return function
 
 
-def public_functions() -> dict[str, Any]:
-    return {name: make_function(op) for name, op in OPS.items() if name not in _INTERNAL}
+def public_functions(backend: Any = None) -> dict[str, Any]:
+    from ._composites import COMPOSITES
+
+    ops = {name: make_function(op, backend) for name, op in OPS.items() if name not in _INTERNAL}
+    return {**ops, **COMPOSITES}

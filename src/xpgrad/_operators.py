@@ -48,4 +48,8 @@ def install() -> None:
         setattr(Tensor, f"__{op.dunder}__", _forward(op))
         if op.dunder not in _NO_REFLECTION:
             setattr(Tensor, f"__r{op.dunder}__", _reflected(op))
+    from ._composites import getitem, iterate
+
+    Tensor.__getitem__ = getitem  # type: ignore[method-assign]
+    Tensor.__iter__ = iterate  # type: ignore[method-assign]
     Tensor.__hash__ = object.__hash__  # type: ignore[method-assign]  # __eq__ is elementwise

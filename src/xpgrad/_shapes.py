@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["broadcast", "normalize_axis", "reduced"]
+__all__ = ["broadcast", "broadcast_onto", "indexed", "normalize_axis", "pack_key", "reduced", "reshaped", "unpack_key"]
 
 Shape = tuple[Any, ...] | None
 
@@ -64,3 +64,90 @@ def reduced(shape: Shape, axes: tuple[int, ...] | None, keepdims: bool) -> Shape
     if keepdims:
         return tuple(1 if i in axes else d for i, d in enumerate(shape))
     return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def reshaped(opname: str, shape: Shape, new: tuple[int, ...]) -> Shape:
+    """The shape ``reshape`` gives (one -1 resolved when ``shape`` is known), or a ValueError."""
+    new = tuple(new)
+    if sum(d == -1 for d in new) > 1 or any(not isinstance(d, int) or d < -1 for d in new):
+        raise ValueError(f"{opname}: invalid shape {new}; use non-negative sizes and at most one -1")
+    if shape is None or None in shape:
+        return new if -1 not in new else None
+    size, known = 1, 1
+    for d in shape:
+        size *= d
+    for d in new:
+        known *= d if d != -1 else 1
+    if -1 in new:
+        if known == 0 or size % known:
+            raise ValueError(f"{opname}: cannot reshape an array of shape {shape} into {new}")
+        return tuple(size // known if d == -1 else d for d in new)
+    if known != size:
+        raise ValueError(f"{opname}: cannot reshape an array of shape {shape} ({size} elements) into {new}")
+    return new
+
+
+def broadcast_onto(opname: str, shape: Shape, target: tuple[int, ...]) -> Shape:
+    """``target``, checked that ``shape`` broadcasts onto it."""
+    target = tuple(target)
+    if shape is not None and broadcast(opname, shape, target) != target:
+        raise ValueError(f"{opname}: an array of shape {shape} cannot be broadcast to {target}")
+    return target
+
+
+# A basic index is stored in op params as a hashable tuple: ints, None, Ellipsis, and slices as
+# ("slice", start, stop, step) (slices are unhashable before Python 3.12), always with an Ellipsis.
+def pack_key(opname: str, key: Any) -> tuple[Any, ...]:
+    """``key`` (what ``t[key]`` received) as a hashable tuple, or a TypeError for non-basic indices."""
+    import operator
+
+    items = key if isinstance(key, tuple) else (key,)
+    out: list[Any] = []
+    for k in items:
+        if k is None or k is Ellipsis:
+            out.append(k)
+        elif isinstance(k, slice):
+            out.append(("slice", *(None if v is None else operator.index(v) for v in (k.start, k.stop, k.step))))
+        elif isinstance(k, bool) or not hasattr(k, "__index__") or hasattr(k, "shape"):
+            raise TypeError(
+                f"{opname}: only basic indexing is supported (ints, slices, None, ...); got "
+                f"{type(k).__name__} {k!r:.40}; use xpgrad.where for masks"
+            )
+        else:
+            out.append(operator.index(k))
+    n = sum(k is Ellipsis for k in out)
+    if n > 1:
+        raise IndexError(f"{opname}: an index can only have a single ellipsis ('...'); got {key!r}")
+    return tuple(out) if n else (*out, Ellipsis)  # t[0] means t[0, ...], also where the backend is strict
+
+
+def unpack_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(slice(*k[1:]) if isinstance(k, tuple) else k for k in key)
+
+
+def indexed(shape: Shape, key: tuple[Any, ...]) -> Shape:
+    """The shape of ``x[key]`` for a packed basic index, or an IndexError naming what is out of range."""
+    if shape is None:
+        return None
+    consumed = sum(k is not None and k is not Ellipsis for k in key)
+    if consumed > len(shape):
+        raise IndexError(f"index: too many indices ({consumed}) for an array of {len(shape)} dimensions")
+    fill = ("slice", None, None, None)
+    if Ellipsis in key:
+        i = key.index(Ellipsis)
+        key = key[:i] + (fill,) * (len(shape) - consumed) + key[i + 1 :]
+    else:
+        key = key + (fill,) * (len(shape) - consumed)
+    out: list[Any] = []
+    d = 0
+    for k in key:
+        if k is None:
+            out.append(1)
+            continue
+        n = shape[d]
+        if isinstance(k, tuple):
+            out.append(None if n is None else len(range(*slice(*k[1:]).indices(n))))
+        elif n is not None and not -n <= k < n:
+            raise IndexError(f"index: index {k} is out of bounds for axis {d} with size {n}")
+        d += 1
+    return tuple(out)

@@ -107,7 +107,7 @@ def _like_second(name: str, a: Tensor, ref: Tensor, **_: Any) -> Any:
     return ref._shape
 
 
-def _reduced(name: str, x: Tensor, axis: Any = None, keepdims: bool = False) -> Any:
+def _reduced(name: str, x: Tensor, axis: Any = None, keepdims: bool = False, **_: Any) -> Any:
     nd = None if x._shape is None else len(x._shape)
     return _shapes.reduced(x._shape, _shapes.normalize_axis(name, axis, nd), keepdims)
 
@@ -132,9 +132,13 @@ def _dtype_fitted(g: Tensor, ref: Tensor) -> Any:
     return g._dtype
 
 
-def _dtype_sum(x: Tensor, **_: Any) -> Any:
+def _dtype_sum(x: Tensor, dtype: Any = None, **_: Any) -> Any:
+    """sum/prod: the ``dtype`` asked for, else a floating input's own; integers accumulate in a dtype
+    the backend picks (the default integer on most), known once evaluated."""
     from ._dtypes import FLOAT, dtype_kind
 
+    if dtype is not None:
+        return dtype
     d = x._dtype
     return d if d is not None and dtype_kind(x._bk.xp, d) >= FLOAT else None
 
@@ -239,9 +243,19 @@ _unary("cos", lambda g, out, a: -(g * sin(a)))
 _unary("tanh", lambda g, out, a: g * (1 - square(out)))  # bounded, no cosh overflow
 _unary("sqrt", lambda g, out, a: g / (2 * out))  # +inf at 0, as in JAX and PyTorch
 
+
+def _where(xp: Any, c: Any, a: Any, b: Any) -> Any:
+    if not hasattr(a, "dtype") and not hasattr(b, "dtype"):  # two Python numbers: the standard wants an array
+        import array_api_compat
+
+        a = xp.asarray(a, device=array_api_compat.device(c))
+    return xp.where(c, a, b)
+
+
 defop(
     "where",
     3,
+    _where,
     vjp=(ZERO, lambda g, out, c, a, b: where(c, g, 0), lambda g, out, c, a, b: where(c, 0, g)),
     domain="any",
     promote=(1, 2),
@@ -253,9 +267,9 @@ defop(
 defop(
     "sum",
     1,
-    vjp=(lambda g, out, x, axis, keepdims: expand(g, x, axis=axis, keepdims=keepdims),),
+    vjp=(lambda g, out, x, axis, keepdims, dtype: expand(g, x, axis=axis, keepdims=keepdims),),
     elementwise=False,
-    params={"axis": None, "keepdims": False},
+    params={"axis": None, "keepdims": False, "dtype": None},
     shape=_reduced,
     dtype=_dtype_sum,
 )

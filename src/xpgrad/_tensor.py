@@ -188,6 +188,40 @@ class Tensor:
         return None if s is None else len(s)
 
     @property
+    def size(self) -> int | None:
+        s = self.shape
+        if s is None or None in s:
+            return None
+        n = 1
+        for d in s:
+            n *= d
+        return n
+
+    def __array_namespace__(self, /, *, api_version: str | None = None) -> ModuleType:
+        """xpgrad's array-API namespace for this Tensor's backend (see `xpgrad.namespace`)."""
+        from ._namespace import API_VERSION, namespace
+
+        if api_version is not None and api_version > API_VERSION:
+            raise ValueError(f"xpgrad implements the array API {API_VERSION}; api_version={api_version!r} is newer")
+        return namespace(self._bk)
+
+    # Python conversions need a value: a Tensor that depends on an unfed placeholder raises PlaceholderError
+    def __bool__(self) -> bool:
+        return bool(self._require())
+
+    def __int__(self) -> int:
+        return int(self._require())
+
+    def __float__(self) -> float:
+        return float(self._require())
+
+    def __complex__(self) -> complex:
+        return complex(self._require())
+
+    def __index__(self) -> int:
+        return self._require().__index__()
+
+    @property
     def is_placeholder(self) -> bool:
         return self._ph
 

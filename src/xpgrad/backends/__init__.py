@@ -95,6 +95,9 @@ def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
     if isinstance(spec, str):
         return _load(_resolve_name(spec))
     if isinstance(spec, ModuleType):
+        own = spec.__dict__.get("__xpgrad_backend__")  # xpgrad.namespace(...): the backend under it
+        if own is not None:
+            return own
         for name, mod in _MODULES.items():
             if mod.is_module(spec):
                 return _load(name)
@@ -117,7 +120,7 @@ def backend_of(x: Any) -> Backend | None:
     root = tp.__module__.split(".")[0]
     if root in _MODULES:
         bk = _load(root)
-    elif root == "builtins":
+    elif root in ("builtins", "xpgrad"):  # xpgrad's own Tensors are not backend arrays
         return None
     else:
         import array_api_compat

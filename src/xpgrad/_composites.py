@@ -1,0 +1,163 @@
+"""Public functions that are not one op: the standard's signatures over table ops, and creation.
+
+`clip` takes optional bounds; `astype`, `reshape` and `broadcast_to` take their dtype or shape
+positionally, as the standard does; `t[key]` is the `index` op. Each is a thin function that builds
+ops with `apply`, so gradients come from the ops' own rules. Creation functions make leaves on a
+backend (``backend=``, default: `xpgrad.default_backend()`); ``dtype`` is a name ('float32') or the
+backend's dtype object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._build import apply
+from ._ops import OPS
+from ._shapes import pack_key
+from ._tensor import Tensor
+from .backends import Backend, get_backend
+
+__all__ = ["COMPOSITES", "clip", "getitem", "iterate"]
+
+
+def clip(x: Any, /, min: Any = None, max: Any = None) -> Tensor:
+    """clip(x, /, min=None, max=None): the array API's clip, differentiable.
+
+    The gradient goes to ``x`` where ``min <= x <= max`` (bounds included, as PyTorch's clamp) and to
+    a bound where it binds. Bounds may be Tensors, arrays or Python numbers.
+    """
+    out = x if isinstance(x, Tensor) else apply(OPS["positive"], x)
+    if min is not None:
+        out = apply(OPS["clip_min"], out, min)
+    if max is not None:
+        out = apply(OPS["clip_max"], out, max)
+    return out
+
+
+def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Tensor:
+    """astype(x, dtype, /, *, copy=True, device=None): differentiable where the cast keeps floats."""
+    t = x if isinstance(x, Tensor) else Tensor(x)
+    out = apply(OPS["astype"], t, dtype=t._bk.dtype(dtype), copy=copy)
+    return out if device is None else out.to_device(device)
+
+
+def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Tensor:
+    """reshape(x, /, shape, *, copy=None): the array API's reshape, differentiable."""
+    return apply(OPS["reshape"], x, shape=tuple(shape), copy=copy)
+
+
+def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Tensor:
+    """broadcast_to(x, /, shape): the array API's broadcast_to; the gradient sums back over new axes."""
+    return apply(OPS["broadcast_to"], x, shape=tuple(shape))
+
+
+def getitem(x: Tensor, key: Any) -> Tensor:
+    """``t[key]`` for basic indices (ints, slices, None, ...); the gradient scatters back into zeros."""
+    return apply(OPS["index"], x, key=pack_key("index", key))
+
+
+def iterate(x: Tensor) -> Any:
+    """``for row in t``: ``t[0], t[1], ...`` along the first axis (its size must be known)."""
+    s = x.shape
+    if s is None or not s or s[0] is None:
+        what = "a 0-d Tensor" if s == () else f"a Tensor of unknown first dimension (shape {s})"
+        raise TypeError(f"iteration over {what} is not possible; index it (t[i]) or feed its placeholders first")
+    return (getitem(x, i) for i in range(s[0]))
+
+
+# ----------------------------------------------------------------- creation
+def _on(backend: Any) -> Backend:
+    return get_backend(backend)  # None: the default backend
+
+
+def asarray(
+    obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | None = None, backend: Any = None
+) -> Tensor:
+    """asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None): a leaf Tensor.
+
+    A Tensor is returned as is (cast or moved if ``dtype``/``device`` ask for it).
+    """
+    if isinstance(obj, Tensor):
+        out = obj if dtype is None else astype(obj, dtype)
+        return out if device is None or device == out.device else out.to_device(device)
+    from .backends import backend_of
+
+    bk = _on(backend) if backend is not None or backend_of(obj) is None else backend_of(obj)
+    return Tensor(bk.xp.asarray(obj, dtype=bk.dtype(dtype), device=device, copy=copy), backend=bk)
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def zeros(shape: Any, *, dtype: Any = None, device: Any = None, backend: Any = None) -> Tensor:
+    """zeros(shape, *, dtype=None, device=None, backend=None): a leaf Tensor of zeros."""
+    bk = _on(backend)
+    return Tensor(bk.xp.zeros(_shape(shape), dtype=bk.dtype(dtype), device=device), backend=bk)
+
+
+def ones(shape: Any, *, dtype: Any = None, device: Any = None, backend: Any = None) -> Tensor:
+    """ones(shape, *, dtype=None, device=None, backend=None): a leaf Tensor of ones."""
+    bk = _on(backend)
+    return Tensor(bk.xp.ones(_shape(shape), dtype=bk.dtype(dtype), device=device), backend=bk)
+
+
+def empty(shape: Any, *, dtype: Any = None, device: Any = None, backend: Any = None) -> Tensor:
+    """empty(shape, *, dtype=None, device=None, backend=None): a leaf Tensor (values unspecified)."""
+    bk = _on(backend)
+    return Tensor(bk.xp.empty(_shape(shape), dtype=bk.dtype(dtype), device=device), backend=bk)
+
+
+def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, backend: Any = None) -> Tensor:
+    """full(shape, fill_value, *, dtype=None, device=None, backend=None): a leaf Tensor."""
+    bk = _on(backend)
+    return Tensor(bk.xp.full(_shape(shape), fill_value, dtype=bk.dtype(dtype), device=device), backend=bk)
+
+
+def _like(x: Any, node_op: str | None, fill: Any, dtype: Any, device: Any) -> Tensor:
+    if isinstance(x, Tensor) and dtype is None and device is None and node_op is not None:
+        return apply(OPS[node_op], x)  # a graph node: follows x's shape, also for placeholders
+    t = x if isinstance(x, Tensor) else Tensor(x)
+    xp = t._bk.xp
+    v = t._require()
+    return Tensor(xp.full_like(v, fill, dtype=t._bk.dtype(dtype), device=device), backend=t._bk)
+
+
+def zeros_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """zeros_like(x, /, *, dtype=None, device=None); without dtype/device, a node that follows x."""
+    return _like(x, "zeros_like", 0, dtype, device)
+
+
+def ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """ones_like(x, /, *, dtype=None, device=None); without dtype/device, a node that follows x."""
+    return _like(x, "ones_like", 1, dtype, device)
+
+
+def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """full_like(x, /, fill_value, *, dtype=None, device=None): a leaf Tensor."""
+    return _like(x, None, fill_value, dtype, device)
+
+
+def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """empty_like(x, /, *, dtype=None, device=None): a leaf Tensor (here: zeros)."""
+    return _like(x, None, 0, dtype, device)
+
+
+COMPOSITES = {
+    f.__name__: f
+    for f in (
+        clip,
+        astype,
+        reshape,
+        broadcast_to,
+        asarray,
+        zeros,
+        ones,
+        empty,
+        full,
+        zeros_like,
+        ones_like,
+        full_like,
+        empty_like,
+    )
+}

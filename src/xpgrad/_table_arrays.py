@@ -1,0 +1,174 @@
+"""Reductions, shape ops and indexing: the non-elementwise ops that losses and masks are written with.
+
+Same contract as `_table`: each op beside its rules, rules written in xpgrad ops. Conventions:
+``max``/``min`` split the gradient evenly between tied maxima (JAX's reduce_max, PyTorch's amax);
+``prod``'s rule is exact at zeros to first order without dividing by zero; ``std``'s gradient is 0
+where the standard deviation is 0 (PyTorch's mask; JAX's sqrt gives nan there).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _dtypes, _shapes
+from ._ops import ZERO, defop
+from ._table import _dtype_first, _dtype_sum, _f, _like_second, _reduced
+
+__all__: list[str] = []
+
+where, expand, ones_like, zeros_like, fit = map(_f, ("where", "expand", "ones_like", "zeros_like", "fit"))
+sum_, mean, prod = map(_f, ("sum", "mean", "prod"))
+index, unindex, reshape_like = map(_f, ("index", "unindex", "reshape_like"))
+
+_AXES = {"axis": None, "keepdims": False}
+
+
+def _spread(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """The reduced cotangent ``g`` broadcast back over ``x``'s shape."""
+    return expand(g, x, axis=axis, keepdims=keepdims)
+
+
+def _prod_rule(g: Any, out: Any, x: Any, axis: Any, keepdims: bool, dtype: Any) -> Any:
+    # d prod / d x_i = product of the others: out / x_i where no x is 0; at the one zero of a slice,
+    # the product of the non-zeros; 0 elsewhere. No division by 0, so no nan at zeros.
+    zero = x == 0
+    safe = where(zero, 1, x)
+    nonzero = prod(safe, axis=axis, keepdims=True)
+    count = sum_(where(zero, ones_like(x), zeros_like(x)), axis=axis, keepdims=True)
+    others = where(zero, where(count == 1, nonzero, 0), where(count == 0, nonzero / safe, 0))
+    return _spread(g, x, axis, keepdims) * others
+
+
+def _extremum_rule(g: Any, out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    hit = where(x == _spread(out, x, axis, keepdims), ones_like(x), zeros_like(x))
+    return _spread(g, x, axis, keepdims) * (hit / sum_(hit, axis=axis, keepdims=True))
+
+
+def _count(x: Any, axis: Any) -> Any:
+    return sum_(ones_like(x), axis=axis, keepdims=True)  # works for shapes known only at run time
+
+
+def _var_rule(g: Any, out: Any, x: Any, axis: Any, correction: float, keepdims: bool) -> Any:
+    centred = x - mean(x, axis=axis, keepdims=True)
+    return _spread(g, x, axis, keepdims) * ((2 * centred) / (_count(x, axis) - correction))
+
+
+def _std_rule(g: Any, out: Any, x: Any, axis: Any, correction: float, keepdims: bool) -> Any:
+    centred = x - mean(x, axis=axis, keepdims=True)
+    s = _spread(out, x, axis, keepdims)
+    return _spread(g, x, axis, keepdims) * (centred / ((_count(x, axis) - correction) * where(s == 0, 1, s)))
+
+
+defop(
+    "prod",
+    1,
+    vjp=(_prod_rule,),
+    elementwise=False,
+    params={**_AXES, "dtype": None},
+    shape=_reduced,
+    dtype=_dtype_sum,
+)
+for _name in ("max", "min"):
+    defop(_name, 1, vjp=(_extremum_rule,), elementwise=False, params=_AXES, shape=_reduced)
+for _name, _rule in (("var", _var_rule), ("std", _std_rule)):
+    defop(
+        _name,
+        1,
+        vjp=(_rule,),
+        domain="floating",
+        elementwise=False,
+        params={"axis": None, "correction": 0.0, "keepdims": False},
+        shape=_reduced,
+    )
+for _name in ("all", "any"):
+    defop(_name, 1, vjp=(ZERO,), domain="any", result="bool", elementwise=False, params=_AXES, shape=_reduced)
+
+
+# ----------------------------------------------------------------- dtype and shape
+def _astype_rule(g: Any, out: Any, x: Any, dtype: Any, copy: bool) -> Any:
+    xp = x._bk.xp
+    lossy = _dtypes.dtype_kind(xp, dtype) < _dtypes.FLOAT <= _dtypes.dtype_kind(xp, x._dtype)
+    return zeros_like(x) if lossy else g  # float -> int/bool is piecewise constant; `_fit` casts back
+
+
+defop(
+    "astype",
+    1,
+    lambda xp, x, dtype, copy: xp.astype(x, dtype, copy=copy),
+    vjp=(_astype_rule,),
+    domain="any",
+    elementwise=False,
+    params={"dtype": None, "copy": True},
+    dtype=lambda x, dtype, copy: dtype,
+)
+
+
+def _reshaped(name: str, x: Any, shape: tuple[int, ...], copy: Any = None) -> Any:
+    return _shapes.reshaped(name, x._shape, shape)
+
+
+defop(
+    "reshape",
+    1,
+    lambda xp, x, shape, copy: xp.reshape(x, shape, copy=copy),
+    vjp=(lambda g, out, x, shape, copy: reshape_like(g, x),),
+    domain="any",
+    elementwise=False,
+    params={"shape": (), "copy": None},
+    shape=_reshaped,
+)
+defop(
+    "reshape_like",
+    2,
+    lambda xp, a, ref: xp.reshape(a, tuple(ref.shape)),
+    vjp=(lambda g, out, a, ref: reshape_like(g, a), ZERO),
+    domain="any",
+    elementwise=False,
+    shape=_like_second,
+    dtype=_dtype_first,
+)
+defop(
+    "broadcast_to",
+    1,
+    lambda xp, x, shape: xp.broadcast_to(x, shape),
+    vjp=(lambda g, out, x, shape: fit(g, x),),
+    domain="any",
+    elementwise=False,
+    params={"shape": ()},
+    shape=lambda name, x, shape: _shapes.broadcast_onto(name, x._shape, shape),
+)
+
+# ----------------------------------------------------------------- basic indexing, and its adjoint
+defop(
+    "index",
+    1,
+    lambda xp, x, key: x[_shapes.unpack_key(key)],
+    vjp=(lambda g, out, x, key: unindex(g, x, key=key),),
+    domain="any",
+    elementwise=False,
+    params={"key": ()},
+    shape=lambda name, x, key: _shapes.indexed(x._shape, key),
+)
+
+
+def _unindex(xp: Any, g: Any, ref: Any, key: Any) -> Any:
+    """Zeros shaped like ``ref`` with ``g`` written at ``ref[key]`` (basic indexing hits each element once)."""
+    import array_api_compat
+
+    out = xp.zeros(tuple(ref.shape), dtype=g.dtype, device=array_api_compat.device(g))
+    k = tuple(i for i in _shapes.unpack_key(key) if i is not None)  # new axes of g are size 1: drop them
+    out[k] = xp.reshape(g, tuple(out[k].shape))
+    return out
+
+
+defop(
+    "unindex",
+    2,
+    _unindex,
+    vjp=(lambda g, out, a, ref, key: index(g, key=key), ZERO),
+    domain="any",
+    elementwise=False,
+    params={"key": ()},
+    shape=lambda name, a, ref, key: ref._shape,
+    dtype=_dtype_first,
+)

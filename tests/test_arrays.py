@@ -1,0 +1,170 @@
+"""Reductions, shape ops, indexing and creation: forward against the backend, rules against finite differences."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import xpgrad
+
+AXES = [None, 0, 1, -1, (0, 1)]
+X = [[0.5, -1.25, 2.0, 0.75], [1.5, 0.3, -0.6, 1.1], [-0.9, 2.2, 0.4, -1.7]]
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("name", ["prod", "max", "min", "var", "std"])
+def test_reductions(tb, name: str, axis, keepdims: bool) -> None:
+    x = tb.arr(X)
+    fn = getattr(xpgrad, name)
+    out = fn(xpgrad.Tensor(x), axis=axis, keepdims=keepdims)
+    np.testing.assert_array_equal(tb.np(out), tb.np(getattr(tb.xp, name)(x, axis=axis, keepdims=keepdims)))
+    order = 2 if name in ("max", "min") else 3  # max/min are piecewise linear: order 2 is 0 = 0
+    xpgrad.check_grads(lambda t: fn(t * t + t, axis=axis, keepdims=keepdims), x, order=order)
+    xpgrad.check_grads(lambda t: fn(t, axis=axis, keepdims=keepdims), tb.arr(X, "float32"), order=2)
+
+
+@pytest.mark.parametrize("correction", [0, 1, 1.5])
+def test_var_std_correction(tb, correction) -> None:
+    x = tb.arr(X)
+    for name in ("var", "std"):
+        fn = getattr(xpgrad, name)
+        want = getattr(tb.xp, name)(x, axis=1, correction=correction)
+        np.testing.assert_array_equal(tb.np(fn(xpgrad.Tensor(x), axis=1, correction=correction)), tb.np(want))
+        xpgrad.check_grads(lambda t, f=fn: f(t, axis=1, correction=correction), x, order=2)
+
+
+def test_reduction_conventions(tb) -> None:
+    x = tb.t([[3.0, 1.0, 3.0], [2.0, 0.0, 5.0]])
+    # max/min: tied extrema share the gradient evenly (JAX's reduce_max, PyTorch's amax)
+    assert tb.np(xpgrad.max(x, axis=1).grad(x)).tolist() == [[0.5, 0.0, 0.5], [0.0, 0.0, 1.0]]
+    assert tb.np(xpgrad.min(x).grad(x)).tolist() == [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    # prod: exact at zeros: one zero gets the product of the others, two zeros give 0 everywhere
+    p = tb.t([[2.0, 0.0, 3.0], [0.0, 4.0, 0.0], [2.0, 5.0, 0.5]])
+    assert tb.np(xpgrad.prod(p, axis=1).grad(p)).tolist() == [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0], [2.5, 1.0, 10.0]]
+    # std: 0 where the standard deviation is 0 (PyTorch's mask, not JAX's nan)
+    c = tb.t([[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]])
+    g = tb.np(xpgrad.std(c, axis=1).grad(c))
+    assert g[0].tolist() == [0.0, 0.0, 0.0]
+    np.testing.assert_allclose(g[1], np.array([-1.0, 0.0, 1.0]) / (3 * math.sqrt(2 / 3)), rtol=1e-12)
+
+
+def test_all_any(tb) -> None:
+    m = tb.arr([[True, False], [True, True]], "bool")
+    for name in ("all", "any"):
+        for axis in (None, 0, 1):
+            got = getattr(xpgrad, name)(xpgrad.Tensor(m), axis=axis)
+            np.testing.assert_array_equal(tb.np(got), tb.np(getattr(tb.xp, name)(m, axis=axis)))
+    x = tb.t([1.0, -2.0])
+    assert tb.np(xpgrad.where(xpgrad.all(x > 0), x, 2 * x).grad(x)).tolist() == [2.0, 2.0]
+
+
+def test_astype(tb) -> None:
+    x = tb.t([1.7, -2.2])
+    f32 = xpgrad.astype(x, "float32")
+    assert f32.dtype == tb.xp.float32
+    assert f32.grad(x).dtype == tb.xp.float64
+    xpgrad.check_grads(lambda t: xpgrad.astype(t * t, tb.xp.float32), tb.arr([0.5, 1.5]), order=2, rtol=1e-5)
+    i = xpgrad.astype(x, "int64")
+    np.testing.assert_array_equal(tb.np(i), tb.np(tb.xp.astype(tb.arr([1.7, -2.2]), tb.xp.int64)))
+    assert tb.np(xpgrad.sum(xpgrad.astype(i, "float64") * x).grad(x)).tolist() == [1.0, -2.0]  # int path: 0
+
+
+def test_reshape_and_broadcast_to(tb) -> None:
+    x = tb.arr(X)
+    t = xpgrad.Tensor(x)
+    np.testing.assert_array_equal(tb.np(xpgrad.reshape(t, (4, -1))), tb.np(tb.xp.reshape(x, (4, -1))))
+    xpgrad.check_grads(lambda t: xpgrad.sin(xpgrad.reshape(t * t, (2, 2, 3))), x, order=3)
+    r = tb.arr([[1.0], [2.0]])
+    np.testing.assert_array_equal(
+        tb.np(xpgrad.broadcast_to(xpgrad.Tensor(r), (3, 2, 4))), tb.np(tb.xp.broadcast_to(r, (3, 2, 4)))
+    )
+    xpgrad.check_grads(lambda t: xpgrad.broadcast_to(t * t, (3, 2, 4)), r, order=3)
+    with pytest.raises(ValueError, match="reshape: cannot reshape an array of shape"):
+        xpgrad.reshape(t, (5, -1))
+    with pytest.raises(ValueError, match="broadcast_to"):
+        xpgrad.broadcast_to(t, (3, 5))
+
+
+KEYS = [
+    1,
+    -1,
+    (slice(None), 2),
+    (slice(1, None), slice(None, None, 2)),
+    (None, Ellipsis, 0),
+    (Ellipsis, None),
+    (slice(None, None, -1), slice(1, 3)),
+    (2, slice(3, 1, -1), None),
+    (),
+]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=[repr(k) for k in KEYS])
+def test_basic_indexing(tb, key) -> None:
+    x = tb.arr(X)
+    t = xpgrad.Tensor(x)
+    got = t[key]
+    full = key if isinstance(key, tuple) and Ellipsis in key else (*(key if isinstance(key, tuple) else (key,)), ...)
+    np.testing.assert_array_equal(tb.np(got), tb.np(x[full]))  # t[0] means t[0, ...] as in NumPy
+    assert got.shape == tuple(x[full].shape)
+    xpgrad.check_grads(lambda t: xpgrad.sin(t[key]) * t[key], x, order=3)
+
+
+def test_indexing_errors(tb) -> None:
+    t = tb.t(X)
+    with pytest.raises(IndexError, match="index: too many indices"):
+        t[0, 0, 0]
+    with pytest.raises(IndexError, match="out of bounds for axis 1 with size 4"):
+        t[0, 4]
+    with pytest.raises(TypeError, match="only basic indexing"):
+        t[tb.arr([0, 1], "int64")]
+
+
+def test_creation(tb) -> None:
+    kw = {"backend": tb.bk, "device": tb.device}
+    for made, want in (
+        (xpgrad.zeros((2, 3), dtype="float32", **kw), tb.xp.zeros((2, 3), dtype=tb.xp.float32, device=tb.device)),
+        (xpgrad.ones(2, **kw), tb.xp.ones(2, device=tb.device)),
+        (xpgrad.full((2,), 7, **kw), tb.xp.full((2,), 7, device=tb.device)),
+        (xpgrad.asarray([1.5, 2.0], **kw), tb.xp.asarray([1.5, 2.0], device=tb.device)),
+    ):
+        assert made.backend == tb.bk.name and made.device == want.device
+        assert made.dtype == want.dtype
+        np.testing.assert_array_equal(tb.np(made), tb.np(want))
+    x = tb.t([1.0, 2.0])
+    z, o = xpgrad.zeros_like(x), xpgrad.ones_like(x, dtype="int64")
+    assert tb.np(z).tolist() == [0.0, 0.0] and tb.np(o).tolist() == [1, 1] and o.dtype == tb.xp.int64
+    f = xpgrad.full_like(x, 2.5)
+    assert tb.np(f).tolist() == [2.5, 2.5] and f.device == x.device
+    assert xpgrad.asarray(x) is x
+    p = xpgrad.placeholder(shape=(None,), dtype="float64", backend=tb.bk)
+    zp = xpgrad.zeros_like(p)  # a node: follows the placeholder once it is fed
+    p.value = tb.arr([1.0, 2.0, 3.0])
+    assert tb.np(zp.forward()).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_where_of_two_python_numbers(tb) -> None:
+    x = tb.t([1.5, -2.0])
+    mask = xpgrad.where(x > 0, 1.0, 0.0)
+    want = tb.xp.where(tb.arr([True, False], "bool"), tb.arr([1.0, 1.0]), tb.arr([0.0, 0.0]))
+    assert mask.dtype == want.dtype and tb.np(mask).tolist() == [1.0, 0.0]
+    assert mask.device == x.device
+    assert tb.np(xpgrad.sum(mask * x * x).grad(x)).tolist() == [3.0, 0.0]
+    assert xpgrad.where(x > 0, 1, 0).dtype == tb.xp.int64
+
+
+def test_sum_and_prod_dtype(tb) -> None:
+    x = tb.arr([[0.5, 1.5], [2.0, 3.0]], "float32")
+    for name in ("sum", "prod"):
+        fn = getattr(xpgrad, name)
+        out = fn(xpgrad.Tensor(x), axis=0, dtype=tb.xp.float64)
+        want = getattr(tb.xp, name)(x, axis=0, dtype=tb.xp.float64)
+        assert out.dtype == want.dtype == tb.xp.float64
+        np.testing.assert_array_equal(tb.np(out), tb.np(want))
+        t = xpgrad.Tensor(x)
+        assert xpgrad.sum(fn(t, dtype=tb.xp.float64)).grad(t).dtype == tb.xp.float32
+    i = tb.arr([1, 2, 3], "int32")
+    np.testing.assert_array_equal(tb.np(xpgrad.sum(xpgrad.Tensor(i))), tb.np(tb.xp.sum(i)))
+    assert xpgrad.sum(xpgrad.Tensor(i)).dtype == tb.xp.sum(i).dtype

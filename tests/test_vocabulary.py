@@ -1,0 +1,227 @@
+"""The elementwise vocabulary, driven by tests/vocab.py: forward values, rules, edge conventions, operators."""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+
+import numpy as np
+import pytest
+
+import xpgrad
+from vocab import DTYPES, ENTRIES, TABLE
+from xpgrad import OPS
+from xpgrad._ops import ZERO
+
+STANDARD_ELEMENTWISE = """abs acos acosh add asin asinh atan atan2 atanh bitwise_and bitwise_left_shift bitwise_invert
+bitwise_or bitwise_right_shift bitwise_xor ceil clip conj copysign cos cosh divide equal exp expm1 floor floor_divide
+greater greater_equal hypot imag isfinite isinf isnan less less_equal log log1p log2 log10 logaddexp logical_and
+logical_not logical_or logical_xor maximum minimum multiply negative nextafter not_equal positive pow real reciprocal
+remainder round sign signbit sin sinh square sqrt subtract tan tanh trunc""".split()
+
+
+def sample(tb, lo: float, hi: float, shape: tuple[int, ...], dtype: str, seed: int):
+    rng = random.Random(seed)
+    n = math.prod(shape)
+    if dtype == "bool":
+        data = np.array([rng.random() < 0.5 for _ in range(n)])
+    elif dtype.startswith("int"):
+        lo, hi = math.ceil(lo), max(math.floor(hi), math.ceil(lo))  # a range without integers: its ceiling
+        data = np.array([rng.randint(lo, hi) for _ in range(n)])
+    elif dtype.startswith("complex"):
+        data = np.array([complex(rng.uniform(lo, hi), rng.uniform(lo, hi)) for _ in range(n)])
+    else:
+        data = np.array([rng.uniform(lo, hi) for _ in range(n)])
+    return tb.arr(data.reshape(shape), dtype)
+
+
+def inputs(tb, name: str, dtype: str, shapes=None) -> list:
+    e = TABLE[name]
+    shapes = shapes or [(2, 3)] * len(e.ranges)
+    seed = zlib.crc32(name.encode())
+    pairs = enumerate(zip(e.ranges, shapes, strict=True))
+    return [sample(tb, lo, hi, s, dtype, seed + k) for k, ((lo, hi), s) in pairs]
+
+
+def test_the_table_is_the_standard() -> None:
+    assert len(STANDARD_ELEMENTWISE) == 67
+    assert sorted(TABLE) == sorted(STANDARD_ELEMENTWISE)
+    missing = [n for n in STANDARD_ELEMENTWISE if not callable(getattr(xpgrad, n, None))]
+    assert not missing
+    # the non-differentiable ones are the issue's list, plus nextafter (a staircase) and imag (0 on real input)
+    flat = "equal not_equal greater greater_equal less less_equal isnan isinf isfinite floor ceil round trunc sign"
+    flat += " signbit floor_divide nextafter imag"
+    logical = {n for n in STANDARD_ELEMENTWISE if n.startswith(("logical_", "bitwise_"))}
+    assert {e.name for e in ENTRIES if e.order == 0} == set(flat.split()) | logical
+
+
+FORWARD = [(e.name, d) for e in ENTRIES for d in DTYPES[e.dtypes]]
+
+
+@pytest.mark.parametrize(("name", "dtype"), FORWARD, ids=[f"{n}-{d}" for n, d in FORWARD])
+def test_forward_equals_the_backend(tb, name: str, dtype: str) -> None:
+    xs = inputs(tb, name, dtype)
+    e = TABLE[name]
+    want = e(tb.xp, *xs)
+    got = e(xpgrad, *[xpgrad.Tensor(x) for x in xs])
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(tb.np(got), tb.np(want))
+
+
+GRADS = [(e.name, d) for e in ENTRIES if e.order > 0 for d in ("float64", "float32")]
+
+
+@pytest.mark.parametrize(("name", "dtype"), GRADS, ids=[f"{n}-{d}" for n, d in GRADS])
+def test_rule_matches_finite_differences(tb, name: str, dtype: str) -> None:
+    e = TABLE[name]
+    xs = inputs(tb, name, dtype)
+    xpgrad.check_grads(lambda *ts: e(xpgrad, *ts), *xs, order=e.order if dtype == "float64" else min(e.order, 2))
+
+
+BROADCAST = [e.name for e in ENTRIES if e.order > 0 and len(e.ranges) == 2]
+
+
+@pytest.mark.parametrize("name", BROADCAST)
+def test_rule_with_broadcasting(tb, name: str) -> None:
+    e = TABLE[name]
+    a, b = inputs(tb, name, "float64", shapes=[(3, 1), (1, 4)])
+    xpgrad.check_grads(lambda *ts: e(xpgrad, *ts), a, b, order=1)
+    a, s = inputs(tb, name, "float64", shapes=[(2, 3), ()])
+    xpgrad.check_grads(lambda *ts: e(xpgrad, *ts), a, s, order=1)
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENTRIES if e.order == 0])
+def test_non_differentiable_rules_are_explicit_zeros(tb, name: str) -> None:
+    op = OPS.get(name)
+    if op is not None:
+        assert all(r is ZERO for r in op.vjp), f"{name} must have explicit ZERO rules"
+    dtype = DTYPES[TABLE[name].dtypes][0]
+    if dtype.startswith("complex"):
+        return  # no gradients with respect to complex inputs (tested below)
+    xs = [xpgrad.Tensor(x) for x in inputs(tb, name, dtype)]
+    out = TABLE[name](xpgrad, *xs)
+    for x in xs:
+        g = xpgrad.sum(out).grad(x) if out.dtype != tb.xp.bool else xpgrad.grad(out, [x])[0]
+        assert not tb.np(g).any()
+
+
+def test_complex_forward_and_no_complex_gradients(tb) -> None:
+    z = tb.arr([1 + 2j, -3 + 0.5j], "complex128")
+    t = xpgrad.Tensor(z)
+    for name in ("real", "imag", "conj", "exp", "sqrt", "abs"):
+        np.testing.assert_array_equal(tb.np(getattr(xpgrad, name)(t)), tb.np(getattr(tb.xp, name)(z)))
+    with pytest.raises(NotImplementedError, match="complex"):
+        xpgrad.sum(xpgrad.real(t * t)).grad(t)
+
+
+def test_float32_is_kept_and_integers_promote(tb) -> None:
+    default_float = tb.xp.__array_namespace_info__().default_dtypes(device=tb.device)["real floating"]
+    for e in ENTRIES:
+        if e.order > 0:
+            xs = [xpgrad.Tensor(x) for x in inputs(tb, e.name, "float32")]
+            y = e(xpgrad, *xs)
+            for x in xs:
+                g = xpgrad.grad(y, [x])[0]
+                assert y.dtype == g.dtype == tb.xp.float32, e.name
+                assert xpgrad.sum(g).grad(x).dtype == tb.xp.float32, e.name
+    assert xpgrad.log1p(tb.t([1, 2], "int64")).dtype == default_float
+    assert xpgrad.atan2(tb.t([1, 2], "int64"), 1).dtype == default_float
+
+
+# ----------------------------------------------------------------- edge conventions, at their points
+def _g(tb, f, *vals):
+    ts = [tb.t(v) for v in vals]
+    return [tb.np(g).tolist() for g in xpgrad.grad(xpgrad.sum(f(*ts)), ts)]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy warns on the IEEE infinities it returns
+def test_edge_conventions(tb) -> None:
+    inf = math.inf
+    assert _g(tb, xpgrad.abs, [0.0, -0.0]) == [[0.0, 0.0]]
+    assert _g(tb, xpgrad.sign, [0.0, 1.0]) == [[0.0, 0.0]]
+    assert _g(tb, xpgrad.sqrt, [0.0]) == [[inf]]
+    assert _g(tb, xpgrad.acosh, [1.0]) == [[inf]]
+    assert _g(tb, xpgrad.asin, [1.0, -1.0]) == [[inf, inf]]
+    assert _g(tb, xpgrad.maximum, [1.0, 2.0], [1.0, 3.0]) == [[0.5, 0.0], [0.5, 1.0]]
+    assert _g(tb, xpgrad.minimum, [1.0, 2.0], [1.0, 3.0]) == [[0.5, 1.0], [0.5, 0.0]]
+    clip = lambda x, lo, hi: xpgrad.clip(x, min=lo, max=hi)
+    # x at the lower bound, inside, at the upper bound, below, above: x gets 1 on [min, max]
+    assert _g(tb, clip, [0.0, 0.5, 1.0, -1.0, 2.0], [0.0] * 5, [1.0] * 5) == [
+        [1.0, 1.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0, 1.0],
+    ]
+    assert _g(tb, xpgrad.pow, [0.0, 0.0, 2.0], [0.0, 2.0, 0.0]) == [[0.0, 0.0, 0.0], [0.0, 0.0, math.log(2.0)]]
+    assert _g(tb, xpgrad.copysign, [0.0, 2.0, 2.0], [-1.0, -1.0, 1.0]) == [[0.0, -1.0, 1.0], [0.0, 0.0, 0.0]]
+    assert _g(tb, xpgrad.remainder, [5.5, -5.5], [2.0, 2.0]) == [[1.0, 1.0], [-2.0, 3.0]]
+    assert _g(tb, xpgrad.nextafter, [1.0], [2.0]) == [[0.0], [0.0]]
+    assert _g(tb, xpgrad.hypot, [0.0, 3.0], [0.0, 4.0]) == [[0.0, 0.6], [0.0, 0.8]]
+    assert _g(tb, xpgrad.logaddexp, [inf, 0.0], [1.0, 0.0]) == [[1.0, 0.5], [0.0, 0.5]]
+    assert _g(tb, xpgrad.atan2, [1.0], [0.0]) == [[0.0], [-1.0]]
+
+
+def test_stable_forms_where_naive_ones_fail(tb) -> None:
+    big = tb.t([1e200, -1e200])
+    assert tb.np(xpgrad.asinh(big).grad(big)).tolist() == pytest.approx([1e-200, 1e-200])  # not 1/sqrt(inf)
+    h = xpgrad.Tensor(tb.arr([1e200]))
+    assert tb.np(xpgrad.hypot(h, h).grad(h)).tolist() == pytest.approx([math.sqrt(2)])  # not inf/inf
+    a, b = tb.t([1e200]), tb.t([1e200])
+    ga, gb = xpgrad.grad(xpgrad.atan2(a, b), [a, b])
+    assert tb.np(ga).tolist() == pytest.approx([0.5e-200]) and tb.np(gb).tolist() == pytest.approx([-0.5e-200])
+    a, b = tb.t([1000.0]), tb.t([0.0])
+    assert tb.np(xpgrad.logaddexp(a, b).grad(a)).tolist() == [1.0]  # not exp(1000) / exp(1000)
+    x = tb.t([1.0 + 1e-12])
+    d = tb.np(xpgrad.acosh(x).grad(x))[0]
+    assert d == pytest.approx(1 / math.sqrt(1e-12 * (2 + 1e-12)), rel=1e-4)  # sqrt(x*x-1) loses digits here
+
+
+# ----------------------------------------------------------------- Python operators
+BINOPS = [
+    ("+", "add"),
+    ("-", "subtract"),
+    ("*", "multiply"),
+    ("/", "divide"),
+    ("//", "floor_divide"),
+    ("%", "remainder"),
+    ("**", "pow"),
+    ("<", "less"),
+    ("<=", "less_equal"),
+    (">", "greater"),
+    (">=", "greater_equal"),
+    ("==", "equal"),
+    ("!=", "not_equal"),
+]
+INTOPS = [("&", "bitwise_and"), ("|", "bitwise_or"), ("^", "bitwise_xor"), ("<<", "bitwise_left_shift")]
+INTOPS += [(">>", "bitwise_right_shift")]
+
+
+@pytest.mark.parametrize(("sym", "name"), BINOPS + INTOPS)
+def test_python_operators(tb, sym: str, name: str) -> None:
+    ints = (sym, name) in INTOPS
+    a = tb.arr([5, 3, 7], "int64") if ints else tb.arr([1.5, 2.0, 3.0])
+    b = tb.arr([1, 2, 3], "int64") if ints else tb.arr([0.5, 2.0, 1.25])
+    s = 2 if ints else 1.5
+    f = eval(f"lambda x, y: x {sym} y")
+    fn = getattr(tb.xp, name)
+    t, u = xpgrad.Tensor(a), xpgrad.Tensor(b)
+    for got, want in (
+        (f(t, u), fn(a, b)),  # Tensor op Tensor
+        (f(t, s), fn(a, tb.xp.asarray(s, dtype=a.dtype, device=tb.device))),  # Tensor op scalar
+        (f(s, t), fn(tb.xp.asarray(s, dtype=a.dtype, device=tb.device), a)),  # reflected
+    ):
+        assert isinstance(got, xpgrad.Tensor)
+        np.testing.assert_array_equal(tb.np(got), tb.np(want))
+
+
+def test_unary_operators(tb) -> None:
+    a = tb.arr([-1.5, 2.0])
+    t = xpgrad.Tensor(a)
+    np.testing.assert_array_equal(tb.np(-t), tb.np(tb.xp.negative(a)))
+    np.testing.assert_array_equal(tb.np(+t), tb.np(a))
+    np.testing.assert_array_equal(tb.np(abs(t)), tb.np(tb.xp.abs(a)))
+    i = tb.arr([5, 0], "int64")
+    np.testing.assert_array_equal(tb.np(~xpgrad.Tensor(i)), tb.np(tb.xp.bitwise_invert(i)))
+    m = tb.arr([True, False], "bool")
+    np.testing.assert_array_equal(tb.np(~xpgrad.Tensor(m)), [False, True])
+    assert tb.np((t % 1.0).grad(t)).tolist() == [1.0, 1.0]

@@ -1,0 +1,157 @@
+"""THE test table of the elementwise vocabulary: one line per function of the array API standard.
+
+Each entry says how to sample its inputs, which dtypes the backends accept for it, the derivative
+order checked (0: not differentiable, its rule is zero by definition), and, for the documentation,
+its derivative and its edge convention. tests/test_vocabulary.py and docs/gen_ops_table.py read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# dtype families the forward test runs on (each backend's own function must accept them natively)
+DTYPES = {
+    "float": ("float64", "float32"),
+    "real": ("float64", "int64", "int32"),
+    "numeric": ("float64", "int64", "complex128"),
+    "int": ("int64", "int32"),
+    "intbool": ("int64", "bool"),
+    "bool": ("bool",),
+    "complex": ("complex128",),
+}
+
+R = (-2.0, 2.0)  # the default sample range
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    ranges: tuple[tuple[float, float], ...]  # one (low, high) per input
+    dtypes: str  # a key of DTYPES
+    order: int  # derivative order checked in float64 (float32: min(order, 2)); 0 = not differentiable
+    derivative: str
+    edge: str = ""
+    call: Callable[..., Any] | None = None  # how to call it: call(namespace, *inputs); default ns.<name>
+
+    def __call__(self, ns: Any, *args: Any) -> Any:
+        return self.call(ns, *args) if self.call else getattr(ns, self.name)(*args)
+
+
+def _u(name: str, lo_hi: tuple[float, float], order: int, derivative: str, edge: str = "", d: str = "float") -> Entry:
+    return Entry(name, (lo_hi,), d, order, derivative, edge)
+
+
+def _b(name: str, ra: Any, rb: Any, order: int, derivative: str, edge: str = "", d: str = "float") -> Entry:
+    return Entry(name, (ra, rb), d, order, derivative, edge)
+
+
+ZERO_DOC = "0 (piecewise constant)"
+BOOL_DOC = "none: boolean output, never differentiated through"
+INT_DOC = "none: integer/boolean op, zero by definition"
+
+ENTRIES = [
+    _u("abs", (0.2, 2.0), 2, "sign(x)", "0 at x = 0 (JAX, PyTorch)", "real"),
+    _u("acos", (-0.9, 0.9), 3, "-1/sqrt((1-x)(1+x))", "-inf at x = +-1"),
+    _u("acosh", (1.2, 3.0), 3, "1/sqrt((x-1)(x+1))", "+inf at x = 1"),
+    _b("add", R, R, 3, "1, 1", d="real"),
+    _u("asin", (-0.9, 0.9), 3, "1/sqrt((1-x)(1+x))", "+inf at x = +-1"),
+    _u("asinh", R, 3, "1/hypot(x, 1)"),
+    _u("atan", R, 3, "1/(1+x^2)"),
+    _b("atan2", R, (0.5, 2.0), 3, "b/h^2, -a/h^2 with h = hypot(a, b)", "nan at (0, 0) (JAX, PyTorch)"),
+    _u("atanh", (-0.9, 0.9), 3, "1/((1-x)(1+x))", "+inf at x = +-1"),
+    _b("bitwise_and", (0, 9), (0, 9), 0, INT_DOC, d="intbool"),
+    _b("bitwise_left_shift", (0, 9), (0, 5), 0, INT_DOC, d="int"),
+    _u("bitwise_invert", (0, 9), 0, INT_DOC, d="intbool"),
+    _b("bitwise_or", (0, 9), (0, 9), 0, INT_DOC, d="intbool"),
+    _b("bitwise_right_shift", (0, 99), (0, 5), 0, INT_DOC, d="int"),
+    _b("bitwise_xor", (0, 9), (0, 9), 0, INT_DOC, d="intbool"),
+    _u("ceil", R, 0, ZERO_DOC, d="real"),
+    Entry(
+        "clip",
+        (R, (-1.5, -0.1), (0.1, 1.5)),
+        "real",
+        2,
+        "1 to x where min <= x <= max, else 1 to the bound that binds",
+        "at a bound the gradient goes to x (PyTorch's clamp; JAX splits ties)",
+        call=lambda ns, x, lo, hi: ns.clip(x, min=lo, max=hi),
+    ),
+    _u("conj", R, 3, "1 (real input)", d="real"),
+    _b("copysign", (0.2, 2.0), R, 2, "sign(a) sign(out), 0", "d/da = 0 at a = 0; d/db = 0 (JAX, PyTorch)"),
+    _u("cos", (-3.0, 3.0), 3, "-sin(x)"),
+    _u("cosh", R, 3, "sinh(x)"),
+    _b("divide", R, (0.5, 2.0), 3, "1/b, -out/b"),
+    _b("equal", (0, 3), (0, 3), 0, BOOL_DOC, d="numeric"),
+    _u("exp", R, 3, "out"),
+    _u("expm1", R, 3, "out + 1"),
+    _u("floor", R, 0, ZERO_DOC, d="real"),
+    _b("floor_divide", (-5, 5), (1, 4), 0, ZERO_DOC, d="real"),
+    _b("greater", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
+    _b("greater_equal", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
+    _b("hypot", R, R, 3, "a/out, b/out", "0 at (0, 0) (JAX)"),
+    _u("imag", R, 0, "0 (real input)", d="complex"),
+    _u("isfinite", R, 0, BOOL_DOC, d="real"),
+    _u("isinf", R, 0, BOOL_DOC, d="real"),
+    _u("isnan", R, 0, BOOL_DOC, d="real"),
+    _b("less", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
+    _b("less_equal", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
+    _u("log", (0.5, 3.0), 3, "1/x"),
+    _u("log1p", (-0.5, 2.0), 3, "1/(1+x)"),
+    _u("log2", (0.5, 3.0), 3, "1/(x ln 2)"),
+    _u("log10", (0.5, 3.0), 3, "1/(x ln 10)"),
+    _b("logaddexp", R, R, 3, "exp(a - out), exp(b - out)", "(1, 0) at a = +inf (PyTorch; JAX gives exp(b) to b)"),
+    _b("logical_and", (0, 1), (0, 1), 0, BOOL_DOC, d="bool"),
+    _u("logical_not", (0, 1), 0, BOOL_DOC, d="bool"),
+    _b("logical_or", (0, 1), (0, 1), 0, BOOL_DOC, d="bool"),
+    _b("logical_xor", (0, 1), (0, 1), 0, BOOL_DOC, d="bool"),
+    _b("maximum", R, R, 2, "1 where a > b, else 0 (and swapped)", "a tie gives 1/2 to each (JAX, PyTorch)", "real"),
+    _b("minimum", R, R, 2, "1 where a < b, else 0 (and swapped)", "a tie gives 1/2 to each (JAX, PyTorch)", "real"),
+    _b("multiply", R, R, 3, "b, a", d="real"),
+    _u("negative", R, 3, "-1", d="real"),
+    _b("nextafter", R, R, 0, "0, 0 (a staircase over the reals)", "JAX and PyTorch define no rule; xpgrad: 0"),
+    _b("not_equal", (0, 3), (0, 3), 0, BOOL_DOC, d="numeric"),
+    _u("positive", R, 3, "1", d="real"),
+    _b(
+        "pow",
+        (0.5, 2.0),
+        (-1.5, 2.5),
+        3,
+        "b a^(b-1), out log(a)",
+        "d/da = 0 where b = 0 (also at a = 0); d/db = 0 where a = 0 (JAX)",
+    ),
+    _u("real", R, 3, "1 (real input)", d="real"),
+    _u("reciprocal", (0.5, 2.0), 3, "-out^2"),
+    _b("remainder", (1.1, 1.3), (0.7, 0.9), 2, "1, -floor(a/b)", "as PyTorch and JAX", "real"),
+    _u("round", R, 0, ZERO_DOC, d="real"),
+    _u("sign", R, 0, ZERO_DOC, "0 everywhere, also at 0 (JAX, PyTorch)", "real"),
+    _u("signbit", R, 0, BOOL_DOC),
+    _u("sin", (-3.0, 3.0), 3, "cos(x)"),
+    _u("sinh", R, 3, "cosh(x)"),
+    _u("square", R, 3, "2x", d="real"),
+    _u("sqrt", (0.5, 3.0), 3, "1/(2 out)", "+inf at x = 0 (JAX, PyTorch)"),
+    _b("subtract", R, R, 3, "1, -1", d="real"),
+    _u("tan", (-1.2, 1.2), 3, "1 + out^2"),
+    _u("tanh", R, 3, "1 - out^2"),
+    _u("trunc", R, 0, ZERO_DOC, d="real"),
+]
+TABLE = {e.name: e for e in ENTRIES}
+
+# The rest of the vocabulary (tested in tests/test_arrays.py): name, derivative, edge convention.
+ARRAY_FUNCTIONS = [
+    ("where", "g to x1 where condition, to x2 elsewhere; 0 to condition", "both branches are differentiable"),
+    ("sum", "g spread over the reduced axes", ""),
+    ("prod", "product of the other elements", "exact at zeros to first order (no division by 0)"),
+    ("mean", "g / n spread over the reduced axes", ""),
+    ("max", "g to the maximal elements", "ties share g evenly (JAX's reduce_max, PyTorch's amax)"),
+    ("min", "g to the minimal elements", "ties share g evenly (JAX, PyTorch's amin)"),
+    ("var", "2 (x - mean) / (n - correction)", ""),
+    ("std", "(x - mean) / ((n - correction) std)", "0 where std = 0 (PyTorch; JAX gives nan)"),
+    ("all", BOOL_DOC, ""),
+    ("any", BOOL_DOC, ""),
+    ("astype", "g cast back to x's dtype", "0 for a cast from floating to integer or bool"),
+    ("reshape", "g reshaped back", ""),
+    ("broadcast_to", "g summed over the broadcast axes", ""),
+    ("t[key] (index)", "g scattered into zeros (op unindex, whose rule is index)", "basic indices only"),
+    ("asarray zeros ones empty full *_like", "creation: leaves (zeros_like/ones_like of a Tensor: ZERO)", ""),
+]

@@ -240,7 +240,8 @@ _unary("exp", lambda g, out, a: g * out)  # the output is the derivative: no sec
 _unary("log", lambda g, out, a: g / a)
 _unary("sin", lambda g, out, a: g * cos(a))
 _unary("cos", lambda g, out, a: -(g * sin(a)))
-_unary("tanh", lambda g, out, a: g * (1 - square(out)))  # bounded, no cosh overflow
+# (1 - out)(1 + out), as JAX writes it: 1 - out is exact (Sterbenz), and out*out adds no rounding step
+_unary("tanh", lambda g, out, a: g * ((1 - out) * (1 + out)))  # bounded, no cosh overflow
 _unary("sqrt", lambda g, out, a: g / (2 * out))  # +inf at 0, as in JAX and PyTorch
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from . import _table  # noqa: F401  (registers the ops)
 from ._check import check_grads
 from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
+from ._function import Function, function
 from ._functions import public_functions
 from ._grad import grad
 from ._operators import install as _install_operators
@@ -30,12 +31,14 @@ __all__ = [
     "OPS",
     "BackendMismatchError",
     "BackendUnavailableError",
+    "Function",
     "PlaceholderError",
     "Tensor",
     "available_backends",
     "check_grads",
     "default_backend",
     "format_tree",
+    "function",
     "get_backend",
     "grad",
     "placeholder",

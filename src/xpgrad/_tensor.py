@@ -144,17 +144,20 @@ class Tensor:
                 f"{what} is declared with dtype {dtype_name(xp, self._dtype)} but was fed "
                 f"{dtype_name(xp, arr.dtype)}; cast the array (xp.astype) or declare another dtype"
             )
+        self._check_shape(arr)
+        dev = _device_of(arr)
+        if self._device is not None and dev != self._device:
+            raise BackendMismatchError(f"{what} lives on device {self._device} but was fed an array on {dev}")
+
+    def _check_shape(self, arr: Any) -> None:
         shape = self._shape
         if shape is not None and (
             len(shape) != len(arr.shape) or any(d is not None and d != a for d, a in zip(shape, arr.shape, strict=True))
         ):
             raise ValueError(
-                f"{what} is declared with shape {shape} but was fed shape {tuple(arr.shape)}; feed that "
+                f"{self._label()} is declared with shape {shape} but was fed shape {tuple(arr.shape)}; feed that "
                 "shape, or use xpgrad.placeholder(shape=(None, ...)) for a size that varies"
             )
-        dev = _device_of(arr)
-        if self._device is not None and dev != self._device:
-            raise BackendMismatchError(f"{what} lives on device {self._device} but was fed an array on {dev}")
 
     def _label(self) -> str:
         if self.op is not None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from . import _table  # noqa: F401  (registers the ops)
 from ._check import check_grads
+from ._dot import to_dot
 from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
 from ._function import Function, function
 from ._functions import public_functions
 from ._grad import grad
 from ._operators import install as _install_operators
 from ._ops import OPS
+from ._render import GraphvizUnavailableError, render
 from ._show import format_tree, show
 from ._tensor import Tensor, placeholder
 from .backends import available_backends, default_backend, get_backend, set_default_backend
@@ -32,6 +34,7 @@ __all__ = [
     "BackendMismatchError",
     "BackendUnavailableError",
     "Function",
+    "GraphvizUnavailableError",
     "PlaceholderError",
     "Tensor",
     "available_backends",
@@ -42,7 +45,9 @@ __all__ = [
     "get_backend",
     "grad",
     "placeholder",
+    "render",
     "set_default_backend",
     "show",
+    "to_dot",
     *public_functions(),
 ]

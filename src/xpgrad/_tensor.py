@@ -246,6 +246,18 @@ class Tensor:
         return apply(OPS["to"], self, backend=self._bk, device=device)
 
     # ----------------------------------------------------------------- printing
+    def expr(self) -> str:
+        """This graph as infix text, e.g. ``(x + y) * y`` (shared parts let-bound; see `xpgrad._expr`)."""
+        from ._expr import expr
+
+        return expr(self)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a Tensor as the picture of its graph (plain text when Graphviz is missing)."""
+        from ._render import repr_svg
+
+        return repr_svg(self)
+
     def __str__(self) -> str:
         return f"T:{self._value}"
 

@@ -21,6 +21,7 @@ from ._operators import install as _install_operators
 from ._ops import OPS
 from ._render import GraphvizUnavailableError, render
 from ._show import format_tree, show
+from ._simplify import simplify
 from ._tensor import Tensor, placeholder
 from .backends import available_backends, default_backend, get_backend, set_default_backend
 
@@ -48,6 +49,7 @@ __all__ = [
     "render",
     "set_default_backend",
     "show",
+    "simplify",
     "to_dot",
     *public_functions(),
 ]

@@ -162,3 +162,22 @@ def test_100k_chains_to_dot_expr_show_function() -> None:
     assert len(lines) == 101 and lines[-1].endswith("(tree cut at 100 lines)")
     f = xpgrad.function([x], y)
     np.testing.assert_array_equal(f(np.array([1.0, 2.0])), y.numpy())
+
+
+def test_main_writes_the_seed_pictures_or_says_how(tmp_path, capsys) -> None:
+    from xpgrad.__main__ import main
+
+    main(["--pictures", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "as an expression: x + y + y   (forward: (x + y) * y)" in out
+    if DOT is None:
+        assert "apt-get install graphviz" in out
+        return
+    for name in ("forward_z2.svg", "gradient_z2_dy.svg"):
+        assert str((tmp_path / name).resolve()) in out
+        svg = ET.parse(tmp_path / name).getroot()
+        texts = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+        assert "x" in texts and "= 5" in texts
+    forward = ET.tostring(ET.parse(tmp_path / "forward_z2.svg").getroot(), encoding="unicode")
+    assert "= 40" in forward and "grad 1" not in forward
+    assert "grad 1" in ET.tostring(ET.parse(tmp_path / "gradient_z2_dy.svg").getroot(), encoding="unicode")

@@ -13,6 +13,9 @@ sign bit, which IEEE 754 leaves unspecified, may differ, e.g. NumPy's ``-nan``):
 - ``(-a) * (-b)`` -> ``a * b`` and ``(-a) / (-b)`` -> ``a / b`` (signs of products and quotients
   multiply exactly);
 - ``expand(ones_like(s), x)`` -> ``ones_like(x)`` (the seed cotangent of a sum is ones like x);
+- ``fit(g, ref)`` and ``broadcast_like(g, ref)`` -> ``g`` where g already has ref's dtype and provably
+  ref's shape, also with None dimensions (elementwise ops of same-shaped inputs, ``ones_like(ref)``...),
+  and ``ones_like(r) * x`` -> ``x`` under the same condition;
 - ``(x * c1) * c2`` -> ``x * (c1 * c2)`` only where both constants are powers of two of magnitude
   >= 1 and product <= 2**64, Python floats (so every product is exact up to overflow, and
   overflows to the same inf, in float32 as in float64).
@@ -81,6 +84,49 @@ def _rw_multiply(a: Tensor, b: Tensor, **_: Any) -> Tensor | None:
     return None
 
 
+def _shape_class(t: Tensor, memo: dict[int, int]) -> int:
+    """An id shared by nodes whose runtime shapes are provably equal, even with None dimensions."""
+    k = memo.get(id(t))
+    if k is not None:
+        return k
+    op = t.op
+    k = id(t)
+    if op is not None:
+        cs = t.children
+        if op.name in ("ones_like", "zeros_like"):
+            k = memo.get(id(cs[0]), id(cs[0]))
+        elif op.name in ("fit", "broadcast_like", "expand"):
+            k = memo.get(id(cs[1]), id(cs[1]))
+        elif op.elementwise and op.shape is None:  # broadcasting elementwise: the inputs' shape if all agree
+            kinds = {memo.get(id(c), id(c)) for c in cs if not c._const}
+            if len(kinds) == 1:
+                k = kinds.pop()
+    memo[id(t)] = k
+    return k
+
+
+def _same_layout(memo: dict[int, int]) -> Callable[..., Tensor | None]:
+    def rewrite(g: Tensor, ref: Tensor, **_: Any) -> Tensor | None:
+        # fit / broadcast_like reshape and cast g to ref's shape and dtype: nothing to do when both agree
+        if g._dtype is None or g._dtype != ref._dtype or g._const:
+            return None
+        return g if _shape_class(g, memo) == _shape_class(ref, memo) else None
+
+    return rewrite
+
+
+def _times_ones(memo: dict[int, int]) -> Callable[..., Tensor | None]:
+    def rewrite(a: Tensor, b: Tensor, **_: Any) -> Tensor | None:
+        # ones_like(r) * x -> x where x has the product's dtype and provably its shape (1 * x == x exactly)
+        for one, x in ((a, b), (b, a)):
+            if one.op is OPS["ones_like"] and not x._const and x._dtype is not None and x._dtype == one._dtype:
+                if _shape_class(one, memo) == _shape_class(x, memo):
+                    return x
+        return _rw_multiply(a, b)
+
+    return rewrite
+
+
 def _rw_expand(g: Tensor, x: Tensor, axis: Any, keepdims: bool, mean: bool) -> Tensor | None:
     # the cotangent of sum(x) seeded with ones is ones shaped like x: expand(ones_like(s), x) -> ones_like(x)
     if mean or g.op is not OPS["ones_like"] or g._dtype is None or g._dtype != x._dtype:
@@ -99,16 +145,20 @@ _REWRITES: dict[str, Callable[..., Tensor | None]] = {
 
 def _pass(roots: list[Tensor]) -> list[Tensor]:
     new: dict[int, Tensor] = {}
+    memo: dict[int, int] = {}
+    same = _same_layout(memo)
+    rewrites = {**_REWRITES, "fit": same, "broadcast_like": same, "multiply": _times_ones(memo)}
     for n in toposort(roots):
         if n.op is None:
             new[id(n)] = n
             continue
         cs = [new[id(c)] for c in n.children]
         with derivative_level(n._level):
-            rw = _REWRITES.get(n.op.name)
+            rw = rewrites.get(n.op.name)
             out = rw(*cs, **n.params) if rw is not None else None
             if out is None:
                 out = apply(n.op, *cs, **n.params)
+        _shape_class(out, memo)
         if n.name and out.name is None and out.op is not None:
             out.name = n.name
         new[id(n)] = out

@@ -131,3 +131,20 @@ def test_fit_linear_example_runs_and_converges() -> None:
     assert [int(ln.split()[1]) for ln in lines] == [1, 20, 40, 60]
     losses = [float(ln.split()[3]) for ln in lines]
     assert losses == sorted(losses, reverse=True) and losses[-1] < losses[0] / 10
+
+
+def test_a_graph_that_moves_between_backends_runs_each_op_where_built() -> None:
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", backend="numpy", name="x")
+    moved = xpgrad.exp(x).to("array_api_strict")
+    out = xpgrad.sum(moved * 2.0)
+    gx = out.grad(x)
+    f = xpgrad.function([x], [out, gx])
+    data = np.array([0.5, -1.0])
+    total, g = f(data)
+    assert xpgrad.get_backend("array_api_strict").owns(total) and isinstance(g, np.ndarray)
+    np.testing.assert_allclose(float(total), np.sum(np.exp(data) * 2.0), rtol=1e-15)
+    np.testing.assert_allclose(g, 2.0 * np.exp(data), rtol=1e-15)
+    import array_api_strict
+
+    with pytest.raises(xpgrad.BackendMismatchError, match="runs only on 'numpy' arrays"):
+        f(array_api_strict.asarray(data))

@@ -88,7 +88,7 @@ class Function:
             template.append(None)
         captured: list[tuple[int, Tensor]] = []
         steps: list[tuple[Any, ...]] = []
-        pinned = None
+        moves = False
         for n in order:
             if id(n) in slot_of:
                 continue
@@ -104,15 +104,14 @@ class Function:
                 template.append(None)
             else:
                 template.append(None)
-                if n.op.moves:
-                    pinned = n.children[0]._bk
+                moves = moves or n.op.moves
                 args = tuple(slot_of[id(c)] for c in n.children)
                 consts = tuple(c._const for c in n.children)
-                steps.append((n.op, n.params, args, consts, n._target, slot_of[id(n)]))
+                steps.append((n.op, n.params, args, consts, n._target, slot_of[id(n)], n._bk, n._device))
         self._out_slots = [slot_of[id(t)] for t in outputs]
         keep = set(self._out_slots)
         last: dict[int, int] = {}
-        for k, (_op, _params, args, *_rest) in enumerate(steps):
+        for k, (_op, _params, args, *_rest) in enumerate(steps):  # last reader of each slot
             for a in args:
                 last[a] = k
         frees: list[list[int]] = [[] for _ in steps]
@@ -121,7 +120,8 @@ class Function:
                 frees[k].append(s)
         self._steps = [(*st, tuple(f)) for st, f in zip(steps, frees, strict=True)]
         self._home: Backend | None = next((t._bk for t in order if t._bk is not None), None)
-        self._pinned = pinned
+        # a graph with explicit moves runs only with arrays on its inputs' own backend
+        self._pinned = (inputs[0]._bk if inputs else self._home) if moves else None
         self._template = template
         self._captured = captured
         self._moved: dict[tuple[str, int], tuple[Any, Any]] = {}
@@ -141,8 +141,12 @@ class Function:
         for s, leaf in self._captured:
             slots[s] = self._leaf_value(leaf, bk, dev)
         targets = self._targets_for(bk)
-        for (op, params, args, consts, _t, out, free), target in zip(self._steps, targets, strict=True):
-            slots[out] = call(op, bk, dev, target, consts, [slots[a] for a in args], params)
+        pinned = self._pinned is not None  # a graph that moves arrays runs each op where it was built
+        for (op, params, args, consts, _t, out, own_bk, own_dev, free), target in zip(
+            self._steps, targets, strict=True
+        ):
+            b, d = (own_bk, own_dev) if pinned else (bk, dev)
+            slots[out] = call(op, b, d, target, consts, [slots[a] for a in args], params)
             for f in free:
                 slots[f] = None
         res = [self._as_array(slots[s], bk, dev) for s in self._out_slots]

@@ -181,3 +181,17 @@ def test_main_writes_the_seed_pictures_or_says_how(tmp_path, capsys) -> None:
     forward = ET.tostring(ET.parse(tmp_path / "forward_z2.svg").getroot(), encoding="unicode")
     assert "= 40" in forward and "grad 1" not in forward
     assert "grad 1" in ET.tostring(ET.parse(tmp_path / "gradient_z2_dy.svg").getroot(), encoding="unicode")
+
+
+def test_dot_and_expr_on_every_backend(tb) -> None:
+    a = tb.t([0.5, 1.5], name="a")
+    b = tb.t(2.0)
+    out = xpgrad.sum(xpgrad.sin(a) * b)
+    g = out.grad(a)
+    assert out.expr() == "sum(sin(a) * 2.0)"
+    nodes, _ = _nodes_and_edges(xpgrad.to_dot(out, g))
+    text = "\n".join(nodes.values())
+    assert f"a\\n= [0.5 1.5]\\n{tb.name}" in text and "grad 1" in text
+    if DOT is not None:
+        r = subprocess.run([DOT, "-Tsvg"], input=xpgrad.to_dot(out, g), capture_output=True, text=True, check=False)
+        assert r.returncode == 0 and r.stderr == "", r.stderr

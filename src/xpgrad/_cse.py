@@ -26,36 +26,49 @@ from ._tensor import Tensor
 
 __all__ = ["disabled", "find", "remember", "size"]
 
-_table: dict[Any, weakref.ref[Tensor]] = {}
+
+class _Ref(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference that knows its table key (no closure per node: cheaper than a lambda)."""
+
+    __slots__ = ("key",)
+
+
+_table: dict[Any, _Ref] = {}
 _on = [True]
 
 
-def _const_key(v: Any) -> Any:
-    t = type(v)
-    if t is float:
-        return (t, struct.pack("<d", v))
-    if t is complex:
-        return (t, struct.pack("<dd", v.real, v.imag))
-    return (t, v)
+def _const_part(v: Any) -> Any:
+    # equal floats differ only as 0.0 / -0.0, and nan never equals itself: key those by their text;
+    # every other number keys as itself (1 == 1.0 == True collide here; `find` tells them apart)
+    return repr(v) if v != v or v == 0 else v
 
 
 def key(op: Any, children: list[Tensor], params: dict[str, Any]) -> Any:
     """The merge key of ``op(*children, **params)``, or None when it cannot be hashed."""
     if not _on[0]:
         return None
-    parts = tuple(_const_key(c._value) if c._const else id(c) for c in children)
+    k = (op.name, *[_const_part(c._value) if c._const else id(c) for c in children])  # atoms only: GC-untracked
     if params:
+        k = (*k, tuple(params.items()))
         try:
-            k = (op, parts, tuple(params.items()))
             hash(k)
         except TypeError:  # an unhashable parameter (a list axis...): no merging for this node
             return None
-        return k
-    return (op, parts)
+    return k
+
+
+def _same_const(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if type(a) is float:
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    if type(a) is complex:
+        return struct.pack("<dd", a.real, a.imag) == struct.pack("<dd", b.real, b.imag)
+    return bool(a == b)
 
 
 def find(k: Any, children: list[Tensor]) -> Tensor | None:
-    """The live node with key ``k`` whose children are ``children``, if any."""
+    """The live node with key ``k`` whose children are ``children`` (constants: same type and bits)."""
     ref = _table.get(k)
     if ref is None:
         return None
@@ -63,18 +76,20 @@ def find(k: Any, children: list[Tensor]) -> Tensor | None:
     if node is None:
         return None
     for a, b in zip(node.children, children, strict=True):
-        if a is not b and not (a._const and b._const):
+        if a is not b and not (a._const and b._const and _same_const(a._value, b._value)):
             return None
     return node
 
 
 def remember(k: Any, node: Tensor) -> None:
-    _table[k] = weakref.ref(node, lambda _ref, k=k: _forget(k, _ref))
+    ref = _Ref(node, _forget)
+    ref.key = k
+    _table[k] = ref
 
 
-def _forget(k: Any, ref: Any) -> None:
-    if _table.get(k) is ref:
-        del _table[k]
+def _forget(ref: _Ref) -> None:
+    if _table.get(ref.key) is ref:
+        del _table[ref.key]
 
 
 def size() -> int:

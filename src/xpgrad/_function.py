@@ -214,7 +214,7 @@ class Function:
         if found is None:
             home = self._home
             found = [st[4] for st in self._steps]
-            if home is not None and bk is not home:
+            if home is not None and bk is not home and self._pinned is None:
                 found = [t if t is None or t is _RUNTIME else getattr(bk.xp, dtype_name(home.xp, t)) for t in found]
             self._targets[bk.name] = found
         return found

@@ -16,7 +16,7 @@ from ._ops import OpDef
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor
 from .backends import Backend, backend_of, get_backend
 
-__all__ = ["apply", "call", "const", "derivative_level", "evaluate"]
+__all__ = ["apply", "const", "evaluate", "derivative_level"]
 
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _level = [0]
@@ -150,32 +150,26 @@ def _static_dtype(node: Tensor) -> None:
 
 def evaluate(node: Tensor) -> Any:
     """The value of ``node`` from its children's values (which must all be set)."""
-    cs = node.children
-    return call(
-        node.op, node._bk, node._device, node._target, [c._const for c in cs], [c._value for c in cs], node.params
-    )
-
-
-def call(op: OpDef, bk: Backend, device: Any, target: Any, consts: Any, vals: list[Any], params: dict[str, Any]) -> Any:
-    """``op``'s impl on ``vals`` (a fresh list, changed here), after casting every non-constant
-    operand that takes part in promotion to ``target`` (`_RUNTIME`: decided from the values' dtypes;
-    None: no cast). The one place where promotion happens at run time: `evaluate` and compiled
-    functions (`xpgrad.function`) both come here."""
-    xp = bk.xp
+    op = node.op
+    xp = node._bk.xp
+    vals = [c._value for c in node.children]
+    target = node._target
     if target is not None:
         idx = op.promote
         if target is _RUNTIME:
-            dts = [vals[i].dtype for i in idx if not consts[i]]
-            scalars = [vals[i] for i in idx if consts[i]]
-            target = _dtypes.resolve(bk, op, dts, scalars, device)[0]
+            dts = [vals[i].dtype for i in idx if not node.children[i]._const]
+            scalars = [vals[i] for i in idx if node.children[i]._const]
+            target = _dtypes.resolve(node._bk, op, dts, scalars, node._device)[0]
         for i in idx:
             v = vals[i]
-            if not consts[i] and v.dtype != target:
+            if not node.children[i]._const and v.dtype != target:
                 vals[i] = xp.astype(v, target)
     try:
-        return op.impl(xp, *vals, **params)
+        return op.impl(xp, *vals, **node.params)
     except Exception as e:
-        shapes = ", ".join(repr(v) if consts[i] else f"{tuple(v.shape)} {v.dtype}" for i, v in enumerate(vals))
+        shapes = ", ".join(
+            repr(v) if node.children[i]._const else f"{tuple(v.shape)} {v.dtype}" for i, v in enumerate(vals)
+        )
         if hasattr(e, "add_note"):  # Python 3.11+
-            e.add_note(f"while evaluating xpgrad op {op.name!r} on {bk.name} operands: {shapes}")
+            e.add_note(f"while evaluating xpgrad op {op.name!r} on {node._bk.name} operands: {shapes}")
         raise

@@ -1,9 +1,12 @@
 """Compiled functions: a graph planned once, then run many times on new input arrays.
 
 `function(inputs, outputs)` sorts the graph of all outputs once (iteratively) into a flat list of
-instructions: the op, the slots of its operands (Python-number constants pre-bound), the dtype it
-promotes to, the slot it writes, and the slots whose last reader it is, released right after it
-runs. So a call holds about as many arrays at once as a hand-written NumPy version would.
+steps, and copies its nodes once per backend and device it is called on (a "mirror": the same op,
+params, promotion dtype and operands, Python-number constants shared). A call feeds the mirror's
+inputs and runs `_build.evaluate` on each step in order, so promotion and dispatch are exactly
+those of eager evaluation (one implementation). After each step, every node whose last reader it
+was is released, so a call holds about as many arrays at once as hand-written NumPy would. Calls
+of one Function are serialized by a lock (the mirror holds one call's values).
 
 Decisions:
 - Every input is passed on every call (no defaults), in the order of ``inputs``. Inputs are
@@ -20,10 +23,11 @@ Decisions:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ._build import _RUNTIME, call
+from ._build import _RUNTIME, evaluate
 from ._dtypes import dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
 from ._graph import toposort
@@ -74,58 +78,85 @@ def function(inputs: Sequence[Tensor], outputs: Tensor | Sequence[Tensor], *, si
     return Function(ins, outs, single)
 
 
+class _Mirror:
+    """The plan's nodes, copied for one backend and device: `evaluate` runs on them unchanged."""
+
+    __slots__ = ("captured", "held", "inputs", "outs", "steps")
+
+    def __init__(self, fn: Function, bk: Backend, dev: Any) -> None:
+        home, pinned = fn._home, fn._pinned is not None
+        rename = home is not None and bk is not home and not pinned
+        copies: list[Tensor] = []
+        for n in fn._order:
+            if n._const:  # immutable: shared with the graph
+                copies.append(n)
+                continue
+            m = object.__new__(Tensor)
+            for name in _COPIED:
+                if hasattr(n, name):
+                    setattr(m, name, getattr(n, name))
+            m._value = None
+            if n.op is not None:
+                m.children = tuple(copies[i] for i in fn._args[len(copies)])
+                if not pinned:  # a graph that moves arrays runs each op where it was built
+                    m._bk, m._device = bk, (dev if dev is not None else n._device)
+                t = n._target
+                if rename and t is not None and t is not _RUNTIME:  # the same dtype, by name, in bk
+                    m._target = getattr(bk.xp, dtype_name(home.xp, t))
+            copies.append(m)
+        self.inputs = [copies[i] for i in fn._input_pos]
+        self.captured = [(copies[i], leaf) for i, leaf in fn._captured]
+        self.steps = [(copies[i], tuple(copies[j] for j in free)) for i, free in fn._steps]
+        self.outs = [copies[i] for i in fn._out_pos]
+        self.held = [m for m in (*self.inputs, *(c for c, _ in self.captured), *self.outs) if not m._const]
+
+
+_COPIED = tuple(name for name in Tensor.__slots__ if name != "__weakref__")
+
+
 class Function:
     """A compiled graph (see `function`). Call it with one array per input."""
 
     def __init__(self, inputs: list[Tensor], outputs: list[Tensor], single: bool) -> None:
         self.inputs = inputs
         self._single = single
-        order = toposort(outputs)
-        slot_of: dict[int, int] = {}
-        template: list[Any] = []
-        for i, t in enumerate(inputs):
-            slot_of[id(t)] = i
-            template.append(None)
-        captured: list[tuple[int, Tensor]] = []
-        steps: list[tuple[Any, ...]] = []
+        order = toposort([*inputs, *outputs])
+        pos = {id(n): i for i, n in enumerate(order)}
+        self._input_pos = [pos[id(t)] for t in inputs]
+        listed = set(self._input_pos)
+        self._captured: list[tuple[int, Tensor]] = []
+        self._args: dict[int, tuple[int, ...]] = {}
+        steps: list[int] = []
         moves = False
-        for n in order:
-            if id(n) in slot_of:
-                continue
-            slot_of[id(n)] = len(template)
-            if n._const:
-                template.append(n._value)
-            elif n.op is None:
+        for i, n in enumerate(order):
+            if n.op is not None:
+                self._args[i] = tuple(pos[id(c)] for c in n.children)
+                steps.append(i)
+                moves = moves or n.op.moves
+            elif not n._const and i not in listed:
                 if n._ph and n._value is None:
                     raise PlaceholderError(
                         f"function: the outputs depend on {n._label()}, which is not among the inputs; add it to inputs"
                     )
-                captured.append((len(template), n))
-                template.append(None)
-            else:
-                template.append(None)
-                moves = moves or n.op.moves
-                args = tuple(slot_of[id(c)] for c in n.children)
-                consts = tuple(c._const for c in n.children)
-                steps.append((n.op, n.params, args, consts, n._target, slot_of[id(n)], n._bk, n._device))
-        self._out_slots = [slot_of[id(t)] for t in outputs]
-        keep = set(self._out_slots)
-        last: dict[int, int] = {}
-        for k, (_op, _params, args, *_rest) in enumerate(steps):  # last reader of each slot
-            for a in args:
+                self._captured.append((i, n))
+        self._out_pos = [pos[id(t)] for t in outputs]
+        keep = set(self._out_pos)
+        last: dict[int, int] = {}  # the last step that reads each node
+        for k, i in enumerate(steps):
+            for a in self._args[i]:
                 last[a] = k
         frees: list[list[int]] = [[] for _ in steps]
-        for s, k in last.items():
-            if s not in keep and template[s] is None:
-                frees[k].append(s)
-        self._steps = [(*st, tuple(f)) for st, f in zip(steps, frees, strict=True)]
+        for a, k in last.items():
+            if a not in keep and not order[a]._const:
+                frees[k].append(a)
+        self._steps = [(i, tuple(f)) for i, f in zip(steps, frees, strict=True)]
+        self._order = order
         self._home: Backend | None = next((t._bk for t in order if t._bk is not None), None)
         # a graph with explicit moves runs only with arrays on its inputs' own backend
         self._pinned = (inputs[0]._bk if inputs else self._home) if moves else None
-        self._template = template
-        self._captured = captured
+        self._mirrors: dict[tuple[str, str], _Mirror] = {}
         self._moved: dict[tuple[str, int], tuple[Any, Any]] = {}
-        self._targets: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
         self.n_nodes = len(order)
         self.n_steps = len(steps)
 
@@ -135,22 +166,34 @@ class Function:
             names = ", ".join(t._label() for t in ins)
             raise TypeError(f"function: takes {len(ins)} array(s) ({names}) but {len(arrays)} were given")
         bk, dev = self._backend_of_call(arrays)
-        slots = list(self._template)
-        for i, (t, a) in enumerate(zip(ins, arrays, strict=True)):
-            slots[i] = self._checked(i, t, a, bk)
-        for s, leaf in self._captured:
-            slots[s] = self._leaf_value(leaf, bk, dev)
-        targets = self._targets_for(bk)
-        pinned = self._pinned is not None  # a graph that moves arrays runs each op where it was built
-        for (op, params, args, consts, _t, out, own_bk, own_dev, free), target in zip(
-            self._steps, targets, strict=True
-        ):
-            b, d = (own_bk, own_dev) if pinned else (bk, dev)
-            slots[out] = call(op, b, d, target, consts, [slots[a] for a in args], params)
-            for f in free:
-                slots[f] = None
-        res = [self._as_array(slots[s], bk, dev) for s in self._out_slots]
+        fed = [self._checked(i, t, a, bk) for i, (t, a) in enumerate(zip(ins, arrays, strict=True))]
+        with self._lock:  # the mirror nodes hold one call's values
+            m = self._mirror(bk, dev)
+            try:
+                for node, arr in zip(m.inputs, fed, strict=True):
+                    node._value = arr
+                for node, leaf in m.captured:
+                    node._value = self._leaf_value(leaf, bk, dev)
+                for node, free in m.steps:
+                    node._value = evaluate(node)
+                    for f in free:
+                        f._value = None
+                res = [self._as_array(node._value, bk, dev) for node in m.outs]
+            except BaseException:
+                for node, _ in m.steps:
+                    node._value = None
+                raise
+            finally:
+                for node in m.held:
+                    node._value = None
         return res[0] if self._single else res
+
+    def _mirror(self, bk: Backend, dev: Any) -> _Mirror:
+        key = (bk.name, repr(dev))
+        m = self._mirrors.get(key)
+        if m is None:
+            m = self._mirrors[key] = _Mirror(self, bk, dev)
+        return m
 
     # ----------------------------------------------------------------- per-call helpers
     def _backend_of_call(self, arrays: tuple[Any, ...]) -> tuple[Backend, Any]:
@@ -207,17 +250,6 @@ class Function:
         if hit is None or hit[0] is not v:
             hit = self._moved[key] = (v, bk.from_numpy(leaf._bk.to_numpy(v), dev))
         return hit[1]
-
-    def _targets_for(self, bk: Backend) -> list[Any]:
-        """Each step's promotion dtype in ``bk``'s namespace (the same dtype, matched by name)."""
-        found = self._targets.get(bk.name)
-        if found is None:
-            home = self._home
-            found = [st[4] for st in self._steps]
-            if home is not None and bk is not home and self._pinned is None:
-                found = [t if t is None or t is _RUNTIME else getattr(bk.xp, dtype_name(home.xp, t)) for t in found]
-            self._targets[bk.name] = found
-        return found
 
     @staticmethod
     def _as_array(v: Any, bk: Backend, dev: Any) -> Any:

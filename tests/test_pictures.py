@@ -24,8 +24,8 @@ def _seed() -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 
 def _nodes_and_edges(dot: str) -> tuple[dict[str, str], list[tuple[str, str, str | None]]]:
-    nodes = dict(re.findall(r"^  (n\d+) \[(.*)\];$", dot, re.M))
-    edges = re.findall(r'^  (n\d+) -> (n\d+)(?: \[label="(\d+)"\])?;$', dot, re.M)
+    nodes = dict(re.findall(r"^  (n\d+(?:c\d+)?) \[(.*)\];$", dot, re.M))
+    edges = re.findall(r'^  (n\d+(?:c\d+)?) -> (n\d+)(?: \[label="(\d+)"\])?;$', dot, re.M)
     return nodes, edges
 
 
@@ -55,6 +55,14 @@ def test_dot_of_the_seed_tells_kinds_and_orders_apart() -> None:
     mul, add = by_label["multiply\\n= 40\\nnumpy"], by_label["add\\n= 8\\nnumpy"]
     assert (add, mul, "0") in edges and (by_label["y\\n= 5\\nnumpy"], mul, "1") in edges
     assert sum("peripheries" in v for v in nodes.values()) == 3
+
+
+def test_constants_are_drawn_beside_each_use() -> None:
+    x = Tensor(np.array([1.0, 2.0]), name="x")
+    y = x * 0.5 + x * 0.5 * 0.5  # (x * 0.5) merged: two uses of 0.5
+    nodes, edges = _nodes_and_edges(xpgrad.to_dot(y))
+    consts = [k for k, v in nodes.items() if 'label="0.5"' in v]
+    assert len(consts) == 2 and all(sum(e[0] == c for e in edges) == 1 for c in consts)
 
 
 def test_dot_marks_placeholders_constants_shapes() -> None:
@@ -88,9 +96,9 @@ def test_dot_is_valid_for_graphviz_and_svg_parses(tmp_path) -> None:
 
 def test_render_refuses_huge_graphs_and_unknown_formats(tmp_path) -> None:
     y = Tensor(1.0)
-    for _ in range(3000):
-        y = y * 0.999
-    with pytest.raises(ValueError, match="6001 nodes, more than max_nodes=5000; draw a subgraph"):
+    for _ in range(5001):
+        y = xpgrad.sin(y)
+    with pytest.raises(ValueError, match="5002 nodes, more than max_nodes=5000; draw a subgraph"):
         xpgrad.render(y, path=tmp_path / "big.svg")
     assert y._repr_svg_() is None
     with pytest.raises(ValueError, match=r"end the path in \.svg, \.png or \.pdf"):

@@ -5,7 +5,8 @@ leaves are blue boxes, placeholders dashed boxes, Python-number constants grey p
 forward ops white ellipses, and gradient ops coloured by the order of the derivative they belong
 to (``Tensor._level``: orange order 1, green 2, purple 3...), with "grad k" in their label. The
 Tensors asked for are drawn with a double border. Edges go from an input to the op that uses it,
-labelled with the input's position when an op has several, and kept in that order.
+labelled with the input's position when an op has several, and kept in that order. A Python-number
+constant is drawn beside each op that uses it (one shared node would tie the layout in knots).
 
 Iterative (one topological sort), so any graph converts; drawing huge ones is `render`'s call.
 """
@@ -88,7 +89,7 @@ def to_dot(*tensors: Tensor, title: str | None = None) -> str:
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"to_dot: argument {i} is a {type(t).__name__}, not a Tensor")
-    order = toposort(tensors)
+    order = [n for n in toposort(tensors) if not n._const or id(n) in {id(t) for t in tensors}]
     ids = {id(n): f"n{i}" for i, n in enumerate(order)}
     roots = {id(t) for t in tensors}
     caption = (title + "\n" if title else "") + _CAPTION
@@ -105,6 +106,10 @@ def to_dot(*tensors: Tensor, title: str | None = None) -> str:
         cs = n.children
         for j, c in enumerate(cs):
             lab = f' [label="{j}"]' if len(cs) > 1 else ""
-            add(f"  {ids[id(c)]} -> {ids[id(n)]}{lab};")
+            src = ids.get(id(c))
+            if src is None:  # a constant: drawn beside each use (one shared node would tie the layout in knots)
+                src = f"{ids[id(n)]}c{j}"
+                add(f"  {src} [{_node(c, False)}];")
+            add(f"  {src} -> {ids[id(n)]}{lab};")
     add("}")
     return "\n".join(out) + "\n"

@@ -150,3 +150,19 @@ def test_a_graph_that_moves_between_backends_runs_each_op_where_built() -> None:
 
     with pytest.raises(xpgrad.BackendMismatchError, match="runs only on 'numpy' arrays"):
         f(array_api_strict.asarray(data))
+
+
+def test_a_compiled_function_does_not_keep_the_graph_alive() -> None:
+    import gc
+    import weakref
+
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", backend="numpy", name="x")
+    w = xpgrad.Tensor(np.ones(3), name="w")
+    big = xpgrad.exp(w * 2.0)  # evaluated eagerly: holds an array
+    out = xpgrad.sum(big * x)
+    f = xpgrad.function([x], out)
+    ref = weakref.ref(big)
+    del big, out
+    gc.collect()
+    assert ref() is None  # the plan holds copies of the nodes, not the nodes and their values
+    np.testing.assert_allclose(f(np.ones(3)), 3 * np.exp(2.0), rtol=1e-15)

@@ -114,6 +114,25 @@ class _Mirror:
 _COPIED = tuple(name for name in Tensor.__slots__ if name != "__weakref__")
 
 
+def _detach(order: list[Tensor]) -> list[Tensor]:
+    """Copies of ``order``'s nodes without values, wired to each other (constants shared)."""
+    copies: dict[int, Tensor] = {}
+    out: list[Tensor] = []
+    for n in order:
+        if n._const:
+            m = n
+        else:
+            m = object.__new__(Tensor)
+            for name in _COPIED:
+                if hasattr(n, name):
+                    setattr(m, name, getattr(n, name))
+            m._value = None
+            m.children = tuple(copies[id(c)] for c in n.children)
+        copies[id(n)] = m
+        out.append(m)
+    return out
+
+
 class Function:
     """A compiled graph (see `function`). Call it with one array per input."""
 
@@ -150,7 +169,7 @@ class Function:
             if a not in keep and not order[a]._const:
                 frees[k].append(a)
         self._steps = [(i, tuple(f)) for i, f in zip(steps, frees, strict=True)]
-        self._order = order
+        self._order = _detach(order)  # the plan keeps no original node, so no eager value stays alive
         self._home: Backend | None = next((t._bk for t in order if t._bk is not None), None)
         # a graph with explicit moves runs only with arrays on its inputs' own backend
         self._pinned = (inputs[0]._bk if inputs else self._home) if moves else None

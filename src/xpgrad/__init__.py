@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from . import _table, _table_arrays, _table_elementwise  # noqa: F401  (register the ops)
 from ._check import check_grads
+from ._dot import to_dot
 from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
+from ._function import Function, function
 from ._functions import public_functions
 from ._grad import grad
 from ._namespace import namespace
 from ._operators import install as _install_operators
 from ._ops import OPS
+from ._render import GraphvizUnavailableError, render
 from ._show import format_tree, show
+from ._simplify import simplify
 from ._tensor import Tensor, placeholder
 from .backends import available_backends, default_backend, get_backend, set_default_backend
 
@@ -31,17 +35,23 @@ __all__ = [
     "OPS",
     "BackendMismatchError",
     "BackendUnavailableError",
+    "Function",
+    "GraphvizUnavailableError",
     "PlaceholderError",
     "Tensor",
     "available_backends",
     "check_grads",
     "default_backend",
     "format_tree",
+    "function",
     "get_backend",
     "grad",
     "namespace",
     "placeholder",
+    "render",
     "set_default_backend",
     "show",
+    "simplify",
+    "to_dot",
     *public_functions(),
 ]

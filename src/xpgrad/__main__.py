@@ -1,13 +1,32 @@
-"""`python -m xpgrad`: the seed example, its gradient graph, an array example, and the backends here."""
+"""`python -m xpgrad`: the seed example, its gradient graph (as text and as pictures), an array
+example, and the backends here. ``python -m xpgrad --pictures DIR`` says where the pictures go
+(default: ./xpgrad-seed-graphs)."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import xpgrad
 from xpgrad import Tensor
 from xpgrad.backends import _MODULES
 
 
-def main() -> None:
+def pictures(z2: Tensor, g: Tensor, out: Path) -> None:
+    """Write the seed's two pictures (forward graph of z2, gradient graph of z2.grad(y)) as SVG."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fwd = xpgrad.render(z2, path=out / "forward_z2.svg", title="forward graph: z2 = (x + y) * y")
+        back = xpgrad.render(g, path=out / "gradient_z2_dy.svg", title="gradient graph: z2.grad(y) = (x + y) + y")
+    except xpgrad.GraphvizUnavailableError as e:
+        print(f"(no pictures: {e})")
+        return
+    print(f"pictures of both graphs written to {fwd.resolve()} and {back.resolve()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[args.index("--pictures") + 1]) if "--pictures" in args else Path("xpgrad-seed-graphs")
     print("== The seed example ==")
     x = Tensor(3, name="x")
     y = Tensor(5, name="y")
@@ -19,6 +38,8 @@ def main() -> None:
     print(g)
     print("\n== The gradient graph of z2.grad(y): d/dy (x + y) * y ==")
     xpgrad.show(g)
+    print("as an expression:", g.expr(), "  (forward:", z2.expr() + ")")
+    pictures(z2, g, out)
 
     bk = xpgrad.default_backend()
     print(f"\n== An array example on the default backend ({bk}) ==")

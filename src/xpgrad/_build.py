@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _dtypes, _shapes
+from . import _cse, _dtypes, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor
@@ -101,6 +101,12 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
         found = op.simplify(*children, **params)
         if found is not None:
             return found
+    cse_key = _cse.key(op, children, params)
+    if cse_key is not None:
+        found = _cse.find(cse_key, children)
+        if found is not None:  # the same node exists: reuse it, refreshing its value as a new node would
+            found._value = evaluate(found) if all(c._value is not None for c in children) else None
+            return found
 
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, tuple(children), params, None
@@ -120,6 +126,8 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
             from ._tensor import _device_of
 
             node._device = _device_of(node._value)
+    if cse_key is not None:
+        _cse.remember(cse_key, node)
     return node
 
 

@@ -144,17 +144,20 @@ class Tensor:
                 f"{what} is declared with dtype {dtype_name(xp, self._dtype)} but was fed "
                 f"{dtype_name(xp, arr.dtype)}; cast the array (xp.astype) or declare another dtype"
             )
+        self._check_shape(arr)
+        dev = _device_of(arr)
+        if self._device is not None and dev != self._device:
+            raise BackendMismatchError(f"{what} lives on device {self._device} but was fed an array on {dev}")
+
+    def _check_shape(self, arr: Any) -> None:
         shape = self._shape
         if shape is not None and (
             len(shape) != len(arr.shape) or any(d is not None and d != a for d, a in zip(shape, arr.shape, strict=True))
         ):
             raise ValueError(
-                f"{what} is declared with shape {shape} but was fed shape {tuple(arr.shape)}; feed that "
+                f"{self._label()} is declared with shape {shape} but was fed shape {tuple(arr.shape)}; feed that "
                 "shape, or use xpgrad.placeholder(shape=(None, ...)) for a size that varies"
             )
-        dev = _device_of(arr)
-        if self._device is not None and dev != self._device:
-            raise BackendMismatchError(f"{what} lives on device {self._device} but was fed an array on {dev}")
 
     def _label(self) -> str:
         if self.op is not None:
@@ -277,6 +280,18 @@ class Tensor:
         return apply(OPS["to"], self, backend=self._bk, device=device)
 
     # ----------------------------------------------------------------- printing
+    def expr(self) -> str:
+        """This graph as infix text, e.g. ``(x + y) * y`` (shared parts let-bound; see `xpgrad._expr`)."""
+        from ._expr import expr
+
+        return expr(self)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a Tensor as the picture of its graph (plain text when Graphviz is missing)."""
+        from ._render import repr_svg
+
+        return repr_svg(self)
+
     def __str__(self) -> str:
         return f"T:{self._value}"
 

@@ -1,0 +1,140 @@
+"""`Tensor.expr()`: a graph as infix text, ``(x + y) * y``, with as few parentheses as Python needs.
+
+- Named leaves and placeholders print by name; unnamed one-element leaves by value, other unnamed
+  leaves as ``t0, t1...`` and placeholders as ``p0, p1...``; constants by value.
+- Infix ops by Python precedence (``**`` > unary ``-`` > ``* /`` > ``+ -`` > comparisons); the
+  right operand of a left-associative op keeps its parentheses (``a - (b - c)``, and also
+  ``a + (b + c)``, because floating-point addition is not associative). Other ops print as calls,
+  ``sin(x)``, ``sum(x, axis=0)`` (parameters shown when not their default).
+- Shared subexpressions: an op node used more than once whose text holds more than one op is
+  let-bound, ``_1 = x * y`` on a line of its own before the final expression; smaller shared
+  nodes are written out at each use. So the text grows with the graph, never exponentially.
+- Iterative: nodes are visited in topological order and text is emitted from an explicit stack,
+  so graphs of 10^5+ nodes print without recursion and in linear time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._graph import toposort
+from ._tensor import Tensor
+
+__all__ = ["expr"]
+
+ATOM, POW, UNARY, MUL, ADD, CMP = 100, 8, 7, 6, 5, 3
+_BINARY = {"**": POW, "*": MUL, "/": MUL, "//": MUL, "%": MUL, "@": MUL, "+": ADD, "-": ADD}
+_NAMED = {
+    "equal": "==",
+    "not_equal": "!=",
+    "greater": ">",
+    "greater_equal": ">=",
+    "less": "<",
+    "less_equal": "<=",
+}
+_UNARY = {"negative": "-", "positive": "+"}
+
+
+def _symbol(t: Tensor) -> tuple[str | None, int]:
+    """(infix symbol, precedence) of an op node; (None, ATOM) for calls."""
+    op = t.op
+    if op.arity == 1:
+        sym = _UNARY.get(op.name) or (op.infix if op.infix in ("-", "+", "~") else None)
+        return (sym, UNARY) if sym else (None, ATOM)
+    if op.arity == 2:
+        sym = op.infix if op.infix in _BINARY else _NAMED.get(op.name)
+        if sym is not None:
+            return sym, _BINARY.get(sym, CMP)
+    return None, ATOM
+
+
+def _number(v: Any) -> tuple[str, int]:
+    s = repr(v)
+    return s, UNARY if s.startswith("-") else ATOM
+
+
+def expr(root: Tensor, inline_ops: int = 1) -> str:
+    """The infix text of ``root``'s graph (see the module's docstring for the conventions)."""
+    order = toposort([root])
+    uses: dict[int, int] = {}
+    for n in order:
+        for c in n.children:
+            uses[id(c)] = uses.get(id(c), 0) + 1
+    atoms: dict[int, tuple[str, int]] = {}
+    counters = {"t": 0, "p": 0}
+    size: dict[int, int] = {}  # ops written out when the node is printed inline
+    bound: list[Tensor] = []
+    for n in order:
+        k = id(n)
+        if n.op is None:
+            atoms[k] = _atom(n, counters)
+            continue
+        s = 1 + sum(size.get(id(c), 0) for c in n.children if id(c) not in atoms)
+        if uses.get(k, 0) > 1 and s > inline_ops and n is not root:
+            atoms[k] = (f"_{len(bound) + 1}", ATOM)
+            bound.append(n)
+            size[k] = 0
+        else:
+            size[k] = s
+    lines = [f"{atoms[id(b)][0]} = {_emit(b, atoms)}" for b in bound]
+    lines.append(_emit(root, atoms) if id(root) not in atoms else atoms[id(root)][0])
+    return "\n".join(lines)
+
+
+def _atom(n: Tensor, counters: dict[str, int]) -> tuple[str, int]:
+    if n._const:
+        return _number(n._value)
+    if n.name:
+        return n.name, ATOM
+    v = n._value
+    if v is not None and not n._ph:
+        size = 1
+        for d in v.shape:
+            size *= d
+        if size == 1:
+            return _number(n._bk.to_numpy(v).reshape(()).item())
+    kind = "p" if n._ph else "t"
+    counters[kind] += 1
+    return f"{kind}{counters[kind] - 1}", ATOM
+
+
+def _emit(top: Tensor, atoms: dict[int, tuple[str, int]]) -> str:
+    out: list[str] = []
+    stack: list[Any] = [(top, 0, True)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        node, need, is_top = item
+        found = None if is_top else atoms.get(id(node))
+        if found is not None:
+            text, prec = found
+            out.append(f"({text})" if prec < need else text)
+            continue
+        sym, prec = _symbol(node)
+        paren = prec < need
+        parts: list[Any] = ["("] if paren else []
+        cs = node.children
+        if sym is not None and len(cs) == 1:
+            parts += [sym, (cs[0], POW, False)]
+        elif sym is not None:
+            left, right = (prec + 1, prec) if sym == "**" else (prec, prec + 1)
+            if prec == CMP:
+                left = right = CMP + 1
+            parts += [(cs[0], left, False), f" {sym} ", (cs[1], right, False)]
+        else:
+            parts.append(f"{node.op.name}(")
+            for j, c in enumerate(cs):
+                parts += [", "] if j else []
+                parts.append((c, 0, False))
+            extra = [f"{k}={v!r}" for k, v in node.params.items() if node.op.params.get(k, object()) != v]
+            if node.op.moves:
+                extra = [f"backend={node._bk.name!r}"]
+            if extra:
+                parts.append((", " if cs else "") + ", ".join(extra))
+            parts.append(")")
+        if paren:
+            parts.append(")")
+        stack.extend(reversed(parts))
+    return "".join(out)

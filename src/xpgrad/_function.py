@@ -1,0 +1,281 @@
+"""Compiled functions: a graph planned once, then run many times on new input arrays.
+
+`function(inputs, outputs)` sorts the graph of all outputs once (iteratively) into a flat list of
+steps, and copies its nodes once per backend and device it is called on (a "mirror": the same op,
+params, promotion dtype and operands, Python-number constants shared). A call feeds the mirror's
+inputs and runs `_build.evaluate` on each step in order, so promotion and dispatch are exactly
+those of eager evaluation (one implementation). After each step, every node whose last reader it
+was is released, so a call holds about as many arrays at once as hand-written NumPy would. Calls
+of one Function are serialized by a lock (the mirror holds one call's values).
+
+Decisions:
+- Every input is passed on every call (no defaults), in the order of ``inputs``. Inputs are
+  placeholders or leaves; a leaf NOT listed is captured: its current ``value`` is read at each call
+  (so updating ``w.value`` between calls is seen). A placeholder the outputs need must be listed.
+- ``outputs`` a list or tuple: the call returns a list of arrays. A single Tensor: one array.
+- Each argument is checked against its input's declared shape (None dimensions are free), dtype
+  and device, with the placeholder's own error messages.
+- The call runs on the backend of the arrays it is given: all arguments must share one backend.
+  A graph built on NumPy runs on array-api-strict or CuPy arrays unchanged (dtypes are matched by
+  name; captured leaves are moved once per new value). Graphs that move arrays themselves (op
+  ``to``) run only on the backend they were built for.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ._build import _RUNTIME, evaluate
+from ._dtypes import dtype_name
+from ._errors import BackendMismatchError, PlaceholderError
+from ._graph import toposort
+from ._tensor import Tensor, _device_of
+from .backends import Backend, backend_of
+
+__all__ = ["Function", "function"]
+
+
+def function(inputs: Sequence[Tensor], outputs: Tensor | Sequence[Tensor], *, simplify: bool = False) -> Function:
+    """Compile the graphs of ``outputs`` into a function of the arrays fed to ``inputs``.
+
+    Arguments:
+        inputs: placeholders or leaves, in the order the compiled function takes its arguments.
+        outputs: a Tensor, or a list of Tensors (forward values and gradient graphs together).
+        simplify: first apply `xpgrad.simplify` to the outputs (IEEE-exact rewrites only).
+
+    Returns:
+        A `Function`: ``f(*arrays)`` returns a list of arrays (one array when ``outputs`` is a Tensor).
+
+    Example:
+        >>> x = xpgrad.placeholder(shape=(None,), name="x")
+        >>> y = xpgrad.sum(xpgrad.sin(x) * x)
+        >>> f = xpgrad.function([x], [y, y.grad(x)])
+        >>> value, gradient = f(np.array([0.5, 1.0]))
+    """
+    single = isinstance(outputs, Tensor)
+    outs = [outputs] if single else list(outputs)
+    ins = list(inputs)
+    for what, seq in (("inputs", ins), ("outputs", outs)):
+        for i, t in enumerate(seq):
+            if not isinstance(t, Tensor):
+                raise TypeError(
+                    f"function: {what}[{i}] is a {type(t).__name__}, not a Tensor; pass Tensors of the graph"
+                )
+    for i, t in enumerate(ins):
+        if t.op is not None or t._const:
+            raise TypeError(
+                f"function: inputs[{i}] is {t._label()}, not a leaf or placeholder; list the placeholders "
+                "(xpgrad.placeholder) or leaves the outputs are computed from"
+            )
+    if len({id(t) for t in ins}) != len(ins):
+        raise ValueError("function: an input is listed twice; list each placeholder or leaf once")
+    if simplify:
+        from ._simplify import simplify as _simplify
+
+        outs = _simplify(*outs)
+    return Function(ins, outs, single)
+
+
+class _Mirror:
+    """The plan's nodes, copied for one backend and device: `evaluate` runs on them unchanged."""
+
+    __slots__ = ("captured", "held", "inputs", "outs", "steps")
+
+    def __init__(self, fn: Function, bk: Backend, dev: Any) -> None:
+        home, pinned = fn._home, fn._pinned is not None
+        rename = home is not None and bk is not home and not pinned
+        copies: list[Tensor] = []
+        for n in fn._order:
+            if n._const:  # immutable: shared with the graph
+                copies.append(n)
+                continue
+            m = object.__new__(Tensor)
+            for name in _COPIED:
+                if hasattr(n, name):
+                    setattr(m, name, getattr(n, name))
+            m._value = None
+            if n.op is not None:
+                m.children = tuple(copies[i] for i in fn._args[len(copies)])
+                if not pinned:  # a graph that moves arrays runs each op where it was built
+                    m._bk, m._device = bk, (dev if dev is not None else n._device)
+                t = n._target
+                if rename and t is not None and t is not _RUNTIME:  # the same dtype, by name, in bk
+                    m._target = getattr(bk.xp, dtype_name(home.xp, t))
+            copies.append(m)
+        self.inputs = [copies[i] for i in fn._input_pos]
+        self.captured = [(copies[i], leaf) for i, leaf in fn._captured]
+        self.steps = [(copies[i], tuple(copies[j] for j in free)) for i, free in fn._steps]
+        self.outs = [copies[i] for i in fn._out_pos]
+        self.held = [m for m in (*self.inputs, *(c for c, _ in self.captured), *self.outs) if not m._const]
+
+
+_COPIED = tuple(name for name in Tensor.__slots__ if name != "__weakref__")
+
+
+def _detach(order: list[Tensor]) -> list[Tensor]:
+    """Copies of ``order``'s nodes without values, wired to each other (constants shared)."""
+    copies: dict[int, Tensor] = {}
+    out: list[Tensor] = []
+    for n in order:
+        if n._const:
+            m = n
+        else:
+            m = object.__new__(Tensor)
+            for name in _COPIED:
+                if hasattr(n, name):
+                    setattr(m, name, getattr(n, name))
+            m._value = None
+            m.children = tuple(copies[id(c)] for c in n.children)
+        copies[id(n)] = m
+        out.append(m)
+    return out
+
+
+class Function:
+    """A compiled graph (see `function`). Call it with one array per input."""
+
+    def __init__(self, inputs: list[Tensor], outputs: list[Tensor], single: bool) -> None:
+        self.inputs = inputs
+        self._single = single
+        order = toposort([*inputs, *outputs])
+        pos = {id(n): i for i, n in enumerate(order)}
+        self._input_pos = [pos[id(t)] for t in inputs]
+        listed = set(self._input_pos)
+        self._captured: list[tuple[int, Tensor]] = []
+        self._args: dict[int, tuple[int, ...]] = {}
+        steps: list[int] = []
+        moves = False
+        for i, n in enumerate(order):
+            if n.op is not None:
+                self._args[i] = tuple(pos[id(c)] for c in n.children)
+                steps.append(i)
+                moves = moves or n.op.moves
+            elif not n._const and i not in listed:
+                if n._ph and n._value is None:
+                    raise PlaceholderError(
+                        f"function: the outputs depend on {n._label()}, which is not among the inputs; add it to inputs"
+                    )
+                self._captured.append((i, n))
+        self._out_pos = [pos[id(t)] for t in outputs]
+        keep = set(self._out_pos)
+        last: dict[int, int] = {}  # the last step that reads each node
+        for k, i in enumerate(steps):
+            for a in self._args[i]:
+                last[a] = k
+        frees: list[list[int]] = [[] for _ in steps]
+        for a, k in last.items():
+            if a not in keep and not order[a]._const:
+                frees[k].append(a)
+        self._steps = [(i, tuple(f)) for i, f in zip(steps, frees, strict=True)]
+        self._order = _detach(order)  # the plan keeps no original node, so no eager value stays alive
+        self._home: Backend | None = next((t._bk for t in order if t._bk is not None), None)
+        # a graph with explicit moves runs only with arrays on its inputs' own backend
+        self._pinned = (inputs[0]._bk if inputs else self._home) if moves else None
+        self._mirrors: dict[tuple[str, str], _Mirror] = {}
+        self._moved: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+        self.n_nodes = len(order)
+        self.n_steps = len(steps)
+
+    def __call__(self, *arrays: Any) -> Any:
+        ins = self.inputs
+        if len(arrays) != len(ins):
+            names = ", ".join(t._label() for t in ins)
+            raise TypeError(f"function: takes {len(ins)} array(s) ({names}) but {len(arrays)} were given")
+        bk, dev = self._backend_of_call(arrays)
+        fed = [self._checked(i, t, a, bk) for i, (t, a) in enumerate(zip(ins, arrays, strict=True))]
+        with self._lock:  # the mirror nodes hold one call's values
+            m = self._mirror(bk, dev)
+            try:
+                for node, arr in zip(m.inputs, fed, strict=True):
+                    node._value = arr
+                for node, leaf in m.captured:
+                    node._value = self._leaf_value(leaf, bk, dev)
+                for node, free in m.steps:
+                    node._value = evaluate(node)
+                    for f in free:
+                        f._value = None
+                res = [self._as_array(node._value, bk, dev) for node in m.outs]
+            except BaseException:
+                for node, _ in m.steps:
+                    node._value = None
+                raise
+            finally:
+                for node in m.held:
+                    node._value = None
+        return res[0] if self._single else res
+
+    def _mirror(self, bk: Backend, dev: Any) -> _Mirror:
+        key = (bk.name, repr(dev))
+        m = self._mirrors.get(key)
+        if m is None:
+            m = self._mirrors[key] = _Mirror(self, bk, dev)
+        return m
+
+    # ----------------------------------------------------------------- per-call helpers
+    def _backend_of_call(self, arrays: tuple[Any, ...]) -> tuple[Backend, Any]:
+        bk: Backend | None = None
+        dev = None
+        for i, a in enumerate(arrays):
+            owner = backend_of(a)
+            if owner is None:
+                continue
+            if bk is None:
+                bk, dev = owner, _device_of(a)
+            elif owner is not bk:
+                raise BackendMismatchError(
+                    f"function: argument {i} is a {owner.name} array but argument 0 is {bk.name}; pass arrays "
+                    "of one backend (move them with xpgrad.Tensor(a).to(name).value)"
+                )
+        if bk is None:  # Python numbers or lists only: the graph's own backend
+            bk = self._home or (self.inputs[0]._bk if self.inputs else None)
+            dev = None
+        if self._pinned is not None and bk is not self._pinned:
+            raise BackendMismatchError(
+                f"function: this graph moves arrays between backends (op 'to'), so it runs only on "
+                f"{self._pinned.name!r} arrays; got {bk.name} arrays"
+            )
+        return bk, dev
+
+    def _checked(self, i: int, t: Tensor, a: Any, bk: Backend) -> Any:
+        try:
+            if t._bk is bk:
+                arr = t._coerce(a, backend_of(a))
+                t._check_feed(arr)
+                return arr
+            arr = a if backend_of(a) is bk else bk.xp.asarray(a)
+            if t._dtype is not None:
+                want, got = dtype_name(t._bk.xp, t._dtype), dtype_name(bk.xp, arr.dtype)
+                if want != got:
+                    raise TypeError(
+                        f"{t._label()} is declared with dtype {want} but was fed {got}; cast the array "
+                        "(xp.astype) or declare another dtype"
+                    )
+            t._check_shape(arr)
+            return arr
+        except (TypeError, ValueError, BackendMismatchError) as e:
+            raise type(e)(f"function: argument {i}: {e}") from None
+
+    def _leaf_value(self, leaf: Tensor, bk: Backend, dev: Any) -> Any:
+        v = leaf._value
+        if v is None:
+            raise PlaceholderError(f"function: captured {leaf._label()} has no value; set it, or list it in inputs")
+        if leaf._bk is bk and (dev is None or leaf._device == dev):
+            return v
+        key = (bk.name, id(leaf))
+        hit = self._moved.get(key)
+        if hit is None or hit[0] is not v:
+            hit = self._moved[key] = (v, bk.from_numpy(leaf._bk.to_numpy(v), dev))
+        return hit[1]
+
+    @staticmethod
+    def _as_array(v: Any, bk: Backend, dev: Any) -> Any:
+        if backend_of(v) is None:  # an output that is a Python-number constant
+            return bk.xp.asarray(v, device=dev)
+        return v
+
+    def __repr__(self) -> str:
+        names = ", ".join(t._label() for t in self.inputs)
+        return f"<xpgrad.function of ({names}): {self.n_steps} op(s) over {self.n_nodes} node(s)>"

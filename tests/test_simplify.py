@@ -1,0 +1,165 @@
+"""simplify(): fewer nodes, and bit-for-bit the same results, including inf, nan, -0.0 and subnormals."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xpgrad
+from xpgrad import Tensor, _cse
+from xpgrad._graph import toposort
+
+_spec = importlib.util.spec_from_file_location(
+    "graph_sizes", Path(__file__).resolve().parents[1] / "examples" / "graph_sizes.py"
+)
+graph_sizes = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(graph_sizes)  # the examples whose node counts docs/simplification.md reports
+
+
+def _data(rng: np.random.Generator, n: int, dtype: str) -> np.ndarray:
+    """Random numbers with zeros of both signs, infinities, nan, subnormals and the largest finite."""
+    fi = np.finfo(dtype)
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, fi.smallest_subnormal, -fi.smallest_subnormal, fi.max, -fi.max]
+    special += [1.0, -1.0, 2.5, fi.tiny / 3]
+    a = (rng.normal(size=n) * 10.0 ** rng.integers(-5, 5, size=n)).astype(dtype)
+    a = np.concatenate([np.array(special, dtype=dtype), a])
+    return rng.permutation(a)[:n] if n < len(special) else rng.permutation(a[:n])
+
+
+def _same_bits(got: np.ndarray, want: np.ndarray) -> None:
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan)  # a NaN stays a NaN (its sign bit is unspecified)
+    ints = {4: np.uint32, 8: np.uint64}[want.dtype.itemsize]
+    np.testing.assert_array_equal(got[~nan].view(ints), want[~nan].view(ints))
+
+
+EXPRESSIONS = {
+    "a + (-b)": lambda a, b: a + (-b),
+    "(-a) + b": lambda a, b: (-a) + b,
+    "a - (-b)": lambda a, b: a - (-b),
+    "(-a) * (-b)": lambda a, b: (-a) * (-b),
+    "(-a) / (-b)": lambda a, b: (-a) / (-b),
+    "a * 2.0 * 4.0": lambda a, b: a * 2.0 * 4.0,
+    "a * 2.0**40 * 2.0**40": lambda a, b: a * 2.0**40 * 2.0**40,
+    "a * 0.5 * 2.0": lambda a, b: a * 0.5 * 2.0,  # not exact on subnormals: must be left alone
+    "a * 3.0 * 2.0": lambda a, b: a * 3.0 * 2.0,
+    "-(a - b)": lambda a, b: -(a - b),
+    "a - a": lambda a, b: a - a,
+    "0 * a": lambda a, b: 0.0 * a + b,
+    "nested": lambda a, b: xpgrad.sin(-a) * (-b) + (-(a * b)) - (-xpgrad.negative(b / a)),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", list(EXPRESSIONS))
+def test_rewrites_preserve_every_bit(tb, name, dtype) -> None:
+    rng = np.random.default_rng(abs(hash((name, dtype))) % 2**32)
+    a = xpgrad.placeholder(shape=(None,), dtype=dtype, backend=tb.name, device=tb.device, name="a")
+    b = xpgrad.placeholder(shape=(None,), dtype=dtype, backend=tb.name, device=tb.device, name="b")
+    out = EXPRESSIONS[name](a, b)
+    (simple,) = xpgrad.simplify(out)
+    assert len(toposort([simple])) <= len(toposort([out]))
+    f, g = xpgrad.function([a, b], out), xpgrad.function([a, b], simple)
+    for _ in range(3):
+        xa, xb = (tb.arr(_data(rng, 64, dtype), dtype) for _ in range(2))
+        with np.errstate(all="ignore"):
+            _same_bits(tb.np(g(xa, xb)), tb.np(f(xa, xb)))
+
+
+@pytest.mark.parametrize("example", list(graph_sizes.EXAMPLES))
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_simplified_gradients_are_bit_identical(example, order) -> None:
+    make = graph_sizes.EXAMPLES[example]
+    with np.errstate(all="ignore"):
+        gs = graph_sizes.gradients(make, order)
+        simple = xpgrad.simplify(*gs)
+    leaves = [n for n in toposort(gs) if n.op is None and not n._const]
+    assert len(toposort(simple)) <= len(toposort(gs))
+    f, g = xpgrad.function(leaves, gs), xpgrad.function(leaves, simple)
+    rng = np.random.default_rng(order)
+    for _ in range(20):
+        args = []
+        for leaf in leaves:
+            shape = leaf.value.shape
+            args.append(_data(rng, int(np.prod(shape)), "float64").reshape(shape))
+        with np.errstate(all="ignore"):
+            for got, want in zip(g(*args), f(*args), strict=True):
+                _same_bits(got, want)
+
+
+def test_known_rewrites_shrink_graphs() -> None:
+    a, b = Tensor(np.array([1.0, -2.0]), name="a"), Tensor(np.array([3.0, 0.5]), name="b")
+    (s,) = xpgrad.simplify(a + (-b))
+    assert s.expr() == "a - b" and len(toposort([s])) == 3
+    (s,) = xpgrad.simplify((-a) * (-b))
+    assert s.expr() == "a * b"
+    (s,) = xpgrad.simplify(a * 2.0 * 4.0)
+    assert s.expr() == "a * 8.0"
+    for kept in (a * 0.5 * 2.0, a - a, -(a - b), 0.0 * a):
+        (s,) = xpgrad.simplify(kept)
+        assert s.expr() == kept.expr()
+
+
+def test_simplify_merges_graphs_built_without_cse() -> None:
+    x = Tensor(np.array([0.5, 1.0]), name="x")
+    with _cse.disabled():
+        t = xpgrad.sin(x) * xpgrad.sin(x)
+    assert len(toposort([t])) == 4
+    (s,) = xpgrad.simplify(t)
+    assert len(toposort([s])) == 3 and s.children[0] is s.children[1]
+    np.testing.assert_array_equal(s.numpy(), t.numpy())
+
+
+def test_seed_gradient_is_as_small_as_by_hand() -> None:
+    z2, (y,) = graph_sizes.seed()
+    g = z2.grad(y)
+    assert g.expr() == "x + y + y" and len(toposort([g])) == 4  # x, y, x + y, (x + y) + y
+    (s,) = xpgrad.simplify(g)
+    assert s is g
+
+
+def test_simplify_leaves_inputs_alone_and_compiles(tb) -> None:
+    p = xpgrad.placeholder(shape=(None,), dtype="float64", backend=tb.name, device=tb.device, name="p")
+    out = xpgrad.sum(xpgrad.exp(-p) * (-p))
+    g = out.grad(p)
+    f = xpgrad.function([p], [out, g], simplify=True)
+    e = xpgrad.function([p], [out, g])
+    x = tb.arr([0.5, -1.0, 2.0])
+    for got, want in zip(f(x), e(x), strict=True):
+        _same_bits(tb.np(got), tb.np(want))
+
+
+PLACEHOLDER_GRAPHS = {
+    "same shapes": lambda x, y, z: xpgrad.sum(xpgrad.sin(x) * x + xpgrad.exp(-x) / (1 + x * x)),
+    "broadcast": lambda x, y, z: xpgrad.sum(x * y + xpgrad.cos(y) * x),
+    "where and max": lambda x, y, z: xpgrad.sum(xpgrad.where(x > 0.5, x * z, -z) + xpgrad.maximum(x, z)),
+}
+
+
+@pytest.mark.parametrize("name", list(PLACEHOLDER_GRAPHS))
+def test_simplified_gradients_over_placeholders_are_bit_identical(tb, name) -> None:
+    ph = xpgrad.placeholder
+    x = ph(shape=(None,), dtype="float64", backend=tb.name, device=tb.device, name="x")
+    y = ph(shape=(None, 1), dtype="float64", backend=tb.name, device=tb.device, name="y")
+    z = ph(shape=(None,), dtype="float64", backend=tb.name, device=tb.device, name="z")
+    f = PLACEHOLDER_GRAPHS[name](x, y, z)
+    gs = xpgrad.grad(f, [x, y, z])
+    gs2 = xpgrad.grad(xpgrad.sum(gs[0]) + xpgrad.sum(gs[1]), [x, y])
+    outs = [*gs, *gs2]
+    simple = xpgrad.simplify(*outs)
+    n_fit = sum(n.op is not None and n.op.name == "fit" for n in toposort(simple))
+    if name == "same shapes":  # every fit is provably a no-op when all shapes are x's
+        assert n_fit == 0 and len(toposort(simple)) < len(toposort(outs))
+    run, run_s = xpgrad.function([x, y, z], outs), xpgrad.function([x, y, z], simple)
+    rng = np.random.default_rng(7)
+    for n, m in ((16, 3), (5, 1), (1, 4)):
+        args = [tb.arr(_data(rng, n, "float64")), tb.arr(_data(rng, m, "float64").reshape(m, 1))]
+        args.append(tb.arr(_data(rng, n, "float64")))
+        with np.errstate(all="ignore"):
+            for got, want in zip(run_s(*args), run(*args), strict=True):
+                _same_bits(tb.np(got), tb.np(want))

@@ -68,7 +68,70 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
         params = {**op.params, **params}
     else:
         params = op.params
-    children = [_operand(op, a) for a in args]
+    children = args
+    for a in args:
+        if type(a) is not Tensor:
+            children = tuple([a if type(a) is Tensor else _operand(op, a) for a in args])
+            break
+    # Performance (issue 5): the backend/device checks, the static shape and the static dtype depend
+    # only on the op and on each operand's (backend, device, shape, dtype) -- or a constant's Python
+    # type -- so the decision is memoized on that signature. A miss takes the checked path below.
+    key: Any = None
+    decided: Any = None
+    if not params and not op.moves:
+        try:
+            key = (op, *[(type(c._value),) if c._const else (c._bk, c._device, c._shape, c._dtype) for c in children])
+            decided = _decided.get(key)
+        except TypeError:  # an unhashable device or shape: no memo
+            key = None
+    if decided is None:
+        decided = _decide(op, children, params)
+        if type(decided) is Tensor:  # folded constant (only Python numbers met)
+            return decided
+        if decided[5] is not None:  # operands made into arrays on the default backend
+            children = decided[5]
+        elif key is not None:
+            _decided[key] = decided = (*decided[:5], None, decided[0].fn(op))
+    bk, dev, shape, dtype, target, _, fn = decided
+    if op.simplify is not None:
+        found = op.simplify(*children, **params)
+        if found is not None:
+            return found
+
+    node = object.__new__(Tensor)
+    node.op, node.children, node.params, node.name = op, children, params, None
+    node._level, node._const, node._ph, node._value = _level[0], False, False, None
+    node._bk, node._device, node._shape, node._dtype, node._target = bk, dev, shape, dtype, target
+    for c in children:
+        if c._value is None:
+            return node
+    if fn is not None and target is None:  # the common case: one direct namespace call, no casts
+        try:
+            node._value = fn(*[c._value for c in children])
+        except Exception as e:
+            _note(e, node, [c._value for c in children])
+            raise
+    else:
+        node._value = evaluate(node)
+    if dev is None:
+        from ._tensor import _device_of
+
+        node._device = _device_of(node._value)
+    return node
+
+
+_decided: dict[Any, Any] = {}
+"""The memo of `_decide`: (op, operand signatures...) -> (backend, device, shape, dtype, target, None)."""
+
+
+def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    """Check the operands and infer the static facts of ``op(*children)``, raising at build time.
+
+    Returns a folded constant when every operand is a Python number and the op folds them, else
+    ``(backend, device, shape, dtype, target, new_children, None)``; ``new_children`` is None unless
+    the Python-number operands had to become arrays on the default backend. (`apply` memoizes it
+    with the backend's function for the op in the last place.)
+    """
     bk: Backend | None = None
     dev = None
     for c in children:
@@ -88,6 +151,7 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
             )
         elif dev is None:
             dev = c._device
+    new_children = None
     if bk is None:  # only Python numbers: fold, or make arrays on the default backend
         if op.fold is not None:
             try:
@@ -95,73 +159,60 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
             except (ArithmeticError, ValueError, TypeError):
                 pass
         bk = get_backend(None)
-        children = [Tensor(c._value, backend=bk) for c in children]
+        children = new_children = tuple(Tensor(c._value, backend=bk) for c in children)
         dev = children[0]._device if children else None
-    if op.simplify is not None:
-        found = op.simplify(*children, **params)
-        if found is not None:
-            return found
-
-    node = object.__new__(Tensor)
-    node.op, node.children, node.params, node.name = op, tuple(children), params, None
-    node._level, node._const, node._ph, node._value = _level[0], False, False, None
     if op.moves:  # `to`: the output lives where the params say
         bk, dev = params["backend"], params["device"]
-    node._bk, node._device = bk, dev
-    node._shape = (
+    shape = (
         op.shape(op.name, *children, **params)
         if op.shape
         else _shapes.broadcast(op.name, *(c._shape for c in children))
     )
-    _static_dtype(node)
-    if all(c._value is not None for c in children):
-        node._value = evaluate(node)
-        if dev is None:
-            from ._tensor import _device_of
-
-            node._device = _device_of(node._value)
-    return node
+    target, dtype = _static_dtype(op, children, params, bk, dev)
+    return bk, dev, shape, dtype, target, new_children, None
 
 
-def _static_dtype(node: Tensor) -> None:
-    op = node.op
-    cs = node.children
+def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk: Backend, dev: Any) -> Any:
+    """(target, dtype): the operands' common dtype when a cast is needed (else None), and the result's."""
     if op.dtype is not None:  # ops with their own rule (reductions, shape references, moves)
-        node._target, node._dtype = None, op.dtype(*cs, **node.params)
-        return
+        return None, op.dtype(*cs, **params)
     idx = op.promote
     dts = [cs[i]._dtype for i in idx if not cs[i]._const]
     if any(d is None for d in dts):
-        node._target, node._dtype = _RUNTIME, None
-        return
+        return _RUNTIME, None
     scalars = [cs[i]._value for i in idx if cs[i]._const]
-    target, out = _dtypes.resolve(node._bk, op, dts, scalars, node._device)
-    node._dtype = out
-    node._target = None if all(d == target for d in dts) else target
+    target, out = _dtypes.resolve(bk, op, dts, scalars, dev)
+    return (None if all(d == target for d in dts) else target), out
 
 
 def evaluate(node: Tensor) -> Any:
     """The value of ``node`` from its children's values (which must all be set)."""
     op = node.op
-    xp = node._bk.xp
+    bk = node._bk
     vals = [c._value for c in node.children]
     target = node._target
     if target is not None:
+        xp = bk.xp
         idx = op.promote
         if target is _RUNTIME:
             dts = [vals[i].dtype for i in idx if not node.children[i]._const]
             scalars = [vals[i] for i in idx if node.children[i]._const]
-            target = _dtypes.resolve(node._bk, op, dts, scalars, node._device)[0]
+            target = _dtypes.resolve(bk, op, dts, scalars, node._device)[0]
         for i in idx:
             v = vals[i]
             if not node.children[i]._const and v.dtype != target:
                 vals[i] = xp.astype(v, target)
     try:
-        return op.impl(xp, *vals, **node.params)
+        return bk.fn(op)(*vals, **node.params)
     except Exception as e:
-        shapes = ", ".join(
-            repr(v) if node.children[i]._const else f"{tuple(v.shape)} {v.dtype}" for i, v in enumerate(vals)
-        )
-        if hasattr(e, "add_note"):  # Python 3.11+
-            e.add_note(f"while evaluating xpgrad op {op.name!r} on {node._bk.name} operands: {shapes}")
+        _note(e, node, vals)
         raise
+
+
+def _note(e: Exception, node: Tensor, vals: list[Any]) -> None:
+    """Add the op and its operands' shapes and dtypes to an error raised while evaluating ``node``."""
+    shapes = ", ".join(
+        repr(v) if node.children[i]._const else f"{tuple(v.shape)} {v.dtype}" for i, v in enumerate(vals)
+    )
+    if hasattr(e, "add_note"):  # Python 3.11+
+        e.add_note(f"while evaluating xpgrad op {node.op.name!r} on {node._bk.name} operands: {shapes}")

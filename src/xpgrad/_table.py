@@ -14,6 +14,7 @@ from typing import Any
 
 from . import _impls, _shapes
 from ._build import apply
+from ._dtypes import INT, dtype_kind
 from ._ops import OPS, ZERO, defop
 from ._tensor import Tensor
 
@@ -35,7 +36,10 @@ def _is(t: Tensor, v: Any) -> bool:
 
 
 def _is_one(t: Tensor) -> bool:
-    return _is(t, 1) or t.op is OPS.get("ones_like")
+    return (t._const and t._value == 1 and type(t._value) is not bool) or t.op is _ONES_LIKE[0]
+
+
+_ONES_LIKE: list[Any] = [None]  # OPS["ones_like"], set once the table is built (read on every multiply)
 
 
 def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tensor | None:
@@ -62,8 +66,8 @@ def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
 
 def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
     # x + (-0.0) == x for every x; x + 0 only for integers (-0.0 + 0.0 is +0.0)
-    from ._dtypes import INT, dtype_kind
-
+    if not (a._const or b._const):
+        return None
     for z, x in ((a, b), (b, a)):
         if not z._const or x._const or x._dtype is None:
             continue
@@ -311,3 +315,5 @@ defop(
     shape=_same_shape,
     dtype=_dtype_moved,
 )
+
+_ONES_LIKE[0] = OPS["ones_like"]

@@ -13,7 +13,7 @@ from typing import Any
 from . import _dtypes, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
-from ._tensor import _NO_PARAMS, _NUMBER, Tensor
+from ._tensor import _NO_PARAMS, _NUMBER, Tensor, signature
 from .backends import Backend, backend_of, get_backend
 
 __all__ = ["apply", "const", "evaluate", "derivative_level"]
@@ -41,6 +41,7 @@ def const(v: Any) -> Tensor:
     t = object.__new__(Tensor)
     t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
+    t._sig = type(v)  # a constant's build-time facts are its Python type (see `apply`)
     return t
 
 
@@ -74,15 +75,25 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
             children = tuple([a if type(a) is Tensor else _operand(op, a) for a in args])
             break
     # Performance (issue 5): the backend/device checks, the static shape and the static dtype depend
-    # only on the op and on each operand's (backend, device, shape, dtype) -- or a constant's Python
-    # type -- so the decision is memoized on that signature. A miss takes the checked path below.
+    # only on the op and on each operand's signature (an int naming its backend, device, shape and
+    # dtype; a constant's Python type), so the decision is memoized on them. A miss (or a None
+    # signature: unhashable facts) takes the checked path, `_decide`, which raises naming the op.
     key: Any = None
     decided: Any = None
     if not params and not op.moves:
         try:
-            key = (op, *[(type(c._value),) if c._const else (c._bk, c._device, c._shape, c._dtype) for c in children])
-            decided = _decided.get(key)
-        except TypeError:  # an unhashable device or shape: no memo
+            n = len(children)
+            if n == 2:
+                key = (op, children[0]._sig, children[1]._sig)
+            elif n == 1:
+                key = (op, children[0]._sig)
+            else:
+                key = (op, *[c._sig for c in children])
+            if None in key:
+                key = None
+            else:
+                decided = _decided.get(key)
+        except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
             key = None
     if decided is None:
         decided = _decide(op, children, params)
@@ -91,8 +102,8 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
         if decided[5] is not None:  # operands made into arrays on the default backend
             children = decided[5]
         elif key is not None:
-            _decided[key] = decided = (*decided[:5], None, decided[0].fn(op))
-    bk, dev, shape, dtype, target, _, fn = decided
+            _decided[key] = decided = (*decided[:5], None, decided[0].fn(op), decided[7])
+    bk, dev, shape, dtype, target, _, fn, sig = decided
     if op.simplify is not None:
         found = op.simplify(*children, **params)
         if found is not None:
@@ -101,13 +112,16 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, params, None
     node._level, node._const, node._ph, node._value = _level[0], False, False, None
-    node._bk, node._device, node._shape, node._dtype, node._target = bk, dev, shape, dtype, target
+    node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
     for c in children:
         if c._value is None:
             return node
     if fn is not None and target is None:  # the common case: one direct namespace call, no casts
         try:
-            node._value = fn(*[c._value for c in children])
+            if len(children) == 2:
+                node._value = fn(children[0]._value, children[1]._value)
+            else:
+                node._value = fn(*[c._value for c in children])
         except Exception as e:
             _note(e, node, [c._value for c in children])
             raise
@@ -117,6 +131,7 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
         from ._tensor import _device_of
 
         node._device = _device_of(node._value)
+        node._sig = signature(bk, node._device, shape, dtype)
     return node
 
 
@@ -128,9 +143,9 @@ def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> 
     """Check the operands and infer the static facts of ``op(*children)``, raising at build time.
 
     Returns a folded constant when every operand is a Python number and the op folds them, else
-    ``(backend, device, shape, dtype, target, new_children, None)``; ``new_children`` is None unless
-    the Python-number operands had to become arrays on the default backend. (`apply` memoizes it
-    with the backend's function for the op in the last place.)
+    ``(backend, device, shape, dtype, target, new_children, None, signature)``; ``new_children`` is
+    None unless the Python-number operands had to become arrays on the default backend. (`apply`
+    memoizes it with the backend's function for the op in place of the None.)
     """
     bk: Backend | None = None
     dev = None
@@ -169,7 +184,7 @@ def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> 
         else _shapes.broadcast(op.name, *(c._shape for c in children))
     )
     target, dtype = _static_dtype(op, children, params, bk, dev)
-    return bk, dev, shape, dtype, target, new_children, None
+    return bk, dev, shape, dtype, target, new_children, None, signature(bk, dev, shape, dtype)
 
 
 def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk: Backend, dev: Any) -> Any:

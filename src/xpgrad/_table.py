@@ -36,10 +36,17 @@ def _is(t: Tensor, v: Any) -> bool:
 
 
 def _is_one(t: Tensor) -> bool:
-    return (t._const and t._value == 1 and type(t._value) is not bool) or t.op is _ONES_LIKE
+    """``t`` is 1 everywhere: the constant 1, ``ones_like``, or ``sum``'s adjoint ``expand`` of ones."""
+    op = t.op
+    if op is None:
+        return t._const and t._value == 1 and type(t._value) is not bool
+    if op is _EXPAND and not t.params["mean"]:  # the cotangent of sum(...) seeded with ones (issue 5)
+        op = t.children[0].op
+    return op is _ONES_LIKE
 
 
-_ONES_LIKE: Any = None  # OPS["ones_like"], set once the table is built (read on every multiply)
+_ONES_LIKE: Any = None  # OPS["ones_like"] and OPS["expand"], set once the table is built
+_EXPAND: Any = None
 
 
 def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tensor | None:
@@ -57,10 +64,15 @@ def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tens
 
 
 def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
-    # 1 * x == x exactly, for every x including inf, nan and -0.0 (_is_one inlined: runs on every multiply)
-    if (a._const and a._value == 1 and type(a._value) is not bool) or a.op is _ONES_LIKE:
+    # 1 * x == x exactly, for every x including inf, nan and -0.0. Runs on every multiply, so the
+    # common "neither operand is a constant or a ones node" case exits on two tests (issue 5).
+    ao, bo = a.op, b.op
+    if ao is not None and ao is not _ONES_LIKE and ao is not _EXPAND and bo is not None and bo is not _ONES_LIKE:
+        if bo is not _EXPAND:
+            return None
+    if _is_one(a):
         return _unchanged(b, a)
-    if (b._const and b._value == 1 and type(b._value) is not bool) or b.op is _ONES_LIKE:
+    if _is_one(b):
         return _unchanged(a, b)
     return None
 
@@ -317,4 +329,4 @@ defop(
     dtype=_dtype_moved,
 )
 
-_ONES_LIKE = OPS["ones_like"]
+_ONES_LIKE, _EXPAND = OPS["ones_like"], OPS["expand"]

@@ -14,6 +14,7 @@ from . import _table  # noqa: F401  (registers the ops)
 from ._check import check_grads
 from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
 from ._functions import public_functions
+from ._fuse import FusionError, fuse
 from ._grad import grad
 from ._operators import install as _install_operators
 from ._ops import OPS
@@ -30,12 +31,14 @@ __all__ = [
     "OPS",
     "BackendMismatchError",
     "BackendUnavailableError",
+    "FusionError",
     "PlaceholderError",
     "Tensor",
     "available_backends",
     "check_grads",
     "default_backend",
     "format_tree",
+    "fuse",
     "get_backend",
     "grad",
     "placeholder",

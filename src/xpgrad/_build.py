@@ -45,11 +45,24 @@ def const(v: Any) -> Tensor:
     return t
 
 
+_consts: dict[tuple[type, Any], Tensor] = {}
+"""Constants are immutable leaves, so one Tensor per (type, value) serves every node (issue 5: no
+allocation per ``x * 0.999``). Zeros are never shared (0.0 == -0.0 would merge them); nan never hits."""
+
+
 def _operand(op: OpDef, a: Any) -> Tensor:
     if isinstance(a, Tensor):
         return a
     if isinstance(a, _NUMBER):
-        return const(a)
+        if not a:
+            return const(a)
+        key = (type(a), a)
+        t = _consts.get(key)
+        if t is None:
+            if len(_consts) >= 4096:
+                _consts.clear()
+            t = _consts[key] = const(a)
+        return t
     if backend_of(a) is not None:
         return Tensor(a)
     raise TypeError(

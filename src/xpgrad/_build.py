@@ -16,7 +16,7 @@ from ._ops import OpDef
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, signature
 from .backends import Backend, backend_of, get_backend
 
-__all__ = ["apply", "const", "evaluate", "derivative_level"]
+__all__ = ["apply", "const", "evaluate", "derivative_level", "settle"]
 
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _level = [0]
@@ -126,6 +126,9 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
     node.op, node.children, node.params, node.name = op, children, params, None
     node._level, node._const, node._ph, node._value = _level[0], False, False, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
+    if _deferred[0] is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
+        _deferred[0].append(node)
+        return node
     for c in children:
         if c._value is None:
             return node
@@ -148,8 +151,21 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
     return node
 
 
+_deferred: list[list[Tensor] | None] = [None]
+"""While not None, `apply` appends each new node here instead of evaluating it (`_lazy.deferred`)."""
+
 _decided: dict[Any, Any] = {}
 """The memo of `_decide`: (op, operand signatures...) -> (backend, device, shape, dtype, target, None)."""
+
+
+def settle(node: Tensor) -> None:
+    """Evaluate a node built while evaluation was deferred (its children have values)."""
+    node._value = evaluate(node)
+    if node._device is None:
+        from ._tensor import _device_of
+
+        node._device = _device_of(node._value)
+        node._sig = signature(node._bk, node._device, node._shape, node._dtype)
 
 
 def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> Any:

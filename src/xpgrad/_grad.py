@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import _dtypes
+from . import _dtypes, _lazy
 from ._build import apply, derivative_level
 from ._graph import toposort
 from ._ops import NO_RULE, OPS, ZERO
@@ -57,10 +57,18 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
                 mark(id(n))
                 break
     results: dict[int, Tensor] = {}
-    with derivative_level(1 + max(n._level for n in order)):
+    level = 1 + max(n._level for n in order)
+    if not any(_lazy.is_large(w) for w in targets):
+        with derivative_level(level):
+            if id(out) in relevant:
+                results = _sweep(out, order, relevant, want, _seed(out, cotangent))
+            return [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
+    with derivative_level(level), _lazy.deferred() as created:  # large arrays: build, then evaluate and free
         if id(out) in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
-        return [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
+        grads = [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
+    _lazy.settle_all(created, grads)
+    return grads
 
 
 def _seed(out: Tensor, cotangent: Any) -> Tensor:

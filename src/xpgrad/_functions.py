@@ -20,10 +20,11 @@ _INTERNAL = frozenset(("fit", "broadcast_like", "expand", "to"))
 
 def make_function(op: OpDef) -> Any:
     def function(*args: Any, **params: Any) -> Tensor:
-        if not any(isinstance(a, Tensor) or not isinstance(a, (bool, int, float, complex)) for a in args):
-            bk = get_backend(None)
-            args = tuple(Tensor(a, backend=bk) for a in args)
-        return apply(op, *args, **params)
+        for a in args:  # a loop, not any(<generator>): this runs on every call (issue 5)
+            if type(a) is Tensor or not isinstance(a, (bool, int, float, complex)):
+                return apply(op, *args, **params)
+        bk = get_backend(None)
+        return apply(op, *(Tensor(a, backend=bk) for a in args), **params)
 
     function.__name__ = function.__qualname__ = op.name
     kw = ", ".join(f"{k}={v!r}" for k, v in op.params.items())

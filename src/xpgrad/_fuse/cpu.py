@@ -78,9 +78,22 @@ def source(prog: Program) -> str:
 
 def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     """A function ``f(*input_arrays) -> [outputs]`` running the program as one parallel numba loop."""
+    src = source(prog)
+    kernel = _compiled.get(src)
+    if kernel is None:
+        kernel = _compiled[src] = _jit(src)
+    dtype = np.dtype(prog.dtype)
+    captured = [np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()] for _, a in prog.captured]
+    sums = prog.sums
+    n_in = len(prog.inputs)
+    var_dtype = {i.var: i.dtype for i in prog.body}
+    out_dtypes = [np.dtype(var_dtype.get(v, prog.dtype)) for v, _ in prog.outputs]
+    return _runner(prog, kernel, dtype, captured, sums, n_in, out_dtypes, src)
+
+
+def _jit(src: str) -> Any:
     import numba
 
-    src = source(prog)
     scope: dict[str, Any] = {
         "math": math,
         "np": np,
@@ -91,13 +104,24 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
         "float32": np.float32,
     }
     exec(compile(src, "<xpgrad fused kernel>", "exec"), scope)
-    kernel = numba.njit(parallel=True, error_model="numpy", nogil=True)(scope["kernel"])
-    dtype = np.dtype(prog.dtype)
-    captured = [np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()] for _, a in prog.captured]
-    sums = prog.sums
-    n_in = len(prog.inputs)
-    var_dtype = {i.var: i.dtype for i in prog.body}
-    out_dtypes = [np.dtype(var_dtype.get(v, prog.dtype)) for v, _ in prog.outputs]
+    return numba.njit(parallel=True, error_model="numpy", nogil=True)(scope["kernel"])
+
+
+_compiled: dict[str, Any] = {}
+"""Kernels by source: the same graph fused twice compiles once (numba compiles on the first call)."""
+
+
+def _runner(
+    prog: Program,
+    kernel: Any,
+    dtype: Any,
+    captured: list[Any],
+    sums: list[str],
+    n_in: int,
+    out_dtypes: list[Any],
+    src: str,
+) -> Callable[..., list[Any]]:
+    import numba
 
     def run(*arrays: Any) -> list[Any]:
         if len(arrays) != n_in:

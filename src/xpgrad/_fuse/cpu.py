@@ -35,9 +35,11 @@ def available() -> bool:
     return True
 
 
-def _expr(ins: Instr, dt: str) -> str:
+def _expr(ins: Instr, dt: str, squares: set[str]) -> str:
     from .cexpr import PY
 
+    if ins.op == "pow" and ins.args[1] in squares:  # x ** 2.0 is x * x exactly (as NumPy computes it)
+        return "({0} * {0})".format(*ins.args)
     if ins.op == "count":
         return f"{ins.dtype}(n)"
     if ins.op == "literal":
@@ -58,6 +60,7 @@ def source(prog: Program) -> str:
     params = [v.upper() if v not in prog.scalar_inputs else v for v in arrays]
     params += [f"O{k}" for k in elems] + ["partial", "nchunks", "n"]
     ind = " " * 16
+    squares = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 2}
     lines = [f"def kernel({', '.join(params)}):", "    for c in prange(nchunks):"]
     lines += ["        lo = (c * n) // nchunks", "        hi = ((c + 1) * n) // nchunks"]
     lines += [f"        s{j} = 0.0" for j in range(len(sums))]
@@ -69,7 +72,7 @@ def source(prog: Program) -> str:
         if ins.op == "sum":
             lines.append(f"{ind}b{sums.index(ins.var)} += {ins.args[0]}")
         else:
-            lines.append(f"{ind}{ins.var} = {_expr(ins, prog.dtype)}")
+            lines.append(f"{ind}{ins.var} = {_expr(ins, prog.dtype, squares)}")
     lines += [f"{ind}O{k}[i] = {prog.outputs[k][0]}" for k in elems]
     lines += [f"            s{j} += b{j}" for j in range(len(sums))]
     lines += [f"        partial[c, {j}] = s{j}" for j in range(len(sums))]
@@ -81,7 +84,7 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     src = source(prog)
     kernel = _compiled.get(src)
     if kernel is None:
-        kernel = _compiled[src] = _jit(src)
+        kernel = _compiled[src] = _Kernel(src)
     dtype = np.dtype(prog.dtype)
     captured = [np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()] for _, a in prog.captured]
     sums = prog.sums
@@ -91,7 +94,26 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     return _runner(prog, kernel, dtype, captured, sums, n_in, out_dtypes, src)
 
 
-def _jit(src: str) -> Any:
+SERIAL_BELOW = 1 << 15
+"""Arrays smaller than this run the serial build of the kernel: forking threads costs more than the work."""
+
+
+class _Kernel:
+    """One generated kernel, built (lazily) twice by numba: parallel, and serial for small arrays."""
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.builds: dict[bool, Any] = {}
+
+    def __call__(self, *args: Any) -> None:
+        parallel = args[-1] >= SERIAL_BELOW
+        f = self.builds.get(parallel)
+        if f is None:
+            f = self.builds[parallel] = _jit(self.src, parallel)
+        f(*args)
+
+
+def _jit(src: str, parallel: bool) -> Any:
     import numba
 
     scope: dict[str, Any] = {
@@ -104,7 +126,7 @@ def _jit(src: str) -> Any:
         "float32": np.float32,
     }
     exec(compile(src, "<xpgrad fused kernel>", "exec"), scope)
-    return numba.njit(parallel=True, error_model="numpy", nogil=True)(scope["kernel"])
+    return numba.njit(parallel=parallel, error_model="numpy", nogil=True)(scope["kernel"])
 
 
 _compiled: dict[str, Any] = {}
@@ -138,7 +160,7 @@ def _runner(
             flat.append(np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()])
         n = math.prod(shape)
         outs = {k: np.empty(shape, out_dtypes[k]) for k, (_, how) in enumerate(prog.outputs) if how == "elem"}
-        nchunks = max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads()))
+        nchunks = max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads())) if n >= SERIAL_BELOW else 1
         partial = np.zeros((nchunks, max(1, len(sums))))
         kernel(*flat, *captured, *(o.reshape(-1) for o in outs.values()), partial, nchunks, n)
         totals = partial.sum(axis=0)

@@ -155,7 +155,8 @@ _deferred: list[list[Tensor] | None] = [None]
 """While not None, `apply` appends each new node here instead of evaluating it (`_lazy.deferred`)."""
 
 _decided: dict[Any, Any] = {}
-"""The memo of `_decide`: (op, operand signatures...) -> (backend, device, shape, dtype, target, None)."""
+"""The memo of `_decide`: (op, operand signatures...) -> (backend, device, shape, dtype, target, None,
+the backend's function for the op, the result's signature)."""
 
 
 def settle(node: Tensor) -> None:

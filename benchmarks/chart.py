@@ -11,6 +11,7 @@ from .report import contenders
 COLORS = {
     "xpgrad": "tab:blue",
     "xpgrad-fn": "tab:cyan",
+    "xpgrad-fused": "tab:brown",
     "autograd": "tab:green",
     "jax": "tab:red",
     "jax-jit": "tab:purple",

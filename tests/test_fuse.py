@@ -116,3 +116,19 @@ def test_inputs_are_checked_on_each_call() -> None:
         f(np.zeros(3, np.float32), np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="takes 2 arrays"):
         f(np.zeros(3))
+
+
+def test_without_numba_auto_runs_unfused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpgrad._fuse import cpu
+
+    monkeypatch.setattr(cpu, "available", lambda: False)
+    ps = placeholders(2)
+    outs = with_grads(B1["memory"](*ps), ps)
+    f = fuse(ps, outs)
+    assert not hasattr(f, "source")  # the unfused evaluator, not a generated kernel
+    data = inputs(50, 2)
+    with np.errstate(all="ignore"):
+        got = f(*data)
+    _same(got, unfused(ps, outs)(*data), "float64", 50)
+    with pytest.raises(FusionError, match="needs numba"):
+        fuse(ps, outs, engine="numba")

@@ -109,7 +109,7 @@ class Runner:
         key = (sc.series, name)
         status = entry["status"]
         if status == "ok":
-            cost = (entry.get("compile_s") or 0.0) + entry["first_s"]
+            cost = (entry.get("compile_s") or 0.0) + min(entry["first_s"], entry["warm_s"])
             self.history.setdefault(key, []).append((sc.task.steps, cost))
         elif not status.startswith("unavailable"):
             self.dead.setdefault(key, status.split(":")[0])
@@ -139,8 +139,9 @@ class Runner:
             if call is not None:
                 ready[name] = (call, entry["inner"])
                 cost += entry["warm_s"] * entry["inner"]
-        # A round costing more than the whole budget (B3 at 1e5 steps): the checked call is the timing.
-        single_shot = single_shot or cost > self.cfg.budget_s
+        # A growing series' round costing more than the whole budget (B3 at 1e5 steps): the checked call
+        # is the timing. Other scenarios always get at least 3 rounds.
+        single_shot = single_shot or (bool(sc.series) and cost > self.cfg.budget_s)
         if single_shot:
             base_times = [base_first]
             times = {name: [results[name]["first_s"]] for name in ready}
@@ -148,7 +149,7 @@ class Runner:
             rounds = 0
         else:
             rounds = max(1, min(self.cfg.rounds, int(self.cfg.budget_s / max(cost, 1e-9))))
-            if rounds < 3 and 3 * cost <= 1.5 * self.cfg.budget_s:
+            if rounds < 3 and (not sc.series or 3 * cost <= 1.5 * self.cfg.budget_s):
                 rounds = min(3, self.cfg.rounds)
             base_times, times, ratios = timing.interleave((base.call, base_inner), ready, rounds)
         results[BASELINE].update(times_s=base_times, median_s=timing.median(base_times), rounds=rounds)

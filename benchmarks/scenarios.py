@@ -81,7 +81,7 @@ class Config:
     rounds: int = 7
     target_s: float = 0.05  # a timed sample repeats the call until it lasts at least this
     budget_s: float = 30.0  # fewer rounds when one round of a scenario would exceed budget/rounds
-    cap_s: float = 30.0  # skip a contender whose estimated call time exceeds this
+    cap_s: float = 45.0  # in a growing series, skip a contender whose estimated call time exceeds this
     isolated_cap_s: float = 250.0  # the same, for isolated scenarios (B3 1e6 steps)
     isolated_timeout_s: float = 400.0
     thread_counts: tuple[int, ...] = (1, 2)

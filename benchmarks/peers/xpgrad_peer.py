@@ -26,6 +26,11 @@ def _values(ts: Sequence[Any]) -> list[Any]:
     return [t.value for t in ts]
 
 
+def _to_numpy(outs: Sequence[Any]) -> list[np.ndarray]:
+    """Arrays, or Tensors (their ``.value``), as NumPy arrays."""
+    return arrays([getattr(o, "value", o) for o in outs])
+
+
 class XpgradPeer:
     compiled: bool
 
@@ -67,7 +72,7 @@ class XpgradPeer:
         ps = [xg.placeholder(shape=a.shape, dtype=str(a.dtype)) for a in inputs]
         fn = xg.function(ps, self._graph(task, ps))
         compile_s = time.perf_counter() - t0
-        return Prepared(call=lambda: fn(*inputs), to_numpy=arrays, compile_s=compile_s)
+        return Prepared(call=lambda: fn(*inputs), to_numpy=_to_numpy, compile_s=compile_s)
 
 
 def load(compiled: bool) -> XpgradPeer:

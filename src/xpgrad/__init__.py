@@ -16,6 +16,7 @@ from ._dot import to_dot
 from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
 from ._function import Function, function
 from ._functions import public_functions
+from ._fuse import FusionError, fuse
 from ._grad import grad
 from ._namespace import namespace
 from ._operators import install as _install_operators
@@ -36,6 +37,7 @@ __all__ = [
     "BackendMismatchError",
     "BackendUnavailableError",
     "Function",
+    "FusionError",
     "GraphvizUnavailableError",
     "PlaceholderError",
     "Tensor",
@@ -44,6 +46,7 @@ __all__ = [
     "default_backend",
     "format_tree",
     "function",
+    "fuse",
     "get_backend",
     "grad",
     "namespace",

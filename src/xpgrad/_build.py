@@ -13,10 +13,10 @@ from typing import Any
 from . import _cse, _dtypes, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
-from ._tensor import _NO_PARAMS, _NUMBER, Tensor
+from ._tensor import _NO_PARAMS, _NUMBER, Tensor, signature
 from .backends import Backend, backend_of, get_backend
 
-__all__ = ["apply", "const", "evaluate", "derivative_level"]
+__all__ = ["apply", "const", "evaluate", "derivative_level", "settle"]
 
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _level = [0]
@@ -41,14 +41,28 @@ def const(v: Any) -> Tensor:
     t = object.__new__(Tensor)
     t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
+    t._sig = type(v)  # a constant's build-time facts are its Python type (see `apply`)
     return t
+
+
+_consts: dict[tuple[type, Any], Tensor] = {}
+"""Constants are immutable leaves, so one Tensor per (type, value) serves every node (issue 5: no
+allocation per ``x * 0.999``). Zeros are never shared (0.0 == -0.0 would merge them); nan never hits."""
 
 
 def _operand(op: OpDef, a: Any) -> Tensor:
     if isinstance(a, Tensor):
         return a
     if isinstance(a, _NUMBER):
-        return const(a)
+        if not a:
+            return const(a)
+        key = (type(a), a)
+        t = _consts.get(key)
+        if t is None:
+            if len(_consts) >= 4096:
+                _consts.clear()
+            t = _consts[key] = const(a)
+        return t
     if backend_of(a) is not None:
         return Tensor(a)
     raise TypeError(
@@ -68,7 +82,110 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
         params = {**op.params, **params}
     else:
         params = op.params
-    children = [_operand(op, a) for a in args]
+    children = args
+    for a in args:
+        if type(a) is not Tensor:
+            children = tuple([a if type(a) is Tensor else _operand(op, a) for a in args])
+            break
+    # Performance (issue 5): the backend/device checks, the static shape and the static dtype depend
+    # only on the op and on each operand's signature (an int naming its backend, device, shape and
+    # dtype; a constant's Python type), so the decision is memoized on them. A miss (or a None
+    # signature: unhashable facts) takes the checked path, `_decide`, which raises naming the op.
+    key: Any = None
+    decided: Any = None
+    if not params and not op.moves:
+        try:
+            n = len(children)
+            if n == 2:
+                key = (op, children[0]._sig, children[1]._sig)
+            elif n == 1:
+                key = (op, children[0]._sig)
+            else:
+                key = (op, *[c._sig for c in children])
+            if None in key:
+                key = None
+            else:
+                decided = _decided.get(key)
+        except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
+            key = None
+    if decided is None:
+        decided = _decide(op, children, params)
+        if type(decided) is Tensor:  # folded constant (only Python numbers met)
+            return decided
+        if decided[5] is not None:  # operands made into arrays on the default backend
+            children = decided[5]
+        elif key is not None:
+            _decided[key] = decided = (*decided[:5], None, decided[0].fn(op), decided[7])
+    bk, dev, shape, dtype, target, _, fn, sig = decided
+    if op.simplify is not None:
+        found = op.simplify(*children, **params)
+        if found is not None:
+            return found
+    cse_key = _cse.key(op, children, params)
+    if cse_key is not None:
+        found = _cse.find(cse_key, children)
+        if found is not None:  # the same node exists: reuse it, refreshing its value as a new node would
+            if _deferred[0] is None:
+                found._value = evaluate(found) if all(c._value is not None for c in children) else None
+            return found
+
+    node = object.__new__(Tensor)
+    node.op, node.children, node.params, node.name = op, children, params, None
+    node._level, node._const, node._ph, node._value = _level[0], False, False, None
+    node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
+    if cse_key is not None:
+        _cse.remember(cse_key, node)
+    if _deferred[0] is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
+        _deferred[0].append(node)
+        return node
+    for c in children:
+        if c._value is None:
+            return node
+    if fn is not None and target is None:  # the common case: one direct namespace call, no casts
+        try:
+            if len(children) == 2:
+                node._value = fn(children[0]._value, children[1]._value)
+            else:
+                node._value = fn(*[c._value for c in children])
+        except Exception as e:
+            _note(e, node, [c._value for c in children])
+            raise
+    else:
+        node._value = evaluate(node)
+    if dev is None:
+        from ._tensor import _device_of
+
+        node._device = _device_of(node._value)
+        node._sig = signature(bk, node._device, shape, dtype)
+    return node
+
+
+_deferred: list[list[Tensor] | None] = [None]
+"""While not None, `apply` appends each new node here instead of evaluating it (`_lazy.deferred`)."""
+
+_decided: dict[Any, Any] = {}
+"""The memo of `_decide`: (op, operand signatures...) -> (backend, device, shape, dtype, target, None,
+the backend's function for the op, the result's signature)."""
+
+
+def settle(node: Tensor) -> None:
+    """Evaluate a node built while evaluation was deferred (its children have values)."""
+    node._value = evaluate(node)
+    if node._device is None:
+        from ._tensor import _device_of
+
+        node._device = _device_of(node._value)
+        node._sig = signature(node._bk, node._device, node._shape, node._dtype)
+
+
+def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> Any:
+    """Check the operands and infer the static facts of ``op(*children)``, raising at build time.
+
+    Returns a folded constant when every operand is a Python number and the op folds them, else
+    ``(backend, device, shape, dtype, target, new_children, None, signature)``; ``new_children`` is
+    None unless the Python-number operands had to become arrays on the default backend. (`apply`
+    memoizes it with the backend's function for the op in place of the None.)
+    """
     bk: Backend | None = None
     dev = None
     for c in children:
@@ -88,6 +205,7 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
             )
         elif dev is None:
             dev = c._device
+    new_children = None
     if bk is None:  # only Python numbers: fold, or make arrays on the default backend
         if op.fold is not None:
             try:
@@ -95,81 +213,60 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
             except (ArithmeticError, ValueError, TypeError):
                 pass
         bk = get_backend(None)
-        children = [Tensor(c._value, backend=bk) for c in children]
+        children = new_children = tuple(Tensor(c._value, backend=bk) for c in children)
         dev = children[0]._device if children else None
-    if op.simplify is not None:
-        found = op.simplify(*children, **params)
-        if found is not None:
-            return found
-    cse_key = _cse.key(op, children, params)
-    if cse_key is not None:
-        found = _cse.find(cse_key, children)
-        if found is not None:  # the same node exists: reuse it, refreshing its value as a new node would
-            found._value = evaluate(found) if all(c._value is not None for c in children) else None
-            return found
-
-    node = object.__new__(Tensor)
-    node.op, node.children, node.params, node.name = op, tuple(children), params, None
-    node._level, node._const, node._ph, node._value = _level[0], False, False, None
     if op.moves:  # `to`: the output lives where the params say
         bk, dev = params["backend"], params["device"]
-    node._bk, node._device = bk, dev
-    node._shape = (
+    shape = (
         op.shape(op.name, *children, **params)
         if op.shape
         else _shapes.broadcast(op.name, *(c._shape for c in children))
     )
-    _static_dtype(node)
-    if all(c._value is not None for c in children):
-        node._value = evaluate(node)
-        if dev is None:
-            from ._tensor import _device_of
-
-            node._device = _device_of(node._value)
-    if cse_key is not None:
-        _cse.remember(cse_key, node)
-    return node
+    target, dtype = _static_dtype(op, children, params, bk, dev)
+    return bk, dev, shape, dtype, target, new_children, None, signature(bk, dev, shape, dtype)
 
 
-def _static_dtype(node: Tensor) -> None:
-    op = node.op
-    cs = node.children
+def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk: Backend, dev: Any) -> Any:
+    """(target, dtype): the operands' common dtype when a cast is needed (else None), and the result's."""
     if op.dtype is not None:  # ops with their own rule (reductions, shape references, moves)
-        node._target, node._dtype = None, op.dtype(*cs, **node.params)
-        return
+        return None, op.dtype(*cs, **params)
     idx = op.promote
     dts = [cs[i]._dtype for i in idx if not cs[i]._const]
     if any(d is None for d in dts):
-        node._target, node._dtype = _RUNTIME, None
-        return
+        return _RUNTIME, None
     scalars = [cs[i]._value for i in idx if cs[i]._const]
-    target, out = _dtypes.resolve(node._bk, op, dts, scalars, node._device)
-    node._dtype = out
-    node._target = None if all(d == target for d in dts) else target
+    target, out = _dtypes.resolve(bk, op, dts, scalars, dev)
+    return (None if all(d == target for d in dts) else target), out
 
 
 def evaluate(node: Tensor) -> Any:
     """The value of ``node`` from its children's values (which must all be set)."""
     op = node.op
-    xp = node._bk.xp
+    bk = node._bk
     vals = [c._value for c in node.children]
     target = node._target
     if target is not None:
+        xp = bk.xp
         idx = op.promote
         if target is _RUNTIME:
             dts = [vals[i].dtype for i in idx if not node.children[i]._const]
             scalars = [vals[i] for i in idx if node.children[i]._const]
-            target = _dtypes.resolve(node._bk, op, dts, scalars, node._device)[0]
+            target = _dtypes.resolve(bk, op, dts, scalars, node._device)[0]
         for i in idx:
             v = vals[i]
             if not node.children[i]._const and v.dtype != target:
                 vals[i] = xp.astype(v, target)
     try:
-        return op.impl(xp, *vals, **node.params)
+        return bk.fn(op)(*vals, **node.params)
     except Exception as e:
-        shapes = ", ".join(
-            repr(v) if node.children[i]._const else f"{tuple(v.shape)} {v.dtype}" for i, v in enumerate(vals)
-        )
-        if hasattr(e, "add_note"):  # Python 3.11+
-            e.add_note(f"while evaluating xpgrad op {op.name!r} on {node._bk.name} operands: {shapes}")
+        _note(e, node, vals)
         raise
+
+
+def _note(e: Exception, node: Tensor, vals: list[Any]) -> None:
+    """Add the op and its operands' shapes and dtypes to an error raised while evaluating ``node``."""
+    shapes = ", ".join(
+        repr(v) if node.children[i]._const else f"{tuple(v.shape)} {v.dtype}" for i, v in enumerate(vals)
+    )
+    if hasattr(e, "add_note"):  # Python 3.11+
+        e.add_note(f"while evaluating xpgrad op {node.op.name!r} on {node._bk.name} operands: {shapes}")

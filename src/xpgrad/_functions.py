@@ -24,10 +24,11 @@ def make_function(op: OpDef, backend: Any = None) -> Any:
     """``xpgrad.<op>``; Python numbers alone make arrays on ``backend`` (default: the default backend)."""
 
     def function(*args: Any, **params: Any) -> Tensor:
-        if not any(isinstance(a, Tensor) or not isinstance(a, (bool, int, float, complex)) for a in args):
-            bk = get_backend(backend)
-            args = tuple(Tensor(a, backend=bk) for a in args)
-        return apply(op, *args, **params)
+        for a in args:  # a loop, not any(<generator>): this runs on every call (issue 5)
+            if type(a) is Tensor or not isinstance(a, (bool, int, float, complex)):
+                return apply(op, *args, **params)
+        bk = get_backend(backend)
+        return apply(op, *(Tensor(a, backend=bk) for a in args), **params)
 
     function.__name__ = function.__qualname__ = op.name
     kw = ", ".join(f"{k}={v!r}" for k, v in op.params.items())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import _dtypes
+from . import _dtypes, _lazy
 from ._build import apply, derivative_level
 from ._graph import toposort
 from ._ops import NO_RULE, OPS, ZERO
@@ -49,15 +49,26 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
             )
     order = toposort([out])
     want = {id(w) for w in targets}
-    relevant: set[int] = set()
+    relevant: set[int] = set(want)
+    mark = relevant.add
     for n in order:
-        if id(n) in want or any(id(c) in relevant for c in n.children):
-            relevant.add(id(n))
+        for c in n.children:
+            if id(c) in relevant:
+                mark(id(n))
+                break
     results: dict[int, Tensor] = {}
-    with derivative_level(1 + max(n._level for n in order)):
+    level = 1 + max(n._level for n in order)
+    if not any(_lazy.is_large(w) for w in targets):
+        with derivative_level(level):
+            if id(out) in relevant:
+                results = _sweep(out, order, relevant, want, _seed(out, cotangent))
+            return [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
+    with derivative_level(level), _lazy.deferred() as created:  # large arrays: build, then evaluate and free
         if id(out) in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
-        return [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
+        grads = [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
+    _lazy.settle_all(created, grads)
+    return grads
 
 
 def _seed(out: Tensor, cotangent: Any) -> Tensor:
@@ -74,9 +85,10 @@ def _seed(out: Tensor, cotangent: Any) -> Tensor:
 def _sweep(out: Tensor, order: list[Tensor], relevant: set[int], want: set[int], seed: Tensor) -> dict[int, Tensor]:
     cts: dict[int, Tensor] = {id(out): seed}
     results: dict[int, Tensor] = {}
+    take, get = cts.pop, cts.get
     for node in reversed(order):
         key = id(node)
-        g = cts.pop(key, None)
+        g = take(key, None)
         if g is None:
             continue
         if key in want:
@@ -84,8 +96,10 @@ def _sweep(out: Tensor, order: list[Tensor], relevant: set[int], want: set[int],
         op = node.op
         if op is None or op.result == "bool":
             continue
-        for k, child in enumerate(node.children):
-            if id(child) not in relevant:
+        children = node.children
+        for k, child in enumerate(children):
+            ck = id(child)
+            if ck not in relevant:
                 continue
             rule = op.vjp[k]
             if rule is ZERO:
@@ -95,9 +109,9 @@ def _sweep(out: Tensor, order: list[Tensor], relevant: set[int], want: set[int],
                     f"grad: op {op.name!r} has no derivative rule for its input {k}; it cannot be "
                     "differentiated (stop the gradient before it, or define a rule in xpgrad's op table)"
                 )
-            contrib = _fit(rule(g, node, *node.children, **node.params), child)
-            prev = cts.get(id(child))
-            cts[id(child)] = contrib if prev is None else prev + contrib
+            contrib = _fit(rule(g, node, *children, **node.params), child)
+            prev = get(ck)
+            cts[ck] = contrib if prev is None else prev + contrib
     return results
 
 
@@ -107,6 +121,8 @@ def _fit(g: Tensor, target: Tensor) -> Tensor:
     Done once, here, for every rule. Skipped when the static shapes and dtypes already agree.
     """
     gs, ts = g._shape, target._shape
+    if gs is ts and gs is not None and g._dtype is target._dtype and g._dtype is not None and None not in gs:
+        return g  # the common case, in three identity tests (issue 5): memoized nodes share these objects
     same_shape = gs is not None and gs == ts and None not in gs
     gd, td = g._dtype, target._dtype
     same_dtype = (

@@ -15,22 +15,28 @@ __all__ = ["forward", "host_item", "toposort", "unfed_placeholders"]
 
 def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
     """Every node reachable from ``roots``, each once, inputs before the nodes that use them."""
+    # One explicit stack of nodes, no (node, flag) pairs (issue 5: half the allocations). A node is
+    # "opened" on its first visit (children pushed) and emitted on its second, when every child
+    # above it on the stack is done. An opened, unfinished node is an ancestor of the stack's
+    # top, which a DAG never revisits, so children already opened are simply skipped.
     order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[Any] = [(r, False) for r in reversed(list(roots))]
-    push = stack.append
+    opened: set[int] = set()
+    done: set[int] = set()
+    stack: list[Tensor] = list(roots)[::-1]
+    push, pop, emit, open_, finish = stack.append, stack.pop, order.append, opened.add, done.add
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+        node = stack[-1]
+        key = id(node)
+        if key in opened:
+            pop()
+            if key not in done:
+                finish(key)
+                emit(node)
             continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        push((node, True))
+        open_(key)
         for c in reversed(node.children):
-            if id(c) not in seen:
-                push((c, False))
+            if id(c) not in opened:
+                push(c)
     return order
 
 

@@ -93,4 +93,5 @@ def _namespace_call(name: str) -> Callable[..., Any]:
         return getattr(xp, name)(*args, **kw)
 
     impl.__name__ = f"xp.{name}"
+    impl.namespace_name = name  # type: ignore[attr-defined]  # lets Backend.fn call xp.<name> directly
     return impl

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import _impls, _shapes
 from ._build import apply
+from ._dtypes import INT, dtype_kind
 from ._ops import OPS, ZERO, defop
 from ._tensor import Tensor
 
@@ -35,7 +36,17 @@ def _is(t: Tensor, v: Any) -> bool:
 
 
 def _is_one(t: Tensor) -> bool:
-    return _is(t, 1) or t.op is OPS.get("ones_like")
+    """``t`` is 1 everywhere: the constant 1, ``ones_like``, or ``sum``'s adjoint ``expand`` of ones."""
+    op = t.op
+    if op is None:
+        return t._const and t._value == 1 and type(t._value) is not bool
+    if op is _EXPAND and not t.params["mean"]:  # the cotangent of sum(...) seeded with ones (issue 5)
+        op = t.children[0].op
+    return op is _ONES_LIKE
+
+
+_ONES_LIKE: Any = None  # OPS["ones_like"] and OPS["expand"], set once the table is built
+_EXPAND: Any = None
 
 
 def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tensor | None:
@@ -53,7 +64,13 @@ def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tens
 
 
 def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
-    if _is_one(a):  # 1 * x == x exactly, for every x including inf, nan and -0.0
+    # 1 * x == x exactly, for every x including inf, nan and -0.0. Runs on every multiply, so the
+    # common "neither operand is a constant or a ones node" case exits on two tests (issue 5).
+    ao, bo = a.op, b.op
+    if ao is not None and ao is not _ONES_LIKE and ao is not _EXPAND and bo is not None and bo is not _ONES_LIKE:
+        if bo is not _EXPAND:
+            return None
+    if _is_one(a):
         return _unchanged(b, a)
     if _is_one(b):
         return _unchanged(a, b)
@@ -62,8 +79,8 @@ def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
 
 def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
     # x + (-0.0) == x for every x; x + 0 only for integers (-0.0 + 0.0 is +0.0)
-    from ._dtypes import INT, dtype_kind
-
+    if not (a._const or b._const):
+        return None
     for z, x in ((a, b), (b, a)):
         if not z._const or x._const or x._dtype is None:
             continue
@@ -326,3 +343,5 @@ defop(
     shape=_same_shape,
     dtype=_dtype_moved,
 )
+
+_ONES_LIKE, _EXPAND = OPS["ones_like"], OPS["expand"]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from ._ops import OpDef
 
-__all__ = ["Tensor", "placeholder"]
+__all__ = ["Tensor", "placeholder", "signature"]
 
 _NUMBER = (bool, int, float, complex)
 _NO_PARAMS: dict[str, Any] = {}
@@ -50,6 +50,7 @@ class Tensor:
         "_level",
         "_ph",
         "_shape",
+        "_sig",
         "_target",
         "_value",
         "children",
@@ -92,6 +93,7 @@ class Tensor:
             self._device = _device_of(arr)
             self._check_feed(arr)
             self._value = arr
+        self._sig = signature(bk, self._device, self._shape, self._dtype)
 
     # ----------------------------------------------------------------- value and feeding
     @property
@@ -333,6 +335,26 @@ def placeholder(
     ``shape`` may contain None for a dimension that varies between feeds.
     """
     return Tensor(None, backend=backend, name=name, dtype=dtype, device=device, shape=shape)
+
+
+_signatures: dict[tuple[Any, ...], int] = {}
+
+
+def signature(bk: Backend, device: Any, shape: Any, dtype: Any) -> int | None:
+    """A small int naming the static facts (backend, device, shape, dtype) of an array Tensor.
+
+    Performance (issue 5): `apply` memoizes its build-time decisions on the op and its operands'
+    signatures, so a lookup hashes two ints instead of four objects each. None: unhashable facts
+    (then nothing is memoized).
+    """
+    key = (bk, device, shape, dtype)
+    try:
+        return _signatures[key]
+    except KeyError:
+        n = _signatures[key] = len(_signatures)
+        return n
+    except TypeError:
+        return None
 
 
 def _device_of(arr: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -25,6 +26,21 @@ class Backend:
     to_numpy: Callable[[Any], Any]
     from_numpy: Callable[[Any, Any], Any]
     _default_float: dict[Any, Any] = field(default_factory=dict)
+    _fns: dict[Any, Callable[..., Any]] = field(default_factory=dict)
+
+    def fn(self, op: Any) -> Callable[..., Any]:
+        """The array-level function of ``op`` in this namespace, resolved once (performance, issue 5).
+
+        An op whose ``impl`` is a plain namespace call (``xp.add``) gets that function itself, so
+        evaluating a node is one call; any other impl gets ``impl`` with ``xp`` bound.
+        """
+        try:
+            return self._fns[op]
+        except KeyError:
+            name = getattr(op.impl, "namespace_name", None)
+            f = getattr(self.xp, name) if name is not None and hasattr(self.xp, name) else partial(op.impl, self.xp)
+            self._fns[op] = f
+            return f
 
     def default_float(self, device: Any = None) -> Any:
         """The namespace's default real floating dtype on ``device``."""

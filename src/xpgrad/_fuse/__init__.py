@@ -1,0 +1,13 @@
+"""Fused kernels: a graph of elementwise ops and final sums, lowered to one pass over its inputs.
+
+`fuse(inputs, outputs)` returns ``f(*arrays) -> [arrays]``. On NumPy arrays with numba installed
+(the ``fuse`` extra) it is one generated, multi-threaded loop (`cpu`); `cuda` generates the same
+program as one CuPy ElementwiseKernel. Without numba the graph is evaluated unfused (`unfused`).
+"""
+
+from __future__ import annotations
+
+from .api import fuse
+from .lower import FusionError
+
+__all__ = ["FusionError", "fuse"]

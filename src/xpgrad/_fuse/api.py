@@ -1,0 +1,65 @@
+"""`fuse`: pick the code generator for a graph's backend and build the callable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from .._tensor import Tensor
+from . import cpu
+from .lower import FusionError, lower
+from .unfused import compile_unfused
+
+__all__ = ["fuse"]
+
+Engine = Literal["auto", "numba", "cupy", "unfused"]
+
+
+def fuse(inputs: Sequence[Tensor], outputs: Sequence[Tensor], engine: Engine = "auto") -> Callable[..., list[Any]]:
+    """Compile ``outputs`` (values and gradients) of ``inputs`` into one fused pass.
+
+    Arguments:
+        inputs: the placeholders (or leaves) fed on each call, in order.
+        outputs: Tensors built from them: elementwise ops of the fusible set (see `cexpr`), the
+            structural ops of gradient graphs, and full ``sum``/``mean`` as final results.
+        engine: "numba" (CPU, one parallel loop), "cupy" (one ElementwiseKernel), "unfused"
+            (re-evaluate the graph op by op), or "auto": the backend's fused engine when it is
+            installed, else unfused.
+
+    Returns:
+        ``f(*arrays) -> list`` of the outputs' arrays (sums as 0-d arrays).
+
+    Raises:
+        FusionError: naming the op, when the graph is not one elementwise pass (a fused engine only).
+
+    Example:
+        >>> x = placeholder(shape=(None,), dtype="float64"); out = sum(sin(x) * x)
+        >>> f = fuse([x], [out, *grad(out, [x])]); value, gx = f(np.linspace(0, 1, 5))
+    """
+    ins, outs = list(inputs), list(outputs)
+    for k, t in enumerate([*ins, *outs]):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"fuse: expected Tensors, got {type(t).__name__} at position {k}")
+    for k, t in enumerate(ins):
+        if t.op is not None or t._const:
+            raise TypeError(f"fuse: inputs[{k}] is an op node ({t.op.name if t.op else 'constant'}); pass leaves")
+    backends = {t._bk.name for t in ins if t._bk is not None}
+    if engine == "auto":
+        if backends <= {"numpy"} and cpu.available():
+            engine = "numba"
+        elif backends == {"cupy"}:
+            engine = "cupy"
+        else:
+            engine = "unfused"
+    if engine == "unfused":
+        return compile_unfused(ins, outs)
+    prog = lower(ins, outs)
+    if engine == "numba":
+        if not cpu.available():
+            raise FusionError("fuse: engine 'numba' needs numba; install the extra: pip install 'xpgrad[fuse]'")
+        return cpu.compile_cpu(prog)
+    if engine == "cupy":
+        from . import cuda
+
+        return cuda.compile_cuda(prog)
+    raise ValueError(f"fuse: unknown engine {engine!r}; use 'auto', 'numba', 'cupy' or 'unfused'")

@@ -1,0 +1,198 @@
+"""Lowering a graph to a straight-line scalar program: the one representation both code generators read.
+
+Every node a fused kernel needs becomes one instruction ``var = op(args)`` on scalars. A value is of
+class ``"v"`` (varies per element: an input array or anything computed from one), ``"s"`` (the same
+for every element: a constant, a 0-d array, ``ones_like``) or ``"r"`` (a full ``sum``/``mean``: only
+allowed as an output, accumulated across the pass). The structural ops the reverse sweep builds are
+lowered away: ``ones_like``/``zeros_like`` are literals, ``expand`` of a 0-d cotangent is that scalar
+(divided by the count for ``mean``), and ``fit``/``broadcast_like`` are the identity once every array
+has the same shape. Anything else raises `FusionError`, naming the op.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._dtypes import dtype_name
+from .._graph import toposort
+from .._tensor import Tensor
+from . import cexpr
+
+__all__ = ["FusionError", "Instr", "Program", "lower"]
+
+_SHAPE_ONLY = {"ones_like": (), "zeros_like": (), "expand": (0,), "fit": (0,), "broadcast_like": (0,)}
+"""Structural ops and which of their operands carry values (the others give only a shape)."""
+
+
+class FusionError(ValueError):
+    """A graph cannot be lowered to one fused elementwise pass."""
+
+
+@dataclass(frozen=True)
+class Instr:
+    var: str
+    op: str  # an op of `cexpr`; "literal" (args[0] is the value); "sum" (args[0]: the summand); "count" (n)
+    args: tuple[Any, ...]
+    kind: str  # "v", "s" or "r"
+    dtype: str  # "float64", "float32" or "bool"
+
+
+@dataclass
+class Program:
+    """The kernel: array inputs (``a0``... then captured arrays ``c0``...), instructions, outputs."""
+
+    dtype: str
+    inputs: list[str]  # the caller's arrays, in order
+    captured: list[tuple[str, Any]]  # (var, array) of leaves the graph holds that are not inputs
+    scalar_inputs: set[str]  # input or captured vars that are 0-d (passed as scalars)
+    body: list[Instr] = field(default_factory=list)
+    outputs: list[tuple[str, str]] = field(default_factory=list)  # (var, "elem" | "sum" | "mean")
+
+    @property
+    def sums(self) -> list[str]:
+        """The reduced vars (accumulators), in output order, each once."""
+        return list(dict.fromkeys(v for v, how in self.outputs if how != "elem"))
+
+    def summand(self, var: str) -> str:
+        return next(i.args[0] for i in self.body if i.var == var)
+
+
+def _label(node: Tensor) -> str:
+    return node.op.name if node.op is not None else ("a constant" if node._const else "a leaf")
+
+
+def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
+    """The scalar program computing ``outputs`` from ``inputs``, or a FusionError naming the op."""
+    order = toposort(outputs)
+    needed = {id(o) for o in outputs}
+    for node in reversed(order):  # only value operands are needed, not shape references
+        if id(node) in needed and node.op is not None:
+            keep = _SHAPE_ONLY.get(node.op.name, range(len(node.children)))
+            for k in keep:
+                needed.add(id(node.children[k]))
+    dtypes = {dtype_name(t._bk.xp, t._dtype) for t in inputs if t._dtype is not None}
+    for t in order:
+        if id(t) in needed and t.op is None and not t._const and t._dtype is not None:
+            dtypes.add(dtype_name(t._bk.xp, t._dtype))
+    if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
+        raise FusionError(
+            f"fuse: every input must have the same real floating dtype, known when fusing; got "
+            f"{sorted(dtypes) or 'undeclared dtypes'}; declare placeholders with dtype='float64' (or cast)"
+        )
+    (dt,) = dtypes
+    input_var = {id(t): f"a{k}" for k, t in enumerate(inputs)}
+    prog = Program(dtype=dt, inputs=[input_var[id(t)] for t in inputs], captured=[], scalar_inputs=set())
+    var: dict[int, str] = {}
+    kind: dict[int, str] = {}
+    for node in order:
+        key = id(node)
+        if key not in needed:
+            continue
+        if key in input_var:
+            var[key] = input_var[key]
+            kind[key] = "s" if node._shape == () else "v"
+            if kind[key] == "s":
+                prog.scalar_inputs.add(var[key])
+            continue
+        if node._const:
+            var[key] = _literal(prog, node._value, "bool" if type(node._value) is bool else dt)
+            kind[key] = "s"
+            continue
+        if node.op is None:
+            if node._value is None:
+                raise FusionError(
+                    f"fuse: the graph needs placeholder {node.name or ''!s} that is not among the inputs; pass it"
+                )
+            name = f"c{len(prog.captured)}"
+            prog.captured.append((name, node._bk.to_numpy(node._value)))
+            var[key], kind[key] = name, ("s" if tuple(node._value.shape) == () else "v")
+            if kind[key] == "s":
+                prog.scalar_inputs.add(name)
+            continue
+        var[key], kind[key] = _lower_op(prog, node, [id(c) for c in node.children], var, kind, dt)
+    for k, o in enumerate(outputs):
+        v, c = var[id(o)], kind[id(o)]
+        if c == "r":
+            prog.outputs.append((v, "mean" if o.op.name == "mean" else "sum"))
+        elif o._shape == () and c == "s" and o.op is not None:
+            raise FusionError(f"fuse: output {k} is a 0-d {_label(o)}, not a sum; compute it outside the kernel")
+        else:
+            prog.outputs.append((v, "elem"))
+    return prog
+
+
+def _literal(prog: Program, value: Any, dt: str) -> str:
+    name = f"t{len(prog.body)}"
+    prog.body.append(Instr(name, "literal", (value,), "s", dt))
+    return name
+
+
+def _lower_op(
+    prog: Program, node: Tensor, kids: list[int], var: dict[int, str], kind: dict[int, str], dt: str
+) -> tuple[str, str]:
+    name = node.op.name
+    for k in _SHAPE_ONLY.get(name, range(len(kids))):
+        if kind[kids[k]] == "r":
+            raise FusionError(
+                f"fuse: op {name!r} uses the result of a sum inside the graph; a fused kernel can only end "
+                "with sums (split the computation, or run it unfused)"
+            )
+    if name in ("ones_like", "zeros_like"):
+        return _literal(prog, 1 if name == "ones_like" else 0, dt), "s"
+    if name == "expand":
+        g = kids[0]
+        if node.children[0]._shape != ():
+            raise FusionError("fuse: op 'expand' of a partial reduction cannot be fused; only full sums can")
+        if not node.params["mean"]:
+            return var[g], kind[g]
+        static = node._shape is not None and None not in node._shape
+        count = _literal(prog, math.prod(node._shape), dt) if static else _emit(prog, "count", (), "s", dt)
+        return _emit(prog, "divide", (var[g], count), kind[g], dt), kind[g]
+    if name in ("fit", "broadcast_like"):
+        g, ref = node.children
+        if not _same_size(g._shape, ref._shape) and not (kind[kids[0]] == "s" or g._shape == ()):
+            raise FusionError(f"fuse: op {name!r} reduces shape {g._shape} to {ref._shape}; it cannot be fused")
+        return var[kids[0]], kind[kids[0]]
+    if name in ("sum", "mean"):
+        axis = node.params["axis"]
+        nd = None if node.children[0]._shape is None else len(node.children[0]._shape)
+        if node.params["keepdims"] or not (axis is None or (nd is not None and len(_axes(axis)) == nd)):
+            raise FusionError(f"fuse: op {name!r} over some axes cannot be fused; only full sums can")
+        if kind[kids[0]] != "v":
+            raise FusionError(f"fuse: op {name!r} of a value that does not vary per element; compute it directly")
+        return _emit(prog, "sum", (var[kids[0]],), "r", dt), "r"
+    if not cexpr.fusible(name) or not node.op.elementwise:
+        raise FusionError(
+            f"fuse: op {name!r} has no fused form; fusible ops are {', '.join(sorted(cexpr.PY))}, plus full sums"
+        )
+    c = "v" if any(kind[k] == "v" for k in kids) else "s"
+    if name == "multiply":  # 1 * x == x exactly (graphs of placeholders keep these: shapes unknown)
+        for one, other in ((kids[0], kids[1]), (kids[1], kids[0])):
+            if _is_literal_one(prog, var[one]) and node._dtype == node.children[kids.index(other)]._dtype:
+                return var[other], kind[other]
+    out_dt = "bool" if node.op.result == "bool" else dt
+    return _emit(prog, name, tuple(var[k] for k in kids), c, out_dt), c
+
+
+def _same_size(a: Any, b: Any) -> bool:
+    """Static shapes that can be equal (None: a size fixed only when fed; checked on every call)."""
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(p is None or q is None or p == q for p, q in zip(a, b, strict=True))
+
+
+def _is_literal_one(prog: Program, v: str) -> bool:
+    ins = prog.body[int(v[1:])] if v.startswith("t") else None
+    return ins is not None and ins.op == "literal" and ins.dtype != "bool" and ins.args[0] == 1
+
+
+def _axes(axis: Any) -> tuple[int, ...]:
+    return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def _emit(prog: Program, op: str, args: tuple[Any, ...], kind: str, dt: str) -> str:
+    name = f"t{len(prog.body)}"
+    prog.body.append(Instr(name, op, args, kind, dt))
+    return name

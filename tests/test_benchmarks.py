@@ -1,0 +1,99 @@
+"""The benchmark suite at tiny sizes: every scenario runs, and every importable library agrees with the
+hand-written NumPy gradients. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the benchmarks package lives at the repository root
+
+from benchmarks import memory, report  # noqa: E402
+from benchmarks.peers import BASELINE, CONTENDERS  # noqa: E402
+from benchmarks.runner import Runner, load_peers, run_isolated_child  # noqa: E402
+from benchmarks.scenarios import Config, Task, all_scenarios  # noqa: E402
+
+CFG = Config.for_test()
+SCENARIOS = all_scenarios(CFG)
+OK_STATES = ("ok", "unavailable", "skipped")
+
+
+@pytest.fixture(scope="module")
+def runner() -> Runner:
+    peers, _ = load_peers(list(CONTENDERS))
+    assert BASELINE in peers
+    return Runner(CFG, peers, log=lambda msg: None)
+
+
+@pytest.fixture(scope="module")
+def done() -> list[dict[str, Any]]:
+    return []
+
+
+def _check(result: dict[str, Any]) -> None:
+    bad = {
+        name: e["status"] for name, e in result["results"].items() if str(e["status"]).split(":")[0] not in OK_STATES
+    }
+    assert not bad, f"{result['id']}: {bad}"
+    assert result["results"][BASELINE].get("median_s") is not None
+
+
+@pytest.mark.parametrize("sc", SCENARIOS, ids=[s.id for s in SCENARIOS])
+def test_scenario_agrees_with_numpy(sc: Any, runner: Runner, done: list[dict[str, Any]]) -> None:
+    result = runner.run(sc)
+    done.append(result)
+    _check(result)
+    for name, e in result["results"].items():
+        if e["status"] == "ok" and name != BASELINE:
+            assert e["median_ratio"] > 0
+
+
+def test_report_renders(runner: Runner, done: list[dict[str, Any]], tmp_path: Path) -> None:
+    from benchmarks import chart, machine
+
+    scenarios = done or [runner.run(sc) for sc in SCENARIOS[:2]]
+    info = {name: {"status": "ok", "version": p.version()} for name, p in runner.peers.items()}
+    bandwidth = {"1000": {"n": 1000, "gb_per_s": 1.0}}
+    run = {"threads": 1, "contenders": info, "bandwidth": bandwidth, "scenarios": scenarios}
+    doc = {"meta": {"date": machine.now(), "machine": machine.info(), "quick": True}, "runs": [run], "memory": {}}
+    text = report.render(doc)
+    assert "B1 compute" in text and "numpy" in text
+    message = chart.draw(doc, tmp_path / "ratios.png")
+    assert "chart" in message
+
+
+def test_isolated_child_runs_one_contender() -> None:
+    peers, _ = load_peers(list(CONTENDERS))
+    name = next((n for n in ("xpgrad", "autograd", "torch") if n in peers), None)
+    if name is None:
+        pytest.skip("no cheap contender importable")
+    out = run_isolated_child(Task("deep", 1, 1, 50), name, CFG)
+    assert out[name]["status"].split(":")[0] in OK_STATES, out[name]
+    assert out[BASELINE]["status"] == "ok"
+
+
+def test_memory_measure_numpy() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memory", "numpy", "1000"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["compute"]["status"] == "ok"
+    assert result["compute"]["tracemalloc_peak_mb"] > 0
+    assert memory.NUMPY_BASED[0] == "numpy"
+
+
+def test_listing_contenders_imports_no_heavy_library() -> None:
+    code = "import sys, benchmarks.run; print(sorted({'jax', 'torch', 'autograd'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,134 @@
+"""Fused CPU kernels (numba): the same results as the unfused graph, inf and nan included.
+
+Bound (documented in `xpgrad._fuse.cpu`): elementwise outputs are the same IEEE operations in the
+same order, so they agree up to the math library's last bits: |fused - unfused| <= 4 eps (|unfused| + 1)
+(NumPy's float32 sin/exp are its own SIMD routines, numba calls libm); sums differ
+only in summation order, within ``(1024 + n/1024 + chunks) * eps * sum|summand|``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad
+from fuse_cases import B1, FUSIBLE_OPS, inputs, op_graph, placeholders, unfused, with_grads
+from xpgrad._fuse import FusionError, fuse
+
+pytest.importorskip("numba", reason="the fuse extra (numba) is not installed; fused kernels run unfused")
+
+ULP = {"float64": 4 * np.finfo(np.float64).eps, "float32": 4 * np.finfo(np.float32).eps}
+
+
+def _same(fused: list, plain: list, dtype: str, n_sum_terms: int) -> None:
+    assert len(fused) == len(plain)
+    for f, u in zip(fused, plain, strict=True):
+        f, u = np.asarray(f), np.asarray(u)
+        assert f.shape == u.shape and f.dtype == u.dtype
+        if f.ndim == 0:  # a sum: same specials, and within the summation-order bound
+            if not np.isfinite(u):
+                np.testing.assert_array_equal(f, u)
+                continue
+            eps = np.finfo(u.dtype).eps
+            bound = (1024 + n_sum_terms / 1024 + 64) * eps * max(abs(float(u)), 1.0) * 8
+            assert abs(float(f) - float(u)) <= bound
+        else:
+            np.testing.assert_array_equal(np.isnan(f), np.isnan(u))
+            finite = np.isfinite(u)
+            np.testing.assert_array_equal(f[~finite], u[~finite])
+            err = np.abs(f[finite].astype(np.float64) - u[finite])
+            assert np.all(err <= ULP[dtype] * (np.abs(u[finite]) + 1)), float(np.max(err))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("expr", sorted(B1))
+def test_b1_fused_equals_unfused(expr: str, dtype: str) -> None:
+    ps = placeholders(2, dtype)
+    outs = with_grads(B1[expr](*ps), ps)
+    f = fuse(ps, outs, engine="numba")
+    for n in (1, 150, 100_003):
+        data = inputs(n, 2, dtype)
+        _same(f(*data), unfused(ps, outs)(*data), dtype, n)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("expr", sorted(B1))
+def test_b1_fused_sums_of_finite_inputs(expr: str, dtype: str) -> None:
+    ps = placeholders(2, dtype)
+    outs = with_grads(B1[expr](*ps), ps)
+    rng = np.random.default_rng(3)
+    data = [rng.uniform(-1, 1, 300_001).astype(dtype) for _ in range(2)]
+    _same(fuse(ps, outs, engine="numba")(*data), unfused(ps, outs)(*data), dtype, 300_001)
+
+
+@pytest.mark.parametrize("name", FUSIBLE_OPS)
+def test_every_fusible_op_equals_unfused(name: str) -> None:
+    ps, outs = op_graph(name)
+    data = inputs(5000, len(ps))
+    with np.errstate(all="ignore"):
+        plain = unfused(ps, outs)(*data)
+    fused = fuse(ps, outs, engine="numba")(*data)
+    _same(fused, plain, "float64", 5000)
+
+
+def test_auto_engine_is_numba_and_leaves_are_captured() -> None:
+    (x,) = placeholders(1)
+    w = xpgrad.Tensor(np.linspace(0.0, 1.0, 7))
+    out = xpgrad.sum(xpgrad.sin(x) * w + 2.5)
+    outs = with_grads(out, [x])
+    f = fuse([x], outs)
+    assert "prange" in f.source  # type: ignore[attr-defined]
+    data = np.linspace(-1.0, 1.0, 7)
+    _same(f(data), unfused([x], outs)(data), "float64", 7)
+
+
+def test_mean_and_a_gradient_that_is_a_constant() -> None:
+    (x,) = placeholders(1)
+    out = xpgrad.mean(x * 3.0)
+    outs = with_grads(out, [x])
+    data = np.arange(10.0)
+    fused = fuse([x], outs, engine="numba")(data)
+    np.testing.assert_allclose(fused[0], 13.5)
+    np.testing.assert_allclose(fused[1], np.full(10, 0.3))
+    _same(fused, unfused([x], outs)(data), "float64", 10)
+
+
+def test_unfusible_graphs_name_the_op() -> None:
+    x = xpgrad.placeholder(shape=(3, 4), dtype="float64")
+    with pytest.raises(FusionError, match="'sum' over some axes"):
+        fuse([x], [xpgrad.sum(x, axis=0)], engine="numba")
+    with pytest.raises(FusionError, match="'subtract' uses the result of a sum"):
+        fuse([x], [x - xpgrad.sum(x)], engine="numba")
+    y = xpgrad.placeholder(shape=(3, 4), dtype="float64", name="y")
+    with pytest.raises(FusionError, match="placeholder y"):
+        fuse([x], [x * y], engine="numba")
+    i = xpgrad.placeholder(shape=(3,), dtype="int64")
+    with pytest.raises(FusionError, match="real floating dtype"):
+        fuse([i], [i * 2], engine="numba")
+
+
+def test_inputs_are_checked_on_each_call() -> None:
+    ps = placeholders(2)
+    f = fuse(ps, with_grads(B1["memory"](*ps), ps), engine="numba")
+    with pytest.raises(ValueError, match="shape"):
+        f(np.zeros(3), np.zeros(4))
+    with pytest.raises(TypeError, match="dtype"):
+        f(np.zeros(3, np.float32), np.zeros(3, np.float32))
+    with pytest.raises(TypeError, match="takes 2 arrays"):
+        f(np.zeros(3))
+
+
+def test_without_numba_auto_runs_unfused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpgrad._fuse import cpu
+
+    monkeypatch.setattr(cpu, "available", lambda: False)
+    ps = placeholders(2)
+    outs = with_grads(B1["memory"](*ps), ps)
+    f = fuse(ps, outs)
+    assert not hasattr(f, "source")  # the unfused evaluator, not a generated kernel
+    data = inputs(50, 2)
+    with np.errstate(all="ignore"):
+        got = f(*data)
+    _same(got, unfused(ps, outs)(*data), "float64", 50)
+    with pytest.raises(FusionError, match="needs numba"):
+        fuse(ps, outs, engine="numba")

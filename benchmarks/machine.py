@@ -30,6 +30,18 @@ def _mem_gib() -> float | None:
     return None
 
 
+def _thp() -> dict[str, str]:
+    """Transparent huge pages: with defrag=madvise, NumPy's madvised large arrays may stall in compaction."""
+    out = {}
+    for key in ("enabled", "defrag"):
+        try:
+            with open(f"/sys/kernel/mm/transparent_hugepage/{key}") as f:
+                out[key] = f.read().strip()
+        except OSError:
+            pass
+    return out
+
+
 def info() -> dict[str, Any]:
     return {
         "cpu": _cpu_model(),
@@ -37,6 +49,7 @@ def info() -> dict[str, Any]:
         "mem_gib": _mem_gib(),
         "platform": platform.platform(),
         "python": platform.python_version(),
+        "transparent_hugepage": _thp(),
     }
 
 

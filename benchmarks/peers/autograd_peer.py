@@ -20,7 +20,12 @@ class AutogradPeer:
         self.anp = anp
 
     def version(self) -> str:
-        return str(getattr(self.ag, "__version__", "?"))
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("autograd")
+        except PackageNotFoundError:
+            return str(getattr(self.ag, "__version__", "?"))
 
     def prepare(self, task: Task, inputs: Sequence[np.ndarray]) -> Prepared:
         expr, anp, ag = task.expr(), self.anp, self.ag

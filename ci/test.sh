@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e ".[test]"
+python -m pip install --quiet -e ".[test,fuse]"
 python - <<'PY'
 import xpgrad
 print("xpgrad", xpgrad.__version__, "- usable backends here:", ", ".join(xpgrad.available_backends()))

@@ -102,3 +102,31 @@ def test_missing_rule_is_an_error_not_a_zero() -> None:
     y = apply(op, x)
     with pytest.raises(NotImplementedError, match="op '_test_no_rule' has no derivative rule"):
         y.grad(x)
+
+
+def test_gradients_through_complex_intermediates_are_refused() -> None:
+    # |r * (1+1j)| = sqrt(2) r: real rules on complex values used to drop the imaginary part and give 0
+    r = xpgrad.Tensor(np.array([1.0, 2.0]))
+    c = xpgrad.Tensor(np.array([1 + 1j, 2j]))
+    for out in (abs(r * c), xpgrad.imag(r * c), xpgrad.real(r * 1j)):
+        with pytest.raises(NotImplementedError, match="flows through op 'multiply', whose output is complex"):
+            out.grad(r)
+    p = xpgrad.placeholder()  # dtype known only when fed: caught when the gradient is evaluated
+    g = abs(r * p).grad(r)
+    p.value = np.array([1 + 1j, 2j])
+    with pytest.raises(NotImplementedError, match="complex cotangent"):
+        g.forward()
+
+
+def test_cotangent_dtype_is_checked_and_placed_on_the_outputs_device() -> None:
+    import array_api_strict as s
+
+    x = xpgrad.Tensor(np.array([1.0, 2.0]))
+    for bad in (np.array([True, False]), np.array([1j, 1j])):
+        with pytest.raises(TypeError, match=f"grad: the cotangent has dtype {bad.dtype}"):
+            xpgrad.grad(x * x, [x], cotangent=bad)
+    d1 = s.Device("device1")
+    y = xpgrad.Tensor(s.asarray([1.0, 2.0], device=d1))
+    for ct in ([1.0, 3.0], s.asarray([1.0, 3.0]), np.array([1.0, 3.0])):
+        g = xpgrad.grad(y * y, [y], cotangent=ct)[0]
+        assert g.device == d1 and g.numpy().tolist() == [2.0, 12.0]

@@ -124,7 +124,7 @@ def test_repr_and_str(tb) -> None:
 
 def test_backend_arrays_on_either_side() -> None:
     x = Tensor(np.array([1.0, 2.0]))
-    for y in (np.array([3.0, 4.0]) + x, x + np.array([3.0, 4.0]), np.array([3.0, 4.0]) * x, 2.0 ** x):
+    for y in (np.array([3.0, 4.0]) + x, x + np.array([3.0, 4.0]), np.array([3.0, 4.0]) * x, 2.0**x):
         assert isinstance(y, Tensor)
     y = np.array([3.0, 4.0]) * x
     np.testing.assert_allclose(y.grad(x).numpy(), [3.0, 4.0])

@@ -17,6 +17,11 @@ __all__ = ["broadcast_like", "expand", "fit", "move"]
 
 def fit(xp: Any, g: Any, ref: Any) -> Any:
     """Sum ``g`` down to ``ref``'s shape (undoing broadcasting) and cast to a floating ``ref``'s dtype."""
+    if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(ref.dtype, "complex floating"):
+        raise NotImplementedError(
+            f"grad: a complex cotangent ({g.dtype}) reached a real input ({ref.dtype}); gradients through "
+            "complex values are not supported yet (work with real and imaginary parts as separate real Tensors)"
+        )
     shape = tuple(ref.shape)
     if tuple(g.shape) != shape:
         lead = g.ndim - len(shape)

@@ -130,3 +130,15 @@ def test_cotangent_dtype_is_checked_and_placed_on_the_outputs_device() -> None:
     for ct in ([1.0, 3.0], s.asarray([1.0, 3.0]), np.array([1.0, 3.0])):
         g = xpgrad.grad(y * y, [y], cotangent=ct)[0]
         assert g.device == d1 and g.numpy().tolist() == [2.0, 12.0]
+
+
+def test_where_condition_must_be_bool() -> None:
+    x = xpgrad.Tensor(np.array([0.5, 0.0]))
+    with pytest.raises(TypeError, match="where: the condition must be a bool array; got float64"):
+        xpgrad.where(x, x, 0.0)  # NumPy would silently use the truthiness of x
+    p = xpgrad.placeholder()
+    y = xpgrad.where(p, x, 0.0)
+    p.value = np.array([1, 0])
+    with pytest.raises(TypeError, match="where: the condition must be a bool array; got int64"):
+        y.forward()
+    assert xpgrad.where(x > 0.1, x, 0.0).numpy().tolist() == [0.5, 0.0]

@@ -244,7 +244,21 @@ _unary("tanh", lambda g, out, a: g * (1 - square(out)))  # bounded, no cosh over
 _unary("sqrt", lambda g, out, a: g / (2 * out))  # +inf at 0, as in JAX and PyTorch
 
 
+def _where_shape(name: str, c: Tensor, a: Tensor, b: Tensor) -> Any:
+    """Broadcast shape, after refusing a non-boolean condition (NumPy would use its truthiness)."""
+    if not c._const and c._dtype is not None:
+        _bool_condition(c._bk.xp, c._dtype)
+    return _shapes.broadcast(name, c._shape, a._shape, b._shape)
+
+
+def _bool_condition(xp: Any, dtype: Any) -> None:
+    if not xp.isdtype(dtype, "bool"):
+        raise TypeError(f"where: the condition must be a bool array; got {dtype}. Compare first: where(x > 0, ...)")
+
+
 def _where(xp: Any, c: Any, a: Any, b: Any) -> Any:
+    if hasattr(c, "dtype"):  # a placeholder's dtype is only known now
+        _bool_condition(xp, c.dtype)
     if not hasattr(a, "dtype") and not hasattr(b, "dtype"):  # two Python numbers: the standard wants an array
         import array_api_compat
 
@@ -260,6 +274,7 @@ defop(
     domain="any",
     promote=(1, 2),
     fold=lambda c, a, b: a if c else b,
+    shape=_where_shape,
     simplify=_simplify_where,
 )
 

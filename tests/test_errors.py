@@ -142,3 +142,20 @@ def test_where_condition_must_be_bool() -> None:
     with pytest.raises(TypeError, match="where: the condition must be a bool array; got int64"):
         y.forward()
     assert xpgrad.where(x > 0.1, x, 0.0).numpy().tolist() == [0.5, 0.0]
+
+
+def test_declarations_are_checked_when_a_value_is_given() -> None:
+    import array_api_strict as s
+
+    with pytest.raises(TypeError, match="leaf is declared with dtype float32 but was fed float64"):
+        xpgrad.Tensor(np.ones(2), dtype="float32")  # the declaration used to be dropped silently
+    assert xpgrad.Tensor([1, 2], dtype="float32").dtype == np.float32
+    for bad in ("abc", {}, np.array(["a"])):
+        with pytest.raises(TypeError, match="unsupported dtype"):
+            xpgrad.Tensor(bad)
+    for shape in ((2.5,), (-1,), (True,)):
+        with pytest.raises(ValueError, match="is not a valid shape"):
+            xpgrad.placeholder(shape=shape)
+    assert xpgrad.placeholder(shape=3).shape == (3,)
+    with pytest.raises(ValueError, match="is not a supported dtype of backend 'numpy'"):
+        xpgrad.placeholder(dtype=s.float32)

@@ -83,14 +83,14 @@ class Tensor:
         self._target = None
         self._dtype = bk.dtype(dtype)
         self._device = device
-        self._shape = None if shape is None else tuple(shape)
+        self._shape = _declared_shape(shape)
         self._value = None
         if value is not None:
             arr = self._coerce(value, owner)
+            self._check_feed(arr)  # before the array's own dtype, shape and device replace the declared ones
             self._shape = tuple(arr.shape) if shape is None else self._shape
             self._dtype = arr.dtype
             self._device = _device_of(arr)
-            self._check_feed(arr)
             self._value = arr
 
     # ----------------------------------------------------------------- value and feeding
@@ -136,6 +136,11 @@ class Tensor:
 
     def _check_feed(self, arr: Any) -> None:
         what = self._label()
+        if not self._bk.supports(arr.dtype):
+            raise TypeError(
+                f"{what}: unsupported dtype {arr.dtype}; xpgrad handles the array API's bool, integer, real "
+                "and complex floating dtypes (pass numbers, or cast the array)"
+            )
         if self._dtype is not None and arr.dtype != self._dtype:
             from ._dtypes import dtype_name
 
@@ -318,6 +323,18 @@ def placeholder(
     ``shape`` may contain None for a dimension that varies between feeds.
     """
     return Tensor(None, backend=backend, name=name, dtype=dtype, device=device, shape=shape)
+
+
+def _declared_shape(shape: Any) -> tuple[int | None, ...] | None:
+    if shape is None:
+        return None
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    if any(d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 0) for d in dims):
+        raise ValueError(
+            f"shape {shape!r} is not a valid shape; use a tuple of non-negative ints, with None for a size "
+            "that varies between feeds"
+        )
+    return dims
 
 
 def _device_of(arr: Any) -> Any:

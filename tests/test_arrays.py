@@ -168,3 +168,23 @@ def test_sum_and_prod_dtype(tb) -> None:
     i = tb.arr([1, 2, 3], "int32")
     np.testing.assert_array_equal(tb.np(xpgrad.sum(xpgrad.Tensor(i))), tb.np(tb.xp.sum(i)))
     assert xpgrad.sum(xpgrad.Tensor(i)).dtype == tb.xp.sum(i).dtype
+
+
+def test_astype_on_placeholders_of_unknown_dtype(tb) -> None:
+    # the rule needs the source dtype: it used to crash building the gradient of an unknown-dtype placeholder
+    for data, dtype, want in (([1.5, -2.5], "float64", [1.0, -2.0]), ([3, 4], "int64", [6, 8])):
+        p = xpgrad.placeholder(backend=tb.name)
+        y = xpgrad.astype(p, "int64") * p  # a float-to-int cast is a staircase (0); int-to-int is the identity
+        g = y.grad(p)
+        gg = xpgrad.sum(g).grad(p)
+        p.value = tb.arr(data, dtype)
+        g.forward()
+        gg.forward()
+        assert tb.np(g).tolist() == want
+        assert tb.np(gg).tolist() == ([0.0, 0.0] if dtype == "float64" else [2, 2])
+
+
+def test_astype_refuses_to_drop_imaginary_parts(tb) -> None:
+    z = xpgrad.Tensor(tb.arr([1 + 2j], "complex128"))
+    with pytest.raises(TypeError, match="astype: cannot cast complex128 to float64"):
+        xpgrad.astype(z, "float64")

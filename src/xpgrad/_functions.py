@@ -16,7 +16,7 @@ from .backends import get_backend
 __all__ = ["make_function"]
 
 _INTERNAL = frozenset(
-    ("fit", "broadcast_like", "expand", "to", "clip_min", "clip_max", "index", "unindex", "reshape_like")
+    ("fit", "broadcast_like", "expand", "to", "clip_min", "clip_max", "index", "unindex", "reshape_like", "astype_vjp")
 )
 
 

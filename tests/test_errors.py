@@ -70,6 +70,15 @@ def test_bad_operand_and_arity() -> None:
 def test_bad_axis() -> None:
     with pytest.raises(ValueError, match="sum: axis 2 is out of range for an array of 2 dimensions"):
         xpgrad.sum(xpgrad.Tensor(np.ones((2, 2))), axis=2)
+    for p in (xpgrad.Tensor(np.ones((2, 2))), xpgrad.placeholder()):  # also where the rank is unknown
+        for bad in (1.0, True, (0, "1")):
+            with pytest.raises(TypeError, match=r"mean: axis must be an int, a tuple of ints or None; got"):
+                xpgrad.mean(p, axis=bad)
+
+
+def test_check_grads_needs_a_tensor_result() -> None:
+    with pytest.raises(TypeError, match=r"check_grads: f must return an xpgrad Tensor .* it returned ndarray"):
+        xpgrad.check_grads(lambda x: x.value * 2, np.array([1.0]))
 
 
 def test_setting_an_op_value_is_refused() -> None:

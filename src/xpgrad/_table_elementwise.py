@@ -10,12 +10,14 @@ PyTorch where JAX is silent); each is named in a comment and listed in docs/ops.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from typing import Any
 
-from ._ops import ZERO, defop
-from ._table import _f
+from . import _table
+from ._ops import ZERO
+from ._table import _f, _unary
 
 __all__: list[str] = []
 
@@ -24,12 +26,7 @@ cosh, sinh, sqrt, exp, hypot, sign, square, where, floor_divide = map(
 )
 
 
-def _unary(name: str, rule: Any, domain: str = "floating", **kw: Any) -> None:
-    defop(name, 1, vjp=(rule,), domain=domain, **kw)
-
-
-def _binary(name: str, ra: Any, rb: Any, domain: str = "floating", **kw: Any) -> None:
-    defop(name, 2, vjp=(ra, rb), domain=domain, **kw)
+_binary = functools.partial(_table._binary, domain="floating")  # most binary functions here are float-only
 
 
 # ----------------------------------------------------------------- smooth unary functions

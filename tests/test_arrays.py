@@ -188,3 +188,12 @@ def test_astype_refuses_to_drop_imaginary_parts(tb) -> None:
     z = xpgrad.Tensor(tb.arr([1 + 2j], "complex128"))
     with pytest.raises(TypeError, match="astype: cannot cast complex128 to float64"):
         xpgrad.astype(z, "float64")
+
+
+def test_sum_and_prod_take_dtype_names(tb) -> None:
+    t = tb.t([1.0, 2.0], "float32")
+    for fn in (xpgrad.sum, xpgrad.prod):
+        y = fn(t, dtype="float64")  # the name used to reach the backend (and the rule) unresolved
+        assert y.dtype == tb.xp.float64
+        assert y.grad(t).dtype == tb.xp.float32
+    assert tb.np(xpgrad.prod(t, dtype="float64").grad(t)).tolist() == [2.0, 1.0]

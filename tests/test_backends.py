@@ -95,3 +95,15 @@ def test_everything_stays_on_the_device(tb) -> None:
         if not n._const:
             assert n.backend == tb.name and n.device == x.device, repr(n)
             assert n.value is not None
+
+
+def test_python_number_base_stays_on_the_device(tb) -> None:
+    # 2.0 ** x: the rule's log(2.0) used to become a NumPy array, breaking every other backend and device
+    x = tb.t([0.5, 1.5])
+    g = (2.0**x).grad(x)
+    gg = xpgrad.sum(g).grad(x)
+    xs = np.array([0.5, 1.5])
+    np.testing.assert_allclose(tb.np(g), np.log(2.0) * 2.0**xs, rtol=1e-14)
+    np.testing.assert_allclose(tb.np(gg), np.log(2.0) ** 2 * 2.0**xs, rtol=1e-14)
+    assert g.backend == gg.backend == tb.name and g.device == gg.device == x.device
+    assert tb.np((0.0**x).grad(x)).tolist() == [0.0, 0.0]  # d/db 0**b = 0 (JAX's convention)

@@ -189,12 +189,23 @@ _binary(
     dunder="truediv",
     simplify=_simplify_divide,
 )
+
+
+def _log_base(a: Tensor) -> Any:
+    """log(a), with log 0 replaced by 0. A Python-number base (2.0 ** x) is folded here: as a graph
+    node it would be evaluated on the default backend, away from x's backend and device."""
+    if a._const:
+        v = a._value
+        return 0.0 if v == 0 else math.log(v) if v > 0 else math.nan
+    return log(where(a == 0, 1, a))
+
+
 # pow: JAX's conventions: d/da is 0 where b == 0; d/db is 0 where a == 0 (log of 0 replaced by log 1).
 # Where b == 0 the exponent b - 1 is replaced by 0, so b * a ** 0 is an exact 0 with no 0 * inf.
 _binary(
     "pow",
     lambda g, out, a, b: g * (b * a ** (where(b == 0, 1, b) - 1)),
-    lambda g, out, a, b: g * (out * log(where(a == 0, 1, a))),
+    lambda g, out, a, b: g * (out * _log_base(a)),
     infix="**",
     dunder="pow",
     simplify=_simplify_pow,

@@ -63,7 +63,7 @@ def test_bad_operand_and_arity() -> None:
         x * "a"
     with pytest.raises(TypeError, match=r"sin\(\) takes 1 array argument"):
         xpgrad.sin(x, x)
-    with pytest.raises(TypeError, match=r"sum\(\) got (an )?unexpected keyword"):
+    with pytest.raises(TypeError, match=r"sum\(\) got unexpected keyword"):
         xpgrad.sum(x, axes=0)
 
 

@@ -41,21 +41,6 @@ def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> T
     return out if device is None else out.to_device(device)
 
 
-def _reduce_to(name: str, x: Any, axis: Any, dtype: Any, keepdims: bool) -> Tensor:
-    t = x if isinstance(x, Tensor) else Tensor(x)
-    return apply(OPS[name], t, axis=axis, dtype=t._bk.dtype(dtype), keepdims=keepdims)
-
-
-def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Tensor:
-    """sum(x, /, *, axis=None, dtype=None, keepdims=False); ``dtype`` may be a name ('float32')."""
-    return _reduce_to("sum", x, axis, dtype, keepdims)
-
-
-def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Tensor:
-    """prod(x, /, *, axis=None, dtype=None, keepdims=False); ``dtype`` may be a name ('float32')."""
-    return _reduce_to("prod", x, axis, dtype, keepdims)
-
-
 def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Tensor:
     """reshape(x, /, shape, *, copy=None): the array API's reshape, differentiable."""
     return apply(OPS["reshape"], x, shape=tuple(shape), copy=copy)
@@ -162,8 +147,6 @@ COMPOSITES = {
     f.__name__: f
     for f in (
         clip,
-        sum,
-        prod,
         astype,
         reshape,
         broadcast_to,

@@ -11,7 +11,7 @@ from typing import Any
 from ._build import apply
 from ._ops import OPS, OpDef
 from ._tensor import Tensor
-from .backends import get_backend
+from .backends import backend_of, get_backend
 
 __all__ = ["make_function"]
 
@@ -27,6 +27,9 @@ def make_function(op: OpDef, backend: Any = None) -> Any:
         if not any(isinstance(a, Tensor) or not isinstance(a, (bool, int, float, complex)) for a in args):
             bk = get_backend(backend)
             args = tuple(Tensor(a, backend=bk) for a in args)
+        if isinstance(params.get("dtype"), str):  # sum(x, dtype='float64'): a name, as astype takes
+            owner = next((a._bk for a in args if isinstance(a, Tensor)), None) or backend_of(args[0])
+            params["dtype"] = get_backend(owner).dtype(params["dtype"])
         return apply(op, *args, **params)
 
     function.__name__ = function.__qualname__ = op.name

@@ -197,3 +197,15 @@ def test_sum_and_prod_take_dtype_names(tb) -> None:
         assert y.dtype == tb.xp.float64
         assert y.grad(t).dtype == tb.xp.float32
     assert tb.np(xpgrad.prod(t, dtype="float64").grad(t)).tolist() == [2.0, 1.0]
+
+
+def test_where_with_python_conditions_and_mixed_number_branches(tb) -> None:
+    x, y = tb.t([1.0, 2.0]), tb.t([[3.0], [4.0]])
+    for c, want in ((True, [[1.0, 2.0]] * 2), (False, [[3.0, 3.0], [4.0, 4.0]])):
+        w = xpgrad.where(c, x, y)  # a Python bool condition used to reach array-api-strict unconverted
+        assert tb.np(w).tolist() == want
+        gx, gy = xpgrad.grad(w, [x, y])
+        assert tb.np(gx).tolist() == ([2.0, 2.0] if c else [0.0, 0.0])
+        assert tb.np(gy).tolist() == ([[0.0], [0.0]] if c else [[2.0], [2.0]])
+    m = xpgrad.where(x > 1.5, 1, 0.0)  # int and float branches: a float result, as NumPy gives
+    assert tb.np(m).tolist() == [0.0, 1.0] and tb.xp.isdtype(m.dtype, "real floating")

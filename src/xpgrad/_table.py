@@ -255,6 +255,9 @@ _unary("tanh", lambda g, out, a: g * (1 - square(out)))  # bounded, no cosh over
 _unary("sqrt", lambda g, out, a: g / (2 * out))  # +inf at 0, as in JAX and PyTorch
 
 
+_NUMBER_KINDS = (bool, int, float, complex)
+
+
 def _where_shape(name: str, c: Tensor, a: Tensor, b: Tensor) -> Any:
     """Broadcast shape, after refusing a non-boolean condition (NumPy would use its truthiness)."""
     if not c._const and c._dtype is not None:
@@ -268,11 +271,14 @@ def _bool_condition(xp: Any, dtype: Any) -> None:
 
 
 def _where(xp: Any, c: Any, a: Any, b: Any) -> Any:
-    if hasattr(c, "dtype"):  # a placeholder's dtype is only known now
-        _bool_condition(xp, c.dtype)
-    if not hasattr(a, "dtype") and not hasattr(b, "dtype"):  # two Python numbers: the standard wants an array
-        import array_api_compat
+    import array_api_compat
 
+    if not hasattr(c, "dtype"):  # where(True, x, y): the standard wants an array condition
+        c = xp.asarray(c, device=array_api_compat.device(a if hasattr(a, "dtype") else b))
+    _bool_condition(xp, c.dtype)  # a placeholder's dtype is only known now
+    if not hasattr(a, "dtype") and not hasattr(b, "dtype"):  # two Python numbers: the standard wants an array
+        kind = max(type(a), type(b), key=_NUMBER_KINDS.index)  # where(m, 1, 0.0) is float, as in NumPy
+        a, b = kind(a), kind(b)
         a = xp.asarray(a, device=array_api_compat.device(c))
     return xp.where(c, a, b)
 

@@ -128,11 +128,29 @@ class Tensor:
         if isinstance(v, Tensor):
             raise TypeError(f"{self._label()}: fed a Tensor; feed its array (t.value) instead")
         try:
+            if self._dtype is not None:  # Python values: refuse a cast that would truncate (1.5 -> 1)
+                self._check_kind(bk.xp.asarray(v, device=self._device).dtype)
             return bk.xp.asarray(v, dtype=self._dtype, device=self._device)
+        except TypeError as e:
+            if str(e).startswith(self._label()):
+                raise
+            raise TypeError(
+                f"{self._label()}: cannot make a {bk.name} array from {type(v).__name__} {v!r:.60}: {e}"
+            ) from e
         except Exception as e:
             raise TypeError(
                 f"{self._label()}: cannot make a {bk.name} array from {type(v).__name__} {v!r:.60}: {e}"
             ) from e
+
+    def _check_kind(self, got: Any) -> None:
+        from ._dtypes import dtype_kind, dtype_name
+
+        xp = self._bk.xp
+        if self._bk.supports(got) and dtype_kind(xp, got) > dtype_kind(xp, self._dtype):
+            raise TypeError(
+                f"{self._label()} is declared with dtype {dtype_name(xp, self._dtype)} but was fed "
+                f"{dtype_name(xp, got)} values; converting would truncate them. Feed values of that dtype"
+            )
 
     def _check_feed(self, arr: Any) -> None:
         what = self._label()

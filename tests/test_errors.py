@@ -168,3 +168,9 @@ def test_declarations_are_checked_when_a_value_is_given() -> None:
     assert xpgrad.placeholder(shape=3).shape == (3,)
     with pytest.raises(ValueError, match="is not a supported dtype of backend 'numpy'"):
         xpgrad.placeholder(dtype=s.float32)
+
+
+def test_tensor_grad_takes_one_tensor() -> None:
+    x = xpgrad.Tensor(np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"Tensor.grad\(wrt\) takes one Tensor, got list; for several use xpgrad.grad"):
+        (x * x).grad([x])

@@ -283,6 +283,11 @@ class Tensor:
         """The gradient of ``sum(self)`` with respect to ``wrt``: a new graph of Tensors shaped like ``wrt``."""
         from ._grad import grad
 
+        if not isinstance(wrt, Tensor):
+            raise TypeError(
+                f"Tensor.grad(wrt) takes one Tensor, got {type(wrt).__name__}; for several use "
+                "xpgrad.grad(t, [a, b, ...]), which returns one gradient each from a single sweep"
+            )
         return grad(self, [wrt])[0]
 
     # ----------------------------------------------------------------- conversions

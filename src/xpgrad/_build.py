@@ -47,8 +47,8 @@ def const(v: Any) -> Tensor:
 def _operand(op: OpDef, a: Any) -> Tensor:
     if isinstance(a, Tensor):
         return a
-    if isinstance(a, _NUMBER):
-        return const(a)
+    if isinstance(a, _NUMBER):  # a subclass (numpy.float64) becomes the plain number the backend accepts
+        return const(a if type(a) in _NUMBER else next(t for t in _NUMBER if isinstance(a, t))(a))
     if backend_of(a) is not None:
         return Tensor(a)
     raise TypeError(

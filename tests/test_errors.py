@@ -174,3 +174,12 @@ def test_tensor_grad_takes_one_tensor() -> None:
     x = xpgrad.Tensor(np.array([1.0, 2.0]))
     with pytest.raises(TypeError, match=r"Tensor.grad\(wrt\) takes one Tensor, got list; for several use xpgrad.grad"):
         (x * x).grad([x])
+
+
+def test_bool_inputs_have_no_gradient_and_abs_of_complex_is_real() -> None:
+    b = xpgrad.Tensor(np.array([True, False]))
+    with pytest.raises(TypeError, match="grad: wrt\\[0\\] has dtype bool, which has no gradient"):
+        xpgrad.atan(b).grad(b)  # used to fail inside the sweep: "square: only integer ... got bool"
+    z = xpgrad.Tensor(np.array([3 + 4j], dtype=np.complex64))
+    for y in (abs(z), xpgrad.real(z), xpgrad.imag(z)):
+        assert y._dtype == y.value.dtype == np.float32  # the static dtype said complex64 for abs

@@ -42,6 +42,11 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
     for i, w in enumerate(targets):
         if not isinstance(w, Tensor):
             raise TypeError(f"grad: wrt[{i}] is a {type(w).__name__}, not a Tensor of the graph")
+        if w._dtype is not None and w._bk is not None and _dtypes.dtype_kind(w._bk.xp, w._dtype) == _dtypes.BOOL:
+            raise TypeError(
+                f"grad: wrt[{i}] has dtype bool, which has no gradient; cast it to a floating dtype "
+                "(xpgrad.astype(b, 'float64')) and differentiate with respect to that"
+            )
         if w._dtype is not None and w._bk is not None and _dtypes.dtype_kind(w._bk.xp, w._dtype) == _dtypes.COMPLEX:
             raise NotImplementedError(
                 f"grad: wrt[{i}] has complex dtype {w._dtype}; gradients with respect to complex inputs "

@@ -244,7 +244,7 @@ _unary(
     simplify=_simplify_negative,
 )
 _unary("positive", lambda g, out, a: g, domain="numeric", dunder="pos")
-_unary("abs", lambda g, out, a: g * sign(a), domain="numeric", dunder="abs")  # 0 at 0 (JAX, PyTorch)
+_unary("abs", lambda g, out, a: g * sign(a), domain="numeric", dunder="abs", result="real")  # 0 at 0 (JAX, PyTorch)
 _unary("sign", ZERO, domain="numeric")
 _unary("square", lambda g, out, a: g * (2 * a), domain="numeric")
 _unary("exp", lambda g, out, a: g * out)  # the output is the derivative: no second exp

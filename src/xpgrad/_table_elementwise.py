@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from typing import Any
 
 from . import _table
 from ._ops import ZERO
@@ -48,8 +47,8 @@ _unary("atanh", lambda g, out, a: g / ((1 - a) * (1 + a)))
 _unary("reciprocal", lambda g, out, a: -(g * square(out)))  # -1/a^2 from the output
 
 # ----------------------------------------------------------------- complex parts (real inputs: identity-like)
-_unary("real", lambda g, out, a: g, domain="numeric", dtype=lambda a: _real_dtype(a))
-_unary("imag", ZERO, domain="numeric", dtype=lambda a: _real_dtype(a))  # imag of a real input is 0
+_unary("real", lambda g, out, a: g, domain="numeric", result="real")
+_unary("imag", ZERO, domain="numeric", result="real")  # imag of a real input is 0
 _unary("conj", lambda g, out, a: g, domain="numeric")
 
 # ----------------------------------------------------------------- piecewise-constant: zero by definition
@@ -126,14 +125,3 @@ for _name, _dunder, _fold in (
     _binary(_name, ZERO, ZERO, domain="integer_or_bool", dunder=_dunder, fold=_fold)
 _binary("bitwise_left_shift", ZERO, ZERO, domain="integer", dunder="lshift", fold=operator.lshift)
 _binary("bitwise_right_shift", ZERO, ZERO, domain="integer", dunder="rshift", fold=operator.rshift)
-
-
-def _real_dtype(a: Any) -> Any:
-    """The dtype of real(a) / imag(a): the real counterpart of a complex dtype, else a's own."""
-    from ._dtypes import dtype_name
-
-    d = a._dtype
-    if d is None or a._bk is None:
-        return d
-    name = {"complex64": "float32", "complex128": "float64"}.get(dtype_name(a._bk.xp, d))
-    return d if name is None else getattr(a._bk.xp, name)

@@ -209,3 +209,9 @@ def test_where_with_python_conditions_and_mixed_number_branches(tb) -> None:
         assert tb.np(gy).tolist() == ([[0.0], [0.0]] if c else [[2.0], [2.0]])
     m = xpgrad.where(x > 1.5, 1, 0.0)  # int and float branches: a float result, as NumPy gives
     assert tb.np(m).tolist() == [0.0, 1.0] and tb.xp.isdtype(m.dtype, "real floating")
+
+
+def test_unbroadcast_gradients_keep_integer_dtypes(tb) -> None:
+    i = tb.t([[1], [2]], "int32")
+    g = xpgrad.broadcast_to(i, (3, 2, 4)).grad(i)  # NumPy's sum widened int32 to int64 under an int32 static dtype
+    assert g.dtype == g._dtype == tb.xp.int32 and tb.np(g).tolist() == [[12], [12]]

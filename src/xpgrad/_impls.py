@@ -27,7 +27,7 @@ def fit(xp: Any, g: Any, ref: Any) -> Any:
         lead = g.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
         if axes:
-            g = xp.sum(g, axis=axes)
+            g = xp.sum(g, axis=axes, dtype=g.dtype)  # integers too keep their dtype (NumPy widens int32)
         g = xp.reshape(g, shape)
     if g.dtype != ref.dtype and xp.isdtype(ref.dtype, "real floating"):
         g = xp.astype(g, ref.dtype)

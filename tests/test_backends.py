@@ -116,3 +116,11 @@ def test_numpy_float64_scalars_are_python_numbers(tb) -> None:
     y = x * np.float64(2.0)
     assert y.dtype == y._dtype == tb.xp.float32
     assert tb.np(y).tolist() == [2.0, 4.0] and tb.np(y.grad(x)).tolist() == [2.0, 2.0]
+
+
+def test_python_bools_with_numeric_arrays(tb) -> None:
+    # the dtype policy makes True a weak 1; array-api-strict used to refuse it inside evaluation
+    x, i = tb.t([1.0, 2.0]), tb.t([1, 2], "int64")
+    assert tb.np(x + True).tolist() == [2.0, 3.0] and tb.np(i * False).tolist() == [0, 0]
+    assert tb.np(xpgrad.maximum(x, True).grad(x)).tolist() == [0.5, 1.0]
+    assert tb.np(xpgrad.where(x > 1.5, x, True)).tolist() == [1.0, 2.0]

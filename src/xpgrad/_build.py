@@ -97,6 +97,7 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
         bk = get_backend(None)
         children = [Tensor(c._value, backend=bk) for c in children]
         dev = children[0]._device if children else None
+    children = _weak_bools(op, bk, children)
     if op.simplify is not None:
         found = op.simplify(*children, **params)
         if found is not None:
@@ -121,6 +122,18 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
 
             node._device = _device_of(node._value)
     return node
+
+
+def _weak_bools(op: OpDef, bk: Backend, children: list[Tensor]) -> list[Tensor]:
+    """A Python bool met with numeric arrays becomes 0 or 1 (array-api-strict refuses to promote it)."""
+    if not any(children[i]._const and type(children[i]._value) is bool for i in op.promote):
+        return children
+    if not any(not c._const and c._dtype is not None and not bk.xp.isdtype(c._dtype, "bool") for c in children):
+        return children
+    return [
+        const(int(c._value)) if i in op.promote and c._const and type(c._value) is bool else c
+        for i, c in enumerate(children)
+    ]
 
 
 def _static_dtype(node: Tensor) -> None:

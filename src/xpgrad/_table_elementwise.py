@@ -77,10 +77,11 @@ _binary(
 # exp(a - out) is in [0, 1]: never overflows, unlike exp(a) / (exp(a) + exp(b)). Where a == out it
 # is exactly 1 (also at a = +inf, where a - out is nan): logaddexp(inf, b) gives (1, 0), the limit,
 # as PyTorch's 1 / (1 + exp(b - a)) does (JAX gives exp(b) to b there).
+# Where both equal out (a = b = +-inf) each gets 1/2, the limit along the diagonal, not 1 + 1.
 _binary(
     "logaddexp",
-    lambda g, out, a, b: g * exp(where(a == out, 0, a - out)),
-    lambda g, out, a, b: g * exp(where(b == out, 0, b - out)),
+    lambda g, out, a, b: g * exp(where(a == out, where(b == out, -math.log(2), 0), a - out)),
+    lambda g, out, a, b: g * exp(where(b == out, where(a == out, -math.log(2), 0), b - out)),
 )
 # clip(x, min, max) is clip_max(clip_min(x, min), max), the standard's order. Like PyTorch's clamp,
 # the gradient goes to x on the closed interval (at a bound too) and to a bound only where it binds.

@@ -168,3 +168,50 @@ def test_sum_and_prod_dtype(tb) -> None:
     i = tb.arr([1, 2, 3], "int32")
     np.testing.assert_array_equal(tb.np(xpgrad.sum(xpgrad.Tensor(i))), tb.np(tb.xp.sum(i)))
     assert xpgrad.sum(xpgrad.Tensor(i)).dtype == tb.xp.sum(i).dtype
+
+
+def test_astype_on_placeholders_of_unknown_dtype(tb) -> None:
+    # the rule needs the source dtype: it used to crash building the gradient of an unknown-dtype placeholder
+    for data, dtype, want in (([1.5, -2.5], "float64", [1.0, -2.0]), ([3, 4], "int64", [6, 8])):
+        p = xpgrad.placeholder(backend=tb.name)
+        y = xpgrad.astype(p, "int64") * p  # a float-to-int cast is a staircase (0); int-to-int is the identity
+        g = y.grad(p)
+        gg = xpgrad.sum(g).grad(p)
+        p.value = tb.arr(data, dtype)
+        g.forward()
+        gg.forward()
+        assert tb.np(g).tolist() == want
+        assert tb.np(gg).tolist() == ([0.0, 0.0] if dtype == "float64" else [2, 2])
+
+
+def test_astype_refuses_to_drop_imaginary_parts(tb) -> None:
+    z = xpgrad.Tensor(tb.arr([1 + 2j], "complex128"))
+    with pytest.raises(TypeError, match="astype: cannot cast complex128 to float64"):
+        xpgrad.astype(z, "float64")
+
+
+def test_sum_and_prod_take_dtype_names(tb) -> None:
+    t = tb.t([1.0, 2.0], "float32")
+    for fn in (xpgrad.sum, xpgrad.prod):
+        y = fn(t, dtype="float64")  # the name used to reach the backend (and the rule) unresolved
+        assert y.dtype == tb.xp.float64
+        assert y.grad(t).dtype == tb.xp.float32
+    assert tb.np(xpgrad.prod(t, dtype="float64").grad(t)).tolist() == [2.0, 1.0]
+
+
+def test_where_with_python_conditions_and_mixed_number_branches(tb) -> None:
+    x, y = tb.t([1.0, 2.0]), tb.t([[3.0], [4.0]])
+    for c, want in ((True, [[1.0, 2.0]] * 2), (False, [[3.0, 3.0], [4.0, 4.0]])):
+        w = xpgrad.where(c, x, y)  # a Python bool condition used to reach array-api-strict unconverted
+        assert tb.np(w).tolist() == want
+        gx, gy = xpgrad.grad(w, [x, y])
+        assert tb.np(gx).tolist() == ([2.0, 2.0] if c else [0.0, 0.0])
+        assert tb.np(gy).tolist() == ([[0.0], [0.0]] if c else [[2.0], [2.0]])
+    m = xpgrad.where(x > 1.5, 1, 0.0)  # int and float branches: a float result, as NumPy gives
+    assert tb.np(m).tolist() == [0.0, 1.0] and tb.xp.isdtype(m.dtype, "real floating")
+
+
+def test_unbroadcast_gradients_keep_integer_dtypes(tb) -> None:
+    i = tb.t([[1], [2]], "int32")
+    g = xpgrad.broadcast_to(i, (3, 2, 4)).grad(i)  # NumPy's sum widened int32 to int64 under an int32 static dtype
+    assert g.dtype == g._dtype == tb.xp.int32 and tb.np(g).tolist() == [[12], [12]]

@@ -70,6 +70,15 @@ def test_bad_operand_and_arity() -> None:
 def test_bad_axis() -> None:
     with pytest.raises(ValueError, match="sum: axis 2 is out of range for an array of 2 dimensions"):
         xpgrad.sum(xpgrad.Tensor(np.ones((2, 2))), axis=2)
+    for p in (xpgrad.Tensor(np.ones((2, 2))), xpgrad.placeholder()):  # also where the rank is unknown
+        for bad in (1.0, True, (0, "1")):
+            with pytest.raises(TypeError, match=r"mean: axis must be an int, a tuple of ints or None; got"):
+                xpgrad.mean(p, axis=bad)
+
+
+def test_check_grads_needs_a_tensor_result() -> None:
+    with pytest.raises(TypeError, match=r"check_grads: f must return an xpgrad Tensor .* it returned ndarray"):
+        xpgrad.check_grads(lambda x: x.value * 2, np.array([1.0]))
 
 
 def test_setting_an_op_value_is_refused() -> None:
@@ -102,3 +111,75 @@ def test_missing_rule_is_an_error_not_a_zero() -> None:
     y = apply(op, x)
     with pytest.raises(NotImplementedError, match="op '_test_no_rule' has no derivative rule"):
         y.grad(x)
+
+
+def test_gradients_through_complex_intermediates_are_refused() -> None:
+    # |r * (1+1j)| = sqrt(2) r: real rules on complex values used to drop the imaginary part and give 0
+    r = xpgrad.Tensor(np.array([1.0, 2.0]))
+    c = xpgrad.Tensor(np.array([1 + 1j, 2j]))
+    for out in (abs(r * c), xpgrad.imag(r * c), xpgrad.real(r * 1j)):
+        with pytest.raises(NotImplementedError, match="flows through op 'multiply', whose output is complex"):
+            out.grad(r)
+    p = xpgrad.placeholder()  # dtype known only when fed: caught when the gradient is evaluated
+    g = abs(r * p).grad(r)
+    p.value = np.array([1 + 1j, 2j])
+    with pytest.raises(NotImplementedError, match="complex cotangent"):
+        g.forward()
+
+
+def test_cotangent_dtype_is_checked_and_placed_on_the_outputs_device() -> None:
+    import array_api_strict as s
+
+    x = xpgrad.Tensor(np.array([1.0, 2.0]))
+    for bad in (np.array([True, False]), np.array([1j, 1j])):
+        with pytest.raises(TypeError, match=f"grad: the cotangent has dtype {bad.dtype}"):
+            xpgrad.grad(x * x, [x], cotangent=bad)
+    d1 = s.Device("device1")
+    y = xpgrad.Tensor(s.asarray([1.0, 2.0], device=d1))
+    for ct in ([1.0, 3.0], s.asarray([1.0, 3.0]), np.array([1.0, 3.0])):
+        g = xpgrad.grad(y * y, [y], cotangent=ct)[0]
+        assert g.device == d1 and g.numpy().tolist() == [2.0, 12.0]
+
+
+def test_where_condition_must_be_bool() -> None:
+    x = xpgrad.Tensor(np.array([0.5, 0.0]))
+    with pytest.raises(TypeError, match="where: the condition must be a bool array; got float64"):
+        xpgrad.where(x, x, 0.0)  # NumPy would silently use the truthiness of x
+    p = xpgrad.placeholder()
+    y = xpgrad.where(p, x, 0.0)
+    p.value = np.array([1, 0])
+    with pytest.raises(TypeError, match="where: the condition must be a bool array; got int64"):
+        y.forward()
+    assert xpgrad.where(x > 0.1, x, 0.0).numpy().tolist() == [0.5, 0.0]
+
+
+def test_declarations_are_checked_when_a_value_is_given() -> None:
+    import array_api_strict as s
+
+    with pytest.raises(TypeError, match="leaf is declared with dtype float32 but was fed float64"):
+        xpgrad.Tensor(np.ones(2), dtype="float32")  # the declaration used to be dropped silently
+    assert xpgrad.Tensor([1, 2], dtype="float32").dtype == np.float32
+    for bad in ("abc", {}, np.array(["a"])):
+        with pytest.raises(TypeError, match="unsupported dtype"):
+            xpgrad.Tensor(bad)
+    for shape in ((2.5,), (-1,), (True,)):
+        with pytest.raises(ValueError, match="is not a valid shape"):
+            xpgrad.placeholder(shape=shape)
+    assert xpgrad.placeholder(shape=3).shape == (3,)
+    with pytest.raises(ValueError, match="is not a supported dtype of backend 'numpy'"):
+        xpgrad.placeholder(dtype=s.float32)
+
+
+def test_tensor_grad_takes_one_tensor() -> None:
+    x = xpgrad.Tensor(np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"Tensor.grad\(wrt\) takes one Tensor, got list; for several use xpgrad.grad"):
+        (x * x).grad([x])
+
+
+def test_bool_inputs_have_no_gradient_and_abs_of_complex_is_real() -> None:
+    b = xpgrad.Tensor(np.array([True, False]))
+    with pytest.raises(TypeError, match="grad: wrt\\[0\\] has dtype bool, which has no gradient"):
+        xpgrad.atan(b).grad(b)  # used to fail inside the sweep: "square: only integer ... got bool"
+    z = xpgrad.Tensor(np.array([3 + 4j], dtype=np.complex64))
+    for y in (abs(z), xpgrad.real(z), xpgrad.imag(z)):
+        assert y._dtype == y.value.dtype == np.float32  # the static dtype said complex64 for abs

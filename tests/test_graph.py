@@ -124,8 +124,19 @@ def test_repr_and_str(tb) -> None:
 
 def test_backend_arrays_on_either_side() -> None:
     x = Tensor(np.array([1.0, 2.0]))
-    for y in (np.array([3.0, 4.0]) + x, x + np.array([3.0, 4.0]), np.array([3.0, 4.0]) * x, 2.0 ** x):
+    for y in (np.array([3.0, 4.0]) + x, x + np.array([3.0, 4.0]), np.array([3.0, 4.0]) * x, 2.0**x):
         assert isinstance(y, Tensor)
     y = np.array([3.0, 4.0]) * x
     np.testing.assert_allclose(y.grad(x).numpy(), [3.0, 4.0])
     np.testing.assert_allclose((2.0**x).grad(x).numpy(), np.log(2.0) * 2.0 ** np.array([1.0, 2.0]))
+
+
+def test_feeding_python_values_never_truncates(tb) -> None:
+    p = xpgrad.placeholder(dtype="int64", backend=tb.name, device=tb.device, name="p")
+    with pytest.raises(TypeError, match="placeholder 'p' is declared with dtype int64 but was fed float64 values"):
+        p.value = [1.5, 2.7]  # used to become [1, 2] silently
+    with pytest.raises(TypeError, match="leaf is declared with dtype bool but was fed float64 values"):
+        xpgrad.Tensor([2.0, 0.0], backend=tb.name, dtype="bool")
+    q = xpgrad.placeholder(dtype="float32", backend=tb.name, device=tb.device)
+    q.value = [1, 2]  # Python ints widen to floats: no information lost
+    assert q.dtype == tb.xp.float32 and tb.np(q).tolist() == [1.0, 2.0]

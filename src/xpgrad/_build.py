@@ -54,6 +54,8 @@ def _operand(op: OpDef, a: Any) -> Tensor:
     if isinstance(a, Tensor):
         return a
     if isinstance(a, _NUMBER):
+        if type(a) not in _NUMBER:  # a subclass (numpy.float64) becomes the plain number the backend accepts
+            a = next(t for t in _NUMBER if isinstance(a, t))(a)
         if not a:
             return const(a)
         key = (type(a), a)
@@ -215,6 +217,9 @@ def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> 
         bk = get_backend(None)
         children = new_children = tuple(Tensor(c._value, backend=bk) for c in children)
         dev = children[0]._device if children else None
+    weak = _weak_bools(op, bk, children)
+    if weak is not children:  # not memoized: `apply` keeps only decisions that leave the operands as given
+        children = new_children = tuple(weak)
     if op.moves:  # `to`: the output lives where the params say
         bk, dev = params["backend"], params["device"]
     shape = (
@@ -224,6 +229,18 @@ def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> 
     )
     target, dtype = _static_dtype(op, children, params, bk, dev)
     return bk, dev, shape, dtype, target, new_children, None, signature(bk, dev, shape, dtype)
+
+
+def _weak_bools(op: OpDef, bk: Backend, children: list[Tensor]) -> list[Tensor]:
+    """A Python bool met with numeric arrays becomes 0 or 1 (array-api-strict refuses to promote it)."""
+    if not any(children[i]._const and type(children[i]._value) is bool for i in op.promote):
+        return children
+    if not any(not c._const and c._dtype is not None and not bk.xp.isdtype(c._dtype, "bool") for c in children):
+        return children
+    return [
+        const(int(c._value)) if i in op.promote and c._const and type(c._value) is bool else c
+        for i, c in enumerate(children)
+    ]
 
 
 def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk: Backend, dev: Any) -> Any:

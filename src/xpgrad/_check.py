@@ -75,6 +75,10 @@ def _check(
     atol: float | None,
 ) -> None:
     out = f(*leaves)
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"check_grads: f must return an xpgrad Tensor built from its arguments; it returned {type(out).__name__}"
+        )
     u = _random_like(rng, out, _dtypes_float(out))
     for i, x in enumerate(leaves):
         if not _is_float(x):

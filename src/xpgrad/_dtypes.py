@@ -127,4 +127,8 @@ def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], devi
         )
         want = " or ".join(_KIND_NAMES[k] for k in sorted(accepted))
         raise TypeError(f"{op.name}: only {want} dtypes are allowed; got {got}. Cast first, e.g. with xpgrad.astype")
-    return target, (xp.bool if op.result == "bool" else target)
+    if op.result == "bool":
+        return target, xp.bool
+    if op.result == "real" and top == COMPLEX:  # abs, real, imag: complex64 -> float32, complex128 -> float64
+        return target, xp.float32 if target == xp.complex64 else xp.float64
+    return target, target

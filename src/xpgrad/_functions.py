@@ -11,12 +11,12 @@ from typing import Any
 from ._build import apply
 from ._ops import OPS, OpDef
 from ._tensor import Tensor
-from .backends import get_backend
+from .backends import backend_of, get_backend
 
 __all__ = ["make_function"]
 
 _INTERNAL = frozenset(
-    ("fit", "broadcast_like", "expand", "to", "clip_min", "clip_max", "index", "unindex", "reshape_like")
+    ("fit", "broadcast_like", "expand", "to", "clip_min", "clip_max", "index", "unindex", "reshape_like", "astype_vjp")
 )
 
 
@@ -24,6 +24,9 @@ def make_function(op: OpDef, backend: Any = None) -> Any:
     """``xpgrad.<op>``; Python numbers alone make arrays on ``backend`` (default: the default backend)."""
 
     def function(*args: Any, **params: Any) -> Tensor:
+        if isinstance(params.get("dtype"), str):  # sum(x, dtype='float64'): a name, as astype takes
+            owner = next((a._bk for a in args if isinstance(a, Tensor)), None) or backend_of(args[0])
+            params["dtype"] = get_backend(owner or backend).dtype(params["dtype"])
         for a in args:  # a loop, not any(<generator>): this runs on every call (issue 5)
             if type(a) is Tensor or not isinstance(a, (bool, int, float, complex)):
                 return apply(op, *args, **params)

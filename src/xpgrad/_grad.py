@@ -42,6 +42,11 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
     for i, w in enumerate(targets):
         if not isinstance(w, Tensor):
             raise TypeError(f"grad: wrt[{i}] is a {type(w).__name__}, not a Tensor of the graph")
+        if w._dtype is not None and w._bk is not None and _dtypes.dtype_kind(w._bk.xp, w._dtype) == _dtypes.BOOL:
+            raise TypeError(
+                f"grad: wrt[{i}] has dtype bool, which has no gradient; cast it to a floating dtype "
+                "(xpgrad.astype(b, 'float64')) and differentiate with respect to that"
+            )
         if w._dtype is not None and w._bk is not None and _dtypes.dtype_kind(w._bk.xp, w._dtype) == _dtypes.COMPLEX:
             raise NotImplementedError(
                 f"grad: wrt[{i}] has complex dtype {w._dtype}; gradients with respect to complex inputs "
@@ -55,6 +60,7 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
         for c in n.children:
             if id(c) in relevant:
                 mark(id(n))
+                _refuse_complex(n)
                 break
     results: dict[int, Tensor] = {}
     level = 1 + max(n._level for n in order)
@@ -71,14 +77,32 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
     return grads
 
 
+def _refuse_complex(n: Tensor) -> None:
+    """Complex values between ``wrt`` and the output would have their imaginary parts dropped by
+    the real-valued rules: raise instead of returning a silently wrong gradient."""
+    if n.op is not None and n._dtype is not None and _dtypes.dtype_kind(n._bk.xp, n._dtype) == _dtypes.COMPLEX:
+        raise NotImplementedError(
+            f"grad: the gradient flows through op {n.op.name!r}, whose output is complex ({n._dtype}); "
+            "gradients through complex values are not supported yet (work with real and imaginary parts "
+            "as separate real Tensors)"
+        )
+
+
 def _seed(out: Tensor, cotangent: Any) -> Tensor:
     if cotangent is None:
         return apply(OPS["ones_like"], out)
     ct = cotangent if isinstance(cotangent, Tensor) else Tensor(cotangent, backend=out._bk)
-    if ct._bk is not out._bk and not ct._const:
-        ct = ct.to(out._bk)
     if out._shape is not None and ct._shape is not None and ct._shape != out._shape:
         raise ValueError(f"grad: cotangent shape {ct._shape} does not match the output shape {out._shape}")
+    if ct._dtype is not None and out._dtype is not None:
+        kind, out_kind = _dtypes.dtype_kind(ct._bk.xp, ct._dtype), _dtypes.dtype_kind(out._bk.xp, out._dtype)
+        if kind == _dtypes.BOOL or kind > max(out_kind, _dtypes.FLOAT):
+            raise TypeError(
+                f"grad: the cotangent has dtype {ct._dtype}, which cannot weight an output of dtype "
+                f"{out._dtype}; pass a real floating (or integer) cotangent"
+            )
+    if ct._bk is not out._bk or (out._device is not None and ct._device != out._device):
+        ct = ct.to(out._bk, device=out._device)  # the cotangent lives where the output lives
     return ct
 
 

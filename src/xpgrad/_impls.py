@@ -17,12 +17,17 @@ __all__ = ["broadcast_like", "expand", "fit", "move"]
 
 def fit(xp: Any, g: Any, ref: Any) -> Any:
     """Sum ``g`` down to ``ref``'s shape (undoing broadcasting) and cast to a floating ``ref``'s dtype."""
+    if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(ref.dtype, "complex floating"):
+        raise NotImplementedError(
+            f"grad: a complex cotangent ({g.dtype}) reached a real input ({ref.dtype}); gradients through "
+            "complex values are not supported yet (work with real and imaginary parts as separate real Tensors)"
+        )
     shape = tuple(ref.shape)
     if tuple(g.shape) != shape:
         lead = g.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
         if axes:
-            g = xp.sum(g, axis=axes)
+            g = xp.sum(g, axis=axes, dtype=g.dtype)  # integers too keep their dtype (NumPy widens int32)
         g = xp.reshape(g, shape)
     if g.dtype != ref.dtype and xp.isdtype(ref.dtype, "real floating"):
         g = xp.astype(g, ref.dtype)

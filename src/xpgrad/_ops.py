@@ -51,7 +51,7 @@ class OpDef:
     vjp: tuple[Any, ...]
     domain: Domain = "numeric"
     elementwise: bool = True
-    result: Literal["same", "bool"] = "same"
+    result: Literal["same", "bool", "real"] = "same"  # "real": the real counterpart of a complex dtype
     params: dict[str, Any] = field(default_factory=dict)
     promote: tuple[int, ...] = ()
     dtype: Callable[..., Any] | None = None

@@ -43,12 +43,14 @@ def normalize_axis(opname: str, axis: Any, ndim: int | None) -> tuple[int, ...] 
     """``axis`` as a sorted tuple of non-negative ints (None = all axes), checked against ``ndim``."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    if any(isinstance(a, bool) or not isinstance(a, int) for a in axes):
+        raise TypeError(f"{opname}: axis must be an int, a tuple of ints or None; got {axis!r}")
     if ndim is None:
         return axes  # rank unknown until fed: the op normalizes at run time
     norm = []
     for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < ndim:
+        if not -ndim <= a < ndim:
             raise ValueError(f"{opname}: axis {axis!r} is out of range for an array of {ndim} dimensions")
         norm.append(a % ndim)
     if len(set(norm)) != len(norm):

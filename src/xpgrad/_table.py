@@ -206,12 +206,23 @@ _binary(
     dunder="truediv",
     simplify=_simplify_divide,
 )
+
+
+def _log_base(a: Tensor) -> Any:
+    """log(a), with log 0 replaced by 0. A Python-number base (2.0 ** x) is folded here: as a graph
+    node it would be evaluated on the default backend, away from x's backend and device."""
+    if a._const:
+        v = a._value
+        return 0.0 if v == 0 else math.log(v) if v > 0 else math.nan
+    return log(where(a == 0, 1, a))
+
+
 # pow: JAX's conventions: d/da is 0 where b == 0; d/db is 0 where a == 0 (log of 0 replaced by log 1).
 # Where b == 0 the exponent b - 1 is replaced by 0, so b * a ** 0 is an exact 0 with no 0 * inf.
 _binary(
     "pow",
     lambda g, out, a, b: g * (b * a ** (where(b == 0, 1, b) - 1)),
-    lambda g, out, a, b: g * (out * log(where(a == 0, 1, a))),
+    lambda g, out, a, b: g * (out * _log_base(a)),
     infix="**",
     dunder="pow",
     simplify=_simplify_pow,
@@ -250,7 +261,7 @@ _unary(
     simplify=_simplify_negative,
 )
 _unary("positive", lambda g, out, a: g, domain="numeric", dunder="pos")
-_unary("abs", lambda g, out, a: g * sign(a), domain="numeric", dunder="abs")  # 0 at 0 (JAX, PyTorch)
+_unary("abs", lambda g, out, a: g * sign(a), domain="numeric", dunder="abs", result="real")  # 0 at 0 (JAX, PyTorch)
 _unary("sign", ZERO, domain="numeric")
 _unary("square", lambda g, out, a: g * (2 * a), domain="numeric")
 _unary("exp", lambda g, out, a: g * out)  # the output is the derivative: no second exp
@@ -262,10 +273,30 @@ _unary("tanh", lambda g, out, a: g * ((1 - out) * (1 + out)))  # bounded, no cos
 _unary("sqrt", lambda g, out, a: g / (2 * out))  # +inf at 0, as in JAX and PyTorch
 
 
-def _where(xp: Any, c: Any, a: Any, b: Any) -> Any:
-    if not hasattr(a, "dtype") and not hasattr(b, "dtype"):  # two Python numbers: the standard wants an array
-        import array_api_compat
+_NUMBER_KINDS = (bool, int, float, complex)
 
+
+def _where_shape(name: str, c: Tensor, a: Tensor, b: Tensor) -> Any:
+    """Broadcast shape, after refusing a non-boolean condition (NumPy would use its truthiness)."""
+    if not c._const and c._dtype is not None:
+        _bool_condition(c._bk.xp, c._dtype)
+    return _shapes.broadcast(name, c._shape, a._shape, b._shape)
+
+
+def _bool_condition(xp: Any, dtype: Any) -> None:
+    if not xp.isdtype(dtype, "bool"):
+        raise TypeError(f"where: the condition must be a bool array; got {dtype}. Compare first: where(x > 0, ...)")
+
+
+def _where(xp: Any, c: Any, a: Any, b: Any) -> Any:
+    import array_api_compat
+
+    if not hasattr(c, "dtype"):  # where(True, x, y): the standard wants an array condition
+        c = xp.asarray(c, device=array_api_compat.device(a if hasattr(a, "dtype") else b))
+    _bool_condition(xp, c.dtype)  # a placeholder's dtype is only known now
+    if not hasattr(a, "dtype") and not hasattr(b, "dtype"):  # two Python numbers: the standard wants an array
+        kind = max(type(a), type(b), key=_NUMBER_KINDS.index)  # where(m, 1, 0.0) is float, as in NumPy
+        a, b = kind(a), kind(b)
         a = xp.asarray(a, device=array_api_compat.device(c))
     return xp.where(c, a, b)
 
@@ -278,6 +309,7 @@ defop(
     domain="any",
     promote=(1, 2),
     fold=lambda c, a, b: a if c else b,
+    shape=_where_shape,
     simplify=_simplify_where,
 )
 

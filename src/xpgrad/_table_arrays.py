@@ -18,7 +18,7 @@ __all__: list[str] = []
 
 where, expand, ones_like, zeros_like, fit = map(_f, ("where", "expand", "ones_like", "zeros_like", "fit"))
 sum_, mean, prod = map(_f, ("sum", "mean", "prod"))
-index, unindex, reshape_like = map(_f, ("index", "unindex", "reshape_like"))
+index, unindex, reshape_like, astype_vjp = map(_f, ("index", "unindex", "reshape_like", "astype_vjp"))
 
 _AXES = {"axis": None, "keepdims": False}
 
@@ -87,8 +87,26 @@ for _name in ("all", "any"):
 # ----------------------------------------------------------------- dtype and shape
 def _astype_rule(g: Any, out: Any, x: Any, dtype: Any, copy: bool) -> Any:
     xp = x._bk.xp
-    lossy = _dtypes.dtype_kind(xp, dtype) < _dtypes.FLOAT <= _dtypes.dtype_kind(xp, x._dtype)
-    return zeros_like(x) if lossy else g  # float -> int/bool is piecewise constant; `_fit` casts back
+    if _dtypes.dtype_kind(xp, dtype) >= _dtypes.FLOAT:
+        return g  # `_fit` casts back to a floating x's dtype
+    if x._dtype is None:  # a placeholder of unknown dtype: decided when it is fed
+        return astype_vjp(g, x)
+    return zeros_like(x) if _dtypes.dtype_kind(xp, x._dtype) >= _dtypes.FLOAT else g  # float -> int: a staircase
+
+
+def _astype_vjp(xp: Any, g: Any, x: Any) -> Any:
+    """The cotangent of a cast to an integer or bool dtype: zero from a floating ``x``, else ``g``."""
+    return xp.zeros_like(g) if xp.isdtype(x.dtype, ("real floating", "complex floating")) else g
+
+
+def _dtype_cast(x: Any, dtype: Any, copy: bool) -> Any:
+    xp = x._bk.xp
+    if x._dtype is not None and _dtypes.dtype_kind(xp, x._dtype) == _dtypes.COMPLEX > _dtypes.dtype_kind(xp, dtype):
+        raise TypeError(
+            f"astype: cannot cast {_dtypes.dtype_name(xp, x._dtype)} to {_dtypes.dtype_name(xp, dtype)} (the "
+            "standard forbids dropping the imaginary part); use xpgrad.real or xpgrad.imag first"
+        )
+    return dtype
 
 
 defop(
@@ -99,7 +117,18 @@ defop(
     domain="any",
     elementwise=False,
     params={"dtype": None, "copy": True},
-    dtype=lambda x, dtype, copy: dtype,
+    dtype=_dtype_cast,
+)
+defop(
+    "astype_vjp",
+    2,
+    _astype_vjp,
+    vjp=(lambda g, out, a, x: astype_vjp(g, x), ZERO),  # linear in g: its own adjoint
+    domain="any",
+    elementwise=False,
+    promote=(),
+    shape=_like_second,
+    dtype=_dtype_first,
 )
 
 

@@ -10,12 +10,13 @@ PyTorch where JAX is silent); each is named in a comment and listed in docs/ops.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
-from typing import Any
 
-from ._ops import ZERO, defop
-from ._table import _f
+from . import _table
+from ._ops import ZERO
+from ._table import _f, _unary
 
 __all__: list[str] = []
 
@@ -24,12 +25,7 @@ cosh, sinh, sqrt, exp, hypot, sign, square, where, floor_divide = map(
 )
 
 
-def _unary(name: str, rule: Any, domain: str = "floating", **kw: Any) -> None:
-    defop(name, 1, vjp=(rule,), domain=domain, **kw)
-
-
-def _binary(name: str, ra: Any, rb: Any, domain: str = "floating", **kw: Any) -> None:
-    defop(name, 2, vjp=(ra, rb), domain=domain, **kw)
+_binary = functools.partial(_table._binary, domain="floating")  # most binary functions here are float-only
 
 
 # ----------------------------------------------------------------- smooth unary functions
@@ -51,8 +47,8 @@ _unary("atanh", lambda g, out, a: g / ((1 - a) * (1 + a)))
 _unary("reciprocal", lambda g, out, a: -(g * square(out)))  # -1/a^2 from the output
 
 # ----------------------------------------------------------------- complex parts (real inputs: identity-like)
-_unary("real", lambda g, out, a: g, domain="numeric", dtype=lambda a: _real_dtype(a))
-_unary("imag", ZERO, domain="numeric", dtype=lambda a: _real_dtype(a))  # imag of a real input is 0
+_unary("real", lambda g, out, a: g, domain="numeric", result="real")
+_unary("imag", ZERO, domain="numeric", result="real")  # imag of a real input is 0
 _unary("conj", lambda g, out, a: g, domain="numeric")
 
 # ----------------------------------------------------------------- piecewise-constant: zero by definition
@@ -81,10 +77,11 @@ _binary(
 # exp(a - out) is in [0, 1]: never overflows, unlike exp(a) / (exp(a) + exp(b)). Where a == out it
 # is exactly 1 (also at a = +inf, where a - out is nan): logaddexp(inf, b) gives (1, 0), the limit,
 # as PyTorch's 1 / (1 + exp(b - a)) does (JAX gives exp(b) to b there).
+# Where both equal out (a = b = +-inf) each gets 1/2, the limit along the diagonal, not 1 + 1.
 _binary(
     "logaddexp",
-    lambda g, out, a, b: g * exp(where(a == out, 0, a - out)),
-    lambda g, out, a, b: g * exp(where(b == out, 0, b - out)),
+    lambda g, out, a, b: g * exp(where(a == out, where(b == out, -math.log(2), 0), a - out)),
+    lambda g, out, a, b: g * exp(where(b == out, where(a == out, -math.log(2), 0), b - out)),
 )
 # clip(x, min, max) is clip_max(clip_min(x, min), max), the standard's order. Like PyTorch's clamp,
 # the gradient goes to x on the closed interval (at a bound too) and to a bound only where it binds.
@@ -129,14 +126,3 @@ for _name, _dunder, _fold in (
     _binary(_name, ZERO, ZERO, domain="integer_or_bool", dunder=_dunder, fold=_fold)
 _binary("bitwise_left_shift", ZERO, ZERO, domain="integer", dunder="lshift", fold=operator.lshift)
 _binary("bitwise_right_shift", ZERO, ZERO, domain="integer", dunder="rshift", fold=operator.rshift)
-
-
-def _real_dtype(a: Any) -> Any:
-    """The dtype of real(a) / imag(a): the real counterpart of a complex dtype, else a's own."""
-    from ._dtypes import dtype_name
-
-    d = a._dtype
-    if d is None or a._bk is None:
-        return d
-    name = {"complex64": "float32", "complex128": "float64"}.get(dtype_name(a._bk.xp, d))
-    return d if name is None else getattr(a._bk.xp, name)

@@ -84,14 +84,14 @@ class Tensor:
         self._target = None
         self._dtype = bk.dtype(dtype)
         self._device = device
-        self._shape = None if shape is None else tuple(shape)
+        self._shape = _declared_shape(shape)
         self._value = None
         if value is not None:
             arr = self._coerce(value, owner)
+            self._check_feed(arr)  # before the array's own dtype, shape and device replace the declared ones
             self._shape = tuple(arr.shape) if shape is None else self._shape
             self._dtype = arr.dtype
             self._device = _device_of(arr)
-            self._check_feed(arr)
             self._value = arr
         self._sig = signature(bk, self._device, self._shape, self._dtype)
 
@@ -130,14 +130,37 @@ class Tensor:
         if isinstance(v, Tensor):
             raise TypeError(f"{self._label()}: fed a Tensor; feed its array (t.value) instead")
         try:
+            if self._dtype is not None:  # Python values: refuse a cast that would truncate (1.5 -> 1)
+                self._check_kind(bk.xp.asarray(v, device=self._device).dtype)
             return bk.xp.asarray(v, dtype=self._dtype, device=self._device)
+        except TypeError as e:
+            if str(e).startswith(self._label()):
+                raise
+            raise TypeError(
+                f"{self._label()}: cannot make a {bk.name} array from {type(v).__name__} {v!r:.60}: {e}"
+            ) from e
         except Exception as e:
             raise TypeError(
                 f"{self._label()}: cannot make a {bk.name} array from {type(v).__name__} {v!r:.60}: {e}"
             ) from e
 
+    def _check_kind(self, got: Any) -> None:
+        from ._dtypes import dtype_kind, dtype_name
+
+        xp = self._bk.xp
+        if self._bk.supports(got) and dtype_kind(xp, got) > dtype_kind(xp, self._dtype):
+            raise TypeError(
+                f"{self._label()} is declared with dtype {dtype_name(xp, self._dtype)} but was fed "
+                f"{dtype_name(xp, got)} values; converting would truncate them. Feed values of that dtype"
+            )
+
     def _check_feed(self, arr: Any) -> None:
         what = self._label()
+        if not self._bk.supports(arr.dtype):
+            raise TypeError(
+                f"{what}: unsupported dtype {arr.dtype}; xpgrad handles the array API's bool, integer, real "
+                "and complex floating dtypes (pass numbers, or cast the array)"
+            )
         if self._dtype is not None and arr.dtype != self._dtype:
             from ._dtypes import dtype_name
 
@@ -265,6 +288,11 @@ class Tensor:
         """The gradient of ``sum(self)`` with respect to ``wrt``: a new graph of Tensors shaped like ``wrt``."""
         from ._grad import grad
 
+        if not isinstance(wrt, Tensor):
+            raise TypeError(
+                f"Tensor.grad(wrt) takes one Tensor, got {type(wrt).__name__}; for several use "
+                "xpgrad.grad(t, [a, b, ...]), which returns one gradient each from a single sweep"
+            )
         return grad(self, [wrt])[0]
 
     # ----------------------------------------------------------------- conversions
@@ -355,6 +383,18 @@ def signature(bk: Backend, device: Any, shape: Any, dtype: Any) -> int | None:
         return n
     except TypeError:
         return None
+
+
+def _declared_shape(shape: Any) -> tuple[int | None, ...] | None:
+    if shape is None:
+        return None
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    if any(d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 0) for d in dims):
+        raise ValueError(
+            f"shape {shape!r} is not a valid shape; use a tuple of non-negative ints, with None for a size "
+            "that varies between feeds"
+        )
+    return dims
 
 
 def _device_of(arr: Any) -> Any:

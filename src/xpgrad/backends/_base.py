@@ -42,6 +42,8 @@ class Backend:
             self._fns[op] = f
             return f
 
+    _supported: dict[tuple[type, Any], bool] = field(default_factory=dict)
+
     def default_float(self, device: Any = None) -> Any:
         """The namespace's default real floating dtype on ``device``."""
         key = device
@@ -59,16 +61,45 @@ class Backend:
 
     def dtype(self, spec: Any) -> Any:
         """Resolve a dtype given as a name ('float32') or as the namespace's dtype object."""
-        if spec is None or not isinstance(spec, str):
+        if spec is None:
             return spec
-        if spec not in _DTYPE_NAMES or not hasattr(self.xp, spec):
-            raise ValueError(f"unknown dtype {spec!r} for backend {self.name!r}; use one of {sorted(_DTYPE_NAMES)}")
-        return getattr(self.xp, spec)
+        if isinstance(spec, str):
+            if spec not in _DTYPE_NAMES or not hasattr(self.xp, spec):
+                raise ValueError(f"unknown dtype {spec!r} for backend {self.name!r}; use one of {sorted(_DTYPE_NAMES)}")
+            return getattr(self.xp, spec)
+        if not self.supports(spec):
+            raise ValueError(
+                f"dtype {spec!r} is not a supported dtype of backend {self.name!r}; pass a name such as "
+                f"'float32' or one of {self.name}'s own dtype objects"
+            )
+        return spec
+
+    def supports(self, dtype: Any) -> bool:
+        """Whether ``dtype`` is one of this namespace's bool, integer, real or complex floating dtypes."""
+        key = (type(dtype), dtype)  # the type first: dtypes of two libraries never compare
+        try:
+            return self._supported[key]
+        except (KeyError, TypeError):
+            pass
+        import warnings
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # array-api-strict warns when compared with a foreign dtype
+                ok = bool(self.xp.isdtype(dtype, _KINDS))
+        except Exception:
+            ok = False
+        try:
+            self._supported[key] = ok
+        except TypeError:  # an unhashable dtype-like object
+            pass
+        return ok
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
 
 
+_KINDS = ("bool", "integral", "real floating", "complex floating")
 _DTYPE_NAMES = frozenset(
     "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float32 float64 complex64 complex128".split()
 )

@@ -145,3 +145,15 @@ def test_integers_stay_exact_and_float_only_ops_promote(tb) -> None:
     f32 = tb.t([1.0, 2.0, 3.0], "float32")
     assert (f32 * i).dtype == tb.xp.float32  # mixed kinds: the float operand wins (PyTorch, JAX)
     assert (f32 * 2.0).dtype == tb.xp.float32  # Python numbers are weak
+
+
+def test_prod_higher_orders_at_zeros_raise_instead_of_lying(tb) -> None:
+    x = tb.t([0.0, 2.0, 3.0])
+    g = xpgrad.prod(x).grad(x)
+    assert tb.np(g).tolist() == [6.0, 0.0, 0.0]  # first order is exact at a zero
+    with pytest.raises(NotImplementedError, match="prod: derivatives of order 2 and higher"):
+        xpgrad.sum(g * tb.arr([1.0, 2.0, 3.0])).grad(x)
+    y = tb.t([1.0, 2.0, 3.0])  # away from zeros every order works, checked against the closed form
+    h = xpgrad.sum(xpgrad.prod(y).grad(y) * tb.arr([1.0, 2.0, 3.0])).grad(y)
+    assert tb.np(h).tolist() == [2 * 3 + 3 * 2, 1 * 3 + 3 * 1, 1 * 2 + 2 * 1]
+    xpgrad.check_grads(lambda t: xpgrad.prod(t, axis=0), tb.arr([[0.5, 1.5], [2.0, -1.0]]), order=3)

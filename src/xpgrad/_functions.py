@@ -16,7 +16,20 @@ from .backends import backend_of, get_backend
 __all__ = ["make_function"]
 
 _INTERNAL = frozenset(
-    ("fit", "broadcast_like", "expand", "to", "clip_min", "clip_max", "index", "unindex", "reshape_like", "astype_vjp")
+    (
+        "fit",
+        "broadcast_like",
+        "expand",
+        "to",
+        "clip_min",
+        "clip_max",
+        "index",
+        "unindex",
+        "reshape_like",
+        "astype_vjp",
+        "prod_zero_guard",
+        "prod_zero_check",
+    )
 )
 
 

@@ -19,6 +19,7 @@ __all__: list[str] = []
 where, expand, ones_like, zeros_like, fit = map(_f, ("where", "expand", "ones_like", "zeros_like", "fit"))
 sum_, mean, prod = map(_f, ("sum", "mean", "prod"))
 index, unindex, reshape_like, astype_vjp = map(_f, ("index", "unindex", "reshape_like", "astype_vjp"))
+zero_guard, zero_check = map(_f, ("prod_zero_guard", "prod_zero_check"))
 
 _AXES = {"axis": None, "keepdims": False}
 
@@ -36,7 +37,19 @@ def _prod_rule(g: Any, out: Any, x: Any, axis: Any, keepdims: bool, dtype: Any) 
     nonzero = prod(safe, axis=axis, keepdims=True)
     count = sum_(where(zero, ones_like(x), zeros_like(x)), axis=axis, keepdims=True)
     others = where(zero, where(count == 1, nonzero, 0), where(count == 0, nonzero / safe, 0))
-    return _spread(g, x, axis, keepdims) * others
+    # Exact to first order everywhere, but its own derivative misses terms where x has zeros: the guard
+    # makes any higher-order derivative through it raise there instead of returning a wrong number.
+    return _spread(g, x, axis, keepdims) * zero_guard(others, x)
+
+
+def _check_no_zeros(xp: Any, g: Any, x: Any) -> Any:
+    if bool(xp.any(x == 0)):
+        raise NotImplementedError(
+            "prod: derivatives of order 2 and higher are not supported where the input contains zeros "
+            "(the first derivative is exact there); differentiate prod of a zero-free input, or write "
+            "the product explicitly"
+        )
+    return g
 
 
 def _extremum_rule(g: Any, out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -67,6 +80,25 @@ defop(
     params={**_AXES, "dtype": None},
     shape=_reduced,
     dtype=_dtype_sum,
+)
+# The guard of prod's rule: identity forward; its cotangent goes through a check that x has no zero.
+defop(
+    "prod_zero_guard",
+    2,
+    lambda xp, a, x: a,
+    vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
+    elementwise=False,
+    shape=lambda name, a, x: a._shape,
+    dtype=_dtype_first,
+)
+defop(
+    "prod_zero_check",
+    2,
+    _check_no_zeros,
+    vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
+    elementwise=False,
+    shape=lambda name, a, x: a._shape,
+    dtype=_dtype_first,
 )
 for _name in ("max", "min"):
     defop(_name, 1, vjp=(_extremum_rule,), elementwise=False, params=_AXES, shape=_reduced)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import _build
+from . import _build, _shapes
 from ._graph import toposort
 from ._tensor import Tensor
 
@@ -26,13 +26,8 @@ LARGE = 1 << 16
 
 
 def is_large(t: Tensor) -> bool:
-    s = t._shape
-    if s is None or None in s:
-        return False
-    n = 1
-    for d in s:
-        n *= d
-    return n >= LARGE
+    n = _shapes.size(t._shape)
+    return n is not None and n >= LARGE
 
 
 @contextmanager

@@ -153,3 +153,13 @@ def indexed(shape: Shape, key: tuple[Any, ...]) -> Shape:
             raise IndexError(f"index: index {k} is out of bounds for axis {d} with size {n}")
         d += 1
     return tuple(out)
+
+
+def size(shape: Shape) -> int | None:
+    """The number of elements of ``shape``, or None while a dimension is unknown."""
+    if shape is None or None in shape:
+        return None
+    n = 1
+    for d in shape:
+        n *= d
+    return n

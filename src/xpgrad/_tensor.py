@@ -217,13 +217,9 @@ class Tensor:
 
     @property
     def size(self) -> int | None:
-        s = self.shape
-        if s is None or None in s:
-            return None
-        n = 1
-        for d in s:
-            n *= d
-        return n
+        from ._shapes import size
+
+        return size(self.shape)
 
     def __array_namespace__(self, /, *, api_version: str | None = None) -> ModuleType:
         """xpgrad's array-API namespace for this Tensor's backend (see `xpgrad.namespace`)."""

@@ -183,3 +183,25 @@ def test_bool_inputs_have_no_gradient_and_abs_of_complex_is_real() -> None:
     z = xpgrad.Tensor(np.array([3 + 4j], dtype=np.complex64))
     for y in (abs(z), xpgrad.real(z), xpgrad.imag(z)):
         assert y._dtype == y.value.dtype == np.float32  # the static dtype said complex64 for abs
+
+
+def test_evaluation_errors_name_the_op_without_add_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.10 has no add_note: the context goes into the message of an error of the same type."""
+    from xpgrad import _build
+
+    p = xpgrad.placeholder()
+    r = xpgrad.reshape(p, (5,))
+    p.value = np.ones(6)
+    with pytest.raises(ValueError, match=r"(?s)while evaluating xpgrad op 'reshape' on numpy operands"):
+        r.forward()
+    monkeypatch.setattr(_build, "_HAS_ADD_NOTE", False)
+    with pytest.raises(ValueError, match=r"(?s)while evaluating xpgrad op 'reshape' on numpy operands") as info:
+        r.forward()
+    assert type(info.value) is ValueError and isinstance(info.value.__cause__, ValueError)
+
+    class Picky(Exception):
+        def __init__(self, a: int, b: int) -> None:
+            super().__init__(a, b)
+
+    node = xpgrad.Tensor(np.ones(2)) + 1.0
+    _build._note(Picky(1, 2), node, [np.ones(2), 1.0])  # cannot be rebuilt from a message: left as it is

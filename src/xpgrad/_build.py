@@ -280,10 +280,27 @@ def evaluate(node: Tensor) -> Any:
         raise
 
 
+_HAS_ADD_NOTE = hasattr(BaseException, "add_note")  # Python 3.11+
+
+
 def _note(e: Exception, node: Tensor, vals: list[Any]) -> None:
-    """Add the op and its operands' shapes and dtypes to an error raised while evaluating ``node``."""
+    """Add the op and its operands' shapes and dtypes to an error raised while evaluating ``node``.
+
+    On Python 3.11+ the context is a note on ``e`` (the caller re-raises it). On 3.10 it raises, from
+    ``e``, an exception of the same type whose message carries the context, when that type can be
+    built from one message; otherwise it returns and ``e`` is re-raised unchanged.
+    """
     shapes = ", ".join(
-        repr(v) if node.children[i]._const else f"{tuple(v.shape)} {v.dtype}" for i, v in enumerate(vals)
+        repr(v) if node.children[i]._const else f"{tuple(getattr(v, 'shape', ()))} {getattr(v, 'dtype', '?')}"
+        for i, v in enumerate(vals)
     )
-    if hasattr(e, "add_note"):  # Python 3.11+
-        e.add_note(f"while evaluating xpgrad op {node.op.name!r} on {node._bk.name} operands: {shapes}")
+    note = f"while evaluating xpgrad op {node.op.name!r} on {node._bk.name} operands: {shapes}"
+    if _HAS_ADD_NOTE:
+        e.add_note(note)
+        return
+    try:
+        again = type(e)(f"{e}\n{note}")
+    except Exception:  # a type that needs more than a message (UnicodeDecodeError...): keep e as it is
+        return
+    if type(again) is type(e):
+        raise again from e

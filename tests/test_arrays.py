@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import array_api_compat
 import numpy as np
 import pytest
 
@@ -215,3 +216,19 @@ def test_unbroadcast_gradients_keep_integer_dtypes(tb) -> None:
     i = tb.t([[1], [2]], "int32")
     g = xpgrad.broadcast_to(i, (3, 2, 4)).grad(i)  # NumPy's sum widened int32 to int64 under an int32 static dtype
     assert g.dtype == g._dtype == tb.xp.int32 and tb.np(g).tolist() == [[12], [12]]
+
+
+def test_like_creation_with_dtype_or_device_on_placeholders(tb) -> None:
+    # these raised PlaceholderError while building: they are nodes, evaluated once the placeholder is fed
+    p = xpgrad.placeholder(backend=tb.bk)
+    o = xpgrad.ones_like(p, dtype="float32")
+    z = xpgrad.zeros_like(p, device=tb.device)
+    f = xpgrad.full_like(p, 7, dtype="int32")
+    e = xpgrad.empty_like(p)
+    assert o.value is None and o.dtype == tb.xp.float32 and f.dtype == tb.xp.int32
+    p.value = tb.arr([1.5, 2.5, 3.5])
+    for node, want, dtype in ((o, 1, tb.xp.float32), (z, 0, tb.xp.float64), (f, 7, tb.xp.int32), (e, 0, None)):
+        node.forward()
+        assert tb.np(node).tolist() == [want] * 3 and (dtype is None or node.dtype == dtype)
+        assert array_api_compat.device(node.value) == array_api_compat.device(p.value)
+    assert tb.np(xpgrad.sum(p * f).grad(p).forward()).tolist() == [7.0] * 3

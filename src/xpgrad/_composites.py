@@ -119,6 +119,9 @@ def _like(x: Any, node_op: str | None, fill: Any, dtype: Any, device: Any) -> Te
         return apply(OPS[node_op], x)  # a graph node: follows x's shape, also for placeholders
     t = x if isinstance(x, Tensor) else Tensor(x)
     xp = t._bk.xp
+    if t._value is None:  # a placeholder (or a node on one): a node, evaluated once it is fed
+        node = apply(OPS["fill_like"], t, fill_value=fill, dtype=None if dtype is None else t._bk.dtype(dtype))
+        return node if device is None else node.to_device(device)
     v = t._require()
     return Tensor(xp.full_like(v, fill, dtype=t._bk.dtype(dtype), device=device), backend=t._bk)
 
@@ -134,12 +137,12 @@ def ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
 
 
 def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """full_like(x, /, fill_value, *, dtype=None, device=None): a leaf Tensor."""
+    """full_like(x, /, fill_value, *, dtype=None, device=None): a leaf Tensor (a node on a placeholder)."""
     return _like(x, None, fill_value, dtype, device)
 
 
 def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """empty_like(x, /, *, dtype=None, device=None): a leaf Tensor (here: zeros)."""
+    """empty_like(x, /, *, dtype=None, device=None): a leaf Tensor of zeros (a node on a placeholder)."""
     return _like(x, None, 0, dtype, device)
 
 

@@ -27,6 +27,7 @@ _INTERNAL = frozenset(
         "unindex",
         "reshape_like",
         "astype_vjp",
+        "fill_like",
         "prod_zero_guard",
         "prod_zero_check",
     )

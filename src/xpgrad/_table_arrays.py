@@ -163,6 +163,18 @@ defop(
     dtype=_dtype_first,
 )
 
+defop(  # full_like(x, fill_value, dtype=...) on a Tensor whose value comes later (a placeholder)
+    "fill_like",
+    1,
+    lambda xp, x, fill_value, dtype: xp.full_like(x, fill_value, dtype=dtype),
+    vjp=(ZERO,),
+    domain="any",
+    elementwise=False,
+    promote=(),
+    params={"fill_value": 0, "dtype": None},
+    dtype=lambda x, fill_value, dtype: x._dtype if dtype is None else dtype,
+)
+
 
 def _reshaped(name: str, x: Any, shape: tuple[int, ...], copy: Any = None) -> Any:
     return _shapes.reshaped(name, x._shape, shape)

@@ -205,3 +205,15 @@ def test_evaluation_errors_name_the_op_without_add_note(monkeypatch: pytest.Monk
 
     node = xpgrad.Tensor(np.ones(2)) + 1.0
     _build._note(Picky(1, 2), node, [np.ones(2), 1.0])  # cannot be rebuilt from a message: left as it is
+
+
+def test_bool_results_of_unknown_dtype_placeholders_are_known_at_build_time() -> None:
+    p = xpgrad.placeholder()
+    for made in (p > 0, xpgrad.isnan(p), xpgrad.logical_not(p), xpgrad.equal(p, p)):
+        assert made.dtype == np.bool_
+    with pytest.raises(TypeError, match="add: only integer or real floating or complex floating dtypes"):
+        (p > 0) + (p < 1)  # refused while building, not after feeding
+    y = xpgrad.where(p > 0, p, 0.0)
+    p.value = np.array([-1.0, 2.0])
+    assert y.forward().numpy().tolist() == [0.0, 2.0]
+    assert xpgrad.sum(y).grad(p).forward().numpy().tolist() == [0.0, 1.0]

@@ -249,8 +249,8 @@ def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk:
         return None, op.dtype(*cs, **params)
     idx = op.promote
     dts = [cs[i]._dtype for i in idx if not cs[i]._const]
-    if any(d is None for d in dts):
-        return _RUNTIME, None
+    if any(d is None for d in dts):  # known once fed; a bool result (comparisons, isnan...) is known now
+        return _RUNTIME, (bk.xp.bool if op.result == "bool" else None)
     scalars = [cs[i]._value for i in idx if cs[i]._const]
     target, out = _dtypes.resolve(bk, op, dts, scalars, dev)
     return (None if all(d == target for d in dts) else target), out

@@ -203,3 +203,27 @@ def test_dot_and_expr_on_every_backend(tb) -> None:
     if DOT is not None:
         r = subprocess.run([DOT, "-Tsvg"], input=xpgrad.to_dot(out, g), capture_output=True, text=True, check=False)
         assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_a_cut_tree_costs_what_it_prints() -> None:
+    class Untouchable(tuple):
+        def __iter__(self):  # type: ignore[override]
+            raise AssertionError("format_tree walked below what it prints")
+
+        def __len__(self) -> int:
+            raise AssertionError("format_tree walked below what it prints")
+
+    x = Tensor(np.array([1.0, 2.0]), name="x")
+    deep = xpgrad.sin(x)
+    y = deep
+    for _ in range(50):
+        y = xpgrad.cos(y)
+    deep.children = Untouchable((x,))  # anything that walks the whole graph (counting parents) trips here
+    lines = xpgrad.format_tree(y, max_nodes=10).splitlines()
+    assert len(lines) == 11 and lines[-1].endswith("(tree cut at 10 lines)")
+    deep.children = (x,)
+    # shared nodes are still tagged and referenced within what is printed
+    a = xpgrad.sin(x)
+    lines = xpgrad.format_tree(a * a, max_nodes=4).splitlines()
+    assert lines[1].endswith("[#1]") and lines[3].lstrip("└├─ ").startswith("-> #1 sin")
+    assert xpgrad.format_tree(a * a, max_nodes=3).count("#1") == 0  # its second use is cut: nothing to refer to

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._graph import toposort
 from ._tensor import Tensor, _short
 
 __all__ = ["format_tree", "label", "show"]
@@ -30,32 +29,47 @@ def label(t: Tensor) -> str:
 
 
 def format_tree(root: Tensor, max_nodes: int = 2000) -> str:
-    parents: dict[int, int] = {}
-    for n in toposort([root]):
-        for c in n.children:
-            parents[id(c)] = parents.get(id(c), 0) + 1
-    refs: dict[int, int] = {}
-    lines: list[str] = []
+    """The graph below ``root`` as an indented tree of at most ``max_nodes`` lines.
+
+    An op node reached more than once within the printed lines is tagged ``[#k]`` where it is first
+    printed and referenced (``-> #k``) after. Two passes over the printed walk only (no walk of the
+    whole graph), so cutting a huge graph costs what is printed.
+    """
+    # pass 1: the walk, with a node's second and later visits not expanded (they become references)
+    walk: list[tuple[Tensor, str, str]] = []
+    visits: dict[int, int] = {}
     stack: list[Any] = [(root, "", "", True)]
+    cut: str | None = None  # the indent of the first line not printed
     while stack:
         node, lead, branch, top = stack.pop()
-        if len(lines) >= max_nodes:
-            lines.append(f"{lead}... (tree cut at {max_nodes} lines)")
+        if len(walk) >= max_nodes:
+            cut = lead
             break
+        walk.append((node, lead, branch))
         key = id(node)
-        shared = parents.get(key, 0) > 1 and node.op is not None
-        if shared and key in refs:
-            lines.append(f"{lead}{branch}-> #{refs[key]} {label(node)}")
+        seen = visits.get(key, 0)
+        visits[key] = seen + 1
+        if seen and node.op is not None:
             continue
-        tag = ""
-        if shared:
-            refs[key] = len(refs) + 1
-            tag = f"  [#{refs[key]}]"
-        lines.append(f"{lead}{branch}{label(node)}{tag}")
         child_lead = lead if top else lead + ("    " if branch.startswith("└") else "│   ")
         kids = node.children
         for j in range(len(kids) - 1, -1, -1):
             stack.append((kids[j], child_lead, "└── " if j == len(kids) - 1 else "├── ", False))
+    # pass 2: the lines, tagging op nodes visited more than once
+    refs: dict[int, int] = {}
+    lines: list[str] = []
+    for node, lead, branch in walk:
+        key = id(node)
+        if visits[key] > 1 and node.op is not None:
+            if key in refs:
+                lines.append(f"{lead}{branch}-> #{refs[key]} {label(node)}")
+                continue
+            refs[key] = len(refs) + 1
+            lines.append(f"{lead}{branch}{label(node)}  [#{refs[key]}]")
+        else:
+            lines.append(f"{lead}{branch}{label(node)}")
+    if cut is not None:
+        lines.append(f"{cut}... (tree cut at {max_nodes} lines)")
     return "\n".join(lines)
 
 

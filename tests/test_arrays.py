@@ -232,3 +232,15 @@ def test_like_creation_with_dtype_or_device_on_placeholders(tb) -> None:
         assert tb.np(node).tolist() == [want] * 3 and (dtype is None or node.dtype == dtype)
         assert array_api_compat.device(node.value) == array_api_compat.device(p.value)
     assert tb.np(xpgrad.sum(p * f).grad(p).forward()).tolist() == [7.0] * 3
+
+
+def test_clip_of_a_python_number_takes_the_bounds_backend_and_device(tb) -> None:
+    # it was clip_min(positive(2.0), t): an array on the default backend, a BackendMismatchError naming clip_min
+    t = tb.t([1.0, 3.0])
+    r = xpgrad.clip(2.0, t, 4.0)
+    assert r.backend == tb.bk.name and tb.np(r).tolist() == [2.0, 3.0]
+    assert array_api_compat.device(r.value) == array_api_compat.device(t.value)
+    assert tb.np(r.grad(t)).tolist() == [0.0, 1.0]
+    assert tb.np(xpgrad.clip(5.0, None, t)).tolist() == [1.0, 3.0]
+    assert tb.np(xpgrad.clip(2.5, tb.t([1, 3], "int64"))).tolist() == [2.5, 3.0]
+    assert xpgrad.clip(1.0, 0.5, 3.0).value == 1.0

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _dtypes
 from ._build import apply
 from ._ops import OPS
 from ._shapes import pack_key
 from ._tensor import Tensor
-from .backends import Backend, get_backend
+from .backends import Backend, backend_of, get_backend
 
 __all__ = ["COMPOSITES", "clip", "getitem", "iterate"]
 
@@ -26,12 +27,30 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Tensor:
     The gradient goes to ``x`` where ``min <= x <= max`` (bounds included, as PyTorch's clamp) and to
     a bound where it binds. Bounds may be Tensors, arrays or Python numbers.
     """
-    out = x if isinstance(x, Tensor) else apply(OPS["positive"], x)
+    out = x
+    if not isinstance(x, Tensor):
+        owner = next((b if isinstance(b, Tensor) else Tensor(b) for b in (min, max) if _is_array(b)), None)
+        if owner is not None and isinstance(x, (bool, int, float, complex)):
+            out = _number_like(x, owner)  # the backend's clip needs an array x: on the bound's backend and device
+        else:
+            out = apply(OPS["positive"], x)  # an array, or a Python number among numbers (default backend)
     if min is not None:
         out = apply(OPS["clip_min"], out, min)
     if max is not None:
         out = apply(OPS["clip_max"], out, max)
     return out
+
+
+def _is_array(b: Any) -> bool:
+    return isinstance(b, Tensor) or (b is not None and backend_of(b) is not None)
+
+
+def _number_like(x: Any, owner: Tensor) -> Tensor:
+    """The Python number ``x`` filled in ``owner``'s shape, backend and device; owner's dtype if it holds x."""
+    kind, dt = _dtypes.scalar_kind(x), owner._dtype
+    if dt is None or _dtypes.dtype_kind(owner._bk.xp, dt) < kind:
+        dt = _dtypes._default(owner._bk, kind, owner._device)
+    return apply(OPS["fill_like"], owner, fill_value=x, dtype=dt)
 
 
 def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Tensor:

@@ -47,6 +47,9 @@ def key(op: Any, children: list[Tensor], params: dict[str, Any]) -> Any:
     """The merge key of ``op(*children, **params)``, or None when it cannot be hashed."""
     if not _on[0]:
         return None
+    if len(children) == 2 and not params:  # the common binary case, without a list (issue 5: per-op cost)
+        a, b = children
+        return (op.name, _const_part(a._value) if a._const else id(a), _const_part(b._value) if b._const else id(b))
     k = (op.name, *[_const_part(c._value) if c._const else id(c) for c in children])  # atoms only: GC-untracked
     if params:
         k = (*k, tuple(params.items()))

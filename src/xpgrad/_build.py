@@ -192,18 +192,21 @@ def apply_binary(op: OpDef, a: Any, b: Any) -> Tensor:
         if found is not None:
             return found
     children = (a, b)
-    cse_key = _cse.key(op, children, _NO_PARAMS)
-    if cse_key is not None and cse_key in _cse_table:
-        found = _cse.find(cse_key, children)
-        if found is not None:  # as in `apply`: reuse it, refreshing its value
-            found._value = evaluate(found) if a._value is not None and b._value is not None else None
-            return found
+    cse_key = None
+    if _cse_on[0]:  # `_cse.key` and `_cse.remember` inlined: the two calls were ~15% of an op
+        cse_key = (op.name, _const_part(a._value) if a._const else id(a), _const_part(b._value) if b._const else id(b))
+        if cse_key in _cse_table:
+            found = _cse.find(cse_key, children)
+            if found is not None:  # as in `apply`: reuse it, refreshing its value
+                found._value = evaluate(found) if a._value is not None and b._value is not None else None
+                return found
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
     node._level, node._const, node._ph, node._value = _level[0], False, False, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
     if cse_key is not None:
-        _cse.remember(cse_key, node)
+        ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
+        ref.key = cse_key
     av, bv = a._value, b._value
     if av is not None and bv is not None:
         try:
@@ -214,7 +217,9 @@ def apply_binary(op: OpDef, a: Any, b: Any) -> Tensor:
     return node
 
 
-_cse_table = _cse._table  # the merge table itself (never rebound), for `apply`'s inline miss test
+# the merge table itself (never rebound) and its parts, for the inlined lookups of `apply`/`apply_binary`
+_cse_table, _cse_on, _const_part = _cse._table, _cse._on, _cse._const_part
+_CseRef, _cse_forget = _cse._Ref, _cse._forget
 
 _deferred: list[list[Tensor] | None] = [None]
 """While not None, `apply` appends each new node here instead of evaluating it (`_lazy.deferred`)."""

@@ -1,6 +1,7 @@
 """Common-subexpression elimination as graphs are built (hash-consing), in one dict lookup.
 
-`_build.apply` asks `find` before making a node and calls `remember` after. Two op nodes are the
+`_build.apply` asks `find` before making a node and calls `remember` after (`_build.apply_binary`
+inlines `key` and `remember` for two operands without params: change them together). Two op nodes are the
 same when they have the same op, the same children *by identity* (Python numbers met in an
 expression by type and bit pattern, so ``-0.0`` is not ``0.0`` and ``1`` is not ``1.0`` or
 ``True``) and equal params. Leaves and placeholders are never merged: only `apply` builds nodes.

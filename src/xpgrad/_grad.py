@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _dtypes, _lazy
-from ._build import apply, derivative_level
+from ._build import apply, apply_binary, derivative_level
 from ._graph import toposort
 from ._ops import NO_RULE, OPS, ZERO
 from ._tensor import Tensor
 
 __all__ = ["grad"]
+
+_ADD = OPS["add"]
 
 
 def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> list[Tensor]:
@@ -133,9 +135,10 @@ def _sweep(out: Tensor, order: list[Tensor], relevant: set[int], want: set[int],
                     f"grad: op {op.name!r} has no derivative rule for its input {k}; it cannot be "
                     "differentiated (stop the gradient before it, or define a rule in xpgrad's op table)"
                 )
-            contrib = _fit(rule(g, node, *children, **node.params), child)
+            params = node.params
+            contrib = _fit(rule(g, node, *children, **params) if params else rule(g, node, *children), child)
             prev = get(ck)
-            cts[ck] = contrib if prev is None else prev + contrib
+            cts[ck] = contrib if prev is None else apply_binary(_ADD, prev, contrib)  # = prev + contrib
     return results
 
 

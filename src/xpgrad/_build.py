@@ -75,6 +75,17 @@ def _operand(op: OpDef, a: Any) -> Tensor:
 
 def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
     """Build (and, when possible, evaluate) the node ``op(*args, **params)``."""
+    if not params:  # the common one- and two-operand cases take the inlined paths (issue 5)
+        n = len(args)
+        if n == 2 and op.arity == 2:
+            return apply_binary(op, *args)
+        if n == 1 and op.arity == 1:
+            return _apply_unary(op, args[0])
+    return _apply(op, args, params)
+
+
+def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
+    """`apply`, every step checked: the path of every first meeting and of every unusual node."""
     if len(args) != op.arity:
         raise TypeError(f"{op.name}() takes {op.arity} array argument(s) but {len(args)} were given")
     if params:
@@ -183,10 +194,10 @@ def apply_binary(op: OpDef, a: Any, b: Any) -> Tensor:
     except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
         decided = None
     if decided is None or op.params or op.moves or _deferred[0] is not None:
-        return apply(op, a, b)
+        return _apply(op, (a, b), _NO_PARAMS)
     bk, dev, shape, dtype, target, _, fn, sig = decided
     if target is not None or dev is None:
-        return apply(op, a, b)
+        return _apply(op, (a, b), _NO_PARAMS)
     if op.simplify is not None:
         found = op.simplify(a, b)
         if found is not None:
@@ -213,6 +224,49 @@ def apply_binary(op: OpDef, a: Any, b: Any) -> Tensor:
             node._value = fn(av, bv)
         except Exception as e:
             _note(e, node, [av, bv])
+            raise
+    return node
+
+
+def _apply_unary(op: OpDef, a: Any) -> Tensor:
+    """`apply(op, a)`: `apply_binary`'s inlined common case for one operand (``sin(x)``, ``ones_like(y)``)."""
+    if type(a) is not Tensor:
+        a = _operand(op, a)
+    try:
+        decided = _decided.get((op, a._sig))  # never holds a key with a None signature
+    except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
+        decided = None
+    if decided is None or op.params or op.moves or _deferred[0] is not None:
+        return _apply(op, (a,), _NO_PARAMS)
+    bk, dev, shape, dtype, target, _, fn, sig = decided
+    if target is not None or dev is None:
+        return _apply(op, (a,), _NO_PARAMS)
+    if op.simplify is not None:
+        found = op.simplify(a)
+        if found is not None:
+            return found
+    children = (a,)
+    cse_key = None
+    if _cse_on[0]:  # `_cse.key` and `_cse.remember` inlined, as in `apply_binary`
+        cse_key = (op.name, _const_part(a._value) if a._const else id(a))
+        if cse_key in _cse_table:
+            found = _cse.find(cse_key, children)
+            if found is not None:  # as in `apply`: reuse it, refreshing its value
+                found._value = evaluate(found) if a._value is not None else None
+                return found
+    node = object.__new__(Tensor)
+    node.op, node.children, node.params, node.name = op, children, op.params, None
+    node._level, node._const, node._ph, node._value = _level[0], False, False, None
+    node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
+    if cse_key is not None:
+        ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
+        ref.key = cse_key
+    av = a._value
+    if av is not None:
+        try:
+            node._value = fn(av)
+        except Exception as e:
+            _note(e, node, [av])
             raise
     return node
 

@@ -62,7 +62,8 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
         for c in n.children:
             if id(c) in relevant:
                 mark(id(n))
-                _refuse_complex(n)
+                if n._sig not in _real_sigs:
+                    _refuse_complex(n)
                 break
     results: dict[int, Tensor] = {}
     level = 1 + max(n._level for n in order)
@@ -82,12 +83,21 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
 def _refuse_complex(n: Tensor) -> None:
     """Complex values between ``wrt`` and the output would have their imaginary parts dropped by
     the real-valued rules: raise instead of returning a silently wrong gradient."""
-    if n.op is not None and n._dtype is not None and _dtypes.dtype_kind(n._bk.xp, n._dtype) == _dtypes.COMPLEX:
+    if n.op is None or n._dtype is None:
+        return
+    if _dtypes.dtype_kind(n._bk.xp, n._dtype) == _dtypes.COMPLEX:
         raise NotImplementedError(
             f"grad: the gradient flows through op {n.op.name!r}, whose output is complex ({n._dtype}); "
             "gradients through complex values are not supported yet (work with real and imaginary parts "
             "as separate real Tensors)"
         )
+    if n._sig is not None:
+        _real_sigs.add(n._sig)
+
+
+_real_sigs: set[int] = set()
+"""Signatures of op nodes found not complex: a signature names the dtype, so each is checked once
+(issue 5: the check ran on every node between ``wrt`` and the output)."""
 
 
 def _seed(out: Tensor, cotangent: Any) -> Tensor:

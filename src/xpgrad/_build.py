@@ -16,7 +16,7 @@ from ._ops import OpDef
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, signature
 from .backends import Backend, backend_of, get_backend
 
-__all__ = ["apply", "const", "evaluate", "derivative_level", "settle"]
+__all__ = ["apply", "apply_binary", "const", "evaluate", "derivative_level", "settle"]
 
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _level = [0]
@@ -75,6 +75,17 @@ def _operand(op: OpDef, a: Any) -> Tensor:
 
 def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
     """Build (and, when possible, evaluate) the node ``op(*args, **params)``."""
+    if not params:  # the common one- and two-operand cases take the inlined paths (issue 5)
+        n = len(args)
+        if n == 2 and op.arity == 2:
+            return apply_binary(op, *args)
+        if n == 1 and op.arity == 1:
+            return _apply_unary(op, args[0])
+    return _apply(op, args, params)
+
+
+def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
+    """`apply`, every step checked: the path of every first meeting and of every unusual node."""
     if len(args) != op.arity:
         raise TypeError(f"{op.name}() takes {op.arity} array argument(s) but {len(args)} were given")
     if params:
@@ -85,10 +96,17 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
     else:
         params = op.params
     children = args
-    for a in args:
+    if len(args) == 2:  # the common binary case (x * 0.999, 0.001 + x) without a list (issue 5)
+        a, b = args
         if type(a) is not Tensor:
-            children = tuple([a if type(a) is Tensor else _operand(op, a) for a in args])
-            break
+            children = (_operand(op, a), b if type(b) is Tensor else _operand(op, b))
+        elif type(b) is not Tensor:
+            children = (a, _operand(op, b))
+    else:
+        for a in args:
+            if type(a) is not Tensor:
+                children = tuple([a if type(a) is Tensor else _operand(op, a) for a in args])
+                break
     # Performance (issue 5): the backend/device checks, the static shape and the static dtype depend
     # only on the op and on each operand's signature (an int naming its backend, device, shape and
     # dtype; a constant's Python type), so the decision is memoized on them. A miss (or a None
@@ -120,11 +138,11 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
             _decided[key] = decided = (*decided[:5], None, decided[0].fn(op), decided[7])
     bk, dev, shape, dtype, target, _, fn, sig = decided
     if op.simplify is not None:
-        found = op.simplify(*children, **params)
+        found = op.simplify(*children, **params) if params else op.simplify(*children)
         if found is not None:
             return found
     cse_key = _cse.key(op, children, params)
-    if cse_key is not None:
+    if cse_key is not None and cse_key in _cse_table:  # usually a miss: one dict test, no call
         found = _cse.find(cse_key, children)
         if found is not None:  # the same node exists: reuse it, refreshing its value as a new node would
             if _deferred[0] is None:
@@ -161,6 +179,101 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
         node._sig = signature(bk, node._device, shape, dtype)
     return node
 
+
+def apply_binary(op: OpDef, a: Any, b: Any) -> Tensor:
+    """`apply(op, a, b)` for the Python operators (``x * 0.999``, ``y + g``): the same result by the
+    same steps, with the common case inlined (issue 5: per-op overhead). Anything unusual (a first
+    meeting of these operand signatures, casts, a device learned from the value, deferred
+    evaluation, params) is left to `apply` before any step is taken."""
+    if type(a) is not Tensor:
+        a = _operand(op, a)
+    if type(b) is not Tensor:
+        b = _operand(op, b)
+    try:
+        decided = _decided.get((op, a._sig, b._sig))  # never holds a key with a None signature
+    except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
+        decided = None
+    if decided is None or op.params or op.moves or _deferred[0] is not None:
+        return _apply(op, (a, b), _NO_PARAMS)
+    bk, dev, shape, dtype, target, _, fn, sig = decided
+    if target is not None or dev is None:
+        return _apply(op, (a, b), _NO_PARAMS)
+    if op.simplify is not None:
+        found = op.simplify(a, b)
+        if found is not None:
+            return found
+    children = (a, b)
+    cse_key = None
+    if _cse_on[0]:  # `_cse.key` and `_cse.remember` inlined: the two calls were ~15% of an op
+        cse_key = (op.name, _const_part(a._value) if a._const else id(a), _const_part(b._value) if b._const else id(b))
+        if cse_key in _cse_table:
+            found = _cse.find(cse_key, children)
+            if found is not None:  # as in `apply`: reuse it, refreshing its value
+                found._value = evaluate(found) if a._value is not None and b._value is not None else None
+                return found
+    node = object.__new__(Tensor)
+    node.op, node.children, node.params, node.name = op, children, op.params, None
+    node._level, node._const, node._ph, node._value = _level[0], False, False, None
+    node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
+    if cse_key is not None:
+        ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
+        ref.key = cse_key
+    av, bv = a._value, b._value
+    if av is not None and bv is not None:
+        try:
+            node._value = fn(av, bv)
+        except Exception as e:
+            _note(e, node, [av, bv])
+            raise
+    return node
+
+
+def _apply_unary(op: OpDef, a: Any) -> Tensor:
+    """`apply(op, a)`: `apply_binary`'s inlined common case for one operand (``sin(x)``, ``ones_like(y)``)."""
+    if type(a) is not Tensor:
+        a = _operand(op, a)
+    try:
+        decided = _decided.get((op, a._sig))  # never holds a key with a None signature
+    except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
+        decided = None
+    if decided is None or op.params or op.moves or _deferred[0] is not None:
+        return _apply(op, (a,), _NO_PARAMS)
+    bk, dev, shape, dtype, target, _, fn, sig = decided
+    if target is not None or dev is None:
+        return _apply(op, (a,), _NO_PARAMS)
+    if op.simplify is not None:
+        found = op.simplify(a)
+        if found is not None:
+            return found
+    children = (a,)
+    cse_key = None
+    if _cse_on[0]:  # `_cse.key` and `_cse.remember` inlined, as in `apply_binary`
+        cse_key = (op.name, _const_part(a._value) if a._const else id(a))
+        if cse_key in _cse_table:
+            found = _cse.find(cse_key, children)
+            if found is not None:  # as in `apply`: reuse it, refreshing its value
+                found._value = evaluate(found) if a._value is not None else None
+                return found
+    node = object.__new__(Tensor)
+    node.op, node.children, node.params, node.name = op, children, op.params, None
+    node._level, node._const, node._ph, node._value = _level[0], False, False, None
+    node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
+    if cse_key is not None:
+        ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
+        ref.key = cse_key
+    av = a._value
+    if av is not None:
+        try:
+            node._value = fn(av)
+        except Exception as e:
+            _note(e, node, [av])
+            raise
+    return node
+
+
+# the merge table itself (never rebound) and its parts, for the inlined lookups of `apply`/`apply_binary`
+_cse_table, _cse_on, _const_part = _cse._table, _cse._on, _cse._const_part
+_CseRef, _cse_forget = _cse._Ref, _cse._forget
 
 _deferred: list[list[Tensor] | None] = [None]
 """While not None, `apply` appends each new node here instead of evaluating it (`_lazy.deferred`)."""

@@ -1,6 +1,7 @@
 """Common-subexpression elimination as graphs are built (hash-consing), in one dict lookup.
 
-`_build.apply` asks `find` before making a node and calls `remember` after. Two op nodes are the
+`_build.apply` asks `find` before making a node and calls `remember` after (`_build.apply_binary`
+inlines `key` and `remember` for two operands without params: change them together). Two op nodes are the
 same when they have the same op, the same children *by identity* (Python numbers met in an
 expression by type and bit pattern, so ``-0.0`` is not ``0.0`` and ``1`` is not ``1.0`` or
 ``True``) and equal params. Leaves and placeholders are never merged: only `apply` builds nodes.
@@ -47,6 +48,9 @@ def key(op: Any, children: list[Tensor], params: dict[str, Any]) -> Any:
     """The merge key of ``op(*children, **params)``, or None when it cannot be hashed."""
     if not _on[0]:
         return None
+    if len(children) == 2 and not params:  # the common binary case, without a list (issue 5: per-op cost)
+        a, b = children
+        return (op.name, _const_part(a._value) if a._const else id(a), _const_part(b._value) if b._const else id(b))
     k = (op.name, *[_const_part(c._value) if c._const else id(c) for c in children])  # atoms only: GC-untracked
     if params:
         k = (*k, tuple(params.items()))

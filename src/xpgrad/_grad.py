@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _dtypes, _lazy
-from ._build import apply, derivative_level
+from ._build import apply, apply_binary, derivative_level
 from ._graph import toposort
 from ._ops import NO_RULE, OPS, ZERO
 from ._tensor import Tensor
 
 __all__ = ["grad"]
+
+_ADD = OPS["add"]
 
 
 def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> list[Tensor]:
@@ -60,7 +62,8 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
         for c in n.children:
             if id(c) in relevant:
                 mark(id(n))
-                _refuse_complex(n)
+                if n._sig not in _real_sigs:
+                    _refuse_complex(n)
                 break
     results: dict[int, Tensor] = {}
     level = 1 + max(n._level for n in order)
@@ -80,12 +83,21 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
 def _refuse_complex(n: Tensor) -> None:
     """Complex values between ``wrt`` and the output would have their imaginary parts dropped by
     the real-valued rules: raise instead of returning a silently wrong gradient."""
-    if n.op is not None and n._dtype is not None and _dtypes.dtype_kind(n._bk.xp, n._dtype) == _dtypes.COMPLEX:
+    if n.op is None or n._dtype is None:
+        return
+    if _dtypes.dtype_kind(n._bk.xp, n._dtype) == _dtypes.COMPLEX:
         raise NotImplementedError(
             f"grad: the gradient flows through op {n.op.name!r}, whose output is complex ({n._dtype}); "
             "gradients through complex values are not supported yet (work with real and imaginary parts "
             "as separate real Tensors)"
         )
+    if n._sig is not None:
+        _real_sigs.add(n._sig)
+
+
+_real_sigs: set[int] = set()
+"""Signatures of op nodes found not complex: a signature names the dtype, so each is checked once
+(issue 5: the check ran on every node between ``wrt`` and the output)."""
 
 
 def _seed(out: Tensor, cotangent: Any) -> Tensor:
@@ -133,9 +145,10 @@ def _sweep(out: Tensor, order: list[Tensor], relevant: set[int], want: set[int],
                     f"grad: op {op.name!r} has no derivative rule for its input {k}; it cannot be "
                     "differentiated (stop the gradient before it, or define a rule in xpgrad's op table)"
                 )
-            contrib = _fit(rule(g, node, *children, **node.params), child)
+            params = node.params
+            contrib = _fit(rule(g, node, *children, **params) if params else rule(g, node, *children), child)
             prev = get(ck)
-            cts[ck] = contrib if prev is None else prev + contrib
+            cts[ck] = contrib if prev is None else apply_binary(_ADD, prev, contrib)  # = prev + contrib
     return results
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._build import apply
+from ._build import apply, apply_binary
 from ._ops import OPS, OpDef
 from ._tensor import Tensor
 
@@ -19,14 +19,14 @@ _NO_REFLECTION = frozenset(("eq", "ne", "gt", "ge", "lt", "le"))
 
 def _forward(op: OpDef) -> Any:
     def method(self: Tensor, other: Any) -> Any:
-        return apply(op, self, other)
+        return apply_binary(op, self, other)
 
     return method
 
 
 def _reflected(op: OpDef) -> Any:
     def method(self: Tensor, other: Any) -> Any:
-        return apply(op, other, self)
+        return apply_binary(op, other, self)
 
     return method
 

@@ -181,78 +181,51 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
 
 
 def apply_binary(op: OpDef, a: Any, b: Any) -> Tensor:
-    """`apply(op, a, b)` for the Python operators (``x * 0.999``, ``y + g``): the same result by the
-    same steps, with the common case inlined (issue 5: per-op overhead). Anything unusual (a first
-    meeting of these operand signatures, casts, a device learned from the value, deferred
-    evaluation, params) is left to `apply` before any step is taken."""
+    """`apply(op, a, b)` for the Python operators (``x * 0.999``, ``y + g``), by the fast path."""
     if type(a) is not Tensor:
         a = _operand(op, a)
     if type(b) is not Tensor:
         b = _operand(op, b)
-    try:
-        decided = _decided.get((op, a._sig, b._sig))  # never holds a key with a None signature
-    except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
-        decided = None
-    if decided is None or op.params or op.moves or _deferred[0] is not None:
-        return _apply(op, (a, b), _NO_PARAMS)
-    bk, dev, shape, dtype, target, _, fn, sig = decided
-    if target is not None or dev is None:
-        return _apply(op, (a, b), _NO_PARAMS)
-    if op.simplify is not None:
-        found = op.simplify(a, b)
-        if found is not None:
-            return found
-    children = (a, b)
-    cse_key = None
-    if _cse_on[0]:  # `_cse.key` and `_cse.remember` inlined: the two calls were ~15% of an op
-        cse_key = (op.name, _const_part(a._value) if a._const else id(a), _const_part(b._value) if b._const else id(b))
-        if cse_key in _cse_table:
-            found = _cse.find(cse_key, children)
-            if found is not None:  # as in `apply`: reuse it, refreshing its value
-                found._value = evaluate(found) if a._value is not None and b._value is not None else None
-                return found
-    node = object.__new__(Tensor)
-    node.op, node.children, node.params, node.name = op, children, op.params, None
-    node._level, node._const, node._ph, node._value = _level[0], False, False, None
-    node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
-    if cse_key is not None:
-        ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
-        ref.key = cse_key
-    av, bv = a._value, b._value
-    if av is not None and bv is not None:
-        try:
-            node._value = fn(av, bv)
-        except Exception as e:
-            _note(e, node, [av, bv])
-            raise
-    return node
+    return _fast(op, (a, b))
 
 
 def _apply_unary(op: OpDef, a: Any) -> Tensor:
-    """`apply(op, a)`: `apply_binary`'s inlined common case for one operand (``sin(x)``, ``ones_like(y)``)."""
+    """`apply(op, a)` for one operand (``sin(x)``, the rules' ``ones_like(y)``), by the fast path."""
     if type(a) is not Tensor:
         a = _operand(op, a)
-    try:
-        decided = _decided.get((op, a._sig))  # never holds a key with a None signature
+    return _fast(op, (a,))
+
+
+def _fast(op: OpDef, children: tuple[Tensor, ...]) -> Tensor:
+    """`_apply` for one or two Tensor operands and no params: the same result by the same steps, with
+    the common case inlined (issue 5: per-op overhead). Anything unusual (a first meeting of these
+    operand signatures, casts, a device learned from the value, deferred evaluation, params, moves)
+    is left to `_apply` before any step is taken."""
+    a = children[0]
+    two = len(children) == 2
+    b = children[1] if two else None
+    try:  # the memo never holds a key with a None signature
+        decided = _decided.get((op, a._sig, b._sig) if two else (op, a._sig))
     except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
         decided = None
     if decided is None or op.params or op.moves or _deferred[0] is not None:
-        return _apply(op, (a,), _NO_PARAMS)
+        return _apply(op, children, _NO_PARAMS)
     bk, dev, shape, dtype, target, _, fn, sig = decided
     if target is not None or dev is None:
-        return _apply(op, (a,), _NO_PARAMS)
+        return _apply(op, children, _NO_PARAMS)
     if op.simplify is not None:
-        found = op.simplify(a)
+        found = op.simplify(*children)
         if found is not None:
             return found
-    children = (a,)
     cse_key = None
-    if _cse_on[0]:  # `_cse.key` and `_cse.remember` inlined, as in `apply_binary`
-        cse_key = (op.name, _const_part(a._value) if a._const else id(a))
+    if _cse_on[0]:  # `_cse.key` and `_cse.remember` inlined: the two calls were ~15% of an op
+        ka = _const_part(a._value) if a._const else id(a)
+        cse_key = (op.name, ka, _const_part(b._value) if b._const else id(b)) if two else (op.name, ka)
         if cse_key in _cse_table:
             found = _cse.find(cse_key, children)
             if found is not None:  # as in `apply`: reuse it, refreshing its value
-                found._value = evaluate(found) if a._value is not None else None
+                ready = a._value is not None and (not two or b._value is not None)
+                found._value = evaluate(found) if ready else None
                 return found
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
@@ -262,12 +235,20 @@ def _apply_unary(op: OpDef, a: Any) -> Tensor:
         ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
         ref.key = cse_key
     av = a._value
-    if av is not None:
-        try:
-            node._value = fn(av)
-        except Exception as e:
-            _note(e, node, [av])
-            raise
+    if av is None:
+        return node
+    if two:
+        bv = b._value
+        if bv is None:
+            return node
+        args = (av, bv)
+    else:
+        args = (av,)
+    try:
+        node._value = fn(*args)
+    except Exception as e:
+        _note(e, node, list(args))
+        raise
     return node
 
 

@@ -78,3 +78,14 @@ def test_cse_shrinks_a_second_order_gradient() -> None:
     n_cse, v_cse = graph()
     assert n_cse < n_plain
     np.testing.assert_array_equal(v_cse, v_plain)
+
+
+def test_merged_node_is_not_recomputed_when_nothing_was_fed(tb) -> None:
+    x = tb.t([1.0, 2.0])
+    y = xpgrad.sin(x) * 3.0
+    first = y.value
+    assert xpgrad.sin(x) * 3.0 is y
+    assert y.value is first  # the same array object: the merge did no work twice
+    x.value = tb.arr([0.5, 0.25])
+    assert xpgrad.sin(x) * 3.0 is y and y.value is not first  # a feed since: recomputed
+    np.testing.assert_allclose(tb.np(y), 3.0 * np.sin([0.5, 0.25]))

@@ -13,7 +13,7 @@ from typing import Any
 from . import _cse, _dtypes, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
-from ._tensor import _NO_PARAMS, _NUMBER, Tensor, signature
+from ._tensor import _NO_PARAMS, _NUMBER, Tensor, feeds, signature
 from .backends import Backend, backend_of, get_backend
 
 __all__ = ["apply", "apply_binary", "const", "evaluate", "derivative_level", "settle"]
@@ -144,14 +144,12 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     cse_key = _cse.key(op, children, params)
     if cse_key is not None and cse_key in _cse_table:  # usually a miss: one dict test, no call
         found = _cse.find(cse_key, children)
-        if found is not None:  # the same node exists: reuse it, refreshing its value as a new node would
-            if _deferred[0] is None:
-                found._value = evaluate(found) if all(c._value is not None for c in children) else None
-            return found
+        if found is not None:
+            return found if _deferred[0] is not None else _reuse(found)
 
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, params, None
-    node._level, node._const, node._ph, node._value = _level[0], False, False, None
+    node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
     if cse_key is not None:
         _cse.remember(cse_key, node)
@@ -223,13 +221,11 @@ def _fast(op: OpDef, children: tuple[Tensor, ...]) -> Tensor:
         cse_key = (op.name, ka, _const_part(b._value) if b._const else id(b)) if two else (op.name, ka)
         if cse_key in _cse_table:
             found = _cse.find(cse_key, children)
-            if found is not None:  # as in `apply`: reuse it, refreshing its value
-                ready = a._value is not None and (not two or b._value is not None)
-                found._value = evaluate(found) if ready else None
-                return found
+            if found is not None:
+                return _reuse(found)
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
-    node._level, node._const, node._ph, node._value = _level[0], False, False, None
+    node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
     if cse_key is not None:
         ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
@@ -250,6 +246,20 @@ def _fast(op: OpDef, children: tuple[Tensor, ...]) -> Tensor:
         _note(e, node, list(args))
         raise
     return node
+
+
+def _reuse(found: Tensor) -> Tensor:
+    """A merged node, with the value a new node would get: kept when no leaf was fed since it was
+    computed (no work done twice), recomputed when one was, or when it was freed (`_lazy`)."""
+    if found._value is None or found._epoch != feeds[0]:
+        ready = True
+        for c in found.children:
+            if c._value is None:
+                ready = False
+                break
+        found._value = evaluate(found) if ready else None
+        found._epoch = feeds[0]
+    return found
 
 
 # the merge table itself (never rebound) and its parts, for the inlined lookups of `apply`/`apply_binary`

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ._tensor import Tensor
+from ._tensor import Tensor, feeds
 
 __all__ = ["forward", "host_item", "toposort", "unfed_placeholders"]
 
@@ -44,6 +44,7 @@ def forward(roots: Iterable[Tensor]) -> None:
     """Recompute every op node below ``roots`` from the current leaf values (None where unfed)."""
     from ._build import evaluate
 
+    epoch = feeds[0]
     for node in toposort(roots):
         if node.op is None:
             continue
@@ -51,6 +52,7 @@ def forward(roots: Iterable[Tensor]) -> None:
             node._value = evaluate(node)
         else:
             node._value = None
+        node._epoch = epoch
 
 
 def unfed_placeholders(root: Tensor) -> list[Tensor]:

@@ -22,6 +22,9 @@ __all__ = ["Tensor", "placeholder", "signature"]
 
 _NUMBER = (bool, int, float, complex)
 _NO_PARAMS: dict[str, Any] = {}
+feeds = [0]
+"""How many times a leaf or placeholder has been fed. An op node records it when evaluated (``_epoch``),
+so a node whose record is current cannot be stale."""
 
 
 class Tensor:
@@ -47,6 +50,7 @@ class Tensor:
         "_const",
         "_device",
         "_dtype",
+        "_epoch",
         "_level",
         "_ph",
         "_shape",
@@ -108,6 +112,7 @@ class Tensor:
                 f"cannot set the value of {self._label()}: it is computed from its inputs; set a leaf's "
                 "or placeholder's value and call forward()"
             )
+        feeds[0] += 1  # values computed before this feed may be stale (see `_build._reuse`)
         if v is None:
             self._value = None
             return

@@ -7,6 +7,7 @@ so it can be printed, re-evaluated after feeding placeholders, and differentiate
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from . import _dtypes, _lazy
@@ -44,12 +45,13 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
     for i, w in enumerate(targets):
         if not isinstance(w, Tensor):
             raise TypeError(f"grad: wrt[{i}] is a {type(w).__name__}, not a Tensor of the graph")
-        if w._dtype is not None and w._bk is not None and _dtypes.dtype_kind(w._bk.xp, w._dtype) == _dtypes.BOOL:
+        kind = None if w._dtype is None or w._bk is None else _dtypes.dtype_kind(w._bk.xp, w._dtype)
+        if kind == _dtypes.BOOL:
             raise TypeError(
                 f"grad: wrt[{i}] has dtype bool, which has no gradient; cast it to a floating dtype "
                 "(xpgrad.astype(b, 'float64')) and differentiate with respect to that"
             )
-        if w._dtype is not None and w._bk is not None and _dtypes.dtype_kind(w._bk.xp, w._dtype) == _dtypes.COMPLEX:
+        if kind == _dtypes.COMPLEX:
             raise NotImplementedError(
                 f"grad: wrt[{i}] has complex dtype {w._dtype}; gradients with respect to complex inputs "
                 "are not supported yet (differentiate the real and imaginary parts separately)"
@@ -66,17 +68,13 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
                     _refuse_complex(n)
                 break
     results: dict[int, Tensor] = {}
-    level = 1 + max(n._level for n in order)
-    if not any(_lazy.is_large(w) for w in targets):
-        with derivative_level(level):
-            if id(out) in relevant:
-                results = _sweep(out, order, relevant, want, _seed(out, cotangent))
-            return [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
-    with derivative_level(level), _lazy.deferred() as created:  # large arrays: build, then evaluate and free
+    large = any(_lazy.is_large(w) for w in targets)  # large arrays: build, then evaluate and free
+    with derivative_level(1 + max(n._level for n in order)), _lazy.deferred() if large else nullcontext() as made:
         if id(out) in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
         grads = [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
-    _lazy.settle_all(created, grads)
+    if made is not None:
+        _lazy.settle_all(made, grads)
     return grads
 
 

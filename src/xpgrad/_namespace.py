@@ -34,10 +34,6 @@ def _dtype_of(x: Any) -> Any:
     return x.dtype if isinstance(x, Tensor) else x
 
 
-def _value_of(x: Any) -> Any:
-    return x._require() if isinstance(x, Tensor) else x
-
-
 def namespace(backend: Any = None) -> types.ModuleType:
     """The array-API namespace of xpgrad over ``backend`` (a name, module or Backend; default: the default)."""
     bk: Backend = get_backend(backend)

@@ -25,7 +25,6 @@ class Backend:
     owns: Callable[[Any], bool]
     to_numpy: Callable[[Any], Any]
     from_numpy: Callable[[Any, Any], Any]
-    _default_float: dict[Any, Any] = field(default_factory=dict)
     _fns: dict[Any, Callable[..., Any]] = field(default_factory=dict)
 
     def fn(self, op: Any) -> Callable[..., Any]:
@@ -43,21 +42,6 @@ class Backend:
             return f
 
     _supported: dict[tuple[type, Any], bool] = field(default_factory=dict)
-
-    def default_float(self, device: Any = None) -> Any:
-        """The namespace's default real floating dtype on ``device``."""
-        key = device
-        try:
-            return self._default_float[key]
-        except (KeyError, TypeError):
-            pass
-        info = self.xp.__array_namespace_info__()
-        dt = info.default_dtypes(device=device)["real floating"]
-        try:
-            self._default_float[key] = dt
-        except TypeError:
-            pass
-        return dt
 
     def dtype(self, spec: Any) -> Any:
         """Resolve a dtype given as a name ('float32') or as the namespace's dtype object."""

@@ -6,6 +6,7 @@ import gc
 import weakref
 
 import numpy as np
+import pytest
 
 import xpgrad
 from xpgrad import _cse
@@ -123,3 +124,22 @@ def test_toposort_orders_by_creation_and_visits_each_node_once() -> None:
     pos = {id(n): i for i, n in enumerate(order)}
     assert all(pos[id(c)] < pos[id(n)] for n in order for c in n.children)
     assert order[-1] is y
+
+
+def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed() -> None:
+    from xpgrad import _untrack
+
+    if _untrack._gc_untrack is None:
+        pytest.skip("not CPython: nodes stay tracked (untracking is an optimisation only)")
+    x = xpgrad.Tensor(np.array([1e-3]))
+    first = y = x * 0.999 + 0.001
+    steps = _cse._limit[0]  # 2 nodes a step: the table outgrows its limit and sweeps
+    for _ in range(steps):
+        y = y * 0.999 + 0.001
+    assert not gc.is_tracked(first)  # an old node, untracked by the sweep
+    ref = weakref.ref(first)
+    del first
+    gx = xpgrad.grad(y, [x])[0]
+    np.testing.assert_allclose(gx.numpy(), [0.999 ** (steps + 1)], rtol=1e-9)
+    del y, gx
+    assert ref() is None  # reference counting frees untracked nodes as before

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._tensor import Tensor
+from ._untrack import untrack
 
 __all__ = ["disabled", "find", "remember", "size"]
 
@@ -92,10 +93,21 @@ def remember(k: Any, node: Tensor) -> None:
 
 
 def purge() -> None:
-    """Drop the entries whose node has died, and let the table grow to twice what is left."""
-    dead = [k for k, ref in _table.items() if ref() is None]
+    """Drop the entries whose node has died, and let the table grow to twice what is left.
+
+    The nodes that survive (and their entries) are long-lived: they leave the cyclic garbage
+    collector's lists (`_untrack`; Tensors never form cycles)."""
+    dead = []
+    live = []
+    for k, ref in _table.items():
+        node = ref()
+        if node is None:
+            dead.append(k)
+        else:
+            live += (node, node.children, ref)
     for k in dead:
         del _table[k]
+    untrack(live)
     _limit[0] = 2 * len(_table) + 4096
 
 

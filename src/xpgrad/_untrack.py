@@ -1,0 +1,48 @@
+"""Long-lived graph nodes out of the cyclic garbage collector's way (issue 5: deep graphs).
+
+Tensors never form reference cycles: a node refers to its children (always older nodes), its op,
+params, backend and array, none of which refers back to it. The cyclic collector gains nothing by
+tracking them, yet every full collection traverses every live node: building and differentiating
+a 10^5-step chain spent 1.7 s of 4.7 s in 9 full collections. `untrack` takes nodes off the
+collector's lists (CPython's ``PyObject_GC_UnTrack``, which the interpreter itself calls on objects
+that cannot be in cycles); reference counting still frees them as before. The CSE table calls it
+on its surviving nodes each time it sweeps (when it has doubled), so only nodes that outlive a
+sweep are untracked, each once, and small graphs never pay for it. Elsewhere than CPython it does
+nothing.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["untrack"]
+
+
+def _load() -> Any:
+    if sys.implementation.name != "cpython":
+        return None
+    try:
+        import ctypes
+
+        f = ctypes.pythonapi.PyObject_GC_UnTrack
+    except (ImportError, AttributeError):
+        return None
+    f.argtypes = [ctypes.py_object]
+    f.restype = None
+    return f
+
+
+_gc_untrack = _load()
+
+
+def untrack(objs: Iterable[Any]) -> None:
+    """Take each still-tracked object of ``objs`` off the cyclic collector's lists."""
+    if _gc_untrack is None:
+        return
+    tracked = gc.is_tracked
+    for o in objs:
+        if tracked(o):
+            _gc_untrack(o)

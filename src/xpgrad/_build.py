@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _cse, _dtypes, _shapes
+from . import _cse, _dtypes, _remat, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, feeds, signature
@@ -42,6 +42,7 @@ def const(v: Any) -> Tensor:
     t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
     t._sig = type(v)  # a constant's build-time facts are its Python type (see `apply`)
+    t._remat = 0
     return t
 
 
@@ -135,7 +136,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         if decided[5] is not None:  # operands made into arrays on the default backend
             children = decided[5]
         elif key is not None:
-            _decided[key] = decided = (*decided[:5], None, decided[0].fn(op), decided[7])
+            _decided[key] = decided = (*decided[:5], _remat.watch(children), decided[0].fn(op), decided[7])
     bk, dev, shape, dtype, target, _, fn, sig = decided
     if op.simplify is not None:
         found = op.simplify(*children, **params) if params else op.simplify(*children)
@@ -150,6 +151,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, params, None
     node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
+    node._remat = 0
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
     if cse_key is not None:
         _cse.remember(cse_key, node)
@@ -158,7 +160,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         return node
     for c in children:
         if c._value is None:
-            return node
+            return _remat.fill(node)  # unfed (left unevaluated), or released values to recompute
     if fn is not None and target is None:  # the common case: one direct namespace call, no casts
         try:
             if len(children) == 2:
@@ -175,6 +177,8 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
 
         node._device = _device_of(node._value)
         node._sig = signature(bk, node._device, shape, dtype)
+    if _remat.watch(children):
+        _remat.after(node)
     return node
 
 
@@ -208,7 +212,7 @@ def _fast(op: OpDef, children: tuple[Tensor, ...]) -> Tensor:
         decided = None
     if decided is None or op.params or op.moves or _deferred[0] is not None:
         return _apply(op, children, _NO_PARAMS)
-    bk, dev, shape, dtype, target, _, fn, sig = decided
+    bk, dev, shape, dtype, target, big, fn, sig = decided
     if target is not None or dev is None:
         return _apply(op, children, _NO_PARAMS)
     if op.simplify is not None:
@@ -226,17 +230,18 @@ def _fast(op: OpDef, children: tuple[Tensor, ...]) -> Tensor:
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
     node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
+    node._remat = 0
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
     if cse_key is not None:
         ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
         ref.key = cse_key
     av = a._value
     if av is None:
-        return node
+        return _remat.fill(node)  # unfed (left unevaluated), or released values to recompute
     if two:
         bv = b._value
         if bv is None:
-            return node
+            return _remat.fill(node)
         args = (av, bv)
     else:
         args = (av,)
@@ -245,6 +250,8 @@ def _fast(op: OpDef, children: tuple[Tensor, ...]) -> Tensor:
     except Exception as e:
         _note(e, node, list(args))
         raise
+    if big:  # large operands: release those no rule reads (`_remat`)
+        _remat.after(node)
     return node
 
 
@@ -254,11 +261,12 @@ def _reuse(found: Tensor) -> Tensor:
     if found._value is None or found._epoch != feeds[0]:
         ready = True
         for c in found.children:
-            if c._value is None:
+            if c._value is None and c._remat != _remat.RELEASED:
                 ready = False
                 break
         found._value = evaluate(found) if ready else None
         found._epoch = feeds[0]
+        found._remat &= 1  # a released value recomputed here is kept: the caller holds the node again
     return found
 
 
@@ -365,6 +373,10 @@ def evaluate(node: Tensor) -> Any:
     op = node.op
     bk = node._bk
     vals = [c._value for c in node.children]
+    for i, v in enumerate(vals):
+        if v is None:  # a released value (`_remat`): recomputed, or a stand-in where only its shape is read
+            c = node.children[i]
+            vals[i] = _remat.standin(c) if i in op.meta and c._remat == _remat.RELEASED else c._require()
     target = node._target
     if target is not None:
         xp = bk.xp

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import _build, _shapes
+from . import _build, _remat, _shapes
 from ._graph import toposort
 from ._tensor import Tensor
 
@@ -54,7 +54,7 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
     kept = {id(k) for k in keep}
     for n in created:
         children = n.children
-        if all(c._value is not None for c in children):
+        if all(c._value is not None or c._remat == _remat.RELEASED for c in children):
             _build.settle(n)
         for c in children:
             k = id(c)
@@ -67,9 +67,15 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
 
 def _recompute_freed(outside: list[Any]) -> None:
     """Re-evaluate older op nodes whose values were freed (a gradient of a gradient needs them)."""
-    missing = [c for c in outside if c._value is None and c.op is not None]
+    released = _remat.RELEASED  # released forward values are recomputed where needed, not here
+    missing = [c for c in outside if c._value is None and c.op is not None and c._remat != released]
     if not missing:
         return
     for node in toposort(missing):
-        if node.op is not None and node._value is None and all(c._value is not None for c in node.children):
+        if (
+            node.op is not None
+            and node._value is None
+            and node._remat != released
+            and all(c._value is not None or c._remat == released for c in node.children)
+        ):
             _build.settle(node)

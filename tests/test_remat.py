@@ -19,7 +19,7 @@ def _bits(tb: Any, v: Any) -> np.ndarray:
     return a.view(np.uint8).copy()
 
 
-def _b1(tb: Any, n: int = LARGE) -> dict[str, Any]:
+def _b1(tb: Any, n: int = LARGE, grad: bool = True) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     x, y = tb.t(rng.uniform(-1, 1, n), name="x"), tb.t(rng.uniform(-1, 1, n), name="y")
     s = xpgrad.sin(x)
@@ -31,8 +31,14 @@ def _b1(tb: Any, n: int = LARGE) -> dict[str, Any]:
     m = s * y
     r = m + q
     out = xpgrad.sum(r)
-    gx, gy = xpgrad.grad(out, [x, y])
-    return dict(x=x, y=y, s=s, xy=xy, e=e, yy=yy, d=d, q=q, m=m, r=r, out=out, gx=gx, gy=gy)
+    nodes = dict(x=x, y=y, s=s, xy=xy, e=e, yy=yy, d=d, q=q, m=m, r=r, out=out)
+    if grad:
+        nodes["gx"], nodes["gy"] = xpgrad.grad(out, [x, y])
+    return nodes
+
+
+def _add_grads(nodes: dict[str, Any]) -> None:
+    nodes["gx"], nodes["gy"] = xpgrad.grad(nodes["out"], [nodes["x"], nodes["y"]])
 
 
 def test_what_each_rule_reads_is_derived_from_the_table(tb: Any) -> None:
@@ -47,9 +53,9 @@ def test_what_each_rule_reads_is_derived_from_the_table(tb: Any) -> None:
 
 
 def test_released_values_are_recomputed_bit_for_bit(tb: Any) -> None:
-    on = _b1(tb)
+    on = _b1(tb, grad=False)
     with _remat.disabled():
-        off = _b1(tb)
+        off = _b1(tb, grad=False)
     assert all(off[k]._remat != RELEASED for k in off)
     for k in ("xy", "yy", "m", "r"):  # no rule reads them: released, and told apart from "unfed"
         assert on[k]._value is None and on[k]._remat == RELEASED, k
@@ -57,6 +63,9 @@ def test_released_values_are_recomputed_bit_for_bit(tb: Any) -> None:
         assert on[k]._value is not None and on[k]._remat == PINNED, k
     for k in ("e", "q"):  # their own rules read their outputs
         assert on[k]._value is not None, k
+    _add_grads(on)
+    with _remat.disabled():
+        _add_grads(off)
     for k in ("xy", "yy", "m", "r", "s", "e", "d", "q", "out", "gx", "gy"):
         assert np.array_equal(_bits(tb, on[k].value), _bits(tb, off[k].value)), k
     assert on["xy"]._value is None  # reading it did not keep it
@@ -159,3 +168,27 @@ def test_release_lowers_peak_memory() -> None:
 def test_every_op_traces_to_a_read_set_of_its_arity() -> None:
     for op in OPS.values():
         assert all(0 <= i < op.arity for i in op.meta), op
+
+
+def test_a_large_gradient_releases_the_forward_values_it_read_last(tb: Any) -> None:
+    on = _b1(tb)
+    with _remat.disabled():
+        off = _b1(tb)
+    for k in ("s", "e", "d", "q"):  # read by the gradient, then released: recomputed when needed
+        assert on[k]._value is None and on[k]._remat == RELEASED, k
+        assert off[k]._value is not None, k
+    for k in ("s", "e", "d", "q", "out", "gx", "gy"):
+        assert np.array_equal(_bits(tb, on[k].value), _bits(tb, off[k].value)), k
+    again = xpgrad.grad(on["out"], [on["x"], on["y"]])  # a second sweep recomputes what it reads
+    for g, h in zip(again, (off["gx"], off["gy"]), strict=True):
+        assert np.array_equal(_bits(tb, g.value), _bits(tb, h.value))
+
+
+def test_second_derivatives_through_released_values(tb: Any) -> None:
+    on = _b1(tb)
+    with _remat.disabled():
+        off = _b1(tb)
+    (hx,) = xpgrad.grad(xpgrad.sum(on["gx"] * on["gy"]), [on["x"]])
+    with _remat.disabled():
+        (kx,) = xpgrad.grad(xpgrad.sum(off["gx"] * off["gy"]), [off["x"]])
+    assert np.array_equal(_bits(tb, hx.value), _bits(tb, kx.value))

@@ -45,11 +45,10 @@ def deferred() -> Iterator[list[Tensor]]:
 def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
     """Evaluate ``created`` in order where inputs allow, freeing intermediates not in ``keep``."""
     mine = {id(n) for n in created}
-    uses: dict[int, int] = {}
+    uses: dict[int, int] = {}  # also of the older (forward) nodes, released after their last use here
     for n in created:
         for c in n.children:
-            if id(c) in mine:
-                uses[id(c)] = uses.get(id(c), 0) + 1
+            uses[id(c)] = uses.get(id(c), 0) + 1
     _recompute_freed([c for n in created for c in n.children if id(c) not in mine])
     kept = {id(k) for k in keep}
     for n in created:
@@ -58,11 +57,13 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
             _build.settle(n)
         for c in children:
             k = id(c)
-            if k in mine:
-                left = uses[k] - 1
-                uses[k] = left
-                if left == 0 and k not in kept:
+            left = uses[k] - 1
+            uses[k] = left
+            if left == 0 and k not in kept:
+                if k in mine:
                     c._value = None
+                else:  # a large forward value the gradient read: recomputed if needed again
+                    _remat.release(c)
 
 
 def _recompute_freed(outside: list[Any]) -> None:

@@ -141,6 +141,15 @@ def after(p: Tensor) -> None:
             _releases[0] += 1
 
 
+def release(c: Tensor) -> None:
+    """Release ``c``'s value once a gradient has read it for the last time (`_lazy.settle_all`): it
+    is recomputed if anything needs it again, like a value no rule reads."""
+    if _on[0] and c.op is not None and c._value is not None and is_big(c):
+        c._value = None
+        c._remat = RELEASED
+        _releases[0] += 1
+
+
 def released(order: list[Tensor]) -> dict[int, int] | None:
     """For `forward`: how many nodes of ``order`` use each released node (which it drops again after
     the last); a released root is kept from now on. None when no value was ever released."""

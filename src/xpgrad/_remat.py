@@ -65,8 +65,18 @@ def is_big(t: Tensor) -> bool:
 
 
 def watch(children: tuple[Tensor, ...]) -> bool:
-    """Whether building on ``children`` may release one (memoized with `apply`'s decisions)."""
-    return any(is_big(c) for c in children)
+    """Whether building on ``children`` may release one (memoized with `apply`'s decisions; a
+    signature names a shape and dtype, so each is sized once)."""
+    for c in children:
+        s = c._sig
+        big = _big.get(s) if s is not None else None
+        if big is None:
+            big = is_big(c)
+            if s is not None:
+                _big[s] = big
+        if big:
+            return True
+    return False
 
 
 def reads(node: Tensor) -> tuple[bool, ...]:

@@ -192,3 +192,39 @@ def test_second_derivatives_through_released_values(tb: Any) -> None:
     with _remat.disabled():
         (kx,) = xpgrad.grad(xpgrad.sum(off["gx"] * off["gy"]), [off["x"]])
     assert np.array_equal(_bits(tb, hx.value), _bits(tb, kx.value))
+
+
+def _memory_bound(n: int) -> tuple[Any, ...]:
+    rng = np.random.default_rng(2)
+    a, b = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
+    x, y = xpgrad.Tensor(a), xpgrad.Tensor(b)
+    t = x * y + x
+    out = xpgrad.sum(t * y)
+    return a, b, x, y, t, out
+
+
+def test_a_large_gradient_writes_into_buffers_at_their_last_use() -> None:
+    n = 4 * LARGE
+    tracemalloc.start()
+    try:
+        a, b, x, y, t, out = _memory_bound(n)
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]  # a, b and t
+        gx, gy = xpgrad.grad(out, [x, y])
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    # gx = y + y*y is written into y*y, gy = t + y*x into t's buffer: 2 new arrays, as NumPy's temporary
+    # elision gets (a fresh array each: 3, plus y*x while t is alive)
+    assert peak < 2.5 * n * 8, peak / (n * 8)
+    assert np.array_equal(gx.value, b + b * b) and np.array_equal(gy.value, (a * b + a) + b * a)
+    assert np.array_equal(t.value, a * b + a)  # its buffer became gy's; recomputed
+
+
+def test_a_buffer_someone_else_holds_is_never_written_into() -> None:
+    a, b, x, y, t, out = _memory_bound(LARGE)
+    held = t.value  # the caller's reference: t's array must stay as it is
+    copy = held.copy()
+    _, gy = xpgrad.grad(out, [x, y])
+    assert np.array_equal(held, copy) and np.array_equal(t.value, copy)
+    assert np.array_equal(gy.value, (a * b + a) + b * a)

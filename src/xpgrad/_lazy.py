@@ -11,6 +11,7 @@ is computed. The returned gradients keep their values; an internal node of a gra
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -54,7 +55,11 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
     for n in created:
         children = n.children
         if all(c._value is not None or c._remat == _remat.RELEASED for c in children):
-            _build.settle(n)
+            i = _donor(n, uses, kept, mine)
+            if i is None:
+                _build.settle(n)
+            else:  # into the buffer of an operand at its last use (NumPy's temporary elision)
+                n._value = n._bk.into(n.op)(*[c._value for c in children], out=children[i]._value)
         for c in children:
             k = id(c)
             left = uses[k] - 1
@@ -64,6 +69,33 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
                     c._value = None
                 else:  # a large forward value the gradient read: recomputed if needed again
                     _remat.release(c)
+
+
+def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> int | None:
+    """The operand of ``n`` whose buffer ``n`` may write into: used for the last time here and freed
+    after (a gradient intermediate, or a forward value `_remat.release` will release), an array of
+    exactly ``n``'s shape and dtype owning its contiguous memory, and held by nothing but its node
+    (the reference count, as NumPy's own temporary elision checks it). None: allocate as usual."""
+    if n._target is not None or n.params or not n.op.elementwise or n._dtype is None or refcount is None:
+        return None
+    if n._bk.into(n.op) is None or any(c._value is None for c in n.children):  # released: recomputed by settle
+        return None
+    for i, c in enumerate(n.children):
+        k = id(c)
+        if uses[k] != 1 or k in kept or (k not in mine and not _remat.releasable(c)):
+            continue
+        v = c._value
+        if v is None or v.dtype != n._dtype or tuple(v.shape) != n._shape:
+            continue
+        if refcount(v) > 3:  # the node's slot, ``v`` and the argument; more: another holder, or a view
+            continue
+        flags = v.flags
+        if flags.c_contiguous and flags.owndata and getattr(flags, "writeable", True):
+            return i
+    return None
+
+
+refcount = getattr(sys, "getrefcount", None)
 
 
 def _recompute_freed(outside: list[Any]) -> None:

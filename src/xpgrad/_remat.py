@@ -151,10 +151,15 @@ def after(p: Tensor) -> None:
             _releases[0] += 1
 
 
+def releasable(c: Tensor) -> bool:
+    """Whether `release` would release ``c``."""
+    return _on[0] and c.op is not None and c._value is not None and is_big(c)
+
+
 def release(c: Tensor) -> None:
     """Release ``c``'s value once a gradient has read it for the last time (`_lazy.settle_all`): it
     is recomputed if anything needs it again, like a value no rule reads."""
-    if _on[0] and c.op is not None and c._value is not None and is_big(c):
+    if releasable(c):
         c._value = None
         c._remat = RELEASED
         _releases[0] += 1

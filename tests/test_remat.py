@@ -228,3 +228,36 @@ def test_a_buffer_someone_else_holds_is_never_written_into() -> None:
     _, gy = xpgrad.grad(out, [x, y])
     assert np.array_equal(held, copy) and np.array_equal(t.value, copy)
     assert np.array_equal(gy.value, (a * b + a) + b * a)
+
+
+def test_an_eager_op_writes_into_the_operand_it_releases() -> None:
+    n = 4 * LARGE
+    a, b = np.linspace(-1, 1, n), np.linspace(0, 2, n)
+    x, y = xpgrad.Tensor(a), xpgrad.Tensor(b)
+    tracemalloc.start()
+    try:
+        xy = x * y
+        t = xy + x  # x*y is released here, and its buffer becomes t's
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * n * 8, peak / (n * 8)
+    assert xy._remat == RELEASED and np.array_equal(t.value, a * b + a) and np.array_equal(xy.value, a * b)
+    with _remat.disabled():
+        u = x * y + x
+    assert np.array_equal(_bits(_NP, t.value), _bits(_NP, u.value))
+
+
+def test_an_eager_op_never_writes_into_an_array_someone_holds() -> None:
+    a, b = np.linspace(-1, 1, LARGE), np.linspace(0, 2, LARGE)
+    x, y = xpgrad.Tensor(a), xpgrad.Tensor(b)
+    xy = x * y
+    held = xy.value
+    t = xy + x
+    assert np.array_equal(held, a * b) and np.array_equal(t.value, a * b + a) and t.value is not held
+
+
+class _NP:
+    @staticmethod
+    def np(v: Any) -> np.ndarray:
+        return np.asarray(v)

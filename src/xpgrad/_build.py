@@ -235,6 +235,8 @@ def _fast(op: OpDef, children: tuple[Tensor, ...]) -> Tensor:
     if cse_key is not None:
         ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
         ref.key = cse_key
+    if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
+        return _remat.run(node, fn)
     av = a._value
     if av is None:
         return _remat.fill(node)  # unfed (left unevaluated), or released values to recompute
@@ -250,8 +252,6 @@ def _fast(op: OpDef, children: tuple[Tensor, ...]) -> Tensor:
     except Exception as e:
         _note(e, node, list(args))
         raise
-    if big:  # large operands: release those no rule reads (`_remat`)
-        _remat.after(node)
     return node
 
 

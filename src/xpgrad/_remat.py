@@ -23,6 +23,7 @@ order, each freed again after its last use.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -163,6 +164,55 @@ def release(c: Tensor) -> None:
         c._value = None
         c._remat = RELEASED
         _releases[0] += 1
+
+
+def run(node: Tensor, fn: Any) -> Tensor:
+    """Evaluate an eager ``node`` with large operands (`_build._fast`: one direct call ``fn``, no
+    params, no casts), then `after`. An operand `after` will release, held by nothing but its node,
+    lends its buffer to the result when the backend's ufunc can write into it (`_lazy._donor`)."""
+    children = node.children
+    for c in children:
+        if c._value is None:
+            return fill(node)
+    i = _donor(node) if _on[0] else None
+    try:
+        if i is None:
+            node._value = fn(*[c._value for c in children])
+        else:
+            c = children[i]
+            node._value = node._bk.into(node.op)(*[c._value for c in children], out=c._value)
+            c._value = None  # released (as `after` would): its buffer is the result's now
+            c._remat = RELEASED
+            _releases[0] += 1
+    except Exception as e:
+        _build._note(e, node, [c._value for c in children])
+        raise
+    after(node)
+    return node
+
+
+def _donor(node: Tensor) -> int | None:
+    """The operand whose buffer ``node`` may take: one `after` releases, of ``node``'s exact shape and
+    dtype, owning contiguous memory, held by its node only (reference count), met once."""
+    if node.op.meta or node._dtype is None or node._bk.into(node.op) is None or refcount is None:
+        return None
+    r = reads(node)
+    children = node.children
+    for i, c in enumerate(children):
+        if r[i + 1] or c._remat != 0 or c.op is None or not is_big(c) or reads(c)[0]:
+            continue
+        v = c._value
+        if v.dtype != node._dtype or tuple(v.shape) != node._shape or refcount(v) > 3:
+            continue
+        flags = v.flags
+        if flags.c_contiguous and flags.owndata and getattr(flags, "writeable", True):
+            if sum(d is c for d in children) == 1:
+                return i
+    return None
+
+
+refcount = getattr(sys, "getrefcount", None)
+"""The slot, a local and the argument: 3 when nothing else holds an array (NumPy's elision test)."""
 
 
 def released(order: list[Tensor]) -> dict[int, int] | None:

@@ -264,3 +264,12 @@ class _NP:
     @staticmethod
     def np(v: Any) -> np.ndarray:
         return np.asarray(v)
+
+
+def test_like_functions_of_a_released_node_are_leaves_as_before(tb: Any) -> None:
+    on = _b1(tb, grad=False)
+    assert on["xy"]._remat == RELEASED
+    full = xpgrad.full_like(on["xy"], 2.5)
+    assert full.op is None and np.array_equal(tb.np(full), np.full(LARGE, 2.5))
+    ones = xpgrad.ones_like(on["xy"])  # a graph node: evaluated on a stand-in, x*y is not recomputed
+    assert np.array_equal(tb.np(ones), np.ones(LARGE)) and on["xy"]._value is None

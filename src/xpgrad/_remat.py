@@ -19,6 +19,10 @@ A released node has ``_value`` None and ``_remat`` `RELEASED`, which tells it ap
 an unfed placeholder. Anything that needs its value (``t.value``, printing, a new op on it, a
 gradient) recomputes it with `recompute`, iteratively, a chain of released nodes in topological
 order, each freed again after its last use.
+
+An eager op with large operands is evaluated by `run`, which writes the result into the buffer of
+an operand it is about to release when nothing else holds that array (NumPy's temporary elision;
+`_lazy` does the same for large gradients). `disabled()` turns releasing and this reuse off.
 """
 
 from __future__ import annotations
@@ -31,7 +35,22 @@ from typing import Any
 from . import _build, _shapes
 from ._tensor import Tensor
 
-__all__ = ["LARGE", "PINNED", "RELEASED", "after", "disabled", "fill", "recompute", "reads", "released", "watch"]
+__all__ = [
+    "LARGE",
+    "PINNED",
+    "RELEASED",
+    "after",
+    "disabled",
+    "fill",
+    "recompute",
+    "reads",
+    "release",
+    "releasable",
+    "released",
+    "run",
+    "standin",
+    "watch",
+]
 
 LARGE = 1 << 16
 """Only values of at least this many elements are released (as `_lazy.LARGE`)."""
@@ -246,11 +265,6 @@ def fill(node: Tensor) -> Tensor:
     _build.settle(node)
     after(node)
     return node
-
-
-def available(c: Tensor) -> bool:
-    """``c`` has a value, or had one that was released (and can be recomputed)."""
-    return c._value is not None or c._remat == RELEASED
 
 
 def standin(c: Tensor) -> Any:

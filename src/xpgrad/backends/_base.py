@@ -46,13 +46,15 @@ class Backend:
             return f
 
     def into(self, op: Any) -> Callable[..., Any] | None:
-        """``op``'s ufunc, which accepts ``out=`` (a buffer to write into); None where there is none."""
+        """``op``'s ufunc, which accepts ``out=`` (a buffer to write into); None where there is none, or
+        where the namespace wraps it (then the wrapper's semantics, e.g. an integer ``ceil``, may differ)."""
         try:
             return self._into[op]
         except KeyError:
             lib, name = self.ufuncs, getattr(op.impl, "namespace_name", None)
             f = getattr(lib, name, None) if lib is not None and name is not None else None
-            self._into[op] = f = f if isinstance(f, getattr(lib, "ufunc", ())) else None
+            ok = f is not None and isinstance(f, getattr(lib, "ufunc", ())) and self.fn(op) is f
+            self._into[op] = f = f if ok else None
             return f
 
     _supported: dict[tuple[type, Any], bool] = field(default_factory=dict)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from . import _cse, _dtypes, _shapes
+from . import _cse, _dtypes, _remat, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, feeds, serial, signature
@@ -43,7 +43,7 @@ def const(v: Any) -> Tensor:
     t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
     t._sig = type(v)  # a constant's build-time facts are its Python type (see `apply`)
-    t._n = serial()
+    t._n, t._remat = serial(), 0
     return t
 
 
@@ -144,9 +144,9 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         if decided[5] is not None:  # operands made into arrays on the default backend
             children = decided[5]
         elif key is not None:
-            _decided[key] = decided = (*decided[:5], None, decided[0].fn(op), decided[7])
+            _decided[key] = decided = (*decided[:5], _remat.watch(children), decided[0].fn(op), decided[7])
             if decided[4] is None and decided[1] is not None and not op.params:  # see `_fast`
-                _quick[key] = (*decided[:4], decided[6], decided[7])
+                _quick[key] = (*decided[:4], decided[6], decided[7], decided[5])
     bk, dev, shape, dtype, target, _, fn, sig = decided
     if op.simplify is not None:
         found = op.simplify(*children, **params) if params else op.simplify(*children)
@@ -161,7 +161,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, params, None
     node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
-    node._n = serial()
+    node._n, node._remat = serial(), 0
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
     if cse_key is not None:
         _cse.remember(cse_key, node)
@@ -170,7 +170,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         return node
     for c in children:
         if c._value is None:
-            return node
+            return _remat.fill(node)  # unfed (left unevaluated), or released values to recompute
     if fn is not None and target is None:  # the common case: one direct namespace call, no casts
         try:
             if len(children) == 2:
@@ -187,6 +187,8 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
 
         node._device = _device_of(node._value)
         node._sig = signature(bk, node._device, shape, dtype)
+    if _remat.watch(children):
+        _remat.after(node)
     return node
 
 
@@ -235,27 +237,27 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
             found = _cse.find(cse_key, children)
             if found is not None:
                 return _reuse(found)
-    bk, dev, shape, dtype, fn, sig = quick
+    bk, dev, shape, dtype, fn, sig, big = quick
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
     node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
-    node._n = serial()
+    node._n, node._remat = serial(), 0
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
     if cse_key is not None:
         _cse_table[cse_key] = _weakref(node)
         if len(_cse_table) > _cse_limit[0]:
             _cse.purge()
+    if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
+        return _remat.run(node, fn)
     av = a._value
     if av is None:
-        return node
+        return _remat.fill(node)  # unfed (left unevaluated), or released values to recompute
+    if b is not None:
+        bv = b._value
+        if bv is None:
+            return _remat.fill(node)
     try:
-        if b is None:
-            node._value = fn(av)
-        else:
-            bv = b._value
-            if bv is None:
-                return node
-            node._value = fn(av, bv)
+        node._value = fn(av) if b is None else fn(av, bv)
     except Exception as e:
         _note(e, node, [c._value for c in children])
         raise
@@ -268,11 +270,12 @@ def _reuse(found: Tensor) -> Tensor:
     if found._value is None or found._epoch != feeds[0]:
         ready = True
         for c in found.children:
-            if c._value is None:
+            if c._value is None and c._remat != _remat.RELEASED:
                 ready = False
                 break
         found._value = evaluate(found) if ready else None
         found._epoch = feeds[0]
+        found._remat &= 1  # a released value recomputed here is kept: the caller holds the node again
     return found
 
 
@@ -383,6 +386,10 @@ def evaluate(node: Tensor) -> Any:
     op = node.op
     bk = node._bk
     vals = [c._value for c in node.children]
+    for i, v in enumerate(vals):
+        if v is None:  # a released value (`_remat`): recomputed, or a stand-in where only its shape is read
+            c = node.children[i]
+            vals[i] = _remat.standin(c) if i in op.meta and c._remat == _remat.RELEASED else c._require()
     target = node._target
     if target is not None:
         xp = bk.xp

@@ -96,6 +96,7 @@ class _Mirror:
                 if hasattr(n, name):
                     setattr(m, name, getattr(n, name))
             m._value = None
+            m._remat = 0
             if n.op is not None:
                 m.children = tuple(copies[i] for i in fn._args[len(copies)])
                 if not pinned:  # a graph that moves arrays runs each op where it was built
@@ -127,6 +128,7 @@ def _detach(order: list[Tensor]) -> list[Tensor]:
                 if hasattr(n, name):
                     setattr(m, name, getattr(n, name))
             m._value = None
+            m._remat = 0
             m.children = tuple(copies[id(c)] for c in n.children)
         copies[id(n)] = m
         out.append(m)

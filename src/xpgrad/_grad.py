@@ -76,7 +76,7 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
         grads = [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
     if made is not None:
-        _lazy.settle_all(made, grads)
+        _lazy.settle_all(made, [*grads, out])  # the output differentiated keeps its value too
     return grads
 
 

@@ -42,16 +42,27 @@ _age = attrgetter("_n")
 def forward(roots: Iterable[Tensor]) -> None:
     """Recompute every op node below ``roots`` from the current leaf values (None where unfed)."""
     from ._build import evaluate
+    from ._remat import RELEASED, released
 
     epoch = feeds[0]
-    for node in toposort(roots):
+    order = toposort(roots)
+    uses = released(order)
+    for node in order:
         if node.op is None:
             continue
-        if all(c._value is not None for c in node.children):
+        children = node.children
+        if all(c._value is not None or c._remat == RELEASED for c in children):
             node._value = evaluate(node)
         else:
             node._value = None
+            node._remat &= 1  # unknown (an input is unfed), not released
         node._epoch = epoch
+        if uses:  # a released value is dropped again after its last use here (see `_remat`)
+            for c in children:
+                if c._remat == RELEASED and id(c) in uses:
+                    left = uses[id(c)] = uses[id(c)] - 1
+                    if left == 0:
+                        c._value = None
 
 
 def unfed_placeholders(root: Tensor) -> list[Tensor]:

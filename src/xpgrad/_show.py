@@ -21,7 +21,7 @@ def label(t: Tensor) -> str:
         head = f"{t.name}: {head}"
     v = t._value
     if v is None:
-        return f"{head} (no value; {t.shape} {t.dtype})"
+        return f"{head} ({'released' if t._remat == 2 else 'no value'}; {t.shape} {t.dtype})"
     size = 1
     for d in v.shape:
         size *= d

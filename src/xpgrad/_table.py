@@ -333,8 +333,8 @@ defop(
 )
 
 # structural ops the sweep builds: the seed cotangent, zeros for unrelated inputs, un-broadcasting
-defop("ones_like", 1, vjp=(ZERO,), elementwise=False, dtype=_dtype_first)
-defop("zeros_like", 1, vjp=(ZERO,), elementwise=False, dtype=_dtype_first)
+defop("ones_like", 1, vjp=(ZERO,), elementwise=False, dtype=_dtype_first, meta=(0,))
+defop("zeros_like", 1, vjp=(ZERO,), elementwise=False, dtype=_dtype_first, meta=(0,))
 defop(
     "fit",
     2,
@@ -343,6 +343,7 @@ defop(
     elementwise=False,
     shape=_like_second,
     dtype=_dtype_fitted,
+    meta=(1,),
 )
 defop(
     "broadcast_like",
@@ -352,6 +353,7 @@ defop(
     elementwise=False,
     shape=_like_second,
     dtype=_dtype_fitted,
+    meta=(1,),
 )
 defop(
     "expand",
@@ -362,6 +364,7 @@ defop(
     params={"axis": None, "keepdims": False, "mean": False},
     shape=_like_second,
     dtype=_dtype_first,
+    meta=(1,),
 )
 defop(
     "to",

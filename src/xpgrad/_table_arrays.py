@@ -173,6 +173,7 @@ defop(  # full_like(x, fill_value, dtype=...) on a Tensor whose value comes late
     promote=(),
     params={"fill_value": 0, "dtype": None},
     dtype=lambda x, fill_value, dtype: x._dtype if dtype is None else dtype,
+    meta=(0,),
 )
 
 

@@ -58,6 +58,7 @@ class Tensor:
         "_level",
         "_n",
         "_ph",
+        "_remat",
         "_shape",
         "_sig",
         "_target",
@@ -91,6 +92,7 @@ class Tensor:
         self._n = serial()
         self._const = False
         self._ph = value is None
+        self._remat = 0  # see `_remat`
         self._target = None
         self._dtype = bk.dtype(dtype)
         self._device = device
@@ -108,8 +110,15 @@ class Tensor:
     # ----------------------------------------------------------------- value and feeding
     @property
     def value(self) -> Any:
-        """The backend array (None while a placeholder it depends on is unfed)."""
-        return self._value
+        """The backend array (None while a placeholder it depends on is unfed).
+
+        A large intermediate whose value was released (see `xpgrad._remat`) is recomputed here."""
+        v = self._value
+        if v is None and self._remat == 2:
+            from ._remat import recompute
+
+            return recompute(self)
+        return v
 
     @value.setter
     def value(self, v: Any) -> None:
@@ -280,6 +289,10 @@ class Tensor:
 
     def _require(self) -> Any:
         if self._value is None:
+            if self._remat == 2:  # released (`_remat`): recomputed
+                v = self.value
+                if v is not None:
+                    return v
             from ._graph import unfed_placeholders
 
             missing = unfed_placeholders(self)
@@ -330,7 +343,7 @@ class Tensor:
         return repr_svg(self)
 
     def __str__(self) -> str:
-        return f"T:{self._value}"
+        return f"T:{self.value}"
 
     def __repr__(self) -> str:
         head = (
@@ -348,7 +361,7 @@ class Tensor:
             return f"Tensor({head} {self._value!r})"
         return (
             f"Tensor({head}, shape={self.shape}, dtype={self.dtype}, backend={self.backend!r}, "
-            f"value={_short(self._value)})"
+            f"value={_short(self.value)})"
         )
 
     __hash__ = object.__hash__

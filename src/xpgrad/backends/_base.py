@@ -25,7 +25,11 @@ class Backend:
     owns: Callable[[Any], bool]
     to_numpy: Callable[[Any], Any]
     from_numpy: Callable[[Any, Any], Any]
+    ufuncs: ModuleType | None = None
+    """The library itself when its elementwise functions are ufuncs taking ``out=`` (NumPy, CuPy): a
+    large gradient then writes a result into an operand's buffer at its last use (`_lazy`)."""
     _fns: dict[Any, Callable[..., Any]] = field(default_factory=dict)
+    _into: dict[Any, Any] = field(default_factory=dict)
 
     def fn(self, op: Any) -> Callable[..., Any]:
         """The array-level function of ``op`` in this namespace, resolved once (performance, issue 5).
@@ -39,6 +43,18 @@ class Backend:
             name = getattr(op.impl, "namespace_name", None)
             f = getattr(self.xp, name) if name is not None and hasattr(self.xp, name) else partial(op.impl, self.xp)
             self._fns[op] = f
+            return f
+
+    def into(self, op: Any) -> Callable[..., Any] | None:
+        """``op``'s ufunc, which accepts ``out=`` (a buffer to write into); None where there is none, or
+        where the namespace wraps it (then the wrapper's semantics, e.g. an integer ``ceil``, may differ)."""
+        try:
+            return self._into[op]
+        except KeyError:
+            lib, name = self.ufuncs, getattr(op.impl, "namespace_name", None)
+            f = getattr(lib, name, None) if lib is not None and name is not None else None
+            ok = f is not None and isinstance(f, getattr(lib, "ufunc", ())) and self.fn(op) is f
+            self._into[op] = f = f if ok else None
             return f
 
     _supported: dict[tuple[type, Any], bool] = field(default_factory=dict)

@@ -43,6 +43,7 @@ def load() -> Backend:
         owns=array_api_compat.is_cupy_array,
         to_numpy=cupy.asnumpy,
         from_numpy=from_numpy,
+        ufuncs=cupy,
     )
 
 

@@ -20,6 +20,7 @@ def load() -> Backend:
         owns=array_api_compat.is_numpy_array,
         to_numpy=np.asarray,
         from_numpy=lambda a, device=None: np.asarray(a),
+        ufuncs=np,
     )
 
 

@@ -1,0 +1,316 @@
+"""Rematerializable forward values: large intermediates no derivative rule reads are dropped, and
+recomputed (bit for bit: the same op on the same inputs) when something needs them again.
+
+Performance (issue 5): built eagerly, every node kept its array for as long as its graph lived,
+even arrays no derivative rule will ever read (``x*y`` under ``exp``, whose rule reads exp's output;
+the ``add`` under ``sum``, read only for its shape). Like PyTorch, which keeps only what backward
+saves, an eager node's value is now released when a parent is evaluated, if
+
+- it is an op node (never a leaf, placeholder or constant) of at least `LARGE` elements with a
+  fully known static shape and dtype,
+- its own rule does not read its output, and no parent's rule read it (that pins it for good).
+
+What a rule reads is found once per op (and params and constant operands) by tracing the rule on
+placeholders (`reads`): the op table stays the one place that knows, with no per-op code here.
+Operands an op reads only for their shape, dtype and device (``OpDef.meta``: ``expand``, ``fit``,
+``ones_like``...) do not pin; a released one is given a zero-strided stand-in (`standin`).
+
+A released node has ``_value`` None and ``_remat`` `RELEASED`, which tells it apart from a node on
+an unfed placeholder. Anything that needs its value (``t.value``, printing, a new op on it, a
+gradient) recomputes it with `recompute`, iteratively, a chain of released nodes in topological
+order, each freed again after its last use.
+
+An eager op with large operands is evaluated by `run`, which writes the result into the buffer of
+an operand it is about to release when nothing else holds that array (NumPy's temporary elision;
+`_lazy` does the same for large gradients). `disabled()` turns releasing and this reuse off.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from . import _build, _shapes
+from ._tensor import Tensor
+
+__all__ = [
+    "LARGE",
+    "PINNED",
+    "RELEASED",
+    "after",
+    "disabled",
+    "fill",
+    "recompute",
+    "reads",
+    "release",
+    "releasable",
+    "released",
+    "run",
+    "standin",
+    "watch",
+]
+
+LARGE = 1 << 16
+"""Only values of at least this many elements are released (as `_lazy.LARGE`)."""
+PINNED = 1
+"""``_remat``: a parent's rule reads this value: it is kept for as long as the node lives."""
+RELEASED = 2
+"""``_remat``: the value was dropped and is recomputed on demand."""
+
+_on = [True]
+_releases = [0]  # how many values were ever released: 0 spares `forward` the bookkeeping
+_reads: dict[Any, tuple[bool, ...]] = {}
+_big: dict[Any, bool] = {}
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Build without releasing values (to compare, or to keep every intermediate on purpose)."""
+    prev = _on[0]
+    _on[0] = False
+    try:
+        yield
+    finally:
+        _on[0] = prev
+
+
+def is_big(t: Tensor) -> bool:
+    """A value worth releasing: an array of at least `LARGE` elements, static shape and dtype known."""
+    if t._const or t._dtype is None:
+        return False
+    n = _shapes.size(t._shape)
+    return n is not None and n >= LARGE
+
+
+def watch(children: tuple[Tensor, ...]) -> bool:
+    """Whether building on ``children`` may release one (memoized with `apply`'s decisions; a
+    signature names a shape and dtype, so each is sized once)."""
+    for c in children:
+        s = c._sig
+        big = _big.get(s) if s is not None else None
+        if big is None:
+            big = is_big(c)
+            if s is not None:
+                _big[s] = big
+        if big:
+            return True
+    return False
+
+
+def reads(node: Tensor) -> tuple[bool, ...]:
+    """(output read?, input 0 read?, ...): what ``node``'s derivative rules (all of them) read."""
+    op = node.op
+    children = node.children
+    try:
+        key = (op, tuple(node.params.items()), tuple((type(c._value), c._value) if c._const else 0 for c in children))
+        hit = _reads.get(key)
+    except TypeError:  # unhashable params: assume every value is read
+        return (True,) * (len(children) + 1)
+    if hit is None:
+        hit = _trace(node)
+        if len(_reads) < 4096:
+            _reads[key] = hit
+    return hit
+
+
+def _trace(node: Tensor) -> tuple[bool, ...]:
+    """Build each rule of ``node``'s op on placeholders and see which of them the graph reads."""
+    from ._build import derivative_level
+    from ._graph import toposort
+    from ._ops import NO_RULE, ZERO
+    from ._tensor import placeholder
+
+    op = node.op
+    everything = (True,) * (len(node.children) + 1)
+
+    def stand(t: Tensor) -> Tensor:
+        return t if t._const else placeholder(t._shape, t._dtype, t._bk, device=t._device)
+
+    try:
+        out = stand(node)
+        ins = [stand(c) for c in node.children]
+        pos = {id(t): i for i, t in enumerate([out, *ins]) if not t._const}
+        seen = [False] * len(everything)
+        prev = _build._deferred[0]
+        _build._deferred[0] = None
+        try:
+            with derivative_level(node._level + 1):
+                for rule, child in zip(op.vjp, node.children, strict=True):
+                    if rule is ZERO or rule is NO_RULE or child._const:  # a constant never gets a gradient
+                        continue
+                    g = placeholder(node._shape, node._dtype, node._bk, device=node._device)
+                    res = rule(g, out, *ins, **node.params) if node.params else rule(g, out, *ins)
+                    if id(res) in pos:
+                        seen[pos[id(res)]] = True
+                    for n in toposort([res]):
+                        meta = n.op.meta if n.op is not None else ()
+                        for i, c in enumerate(n.children):
+                            if i not in meta and id(c) in pos:
+                                seen[pos[id(c)]] = True
+        finally:
+            _build._deferred[0] = prev
+    except Exception:  # a rule that cannot be traced on placeholders: assume it reads everything
+        return everything
+    return tuple(seen)
+
+
+def after(p: Tensor) -> None:
+    """``p`` was just evaluated eagerly: pin the children its rules read, release the others."""
+    if not _on[0]:
+        return
+    r = reads(p)
+    for i, c in enumerate(p.children):
+        if r[i + 1]:
+            if c.op is not None:
+                c._remat = PINNED
+        elif c._remat == 0 and c.op is not None and c._value is not None and is_big(c) and not reads(c)[0]:
+            c._value = None
+            c._remat = RELEASED
+            _releases[0] += 1
+
+
+def releasable(c: Tensor) -> bool:
+    """Whether `release` would release ``c``."""
+    return _on[0] and c.op is not None and c._value is not None and is_big(c)
+
+
+def release(c: Tensor) -> None:
+    """Release ``c``'s value once a gradient has read it for the last time (`_lazy.settle_all`): it
+    is recomputed if anything needs it again, like a value no rule reads."""
+    if releasable(c):
+        c._value = None
+        c._remat = RELEASED
+        _releases[0] += 1
+
+
+def run(node: Tensor, fn: Any) -> Tensor:
+    """Evaluate an eager ``node`` with large operands (`_build._fast`: one direct call ``fn``, no
+    params, no casts), then `after`. An operand `after` will release, held by nothing but its node,
+    lends its buffer to the result when the backend's ufunc can write into it (`_lazy._donor`)."""
+    children = node.children
+    for c in children:
+        if c._value is None:
+            return fill(node)
+    i = _donor(node) if _on[0] else None
+    try:
+        if i is None:
+            node._value = fn(*[c._value for c in children])
+        else:
+            c = children[i]
+            node._value = node._bk.into(node.op)(*[c._value for c in children], out=c._value)
+            c._value = None  # released (as `after` would): its buffer is the result's now
+            c._remat = RELEASED
+            _releases[0] += 1
+    except Exception as e:
+        _build._note(e, node, [c._value for c in children])
+        raise
+    after(node)
+    return node
+
+
+def _donor(node: Tensor) -> int | None:
+    """The operand whose buffer ``node`` may take: one `after` releases, of ``node``'s exact shape and
+    dtype, owning contiguous memory, held by its node only (reference count), met once."""
+    if node.op.meta or node._dtype is None or node._bk.into(node.op) is None or refcount is None:
+        return None
+    r = reads(node)
+    children = node.children
+    for i, c in enumerate(children):
+        if r[i + 1] or c._remat != 0 or c.op is None or not is_big(c) or reads(c)[0]:
+            continue
+        v = c._value
+        if v.dtype != node._dtype or tuple(v.shape) != node._shape or refcount(v) > 3:
+            continue
+        flags = v.flags
+        if flags.c_contiguous and flags.owndata and getattr(flags, "writeable", True):
+            if sum(d is c for d in children) == 1:
+                return i
+    return None
+
+
+refcount = getattr(sys, "getrefcount", None)
+"""The slot, a local and the argument: 3 when nothing else holds an array (NumPy's elision test)."""
+
+
+def released(order: list[Tensor]) -> dict[int, int] | None:
+    """For `forward`: how many nodes of ``order`` use each released node (which it drops again after
+    the last); a released root is kept from now on. None when no value was ever released."""
+    if not _releases[0]:
+        return None
+    uses: dict[int, int] = {}
+    for n in order:
+        for c in n.children:
+            if c._remat == RELEASED:
+                uses[id(c)] = uses.get(id(c), 0) + 1
+    for n in order:
+        if n._remat == RELEASED and id(n) not in uses:
+            n._remat = 0
+    return uses
+
+
+def fill(node: Tensor) -> Tensor:
+    """Evaluate ``node`` whose children have values or are released (else leave it unevaluated)."""
+    children = node.children
+    for c in children:
+        if c._value is None and c._remat != RELEASED:
+            return node
+    if _on[0]:  # operands the node's rules read are kept from now on
+        r = reads(node)
+        for i, c in enumerate(children):
+            if r[i + 1] and c._value is None:
+                c._value = recompute(c)
+                c._remat = PINNED
+    _build.settle(node)
+    after(node)
+    return node
+
+
+def standin(c: Tensor) -> Any:
+    """An array with ``c``'s shape, dtype and device that allocates nothing (zero strides)."""
+    xp = c._bk.xp
+    return xp.broadcast_to(xp.zeros((), dtype=c._dtype, device=c._device), c._shape)
+
+
+def recompute(t: Tensor) -> Any:
+    """The value of a released ``t``, recomputed with the released nodes below it (which stay
+    released: each is freed after its last use here). None when an input has no value (unfed)."""
+    order: list[Tensor] = []
+    opened: set[int] = set()
+    done: set[int] = set()
+    stack: list[Tensor] = [t]
+    while stack:  # `toposort`, restricted to released nodes (the others have their values)
+        n = stack[-1]
+        k = id(n)
+        if k in opened:
+            stack.pop()
+            if k not in done:
+                done.add(k)
+                order.append(n)
+            continue
+        opened.add(k)
+        meta = n.op.meta
+        for i, c in enumerate(n.children):
+            if c._value is None:
+                if c._remat != RELEASED:
+                    return None
+                if i not in meta and id(c) not in opened:
+                    stack.append(c)
+    uses: dict[int, int] = {}
+    for n in order:
+        for i, c in enumerate(n.children):
+            if c._remat == RELEASED and i not in n.op.meta:
+                uses[id(c)] = uses.get(id(c), 0) + 1
+    try:
+        for n in order:
+            n._value = _build.evaluate(n)
+            for i, c in enumerate(n.children):
+                if c._remat == RELEASED and i not in n.op.meta:
+                    left = uses[id(c)] = uses[id(c)] - 1
+                    if left == 0:
+                        c._value = None
+        return t._value
+    finally:
+        for n in order:
+            n._value = None

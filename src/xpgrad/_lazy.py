@@ -11,7 +11,6 @@ is computed. The returned gradients keep their values; an internal node of a gra
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -87,7 +86,7 @@ def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> i
         v = c._value
         if v is None or v.dtype != n._dtype or tuple(v.shape) != n._shape:
             continue
-        if refcount(v) > 3:  # the node's slot, ``v`` and the argument; more: another holder, or a view
+        if refcount(v) > _remat.SOLE:  # the slot, ``v`` and the argument; more: another holder, or a view
             continue
         flags = v.flags
         if flags.c_contiguous and flags.owndata and getattr(flags, "writeable", True):
@@ -95,7 +94,7 @@ def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> i
     return None
 
 
-refcount = getattr(sys, "getrefcount", None)
+refcount = _remat.refcount
 
 
 def _recompute_freed(outside: list[Any]) -> None:

@@ -43,16 +43,25 @@ def deferred() -> Iterator[list[Tensor]]:
 
 
 def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
-    """Evaluate ``created`` in order where inputs allow, freeing intermediates not in ``keep``."""
+    """Evaluate the nodes of ``created`` that ``keep`` needs, in order, freeing intermediates not in ``keep``.
+
+    Nodes a rewrite made and then dropped (the seed's ``expand`` of ones under ``1 * y -> y``, a
+    ``-b`` that became ``a - b``) are never evaluated: each would be a full array pass and a fresh
+    allocation (issue 5, B5). An older node that a gradient needs but whose value was freed by an
+    earlier sweep is recomputed first, also when it is itself a returned gradient.
+    """
     mine = {id(n) for n in created}
+    needed = _needed(keep, mine)
+    live = [n for n in created if id(n) in needed]
     uses: dict[int, int] = {}
-    for n in created:
+    for n in live:
         for c in n.children:
             if id(c) in mine:
                 uses[id(c)] = uses.get(id(c), 0) + 1
-    _recompute_freed([c for n in created for c in n.children if id(c) not in mine])
+    older = [c for n in live for c in n.children if id(c) not in mine]
+    _recompute_freed(older + [k for k in keep if id(k) not in mine])  # a gradient can be an older node
     kept = {id(k) for k in keep}
-    for n in created:
+    for n in live:
         children = n.children
         if all(c._value is not None for c in children):
             _build.settle(n)
@@ -63,6 +72,19 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
                 uses[k] = left
                 if left == 0 and k not in kept:
                     c._value = None
+
+
+def _needed(keep: list[Tensor], mine: set[int]) -> set[int]:
+    """The ids of the nodes of ``mine`` that ``keep`` depends on (an explicit stack, no recursion)."""
+    needed: set[int] = set()
+    stack = [k for k in keep if id(k) in mine]
+    while stack:
+        n = stack.pop()
+        if id(n) in needed:
+            continue
+        needed.add(id(n))
+        stack.extend(c for c in n.children if id(c) in mine and id(c) not in needed)
+    return needed
 
 
 def _recompute_freed(outside: list[Any]) -> None:

@@ -45,8 +45,12 @@ def _is_one(t: Tensor) -> bool:
     return op is _ONES_LIKE
 
 
-_ONES_LIKE: Any = None  # OPS["ones_like"] and OPS["expand"], set once the table is built
+_ONES_LIKE: Any = None  # OPS["ones_like"], OPS["expand"]..., set once the table is built
 _EXPAND: Any = None
+_NEGATIVE: Any = None
+_MULTIPLY: Any = None
+_SUBTRACT: Any = None
+_ADD_OP: Any = None
 
 
 def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tensor | None:
@@ -68,16 +72,40 @@ def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
     # common "neither operand is a constant or a ones node" case exits on two tests (issue 5).
     ao, bo = a.op, b.op
     if ao is not None and ao is not _ONES_LIKE and ao is not _EXPAND and bo is not None and bo is not _ONES_LIKE:
-        if bo is not _EXPAND:
+        if bo is not _EXPAND and ao is not _MULTIPLY and bo is not _MULTIPLY:
             return None
     if _is_one(a):
         return _unchanged(b, a)
     if _is_one(b):
         return _unchanged(a, b)
+    # (1 * c) * y == c * y exactly (1 * c == c): a cotangent scaled by a constant (``sum(3 * f(x))``,
+    # ``x ** 3``'s rule) is never filled into an array, and ``1 * c`` is not evaluated (issue 5, B5)
+    for s, y in ((a, b), (b, a)):
+        c = _scale_of_one(s)
+        if c is not None and _unchanged(y, s) is not None:
+            return apply(_MULTIPLY, c, y)
+    return None
+
+
+def _scale_of_one(t: Tensor) -> Tensor | None:
+    """The constant ``c`` when ``t`` is ``1 * c`` (a ones node times a Python number), else None."""
+    if t.op is _MULTIPLY:
+        p, q = t.children
+        if q._const and _is_one(p):
+            return q
+        if p._const and _is_one(q):
+            return p
     return None
 
 
 def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
+    # a + (-b) == a - b exactly (IEEE 754 defines subtraction so; two's complement wraps alike): one
+    # array pass instead of two, and no ``-b`` array. Cotangents meet this when a rule's contribution
+    # (``-(g * sin(a))``) is accumulated (issue 5, B5).
+    if b.op is _NEGATIVE:
+        return apply(_SUBTRACT, a, b.children[0])
+    if a.op is _NEGATIVE:
+        return apply(_SUBTRACT, b, a.children[0])
     # x + (-0.0) == x for every x; x + 0 only for integers (-0.0 + 0.0 is +0.0)
     if not (a._const or b._const):
         return None
@@ -93,6 +121,8 @@ def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
 
 
 def _simplify_subtract(a: Tensor, b: Tensor) -> Tensor | None:
+    if b.op is _NEGATIVE:
+        return apply(_ADD_OP, a, b.children[0])  # a - (-b) == a + b exactly
     return _unchanged(a, b) if _is(b, 0) else None  # x - 0 == x, also for -0.0
 
 
@@ -377,3 +407,4 @@ defop(
 )
 
 _ONES_LIKE, _EXPAND = OPS["ones_like"], OPS["expand"]
+_NEGATIVE, _MULTIPLY, _SUBTRACT, _ADD_OP = OPS["negative"], OPS["multiply"], OPS["subtract"], OPS["add"]

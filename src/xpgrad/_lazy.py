@@ -6,7 +6,9 @@ hand-written gradient holds ~6 (and paid for the fresh memory in page faults). F
 `grad` therefore builds the whole gradient graph first, then evaluates it here in creation order
 (which is topological) and drops the value of every new intermediate node once its last consumer
 is computed. The returned gradients keep their values; an internal node of a gradient graph has
-``value`` None afterwards, and ``forward()`` on a gradient recomputes it like any other node.
+``value`` None afterwards, and ``forward()`` on a gradient recomputes it like any other node. The
+exception is a libm function of forward values (``cos(x)`` for ``sin``'s rule, see `_residual`),
+which keeps its value like those forward values: a second derivative needs it again.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
     older = [c for n in live for c in n.children if id(c) not in mine]
     _recompute_freed(older + [k for k in keep if id(k) not in mine])  # a gradient can be an older node
     kept = {id(k) for k in keep}
+    kept.update(id(n) for n in live if _residual(n, mine))
     for n in live:
         children = n.children
         if all(c._value is not None for c in children):
@@ -72,6 +75,19 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
                 uses[k] = left
                 if left == 0 and k not in kept:
                     c._value = None
+
+
+def _residual(n: Tensor, mine: set[int]) -> bool:
+    """A unary floating-point function (sin, cos, exp, log, sqrt... the costly libm passes) of a value
+    computed before this sweep: ``cos(x)`` for ``sin``'s rule, ``sinh(x)`` for ``cosh``'s.
+
+    Such a node depends on the forward values alone, and it keeps its value like they do: a second
+    derivative walks the gradient graph again and needs it as an operand (``x * cos(x)``'s rule reads
+    ``cos(x)``), where recomputing it was the costliest pass (issue 5, B5: sum(sin(x)*x), 1.5-1.7x ->
+    ~1.1x). The price is one array per such node for as long as the gradient lives (B1: 12 -> 13 at peak).
+    """
+    op = n.op
+    return op is not None and op.arity == 1 and op.domain == "floating" and id(n.children[0]) not in mine
 
 
 def _needed(keep: list[Tensor], mine: set[int]) -> set[int]:

@@ -128,3 +128,14 @@ def test_a_libm_function_of_forward_values_keeps_its_value_other_intermediates_a
     assert set(inner) == {"cos(t0)", "t0 * cos(t0)"}
     np.testing.assert_array_equal(inner["cos(t0)"].value, np.cos(a))  # a second sweep needs it: kept
     assert inner["t0 * cos(t0)"].value is None  # nothing needs it again: freed
+
+
+def test_the_seed_divided_is_a_constant_divided(passes: Counter[str]) -> None:
+    a = _x() + 4.0
+    x = xpgrad.Tensor(a)
+    for scale, want in ((None, "1 / t0"), (3.0, "3.0 / t0")):
+        passes.clear()
+        out = xpgrad.sum(xpgrad.log(x) if scale is None else scale * xpgrad.log(x))
+        (g,) = xpgrad.grad(out, [x])
+        assert g.expr() == want and passes == Counter({"divide": 1})  # no array of ones, nor of 3s
+        np.testing.assert_array_equal(g.value, (1 if scale is None else scale) / a)

@@ -127,6 +127,11 @@ def _simplify_subtract(a: Tensor, b: Tensor) -> Tensor | None:
 
 
 def _simplify_divide(a: Tensor, b: Tensor) -> Tensor | None:
+    ao = a.op
+    if ao is _EXPAND or ao is _ONES_LIKE or ao is _MULTIPLY:  # ones / b == 1 / b, (1 * c) / b == c / b
+        c = _scale_of_one(a) if ao is _MULTIPLY else 1 if _is_one(a) else None  # (the seed of sum, issue 5)
+        if c is not None and _unchanged(b, a) is not None:
+            return apply(OPS["divide"], c, b)
     return _unchanged(a, b) if _is(b, 1) and type(b._value) is float else None
 
 

@@ -139,3 +139,12 @@ def test_the_seed_divided_is_a_constant_divided(passes: Counter[str]) -> None:
         (g,) = xpgrad.grad(out, [x])
         assert g.expr() == want and passes == Counter({"divide": 1})  # no array of ones, nor of 3s
         np.testing.assert_array_equal(g.value, (1 if scale is None else scale) / a)
+
+
+def test_the_seed_reaching_a_node_twice_stays_a_constant(passes: Counter[str]) -> None:
+    a = _x()
+    x = xpgrad.Tensor(a)
+    s = xpgrad.sin(x)
+    (g,) = xpgrad.grad(xpgrad.sum(s + s), [x])  # ones + ones -> ones * 2, then (1 * 2) * cos(x) -> 2 * cos(x)
+    assert g.expr() == "2 * cos(t0)" and passes == Counter({"cos": 1, "multiply": 1})
+    np.testing.assert_array_equal(g.value, 2 * np.cos(a))

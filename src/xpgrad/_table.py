@@ -106,6 +106,10 @@ def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
         return apply(_SUBTRACT, a, b.children[0])
     if a.op is _NEGATIVE:
         return apply(_SUBTRACT, b, a.children[0])
+    # ones + ones == ones * 2 exactly (add refuses bool): a seed reaching a node twice (``s + s``) stays
+    # a scaled one, which `_simplify_multiply` and `_simplify_divide` fold into the next rule's product
+    if a is b and a.op is not None and _is_one(a):
+        return apply(_MULTIPLY, a, 2)
     # x + (-0.0) == x for every x; x + 0 only for integers (-0.0 + 0.0 is +0.0)
     if not (a._const or b._const):
         return None

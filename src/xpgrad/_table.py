@@ -72,29 +72,33 @@ def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
     # common "neither operand is a constant or a ones node" case exits on two tests (issue 5).
     ao, bo = a.op, b.op
     if ao is not None and ao is not _ONES_LIKE and ao is not _EXPAND and bo is not None and bo is not _ONES_LIKE:
-        if bo is not _EXPAND and ao is not _MULTIPLY and bo is not _MULTIPLY:
-            return None
+        if bo is not _EXPAND:
+            return None if ao is not _MULTIPLY and bo is not _MULTIPLY else _times_scaled_one(a, b)
     if _is_one(a):
         return _unchanged(b, a)
     if _is_one(b):
         return _unchanged(a, b)
+    return None if ao is not _MULTIPLY and bo is not _MULTIPLY else _times_scaled_one(a, b)
+
+
+def _times_scaled_one(a: Tensor, b: Tensor) -> Tensor | None:
     # (1 * c) * y == c * y exactly (1 * c == c): a cotangent scaled by a constant (``sum(3 * f(x))``,
     # ``x ** 3``'s rule) is never filled into an array, and ``1 * c`` is not evaluated (issue 5, B5)
     for s, y in ((a, b), (b, a)):
-        c = _scale_of_one(s)
-        if c is not None and _unchanged(y, s) is not None:
-            return apply(_MULTIPLY, c, y)
+        if s.op is _MULTIPLY:
+            c = _scale_of_one(s)
+            if c is not None and _unchanged(y, s) is not None:
+                return apply(_MULTIPLY, c, y)
     return None
 
 
 def _scale_of_one(t: Tensor) -> Tensor | None:
     """The constant ``c`` when ``t`` is ``1 * c`` (a ones node times a Python number), else None."""
-    if t.op is _MULTIPLY:
-        p, q = t.children
-        if q._const and _is_one(p):
-            return q
-        if p._const and _is_one(q):
-            return p
+    p, q = t.children
+    if q._const:
+        return q if _is_one(p) and p.op is not None else None
+    if p._const:
+        return p if _is_one(q) and q.op is not None else None
     return None
 
 

@@ -89,3 +89,37 @@ def test_merged_node_is_not_recomputed_when_nothing_was_fed(tb) -> None:
     x.value = tb.arr([0.5, 0.25])
     assert xpgrad.sin(x) * 3.0 is y and y.value is not first  # a feed since: recomputed
     np.testing.assert_allclose(tb.np(y), 3.0 * np.sin([0.5, 0.25]))
+
+
+def test_dead_entries_are_swept_so_the_table_stays_bounded() -> None:
+    x = xpgrad.Tensor(np.array([1.0, 2.0]))
+    for i in range(3 * _cse._limit[0]):
+        y = x * float(i + 2)  # a new key each time; the node dies at the next iteration
+    del y
+    live = _cse.size()  # sweeps, then counts
+    assert live < 100
+    assert len(_cse._table) <= 2 * live + 4096
+
+
+def test_keys_compare_param_types_before_values() -> None:
+    # a numpy dtype and an array-api-strict dtype may hash alike: comparing keys must never compare them
+    # (strict warns, and the suite turns warnings into errors)
+    import array_api_strict as xps
+
+    x = xpgrad.Tensor(np.array([1.0]))
+    k_np = _cse.key(xpgrad._ops.OPS["astype"], [x], {"dtype": np.dtype("float32"), "copy": True})
+    k_st = _cse.key(xpgrad._ops.OPS["astype"], [x], {"dtype": xps.float32, "copy": True})
+    assert k_np is not None and k_st is not None
+    assert k_np != k_st
+
+
+def test_toposort_orders_by_creation_and_visits_each_node_once() -> None:
+    x = xpgrad.Tensor(np.array([1e-3, 2e-3]), name="x")
+    y = x
+    for _ in range(50):
+        y = y * y + y  # each node used three times
+    order = toposort([y, y, x])
+    assert len(order) == len({id(n) for n in order})
+    pos = {id(n): i for i, n in enumerate(order)}
+    assert all(pos[id(c)] < pos[id(n)] for n in order for c in n.children)
+    assert order[-1] is y

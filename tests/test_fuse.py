@@ -132,3 +132,40 @@ def test_without_numba_auto_runs_unfused(monkeypatch: pytest.MonkeyPatch) -> Non
     _same(got, unfused(ps, outs)(*data), "float64", 50)
     with pytest.raises(FusionError, match="needs numba"):
         fuse(ps, outs, engine="numba")
+
+
+def _fused_memory_bound(n: int):  # value and both gradients of sum((x*y + x)*y)
+    px, py = xpgrad.placeholder(shape=(n,), dtype="float64"), xpgrad.placeholder(shape=(n,), dtype="float64")
+    out = xpgrad.sum((px * py + px) * py)
+    return fuse([px, py], [out, *xpgrad.grad(out, [px, py])])
+
+
+def _data(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def test_outputs_the_caller_dropped_are_reused() -> None:
+    f = _fused_memory_bound(1000)
+    x, y = np.linspace(-1, 1, 1000), np.linspace(2, 3, 1000)
+    first = [_data(a) for a in f(x, y)[1:]]  # the list and its arrays are dropped at once
+    others = [np.empty(1000) for _ in range(8)]  # would take the freed blocks, were they freed
+    second = f(x, y)
+    assert all(_data(o) not in first for o in others)
+    assert [_data(a) for a in second[1:]] == first
+    np.testing.assert_allclose(second[1], (y + 1) * y, rtol=1e-14)
+
+
+def test_outputs_still_held_are_never_overwritten() -> None:
+    f = _fused_memory_bound(1000)
+    x, y = np.linspace(-1, 1, 1000), np.linspace(2, 3, 1000)
+    held = f(x, y)
+    gx = held[1]
+    view = held[2][:5]
+    del held
+    again = f(x + 1, y + 1)  # gx is held by name, the second gradient by a view of it
+    assert _data(again[1]) != _data(gx) and _data(again[2]) != _data(view)
+    np.testing.assert_allclose(gx, (y + 1) * y, rtol=1e-14)
+    np.testing.assert_allclose(view, ((x * y + x) + x * y)[:5], rtol=1e-14)
+    again2 = f(gx, y)  # an output passed back as an input is not written over while it is read
+    np.testing.assert_allclose(again2[1], (y + 1) * y, rtol=1e-14)
+    np.testing.assert_allclose(again2[2], (gx * y + gx) + gx * y, rtol=1e-14)

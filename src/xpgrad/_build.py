@@ -8,15 +8,16 @@ input has a value (the seed's eager forward).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from . import _cse, _dtypes, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
-from ._tensor import _NO_PARAMS, _NUMBER, Tensor, feeds, signature
+from ._tensor import _NO_PARAMS, _NUMBER, Tensor, feeds, serial, signature
 from .backends import Backend, backend_of, get_backend
 
-__all__ = ["apply", "apply_binary", "const", "evaluate", "derivative_level", "settle"]
+__all__ = ["apply", "apply_binary", "apply_unary", "const", "evaluate", "derivative_level", "settle"]
 
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _level = [0]
@@ -42,6 +43,7 @@ def const(v: Any) -> Tensor:
     t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
     t._sig = type(v)  # a constant's build-time facts are its Python type (see `apply`)
+    t._n = serial()
     return t
 
 
@@ -50,7 +52,14 @@ _consts: dict[tuple[type, Any], Tensor] = {}
 allocation per ``x * 0.999``). Zeros are never shared (0.0 == -0.0 would merge them); nan never hits."""
 
 
+_PLAIN = frozenset(_NUMBER)
+
+
 def _operand(op: OpDef, a: Any) -> Tensor:
+    if type(a) in _PLAIN and a:  # a nonzero Python number met before: one lookup (issue 5)
+        t = _consts.get((type(a), a))
+        if t is not None:
+            return t
     if isinstance(a, Tensor):
         return a
     if isinstance(a, _NUMBER):
@@ -80,7 +89,7 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
         if n == 2 and op.arity == 2:
             return apply_binary(op, *args)
         if n == 1 and op.arity == 1:
-            return _apply_unary(op, args[0])
+            return apply_unary(op, args[0])
     return _apply(op, args, params)
 
 
@@ -136,6 +145,8 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
             children = decided[5]
         elif key is not None:
             _decided[key] = decided = (*decided[:5], None, decided[0].fn(op), decided[7])
+            if decided[4] is None and decided[1] is not None and not op.params:  # see `_fast`
+                _quick[key] = (*decided[:4], decided[6], decided[7])
     bk, dev, shape, dtype, target, _, fn, sig = decided
     if op.simplify is not None:
         found = op.simplify(*children, **params) if params else op.simplify(*children)
@@ -150,6 +161,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, params, None
     node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
+    node._n = serial()
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
     if cse_key is not None:
         _cse.remember(cse_key, node)
@@ -184,66 +196,68 @@ def apply_binary(op: OpDef, a: Any, b: Any) -> Tensor:
         a = _operand(op, a)
     if type(b) is not Tensor:
         b = _operand(op, b)
-    return _fast(op, (a, b))
+    return _fast(op, a, b)
 
 
-def _apply_unary(op: OpDef, a: Any) -> Tensor:
+def apply_unary(op: OpDef, a: Any) -> Tensor:
     """`apply(op, a)` for one operand (``sin(x)``, the rules' ``ones_like(y)``), by the fast path."""
     if type(a) is not Tensor:
         a = _operand(op, a)
-    return _fast(op, (a,))
+    return _fast(op, a, None)
 
 
-def _fast(op: OpDef, children: tuple[Tensor, ...]) -> Tensor:
-    """`_apply` for one or two Tensor operands and no params: the same result by the same steps, with
-    the common case inlined (issue 5: per-op overhead). Anything unusual (a first meeting of these
-    operand signatures, casts, a device learned from the value, deferred evaluation, params, moves)
-    is left to `_apply` before any step is taken."""
-    a = children[0]
-    two = len(children) == 2
-    b = children[1] if two else None
-    try:  # the memo never holds a key with a None signature
-        decided = _decided.get((op, a._sig, b._sig) if two else (op, a._sig))
+def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
+    """`_apply` for one (``b`` None) or two Tensor operands and no params: the same result by the
+    same steps, with the common case inlined (issue 5: per-op overhead). Only decisions in `_quick`
+    (no casts, no params, no move, device known) are taken here; anything else, and the first meeting
+    of these operand signatures, goes to `_apply` before any step is taken."""
+    try:  # neither memo holds a key with a None signature
+        quick = _quick.get((op, a._sig) if b is None else (op, a._sig, b._sig))
     except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
-        decided = None
-    if decided is None or op.params or op.moves or _deferred[0] is not None:
-        return _apply(op, children, _NO_PARAMS)
-    bk, dev, shape, dtype, target, _, fn, sig = decided
-    if target is not None or dev is None:
-        return _apply(op, children, _NO_PARAMS)
-    if op.simplify is not None:
-        found = op.simplify(*children)
+        quick = None
+    if quick is None or _deferred[0] is not None:
+        return _apply(op, (a,) if b is None else (a, b), _NO_PARAMS)
+    simplify = op.simplify
+    if simplify is not None:
+        found = simplify(a) if b is None else simplify(a, b)
         if found is not None:
             return found
+    children = (a,) if b is None else (a, b)
     cse_key = None
-    if _cse_on[0]:  # `_cse.key` and `_cse.remember` inlined: the two calls were ~15% of an op
+    if _cse_on[0]:  # `_cse.key`, `find` and `remember` inlined: the calls were ~15% of an op
         ka = _const_part(a._value) if a._const else id(a)
-        cse_key = (op.name, ka, _const_part(b._value) if b._const else id(b)) if two else (op.name, ka)
-        if cse_key in _cse_table:
+        if b is None:
+            cse_key = (op.name, ka)
+        else:
+            cse_key = (op.name, ka, _const_part(b._value) if b._const else id(b))
+        ref = _cse_table.get(cse_key)
+        if ref is not None and ref() is not None:
             found = _cse.find(cse_key, children)
             if found is not None:
                 return _reuse(found)
+    bk, dev, shape, dtype, fn, sig = quick
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
     node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
+    node._n = serial()
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
     if cse_key is not None:
-        ref = _cse_table[cse_key] = _CseRef(node, _cse_forget)
-        ref.key = cse_key
+        _cse_table[cse_key] = _weakref(node)
+        if len(_cse_table) > _cse_limit[0]:
+            _cse.purge()
     av = a._value
     if av is None:
         return node
-    if two:
-        bv = b._value
-        if bv is None:
-            return node
-        args = (av, bv)
-    else:
-        args = (av,)
     try:
-        node._value = fn(*args)
+        if b is None:
+            node._value = fn(av)
+        else:
+            bv = b._value
+            if bv is None:
+                return node
+            node._value = fn(av, bv)
     except Exception as e:
-        _note(e, node, list(args))
+        _note(e, node, [c._value for c in children])
         raise
     return node
 
@@ -264,10 +278,14 @@ def _reuse(found: Tensor) -> Tensor:
 
 # the merge table itself (never rebound) and its parts, for the inlined lookups of `apply`/`apply_binary`
 _cse_table, _cse_on, _const_part = _cse._table, _cse._on, _cse._const_part
-_CseRef, _cse_forget = _cse._Ref, _cse._forget
+_cse_limit, _weakref = _cse._limit, weakref.ref
 
 _deferred: list[list[Tensor] | None] = [None]
 """While not None, `apply` appends each new node here instead of evaluating it (`_lazy.deferred`)."""
+
+_quick: dict[Any, Any] = {}
+"""The decisions `_fast` takes as they are: (op, operand signatures) -> (backend, device, shape, dtype,
+the backend's function for the op, the result's signature), for ops without params that need no cast."""
 
 _decided: dict[Any, Any] = {}
 """The memo of `_decide`: (op, operand signatures...) -> (backend, device, shape, dtype, target, None,

@@ -7,11 +7,13 @@ expression by type and bit pattern, so ``-0.0`` is not ``0.0`` and ``1`` is not 
 ``True``) and equal params. Leaves and placeholders are never merged: only `apply` builds nodes.
 
 Safety:
-- The table holds nodes through weak references, so a graph nobody uses is freed as before; the
-  entry goes when its node goes (weakref callbacks run before a node's children are released).
-- Keys hold children's ``id``s. A node keeps its children alive, so while its entry exists no id
-  in its key can be reused; `find` still checks the children by identity, so a reused id can
-  never return a wrong node.
+- The table holds nodes through plain weak references (no callback: a callback per node was a
+  third of the cost of building one, issue 5), so a graph nobody uses is freed as before. A dead
+  entry stays until the table has doubled since the last sweep, then `purge` drops every dead entry
+  at once (amortized O(1) a node; the table holds at most about twice the live entries, +4096).
+- Keys hold children's ``id``s. A node keeps its children alive, so while its node lives no id in
+  its key can be reused; an entry whose node died is dead (its weak reference returns None), so a
+  reused id meets a dead entry and misses; `find` also checks the children by identity.
 - Merging never changes a result: the found node computes exactly what the new one would.
 """
 
@@ -28,14 +30,10 @@ from ._tensor import Tensor
 __all__ = ["disabled", "find", "remember", "size"]
 
 
-class _Ref(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference that knows its table key (no closure per node: cheaper than a lambda)."""
-
-    __slots__ = ("key",)
-
-
-_table: dict[Any, _Ref] = {}
+_table: dict[Any, weakref.ReferenceType[Tensor]] = {}
 _on = [True]
+_limit = [4096]
+"""`remember` sweeps dead entries out once the table holds more entries than this."""
 
 
 def _const_part(v: Any) -> Any:
@@ -53,7 +51,9 @@ def key(op: Any, children: list[Tensor], params: dict[str, Any]) -> Any:
         return (op.name, _const_part(a._value) if a._const else id(a), _const_part(b._value) if b._const else id(b))
     k = (op.name, *[_const_part(c._value) if c._const else id(c) for c in children])  # atoms only: GC-untracked
     if params:
-        k = (*k, tuple(params.items()))
+        # each value after its type: keys that collide compare the types first, so a backend's dtype is
+        # never compared with another backend's (array-api-strict warns on that comparison)
+        k = (*k, tuple((name, type(v), v) for name, v in params.items()))
         try:
             hash(k)
         except TypeError:  # an unhashable parameter (a list axis...): no merging for this node
@@ -86,18 +86,22 @@ def find(k: Any, children: list[Tensor]) -> Tensor | None:
 
 
 def remember(k: Any, node: Tensor) -> None:
-    ref = _Ref(node, _forget)
-    ref.key = k
-    _table[k] = ref
+    _table[k] = weakref.ref(node)
+    if len(_table) > _limit[0]:
+        purge()
 
 
-def _forget(ref: _Ref) -> None:
-    if _table.get(ref.key) is ref:
-        del _table[ref.key]
+def purge() -> None:
+    """Drop the entries whose node has died, and let the table grow to twice what is left."""
+    dead = [k for k, ref in _table.items() if ref() is None]
+    for k in dead:
+        del _table[k]
+    _limit[0] = 2 * len(_table) + 4096
 
 
 def size() -> int:
     """How many live nodes the table knows (for tests and figures)."""
+    purge()
     return len(_table)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._build import apply
+from ._build import apply, apply_unary
 from ._ops import OPS, OpDef
 from ._tensor import Tensor
 from .backends import backend_of, get_backend
@@ -37,7 +37,11 @@ _INTERNAL = frozenset(
 def make_function(op: OpDef, backend: Any = None) -> Any:
     """``xpgrad.<op>``; Python numbers alone make arrays on ``backend`` (default: the default backend)."""
 
+    unary = op.arity == 1 and not op.params
+
     def function(*args: Any, **params: Any) -> Tensor:
+        if unary and not params and len(args) == 1 and type(args[0]) is Tensor:  # sin(x): the fast path
+            return apply_unary(op, args[0])
         if isinstance(params.get("dtype"), str):  # sum(x, dtype='float64'): a name, as astype takes
             owner = next((a._bk for a in args if isinstance(a, Tensor)), None) or backend_of(args[0])
             params["dtype"] = get_backend(owner or backend).dtype(params["dtype"])

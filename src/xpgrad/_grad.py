@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
+from operator import attrgetter
 from typing import Any
 
 from . import _dtypes, _lazy
@@ -19,6 +20,7 @@ from ._tensor import Tensor
 __all__ = ["grad"]
 
 _ADD = OPS["add"]
+_level_of = attrgetter("_level")
 
 
 def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> list[Tensor]:
@@ -69,7 +71,7 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
                 break
     results: dict[int, Tensor] = {}
     large = any(_lazy.is_large(w) for w in targets)  # large arrays: build, then evaluate and free
-    with derivative_level(1 + max(n._level for n in order)), _lazy.deferred() if large else nullcontext() as made:
+    with derivative_level(1 + max(map(_level_of, order))), _lazy.deferred() if large else nullcontext() as made:
         if id(out) in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
         grads = [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
@@ -130,12 +132,12 @@ def _sweep(out: Tensor, order: list[Tensor], relevant: set[int], want: set[int],
         op = node.op
         if op is None or op.result == "bool":
             continue
-        children = node.children
+        children, params, rules = node.children, node.params, op.vjp
         for k, child in enumerate(children):
             ck = id(child)
             if ck not in relevant:
                 continue
-            rule = op.vjp[k]
+            rule = rules[k]
             if rule is ZERO:
                 continue
             if rule is NO_RULE:
@@ -143,11 +145,17 @@ def _sweep(out: Tensor, order: list[Tensor], relevant: set[int], want: set[int],
                     f"grad: op {op.name!r} has no derivative rule for its input {k}; it cannot be "
                     "differentiated (stop the gradient before it, or define a rule in xpgrad's op table)"
                 )
-            params = node.params
-            contrib = _fit(rule(g, node, *children, **params) if params else rule(g, node, *children), child)
+            contrib = rule(g, node, *children, **params) if params else rule(g, node, *children)
+            if contrib._sig != child._sig or contrib._sig not in _plain_sigs:  # `_fit`'s first test, inlined
+                contrib = _fit(contrib, child)
             prev = get(ck)
             cts[ck] = contrib if prev is None else apply_binary(_ADD, prev, contrib)  # = prev + contrib
     return results
+
+
+_plain_sigs: set[int] = set()
+"""Signatures (backend, device, shape, dtype) with a fully known shape and dtype: a contribution with the
+signature of its target needs no `_fit` (the sweep tests this inline, issue 5)."""
 
 
 def _fit(g: Tensor, target: Tensor) -> Tensor:
@@ -157,6 +165,8 @@ def _fit(g: Tensor, target: Tensor) -> Tensor:
     """
     gs, ts = g._shape, target._shape
     if gs is ts and gs is not None and g._dtype is target._dtype and g._dtype is not None and None not in gs:
+        if g._sig is not None and g._sig == target._sig:
+            _plain_sigs.add(g._sig)
         return g  # the common case, in three identity tests (issue 5): memoized nodes share these objects
     same_shape = gs is not None and gs == ts and None not in gs
     gd, td = g._dtype, target._dtype

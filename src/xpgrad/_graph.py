@@ -6,6 +6,7 @@ Nothing here recurses, so graphs of any depth (10^6 and beyond) can be sorted an
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 from ._tensor import Tensor, feeds
@@ -15,29 +16,27 @@ __all__ = ["forward", "host_item", "toposort", "unfed_placeholders"]
 
 def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
     """Every node reachable from ``roots``, each once, inputs before the nodes that use them."""
-    # One explicit stack of nodes, no (node, flag) pairs (issue 5: half the allocations). A node is
-    # "opened" on its first visit (children pushed) and emitted on its second, when every child
-    # above it on the stack is done. An opened, unfinished node is an ancestor of the stack's
-    # top, which a DAG never revisits, so children already opened are simply skipped.
-    order: list[Tensor] = []
-    opened: set[int] = set()
-    done: set[int] = set()
-    stack: list[Tensor] = list(roots)[::-1]
-    push, pop, emit, open_, finish = stack.append, stack.pop, order.append, opened.add, done.add
+    # Every node is younger than its children (`Tensor._n`, its creation number), so collecting the
+    # reachable nodes in any order and sorting them by age is a topological order: one visit a node and
+    # a sort in C, where a depth-first post-order visits each node twice (issue 5: twice as fast).
+    first = {id(r): r for r in roots}  # a root named twice is still one node
+    stack = list(first.values())
+    seen = set(first)
+    found: list[Tensor] = []
+    pop, push, emit, mark = stack.pop, stack.append, found.append, seen.add
     while stack:
-        node = stack[-1]
-        key = id(node)
-        if key in opened:
-            pop()
-            if key not in done:
-                finish(key)
-                emit(node)
-            continue
-        open_(key)
-        for c in reversed(node.children):
-            if id(c) not in opened:
+        node = pop()
+        emit(node)
+        for c in node.children:
+            k = id(c)
+            if k not in seen:
+                mark(k)
                 push(c)
-    return order
+    found.sort(key=_age)
+    return found
+
+
+_age = attrgetter("_n")
 
 
 def forward(roots: Iterable[Tensor]) -> None:

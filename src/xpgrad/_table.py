@@ -47,6 +47,7 @@ def _is_one(t: Tensor) -> bool:
 
 _ONES_LIKE: Any = None  # OPS["ones_like"], OPS["expand"]..., set once the table is built
 _EXPAND: Any = None
+_ONE_OPS: set[Any] = set()  # the two, for `_simplify_multiply`'s first test
 _NEGATIVE: Any = None
 _MULTIPLY: Any = None
 _SUBTRACT: Any = None
@@ -69,16 +70,15 @@ def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tens
 
 def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
     # 1 * x == x exactly, for every x including inf, nan and -0.0. Runs on every multiply, so the
-    # common "neither operand is a constant or a ones node" case exits on two tests (issue 5).
-    ao, bo = a.op, b.op
-    if ao is not None and ao is not _ONES_LIKE and ao is not _EXPAND and bo is not None and bo is not _ONES_LIKE:
-        if bo is not _EXPAND:
-            return None if ao is not _MULTIPLY and bo is not _MULTIPLY else _times_scaled_one(a, b)
+    # common case (neither operand a ones node nor the constant 1) exits on four tests, no call (issue 5);
+    # two more when neither is a product either (`_times_scaled_one`)
+    if not (a.op in _ONE_OPS or b.op in _ONE_OPS or (a._const and a._value == 1) or (b._const and b._value == 1)):
+        return None if a.op is not _MULTIPLY and b.op is not _MULTIPLY else _times_scaled_one(a, b)
     if _is_one(a):
         return _unchanged(b, a)
     if _is_one(b):
         return _unchanged(a, b)
-    return None if ao is not _MULTIPLY and bo is not _MULTIPLY else _times_scaled_one(a, b)
+    return None if a.op is not _MULTIPLY and b.op is not _MULTIPLY else _times_scaled_one(a, b)
 
 
 def _times_scaled_one(a: Tensor, b: Tensor) -> Tensor | None:
@@ -420,4 +420,5 @@ defop(
 )
 
 _ONES_LIKE, _EXPAND = OPS["ones_like"], OPS["expand"]
+_ONE_OPS.update((_ONES_LIKE, _EXPAND))
 _NEGATIVE, _MULTIPLY, _SUBTRACT, _ADD_OP = OPS["negative"], OPS["multiply"], OPS["subtract"], OPS["add"]

@@ -8,6 +8,7 @@ Building an op evaluates it at once when every input has a value.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from ._errors import BackendMismatchError, PlaceholderError
@@ -23,6 +24,9 @@ __all__ = ["Tensor", "placeholder", "signature"]
 _NUMBER = (bool, int, float, complex)
 _NO_PARAMS: dict[str, Any] = {}
 feeds = [0]
+serial = itertools.count().__next__
+"""Each Tensor's creation number (``_n``): a node's children are always older than it, so sorting nodes
+by ``_n`` is a topological order (issue 5: `toposort` sorts instead of walking each node twice)."""
 """How many times a leaf or placeholder has been fed. An op node records it when evaluated (``_epoch``),
 so a node whose record is current cannot be stale."""
 
@@ -52,6 +56,7 @@ class Tensor:
         "_dtype",
         "_epoch",
         "_level",
+        "_n",
         "_ph",
         "_shape",
         "_sig",
@@ -83,6 +88,7 @@ class Tensor:
         self.params = _NO_PARAMS
         self.name = name
         self._level = 0
+        self._n = serial()
         self._const = False
         self._ph = value is None
         self._target = None

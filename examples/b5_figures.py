@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 import xpgrad as xg
-from xpgrad import _build, _function
+from xpgrad import _build
 
 N = 10**6
 EXPRS: dict[str, Callable[[Any], Any]] = {
@@ -48,29 +48,35 @@ def compiled(f: Callable[[Any], Any], order: int) -> Callable[[np.ndarray], Any]
 
 
 def passes(run: Callable[[], Any]) -> Counter[str]:
-    """Op name -> arrays of N elements computed by ``run`` (eager ops call a memoized namespace function,
-    `_lazy` and compiled functions call `evaluate`: both are counted)."""
+    """Op name -> arrays of N elements computed by ``run``. Every evaluation (eager, `_lazy`, compiled)
+    calls a function the backend resolved with ``Backend.fn``; the memos holding those functions are
+    emptied for the run, so each is resolved again through a counting wrapper, and restored after."""
     seen: Counter[str] = Counter()
-    evaluate, decided = _build.evaluate, dict(_build._decided)
+    backend = type(xg.Tensor(np.zeros(1))._bk)
+    resolve = backend.fn
+    memos = [m for m in (getattr(_build, "_quick", None), _build._decided) if m is not None]  # (older: no _quick)
+    saved = [dict(m) for m in memos]
 
-    def counted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def counting(self: Any, op: Any) -> Callable[..., Any]:
+        fn = resolve(self, op)
+
         def call(*args: Any, **kw: Any) -> Any:
             v = fn(*args, **kw)
-            seen[name] += getattr(v, "size", 1) == N
+            seen[op.name] += getattr(v, "size", 1) == N
             return v
 
         return call
 
-    _build.evaluate = _function.evaluate = lambda node: counted(node.op.name, evaluate)(node)
-    for k, d in decided.items():
-        if d[6] is not None:
-            _build._decided[k] = (*d[:6], counted(k[0].name, d[6]), d[7])
+    for m in memos:
+        m.clear()
+    backend.fn = counting  # type: ignore[method-assign]
     try:
         run()
     finally:
-        _build.evaluate = _function.evaluate = evaluate
-        _build._decided.clear()
-        _build._decided.update(decided)
+        backend.fn = resolve  # type: ignore[method-assign]
+        for m, old in zip(memos, saved, strict=True):
+            m.clear()
+            m.update(old)
     return Counter({k: v for k, v in seen.items() if v})
 
 

@@ -103,6 +103,7 @@ def test_forward_after_feeding_recomputes_and_releases_again(tb: Any) -> None:
         d["x"].value = tb.arr(new)
         d["gx"].forward()
         d["gy"].forward()
+        d["out"].forward()  # the gradients' graphs need not reach every forward node (sum's seed reads a shape)
     assert on["xy"]._value is None and on["xy"]._remat == RELEASED
     for k in ("xy", "r", "out", "gx", "gy"):
         assert np.array_equal(_bits(tb, on[k].value), _bits(tb, off[k].value)), k
@@ -174,15 +175,17 @@ def test_a_large_gradient_releases_the_forward_values_it_read_last(tb: Any) -> N
     on = _b1(tb)
     with _remat.disabled():
         off = _b1(tb)
-    for k in ("s", "e", "d", "q"):  # read by the gradient, then released: recomputed when needed
+    for k in ("d", "q"):  # read by the gradient, then released: recomputed when needed
         assert on[k]._value is None and on[k]._remat == RELEASED, k
         assert off[k]._value is not None, k
+    for k in ("s", "e"):  # libm results are kept: a second derivative reads them again (`_lazy._libm`)
+        assert on[k]._value is not None, k
     for k in ("s", "e", "d", "q", "out", "gx", "gy"):
         assert np.array_equal(_bits(tb, on[k].value), _bits(tb, off[k].value)), k
     again = xpgrad.grad(on["out"], [on["x"], on["y"]])  # a second sweep recomputes what it reads
     fresh = _b1(tb, grad=False)
     xpgrad.grad(fresh["q"], [fresh["x"]], cotangent=tb.arr(np.ones(LARGE)))
-    assert fresh["q"]._value is not None and fresh["e"]._value is None  # the output differentiated is kept
+    assert fresh["q"]._value is not None and fresh["d"]._value is None  # the output differentiated is kept
     for g, h in zip(again, (off["gx"], off["gy"]), strict=True):
         assert np.array_equal(_bits(tb, g.value), _bits(tb, h.value))
 

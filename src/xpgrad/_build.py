@@ -295,9 +295,14 @@ _decided: dict[Any, Any] = {}
 the backend's function for the op, the result's signature)."""
 
 
-def settle(node: Tensor) -> None:
-    """Evaluate a node built while evaluation was deferred (its children have values)."""
-    node._value = evaluate(node)
+def settle(node: Tensor, into: int | None = None) -> None:
+    """Evaluate a node built while evaluation was deferred (its children have values); with ``into``,
+    write the result into that operand's array (which its owner gave up: see `_lazy._donor`)."""
+    if into is None:
+        node._value = evaluate(node)
+    else:
+        vals = [c._value for c in node.children]
+        node._value = node._bk.into(node.op)(*vals, out=vals[into])
     if node._device is None:
         from ._tensor import _device_of
 

@@ -6,7 +6,9 @@ hand-written gradient holds ~6 (and paid for the fresh memory in page faults). F
 `grad` therefore builds the whole gradient graph first, then evaluates it here in creation order
 (which is topological) and drops the value of every new intermediate node once its last consumer
 is computed. The returned gradients keep their values; an internal node of a gradient graph has
-``value`` None afterwards, and ``forward()`` on a gradient recomputes it like any other node.
+``value`` None afterwards, and ``forward()`` on a gradient recomputes it like any other node. The
+exception is a libm function of forward values (``cos(x)`` for ``sin``'s rule, see `_residual`),
+which keeps its value like those forward values: a second derivative needs it again.
 """
 
 from __future__ import annotations
@@ -43,22 +45,28 @@ def deferred() -> Iterator[list[Tensor]]:
 
 
 def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
-    """Evaluate ``created`` in order where inputs allow, freeing intermediates not in ``keep``."""
+    """Evaluate the nodes of ``created`` that ``keep`` needs, in order, freeing intermediates not in ``keep``.
+
+    Nodes a rewrite made and then dropped (the seed's ``expand`` of ones under ``1 * y -> y``, a
+    ``-b`` that became ``a - b``) are never evaluated: each would be a full array pass and a fresh
+    allocation (issue 5, B5). An older node that a gradient needs but whose value was freed by an
+    earlier sweep is recomputed first, also when it is itself a returned gradient.
+    """
     mine = {id(n) for n in created}
+    needed = _needed(keep, mine)
+    live = [n for n in created if id(n) in needed]
     uses: dict[int, int] = {}  # also of the older (forward) nodes, released after their last use here
-    for n in created:
+    for n in live:
         for c in n.children:
             uses[id(c)] = uses.get(id(c), 0) + 1
-    _recompute_freed([c for n in created for c in n.children if id(c) not in mine])
+    older = [c for n in live for c in n.children if id(c) not in mine]
+    _recompute_freed(older + [k for k in keep if id(k) not in mine])  # a gradient can be an older node
     kept = {id(k) for k in keep}
-    for n in created:
+    kept.update(id(n) for n in live if _residual(n, mine))
+    for n in live:
         children = n.children
         if all(c._value is not None or c._remat == _remat.RELEASED for c in children):
-            i = _donor(n, uses, kept, mine)
-            if i is None:
-                _build.settle(n)
-            else:  # into the buffer of an operand at its last use (NumPy's temporary elision)
-                n._value = n._bk.into(n.op)(*[c._value for c in children], out=children[i]._value)
+            _build.settle(n, _donor(n, uses, kept, mine))  # maybe into an operand's buffer at its last use
         for c in children:
             k = id(c)
             left = uses[k] - 1
@@ -66,7 +74,7 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
             if left == 0 and k not in kept:
                 if k in mine:
                     c._value = None
-                else:  # a large forward value the gradient read: recomputed if needed again
+                elif _releases(c):  # a large forward value the gradient read: recomputed if needed again
                     _remat.release(c)
 
 
@@ -81,7 +89,7 @@ def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> i
         return None
     for i, c in enumerate(n.children):
         k = id(c)
-        if uses[k] != 1 or k in kept or (k not in mine and not _remat.releasable(c)):
+        if uses[k] != 1 or k in kept or (k not in mine and not _releases(c)):
             continue
         v = c._value
         if v is None or v.dtype != n._dtype or tuple(v.shape) != n._shape:
@@ -95,6 +103,45 @@ def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> i
 
 
 refcount = _remat.refcount
+
+
+def _residual(n: Tensor, mine: set[int]) -> bool:
+    """A unary floating-point function (sin, cos, exp, log, sqrt... the costly libm passes) of a value
+    computed before this sweep: ``cos(x)`` for ``sin``'s rule, ``sinh(x)`` for ``cosh``'s.
+
+    Such a node depends on the forward values alone, and it keeps its value like they do: a second
+    derivative walks the gradient graph again and needs it as an operand (``x * cos(x)``'s rule reads
+    ``cos(x)``), where recomputing it was the costliest pass (issue 5, B5: sum(sin(x)*x), 1.5-1.7x ->
+    ~1.1x). The price is one array per such node for as long as the gradient lives (B1: 12 -> 13 at peak).
+    """
+    return _libm(n) and id(n.children[0]) not in mine
+
+
+def _releases(c: Tensor) -> bool:
+    """Whether a forward value the gradient has read for the last time is released (the one test
+    `settle_all` and `_donor` share: a buffer is lent only by a value that is released)."""
+    return _remat.releasable(c) and not _libm(c)
+
+
+def _libm(n: Tensor) -> bool:
+    """A unary floating-point function (sin, exp...): a costly pass to recompute, so its value is kept
+    (`_residual`), and a forward one is not released after the gradient read it (`_remat.release`):
+    the second derivative reads ``sin(x)`` of ``sum(sin(x)*x)`` again."""
+    op = n.op
+    return op is not None and op.arity == 1 and op.domain == "floating"
+
+
+def _needed(keep: list[Tensor], mine: set[int]) -> set[int]:
+    """The ids of the nodes of ``mine`` that ``keep`` depends on (an explicit stack, no recursion)."""
+    needed: set[int] = set()
+    stack = [k for k in keep if id(k) in mine]
+    while stack:
+        n = stack.pop()
+        if id(n) in needed:
+            continue
+        needed.add(id(n))
+        stack.extend(c for c in n.children if id(c) in mine and id(c) not in needed)
+    return needed
 
 
 def _recompute_freed(outside: list[Any]) -> None:

@@ -1,15 +1,13 @@
 """`simplify`: heavier rewrites, applied once over whole graphs, that never change an IEEE result.
 
 Each pass rebuilds the graphs bottom-up through `_build.apply`, so the build-time rewrites
-(``x * 1``, ``x + (-0.0)``, ``-(-x)``...) and common-subexpression merging apply again, also to
-graphs built before (or with merging off); on top, the rewrites below. Passes repeat until the
+(``x * 1``, ``x + (-0.0)``, ``-(-x)``, ``a + (-b)`` -> ``a - b``...) and common-subexpression merging
+apply again, also to graphs built before (or with merging off); on top, the rewrites below. Passes repeat until the
 node count stops falling. Leaves, placeholders and constants are kept as they are (the same
 objects), so a simplified graph is fed and compiled like the original.
 
 The rewrites, each exact for every input including inf, nan and -0.0 (a NaN stays a NaN; its
 sign bit, which IEEE 754 leaves unspecified, may differ, e.g. NumPy's ``-nan``):
-- ``a + (-b)`` -> ``a - b`` and ``(-a) + b`` -> ``b - a`` (IEEE defines ``a - b`` as ``a + (-b)``,
-  and addition commutes);  ``a - (-b)`` -> ``a + b``;
 - ``(-a) * (-b)`` -> ``a * b`` and ``(-a) / (-b)`` -> ``a / b`` (signs of products and quotients
   multiply exactly);
 - ``expand(ones_like(s), x)`` -> ``ones_like(x)`` (the seed cotangent of a sum is ones like x);
@@ -41,21 +39,6 @@ _MAX_PASSES = 10
 
 def _neg(t: Tensor) -> Tensor | None:
     return t.children[0] if t.op is OPS["negative"] else None
-
-
-def _rw_add(a: Tensor, b: Tensor, **_: Any) -> Tensor | None:
-    nb = _neg(b)
-    if nb is not None:
-        return apply(OPS["subtract"], a, nb)
-    na = _neg(a)
-    if na is not None:
-        return apply(OPS["subtract"], b, na)
-    return None
-
-
-def _rw_subtract(a: Tensor, b: Tensor, **_: Any) -> Tensor | None:
-    nb = _neg(b)
-    return apply(OPS["add"], a, nb) if nb is not None else None
 
 
 def _both_negated(name: str) -> Callable[[Tensor, Tensor], Tensor | None]:
@@ -136,8 +119,6 @@ def _rw_expand(g: Tensor, x: Tensor, axis: Any, keepdims: bool, mean: bool) -> T
 
 _REWRITES: dict[str, Callable[..., Tensor | None]] = {
     "expand": _rw_expand,
-    "add": _rw_add,
-    "subtract": _rw_subtract,
     "multiply": _rw_multiply,
     "divide": _both_negated("divide"),
 }

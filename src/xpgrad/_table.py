@@ -45,9 +45,13 @@ def _is_one(t: Tensor) -> bool:
     return op is _ONES_LIKE
 
 
-_ONES_LIKE: Any = None  # OPS["ones_like"] and OPS["expand"], set once the table is built
+_ONES_LIKE: Any = None  # OPS["ones_like"], OPS["expand"]..., set once the table is built
 _EXPAND: Any = None
 _ONE_OPS: set[Any] = set()  # the two, for `_simplify_multiply`'s first test
+_NEGATIVE: Any = None
+_MULTIPLY: Any = None
+_SUBTRACT: Any = None
+_ADD_OP: Any = None
 
 
 def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tensor | None:
@@ -66,17 +70,50 @@ def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tens
 
 def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
     # 1 * x == x exactly, for every x including inf, nan and -0.0. Runs on every multiply, so the
-    # common case (neither operand a ones node nor the constant 1) exits on four tests, no call (issue 5).
+    # common case (neither operand a ones node nor the constant 1) exits on four tests, no call (issue 5);
+    # two more when neither is a product either (`_times_scaled_one`)
     if not (a.op in _ONE_OPS or b.op in _ONE_OPS or (a._const and a._value == 1) or (b._const and b._value == 1)):
-        return None
+        return None if a.op is not _MULTIPLY and b.op is not _MULTIPLY else _times_scaled_one(a, b)
     if _is_one(a):
         return _unchanged(b, a)
     if _is_one(b):
         return _unchanged(a, b)
+    return None if a.op is not _MULTIPLY and b.op is not _MULTIPLY else _times_scaled_one(a, b)
+
+
+def _times_scaled_one(a: Tensor, b: Tensor) -> Tensor | None:
+    # (1 * c) * y == c * y exactly (1 * c == c): a cotangent scaled by a constant (``sum(3 * f(x))``,
+    # ``x ** 3``'s rule) is never filled into an array, and ``1 * c`` is not evaluated (issue 5, B5)
+    for s, y in ((a, b), (b, a)):
+        if s.op is _MULTIPLY:
+            c = _scale_of_one(s)
+            if c is not None and _unchanged(y, s) is not None:
+                return apply(_MULTIPLY, c, y)
+    return None
+
+
+def _scale_of_one(t: Tensor) -> Tensor | None:
+    """The constant ``c`` when ``t`` is ``1 * c`` (a ones node times a Python number), else None."""
+    p, q = t.children
+    if q._const:
+        return q if _is_one(p) and p.op is not None else None
+    if p._const:
+        return p if _is_one(q) and q.op is not None else None
     return None
 
 
 def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
+    # a + (-b) == a - b exactly (IEEE 754 defines subtraction so; two's complement wraps alike): one
+    # array pass instead of two, and no ``-b`` array. Cotangents meet this when a rule's contribution
+    # (``-(g * sin(a))``) is accumulated (issue 5, B5).
+    if b.op is _NEGATIVE:
+        return apply(_SUBTRACT, a, b.children[0])
+    if a.op is _NEGATIVE:
+        return apply(_SUBTRACT, b, a.children[0])
+    # ones + ones == ones * 2 exactly (add refuses bool): a seed reaching a node twice (``s + s``) stays
+    # a scaled one, which `_simplify_multiply` and `_simplify_divide` fold into the next rule's product
+    if a is b and a.op is not None and _is_one(a):
+        return apply(_MULTIPLY, a, 2)
     # x + (-0.0) == x for every x; x + 0 only for integers (-0.0 + 0.0 is +0.0)
     if not (a._const or b._const):
         return None
@@ -92,10 +129,17 @@ def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
 
 
 def _simplify_subtract(a: Tensor, b: Tensor) -> Tensor | None:
+    if b.op is _NEGATIVE:
+        return apply(_ADD_OP, a, b.children[0])  # a - (-b) == a + b exactly
     return _unchanged(a, b) if _is(b, 0) else None  # x - 0 == x, also for -0.0
 
 
 def _simplify_divide(a: Tensor, b: Tensor) -> Tensor | None:
+    ao = a.op
+    if ao is _EXPAND or ao is _ONES_LIKE or ao is _MULTIPLY:  # ones / b == 1 / b, (1 * c) / b == c / b
+        c = _scale_of_one(a) if ao is _MULTIPLY else 1 if _is_one(a) else None  # (the seed of sum, issue 5)
+        if c is not None and _unchanged(b, a) is not None:
+            return apply(OPS["divide"], c, b)
     return _unchanged(a, b) if _is(b, 1) and type(b._value) is float else None
 
 
@@ -380,3 +424,4 @@ defop(
 
 _ONES_LIKE, _EXPAND = OPS["ones_like"], OPS["expand"]
 _ONE_OPS.update((_ONES_LIKE, _EXPAND))
+_NEGATIVE, _MULTIPLY, _SUBTRACT, _ADD_OP = OPS["negative"], OPS["multiply"], OPS["subtract"], OPS["add"]

@@ -157,3 +157,19 @@ def test_prod_higher_orders_at_zeros_raise_instead_of_lying(tb) -> None:
     h = xpgrad.sum(xpgrad.prod(y).grad(y) * tb.arr([1.0, 2.0, 3.0])).grad(y)
     assert tb.np(h).tolist() == [2 * 3 + 3 * 2, 1 * 3 + 3 * 1, 1 * 2 + 2 * 1]
     xpgrad.check_grads(lambda t: xpgrad.prod(t, axis=0), tb.arr([[0.5, 1.5], [2.0, -1.0]]), order=3)
+
+
+def test_check_grads_refines_finite_differences_before_blaming_a_rule() -> None:
+    # sin(200 x): the fourth-order estimate is off by ~1e-5 relative (the tolerance is 1e-6); one
+    # Richardson step brings it within, so the right rule passes ...
+    x = np.array([0.3, -0.7])
+    xpgrad.check_grads(lambda t: xpgrad.sin(200.0 * t), x, order=1)
+    # ... and a rule off by 1e-5 relative still fails against the refined estimate
+    sin = xpgrad._ops.OPS["sin"]
+    right = sin.vjp
+    object.__setattr__(sin, "vjp", (lambda g, out, a: g * xpgrad.cos(a) * (1 + 1e-5),))
+    try:
+        with pytest.raises(AssertionError, match="disagrees with finite differences"):
+            xpgrad.check_grads(lambda t: xpgrad.sin(200.0 * t), x, order=1)
+    finally:
+        object.__setattr__(sin, "vjp", right)

@@ -126,8 +126,10 @@ def test_toposort_orders_by_creation_and_visits_each_node_once() -> None:
     assert order[-1] is y
 
 
-def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed() -> None:
+def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed(monkeypatch: pytest.MonkeyPatch) -> None:
     from xpgrad import _untrack
+
+    monkeypatch.setattr(_cse, "UNTRACK_ABOVE", 1000)  # a large live graph, in a test-sized one
 
     if _untrack._gc_untrack is None:
         pytest.skip("not CPython: nodes stay tracked (untracking is an optimisation only)")
@@ -143,3 +145,12 @@ def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed() -> Non
     np.testing.assert_allclose(gx.numpy(), [0.999 ** (steps + 1)], rtol=1e-9)
     del y, gx
     assert ref() is None  # reference counting frees untracked nodes as before
+
+
+def test_small_graphs_stay_tracked() -> None:
+    x = xpgrad.Tensor(np.array([1e-3]))
+    first = y = x * 0.999 + 0.001
+    for _ in range(_cse._limit[0]):
+        y = y * 0.999 + 0.001
+    assert len(_cse._table) < 3 * _cse.UNTRACK_ABOVE
+    assert gc.is_tracked(first)  # nodes of graphs below UNTRACK_ABOVE are left to the collector

@@ -70,15 +70,24 @@ def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tens
 
 def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
     # 1 * x == x exactly, for every x including inf, nan and -0.0. Runs on every multiply, so the
-    # common case (neither operand a ones node nor the constant 1) exits on four tests, no call (issue 5);
-    # two more when neither is a product either (`_times_scaled_one`)
-    if not (a.op in _ONE_OPS or b.op in _ONE_OPS or (a._const and a._value == 1) or (b._const and b._value == 1)):
-        return None if a.op is not _MULTIPLY and b.op is not _MULTIPLY else _times_scaled_one(a, b)
-    if _is_one(a):
-        return _unchanged(b, a)
-    if _is_one(b):
-        return _unchanged(a, b)
-    return None if a.op is not _MULTIPLY and b.op is not _MULTIPLY else _times_scaled_one(a, b)
+    # common case (neither operand a ones node nor the constant 1, nor a product of one) exits on a few
+    # tests, no call (issue 5)
+    ao, bo = a.op, b.op
+    if ao in _ONE_OPS or bo in _ONE_OPS or (a._const and a._value == 1) or (b._const and b._value == 1):
+        if _is_one(a):
+            return _unchanged(b, a)
+        if _is_one(b):
+            return _unchanged(a, b)
+    # a product with a ones node among its operands may be a scaled one (`_times_scaled_one`)
+    if ao is _MULTIPLY:
+        p, q = a.children
+        if p.op in _ONE_OPS or q.op in _ONE_OPS:
+            return _times_scaled_one(a, b)
+    if bo is _MULTIPLY:
+        p, q = b.children
+        if p.op in _ONE_OPS or q.op in _ONE_OPS:
+            return _times_scaled_one(a, b)
+    return None
 
 
 def _times_scaled_one(a: Tensor, b: Tensor) -> Tensor | None:

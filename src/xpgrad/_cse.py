@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import struct
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
+from ._flags import off
 from ._tensor import Tensor
 from ._untrack import untrack
 
@@ -122,12 +122,6 @@ def size() -> int:
     return len(_table)
 
 
-@contextmanager
-def disabled() -> Iterator[None]:
+def disabled() -> AbstractContextManager[None]:
     """Build without merging (to measure what CSE saves, or to get distinct nodes on purpose)."""
-    prev = _on[0]
-    _on[0] = False
-    try:
-        yield
-    finally:
-        _on[0] = prev
+    return off(_on)

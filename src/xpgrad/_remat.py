@@ -28,11 +28,11 @@ an operand it is about to release when nothing else holds that array (NumPy's te
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from . import _build, _shapes
+from ._flags import off
 from ._tensor import Tensor
 
 __all__ = [
@@ -65,15 +65,9 @@ _reads: dict[Any, tuple[bool, ...]] = {}
 _big: dict[Any, bool] = {}
 
 
-@contextmanager
-def disabled() -> Iterator[None]:
+def disabled() -> AbstractContextManager[None]:
     """Build without releasing values (to compare, or to keep every intermediate on purpose)."""
-    prev = _on[0]
-    _on[0] = False
-    try:
-        yield
-    finally:
-        _on[0] = prev
+    return off(_on)
 
 
 def is_big(t: Tensor) -> bool:

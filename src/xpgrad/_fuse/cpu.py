@@ -95,12 +95,14 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     return _runner(prog, kernel, dtype, captured, sums, n_in, out_dtypes, src)
 
 
-SERIAL_BELOW = 1 << 20
+SERIAL_BELOW = 1 << 15
 """Arrays smaller than this run the serial build of the kernel: waking threads costs more than the work.
 
-Measured on the 2-core CI-like VM (issue 5): at 10^6 elements the memory-bound kernel took 1.8 ms on one
-thread and 8.0 ms on two (the second thread waits for a time slice on a shared machine), the
-compute-bound one 33 ms either way; from 4 * 2^20 elements two threads win (116 -> 76 ms)."""
+Measured on the 2-core VM (issue 5), two threads against one: at 2.5 * 10^5 elements 4.4 vs 7.3 ms
+(compute-bound B1) and 0.21-0.32 vs 0.43 ms (memory-bound); at 10^6 18 vs 27 ms and 1.3-1.7 vs 2.6 ms.
+When the other core is busy with another process, the second thread waits for a time slice (the
+memory-bound kernel at 10^6 then took 8 ms on two threads against 1.8 on one): pin the thread count
+(``NUMBA_NUM_THREADS``, ``numba.set_num_threads``) on a shared machine."""
 
 
 class _Kernel:

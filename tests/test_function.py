@@ -166,3 +166,59 @@ def test_a_compiled_function_does_not_keep_the_graph_alive() -> None:
     gc.collect()
     assert ref() is None  # the plan holds copies of the nodes, not the nodes and their values
     np.testing.assert_allclose(f(np.ones(3)), 3 * np.exp(2.0), rtol=1e-15)
+
+
+def _b1_function(n: int, compute: bool):
+    px, py = xpgrad.placeholder(shape=(n,), dtype="float64"), xpgrad.placeholder(shape=(n,), dtype="float64")
+    if compute:
+        out = xpgrad.sum(xpgrad.sin(px) * py + xpgrad.exp(px * py) / (1 + py * py))
+    else:
+        out = xpgrad.sum((px * py + px) * py)
+    return xpgrad.function([px, py], [out, *xpgrad.grad(out, [px, py])])
+
+
+@pytest.mark.parametrize("compute", [True, False])
+def test_compiled_calls_write_into_dead_intermediates_without_changing_a_bit(compute: bool) -> None:
+    import tracemalloc
+
+    from xpgrad import _remat
+
+    n = 1 << 16
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
+    x0, y0 = x.copy(), y.copy()
+    f = _b1_function(n, compute)
+    f(x, y)
+
+    def peak(fn):
+        tracemalloc.start()
+        try:
+            out = fn()
+            return out, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    lent, p_lent = peak(lambda: f(x, y))
+    with _remat.disabled():
+        plain, p_plain = peak(lambda: f(x, y))
+    for a, b in zip(lent, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(x, x0)  # the caller's arrays are never written into
+    np.testing.assert_array_equal(y, y0)
+    assert p_lent <= p_plain + 4096  # never more memory (a few Python objects aside) ...
+    if not compute:
+        assert p_lent < p_plain - 0.9 * n * 8  # ... and one array less at the peak of sum((x*y + x)*y)
+
+
+def test_compiled_calls_never_write_into_a_view_of_an_input() -> None:
+    n = 1 << 10
+    p = xpgrad.placeholder(shape=(n,), dtype="float64")
+    v = xpgrad.reshape(p, (n,))  # may be the input itself, or a view of it
+    out = (v * 2.0) + 1.0
+    f = xpgrad.function([p], [out, xpgrad.exp(v)])
+    x = np.linspace(0, 1, n)
+    x0 = x.copy()
+    r, e = f(x)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(r, x0 * 2.0 + 1.0)
+    np.testing.assert_array_equal(e, np.exp(x0))

@@ -27,7 +27,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ._build import _RUNTIME, evaluate
+from . import _remat
+from ._build import _RUNTIME, evaluate, settle
 from ._dtypes import dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
 from ._graph import toposort
@@ -171,6 +172,12 @@ class Function:
             if a not in keep and not order[a]._const:
                 frees[k].append(a)
         self._steps = [(i, tuple(f)) for i, f in zip(steps, frees, strict=True)]
+        # operands (by place) whose buffer a step may write its result into: op results read for the
+        # last time by that step, once (`_lend`); inputs, captured leaves and outputs are never lent
+        self._lendable = [
+            tuple(j for j, a in enumerate(self._args[i]) if a in f and a in self._args and self._args[i].count(a) == 1)
+            for i, f in ((i, set(f)) for i, f in self._steps)
+        ]
         self._order = _detach(order)  # the plan keeps no original node, so no eager value stays alive
         self._home: Backend | None = next((t._bk for t in order if t._bk is not None), None)
         # a graph with explicit moves runs only with arrays on its inputs' own backend
@@ -195,8 +202,11 @@ class Function:
                     node._value = arr
                 for node, leaf in m.captured:
                     node._value = self._leaf_value(leaf, bk, dev)
-                for node, free in m.steps:
-                    node._value = evaluate(node)
+                for (node, free), lendable in zip(m.steps, self._lendable, strict=True):
+                    if lendable and _remat._on[0] and (j := _lend(node, lendable)) is not None:
+                        settle(node, j)  # into the buffer of an operand read for the last time here
+                    else:
+                        node._value = evaluate(node)
                     for f in free:
                         f._value = None
                 res = [self._as_array(node._value, bk, dev) for node in m.outs]
@@ -281,3 +291,28 @@ class Function:
     def __repr__(self) -> str:
         names = ", ".join(t._label() for t in self.inputs)
         return f"<xpgrad.function of ({names}): {self.n_steps} op(s) over {self.n_nodes} node(s)>"
+
+
+def _lend(node: Tensor, places: tuple[int, ...]) -> int | None:
+    """The operand of ``node`` (among ``places``) whose array its result may be written into: an
+    elementwise op with a ufunc taking ``out=`` (NumPy, CuPy), no cast, every array operand of the same
+    shape, and an array nothing else holds (`_remat.lends`: not a view's base, not returned). Writing
+    into a dead intermediate saves the fresh pages of a new one (issue 5: compiled B1 at 10^6)."""
+    op = node.op
+    if node.params or not op.elementwise or node._target is not None or node._dtype is None:
+        return None
+    if node._bk.into(op) is None:
+        return None
+    children = node.children
+    shape = None
+    for c in children:
+        v = c._value
+        if not c._const:
+            if shape is None:
+                shape = tuple(v.shape)
+            elif tuple(v.shape) != shape:
+                return None
+    for j in places:
+        if _remat.lends(children[j]._value, node._dtype, shape):
+            return j
+    return None

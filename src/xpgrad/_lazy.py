@@ -83,7 +83,7 @@ def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> i
     after (a gradient intermediate, or a forward value `_remat.release` will release), an array of
     exactly ``n``'s shape and dtype owning its contiguous memory, and held by nothing but its node
     (the reference count, as NumPy's own temporary elision checks it). None: allocate as usual."""
-    if n._target is not None or n.params or not n.op.elementwise or n._dtype is None or refcount is None:
+    if n._target is not None or n.params or not n.op.elementwise or n._dtype is None:
         return None
     if n._bk.into(n.op) is None or any(c._value is None for c in n.children):  # released: recomputed by settle
         return None
@@ -91,18 +91,9 @@ def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> i
         k = id(c)
         if uses[k] != 1 or k in kept or (k not in mine and not _releases(c)):
             continue
-        v = c._value
-        if v is None or v.dtype != n._dtype or tuple(v.shape) != n._shape:
-            continue
-        if refcount(v) > _remat.SOLE:  # the slot, ``v`` and the argument; more: another holder, or a view
-            continue
-        flags = v.flags
-        if flags.c_contiguous and flags.owndata and getattr(flags, "writeable", True):
+        if _remat.lends(c._value, n._dtype, n._shape):
             return i
     return None
-
-
-refcount = _remat.refcount
 
 
 def _residual(n: Tensor, mine: set[int]) -> bool:

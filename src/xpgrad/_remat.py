@@ -208,40 +208,51 @@ def run(node: Tensor, fn: Any) -> Tensor:
 def _donor(node: Tensor) -> int | None:
     """The operand whose buffer ``node`` may take: one `after` releases, of ``node``'s exact shape and
     dtype, owning contiguous memory, held by its node only (reference count), met once."""
-    if node.op.meta or node._dtype is None or node._bk.into(node.op) is None or refcount is None:
+    if node.op.meta or node._dtype is None or node._bk.into(node.op) is None:
         return None
     r = reads(node)
     children = node.children
     for i, c in enumerate(children):
         if r[i + 1] or c._remat != 0 or c.op is None or not is_big(c) or reads(c)[0]:
             continue
-        v = c._value
-        if v.dtype != node._dtype or tuple(v.shape) != node._shape or refcount(v) > SOLE:
-            continue
-        flags = v.flags
-        if flags.c_contiguous and flags.owndata and getattr(flags, "writeable", True):
-            if sum(d is c for d in children) == 1:
-                return i
+        if lends(c._value, node._dtype, node._shape) and sum(d is c for d in children) == 1:
+            return i
     return None
 
 
 refcount = getattr(sys, "getrefcount", None)
 
 
-def _sole() -> int:
-    """What ``refcount(v)`` says of an array ``v`` read from a node's slot that nothing else holds.
+def lends(v: Any, dtype: Any, shape: Any) -> bool:
+    """Whether the array ``v``, read from a node's slot, may be written over by a result of ``dtype`` and
+    ``shape``: exactly that dtype and shape, its own contiguous writeable memory, and held by nothing
+    but that slot (reference count: no name, list or view elsewhere), as NumPy's temporary elision
+    checks it. Call it as ``lends(node._value, ...)``, the way `SOLE` was measured."""
+    if v is None or refcount is None or v.dtype != dtype or tuple(v.shape) != shape:
+        return False
+    if refcount(v) > SOLE:
+        return False
+    flags = v.flags
+    return bool(flags.c_contiguous and flags.owndata and getattr(flags, "writeable", True))
 
-    The slot, the local ``v`` and the argument make 3 on CPython up to 3.13; measured here, with the
-    same code, rather than assumed, so an interpreter that counts differently never lends a buffer
-    someone still holds (it may lend none: a lost optimisation, never a wrong value)."""
+
+def _count(v: Any) -> int:
+    return refcount(v) if refcount is not None else 0
+
+
+def _sole() -> int:
+    """What `lends` sees as the reference count of an array only a node's slot holds.
+
+    The slot, the parameter and the argument make 3 on CPython up to 3.13; measured with the same call
+    shape rather than assumed, so an interpreter that counts differently never lends a buffer someone
+    still holds (at worst it lends none: a lost optimisation, never a wrong value)."""
 
     class Slot:
         __slots__ = ("_value",)
 
     s = Slot()
     s._value = bytearray(8)  # a fresh object, as an array a node owns
-    v = s._value
-    return refcount(v) if refcount is not None else 0
+    return _count(s._value)
 
 
 SOLE = _sole()

@@ -7,6 +7,7 @@ import tracemalloc
 from typing import Any
 
 import numpy as np
+import pytest
 
 import xpgrad
 from xpgrad import _remat
@@ -276,3 +277,30 @@ def test_like_functions_of_a_released_node_are_leaves_as_before(tb: Any) -> None
     assert full.op is None and np.array_equal(tb.np(full), np.full(LARGE, 2.5))
     ones = xpgrad.ones_like(on["xy"])  # a graph node: evaluated on a stand-in, x*y is not recomputed
     assert np.array_equal(tb.np(ones), np.ones(LARGE)) and on["xy"]._value is None
+
+
+@pytest.mark.parametrize("case", ["scaled seeds", "atan2"])
+def test_returned_gradients_keep_their_values_through_a_second_derivative(case: str) -> None:
+    # Found by fuzzing released values against `disabled()`: a returned gradient was released (by the
+    # eager `2 * gy` a rewrite made of `gx * gy`, or after a second sweep's last read) although its
+    # operands were gradient intermediates `_lazy` had freed, so reading it gave None.
+    import contextlib
+
+    rng = np.random.default_rng(14)
+    a, b = rng.uniform(-1.5, 1.5, LARGE), rng.uniform(-1.5, 1.5, LARGE)
+
+    def f(x: Any, y: Any) -> Any:
+        if case == "scaled seeds":
+            return x + x + 0.5 * y
+        return xpgrad.atan2(x, 2 + xpgrad.cos(x)) + 0.5 * y
+
+    got = {}
+    for mode in ("on", "off"):
+        with _remat.disabled() if mode == "off" else contextlib.nullcontext():
+            x, y = xpgrad.Tensor(a.copy()), xpgrad.Tensor(b.copy())
+            gx, gy = xpgrad.grad(xpgrad.sum(f(x, y)), [x, y])
+            (hx,) = xpgrad.grad(xpgrad.sum(gx * gy), [x])
+            got[mode] = [gx.value, gy.value, hx.value]
+    for on, off in zip(got["on"], got["off"], strict=True):
+        assert on is not None
+        assert np.array_equal(np.asarray(on).view(np.uint8), np.asarray(off).view(np.uint8))

@@ -160,15 +160,20 @@ def after(p: Tensor) -> None:
         if r[i + 1]:
             if c.op is not None:
                 c._remat = PINNED
-        elif c._remat == 0 and c.op is not None and c._value is not None and is_big(c) and not reads(c)[0]:
+        elif c._remat == 0 and releasable(c) and not reads(c)[0]:
             c._value = None
             c._remat = RELEASED
             _releases[0] += 1
 
 
 def releasable(c: Tensor) -> bool:
-    """Whether `release` would release ``c``."""
-    return _on[0] and c.op is not None and c._value is not None and is_big(c)
+    """Whether `release` would release ``c``: only a value `recompute` can compute again, i.e. whose
+    operands have values or are released themselves. (An operand with neither is an intermediate of an
+    earlier gradient that `_lazy` freed: a returned gradient must keep its value, or reading it after a
+    second derivative would give None.)"""
+    if not (_on[0] and c.op is not None and c._value is not None and is_big(c)):
+        return False
+    return all(d._value is not None or d._remat == RELEASED for d in c.children)
 
 
 def release(c: Tensor) -> None:
@@ -299,8 +304,9 @@ def standin(c: Tensor) -> Any:
 
 
 def recompute(t: Tensor) -> Any:
-    """The value of a released ``t``, recomputed with the released nodes below it (which stay
-    released: each is freed after its last use here). None when an input has no value (unfed)."""
+    """The value of a released ``t``, recomputed with the nodes below it that have no value (released
+    ones, and gradient intermediates `_lazy` freed), which stay without: each released one is freed
+    after its last use here, the others at the end. None when an input has no value (unfed)."""
     order: list[Tensor] = []
     opened: set[int] = set()
     done: set[int] = set()
@@ -318,9 +324,11 @@ def recompute(t: Tensor) -> Any:
         meta = n.op.meta
         for i, c in enumerate(n.children):
             if c._value is None:
-                if c._remat != RELEASED:
+                if c.op is None:  # an unfed placeholder: no value to compute
                     return None
-                if i not in meta and id(c) not in opened:
+                # released, or a gradient intermediate `_lazy` freed: computed here too (a released
+                # operand read only for its shape gets a stand-in instead)
+                if (i not in meta or c._remat != RELEASED) and id(c) not in opened:
                     stack.append(c)
     uses: dict[int, int] = {}
     for n in order:

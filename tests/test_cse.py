@@ -154,3 +154,32 @@ def test_small_graphs_stay_tracked() -> None:
         y = y * 0.999 + 0.001
     assert len(_cse._table) < 3 * _cse.UNTRACK_ABOVE
     assert gc.is_tracked(first)  # nodes of graphs below UNTRACK_ABOVE are left to the collector
+
+
+def test_building_in_threads_while_the_table_sweeps() -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            x = xpgrad.Tensor(np.array([1e-3, 2e-3]))
+            for i in range(3000):
+                y = x * float(seed * 10000 + i + 2) + 1.0  # new keys: the table sweeps often
+                assert float(y.numpy()[0]) == 1e-3 * float(seed * 10000 + i + 2) + 1.0
+        except BaseException as e:  # reported to the main thread
+            errors.append(e)
+
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, also inside a sweep
+    try:
+        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]

@@ -103,14 +103,15 @@ def purge() -> None:
     collector's lists (`_untrack`; Tensors never form cycles)."""
     dead = []
     live = []
-    for k, ref in _table.items():
+    for k, ref in list(_table.items()):  # a snapshot: another thread may build (and insert) meanwhile
         node = ref()
         if node is None:
-            dead.append(k)
+            dead.append((k, ref))
         else:
             live += (node, node.children, ref)
-    for k in dead:
-        del _table[k]
+    for k, ref in dead:
+        if _table.get(k) is ref:  # not replaced since by a live entry (a race costs a merge, never a result)
+            _table.pop(k, None)  # another thread's sweep may have dropped it meanwhile
     if len(live) >= 3 * UNTRACK_ABOVE:  # a large live graph: its old nodes leave the collector's lists
         untrack(live)
     _limit[0] = 2 * len(_table) + 4096

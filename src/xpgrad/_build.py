@@ -295,14 +295,17 @@ _decided: dict[Any, Any] = {}
 the backend's function for the op, the result's signature)."""
 
 
+def evaluate_into(node: Tensor, i: int) -> Any:
+    """The value of ``node``, written into the array of its operand ``i`` (which nobody else holds:
+    see `_remat.lends`) by the backend's ufunc for the op."""
+    vals = [c._value for c in node.children]
+    return node._bk.into(node.op)(*vals, out=vals[i])
+
+
 def settle(node: Tensor, into: int | None = None) -> None:
     """Evaluate a node built while evaluation was deferred (its children have values); with ``into``,
     write the result into that operand's array (which its owner gave up: see `_lazy._donor`)."""
-    if into is None:
-        node._value = evaluate(node)
-    else:
-        vals = [c._value for c in node.children]
-        node._value = node._bk.into(node.op)(*vals, out=vals[into])
+    node._value = evaluate(node) if into is None else evaluate_into(node, into)
     if node._device is None:
         from ._tensor import _device_of
 

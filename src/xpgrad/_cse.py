@@ -102,12 +102,13 @@ def purge() -> None:
     When more than `UNTRACK_ABOVE` nodes survive, they (and their entries) leave the cyclic garbage
     collector's lists (`_untrack`; Tensors never form cycles)."""
     dead = []
-    live = []
+    live: list[Any] = []
+    big = len(_table) >= UNTRACK_ABOVE  # only then can the survivors be a large live graph
     for k, ref in list(_table.items()):  # a snapshot: another thread may build (and insert) meanwhile
         node = ref()
         if node is None:
             dead.append((k, ref))
-        else:
+        elif big:
             live += (node, node.children, ref)
     for k, ref in dead:
         if _table.get(k) is ref:  # not replaced since by a live entry (a race costs a merge, never a result)

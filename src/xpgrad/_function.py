@@ -92,12 +92,7 @@ class _Mirror:
             if n._const:  # immutable: shared with the graph
                 copies.append(n)
                 continue
-            m = object.__new__(Tensor)
-            for name in _COPIED:
-                if hasattr(n, name):
-                    setattr(m, name, getattr(n, name))
-            m._value = None
-            m._remat = 0
+            m = _blank_copy(n)
             if n.op is not None:
                 m.children = tuple(copies[i] for i in fn._args[len(copies)])
                 if not pinned:  # a graph that moves arrays runs each op where it was built
@@ -116,6 +111,17 @@ class _Mirror:
 _COPIED = tuple(name for name in Tensor.__slots__ if name != "__weakref__")
 
 
+def _blank_copy(n: Tensor) -> Tensor:
+    """A copy of node ``n`` (op, params, static facts, children) without its value."""
+    m = object.__new__(Tensor)
+    for name in _COPIED:
+        if hasattr(n, name):
+            setattr(m, name, getattr(n, name))
+    m._value = None
+    m._remat = 0
+    return m
+
+
 def _detach(order: list[Tensor]) -> list[Tensor]:
     """Copies of ``order``'s nodes without values, wired to each other (constants shared)."""
     copies: dict[int, Tensor] = {}
@@ -124,12 +130,7 @@ def _detach(order: list[Tensor]) -> list[Tensor]:
         if n._const:
             m = n
         else:
-            m = object.__new__(Tensor)
-            for name in _COPIED:
-                if hasattr(n, name):
-                    setattr(m, name, getattr(n, name))
-            m._value = None
-            m._remat = 0
+            m = _blank_copy(n)
             m.children = tuple(copies[id(c)] for c in n.children)
         copies[id(n)] = m
         out.append(m)
@@ -175,8 +176,8 @@ class Function:
         # operands (by place) whose buffer a step may write its result into: op results read for the
         # last time by that step, once (`_lend`); inputs, captured leaves and outputs are never lent
         self._lendable = [
-            tuple(j for j, a in enumerate(self._args[i]) if a in f and a in self._args and self._args[i].count(a) == 1)
-            for i, f in ((i, set(f)) for i, f in self._steps)
+            tuple(j for j, a in enumerate(args) if a in free and a in self._args and args.count(a) == 1)
+            for args, free in ((self._args[i], free) for i, free in self._steps)
         ]
         self._order = _detach(order)  # the plan keeps no original node, so no eager value stays alive
         self._home: Backend | None = next((t._bk for t in order if t._bk is not None), None)

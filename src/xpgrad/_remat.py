@@ -198,8 +198,8 @@ def run(node: Tensor, fn: Any) -> Tensor:
         if i is None:
             node._value = fn(*[c._value for c in children])
         else:
+            node._value = _build.evaluate_into(node, i)
             c = children[i]
-            node._value = node._bk.into(node.op)(*[c._value for c in children], out=c._value)
             c._value = None  # released (as `after` would): its buffer is the result's now
             c._remat = RELEASED
             _releases[0] += 1

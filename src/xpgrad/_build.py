@@ -227,11 +227,19 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
     children = (a,) if b is None else (a, b)
     cse_key = None
     if _cse_on[0]:  # `_cse.key`, `find` and `remember` inlined: the calls were ~15% of an op
-        ka = _const_part(a._value) if a._const else id(a)
+        if a._const:  # `_const_part` inlined for the common nonzero, non-nan number
+            ka = a._value
+            if ka != ka or not ka:
+                ka = _const_part(ka)
+        else:
+            ka = id(a)
         if b is None:
             cse_key = (op.name, ka)
+        elif b._const:
+            kb = b._value
+            cse_key = (op.name, ka, kb if kb == kb and kb else _const_part(kb))
         else:
-            cse_key = (op.name, ka, _const_part(b._value) if b._const else id(b))
+            cse_key = (op.name, ka, id(b))
         ref = _cse_table.get(cse_key) or _cse_old.get(cse_key)  # (a weak reference is always true)
         if ref is not None and ref() is not None:
             found = _cse.find(cse_key, children)

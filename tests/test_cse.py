@@ -160,7 +160,8 @@ def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed() -> Non
     assert ref() is None  # reference counting frees untracked nodes as before
 
 
-def test_young_nodes_stay_tracked() -> None:
+def test_young_nodes_stay_tracked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_cse, "COSTLY_S", float("inf"))  # this process's full collections may be costly
     x = xpgrad.Tensor(np.array([1e-3]))
     for _ in range(3 * _cse.BATCH):  # graphs built and dropped: each dies young
         z = x * 0.999 + 0.001
@@ -169,6 +170,60 @@ def test_young_nodes_stay_tracked() -> None:
         y = y * 0.999 + 0.001
     assert gc.is_tracked(first)  # younger than BATCH newer nodes: left to the collector
     assert gc.is_tracked(z)
+
+
+def _chain(n: int) -> tuple[xpgrad.Tensor, xpgrad.Tensor, xpgrad.Tensor]:
+    x = xpgrad.Tensor(np.array([1e-3]))
+    first = y = x * 0.999 + 0.001
+    for _ in range(n):
+        y = y * 0.999 + 0.001
+    return x, first, y
+
+
+def test_costly_collections_untrack_live_nodes_before_promoting_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpgrad import _untrack
+
+    if not _untrack.can_untrack():
+        pytest.skip("not CPython: nodes stay tracked (untracking is an optimisation only)")
+    monkeypatch.setattr(_cse, "COSTLY_S", -1.0)  # as if full collections were slow here
+    x, first, y = _chain(300)  # 600 nodes: far fewer than BATCH, so only the collector's hook moves them
+    gc.collect(1)
+    assert not gc.is_tracked(first)  # live, not among the newest KEEP_YOUNG: off the collector's lists
+    assert gc.is_tracked(y)  # the newest are left alone
+    ref = weakref.ref(first)
+    del first
+    np.testing.assert_allclose(xpgrad.grad(y, [x])[0].numpy(), [0.999**301], rtol=1e-9)
+    del x, y
+    assert ref() is None
+
+
+def test_cheap_collections_leave_nodes_tracked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_cse, "COSTLY_S", float("inf"))
+    graph = _chain(300)
+    gc.collect(1)
+    assert gc.is_tracked(graph[1])
+
+
+def test_the_collector_hook_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from xpgrad import _untrack
+
+    if not _untrack.can_untrack():
+        pytest.skip("not CPython: no hook is installed")
+    assert _cse._before_collection in gc.callbacks
+
+    def broken(n: int) -> None:
+        raise RuntimeError("boom")
+
+    seen: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    monkeypatch.setattr(_cse, "COSTLY_S", -1.0)
+    monkeypatch.setattr(_cse, "_age", broken)
+    graph = _chain(300)
+    gc.collect(1)
+    del graph
+    assert not seen
 
 
 def test_building_in_threads_while_the_table_sweeps() -> None:

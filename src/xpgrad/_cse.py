@@ -20,15 +20,17 @@ Safety:
 
 from __future__ import annotations
 
+import gc
 import struct
 import weakref
 from contextlib import AbstractContextManager
 from itertools import islice
+from time import perf_counter
 from typing import Any
 
 from ._flags import off
 from ._tensor import Tensor
-from ._untrack import untrack
+from ._untrack import can_untrack, untrack
 
 __all__ = ["disabled", "find", "remember", "size"]
 
@@ -109,16 +111,24 @@ def remember(k: Any, node: Tensor) -> None:
 
 
 def grown() -> None:
-    """`_table` passed `_limit`: its oldest BATCH entries leave it; those whose node is alive move to
-    `_old`, untracked with their nodes; `_old` is swept when it has doubled since its last sweep."""
-    try:  # one C call, no thread switch inside; a concurrent insert at worst skips a round
-        items = list(islice(_table.items(), BATCH))
+    """`_table` passed `_limit`: its oldest BATCH entries leave it (`_age`)."""
+    _age(BATCH)
+
+
+def _age(n: int) -> None:
+    """The oldest ``n`` entries of `_table` leave it: those whose node is alive move to `_old`,
+    untracked with their nodes; `_old` is swept when it has doubled since its last sweep.
+
+    Safe to re-enter (`_before_collection` may run inside an allocation here) and from several
+    threads: it works on a snapshot, and every step is one that may be done twice."""
+    try:  # one C call, no thread switch inside; a concurrent change at worst skips a round
+        items = list(islice(_table.items(), n))
     except RuntimeError:
         return
     moved = {}
     live: list[Any] = []
     for k, ref in items:
-        if _table.get(k) is ref:  # another thread's round may have taken it, or a new entry replaced it
+        if _table.get(k) is ref:  # another round may have taken it, or a new entry replaced it
             _table.pop(k, None)
         node = ref()
         if node is not None:
@@ -130,6 +140,45 @@ def grown() -> None:
     if len(_old) > _sweep_at[0]:
         _sweep(_old)
         _sweep_at[0] = 2 * len(_old) + 4096
+
+
+KEEP_YOUNG = 64
+"""Nodes this new are left to the collector even when full collections are costly: the temporaries
+of the expression being built die before the collection that would promote them."""
+COSTLY_S = 0.015
+"""A full collection slower than this makes the nodes the next collections would promote leave the
+collector's lists first (`_before_collection`)."""
+_full = [0.0, 0.0]  # when the running full collection started; how long the last one took
+
+
+def _before_collection(phase: str, info: dict[str, int]) -> None:
+    """A `gc.callbacks` entry: before a collection of generation 1 or 2, when full collections are
+    costly, the live nodes of `_table` but the newest KEEP_YOUNG leave the collector's lists (`_age`).
+
+    Why (issue 5): a node that survives a generation-1 collection is promoted to the oldest
+    generation, and CPython runs a full collection once the promoted objects reach a quarter of that
+    generation. In a process holding many objects (the benchmark's, with PyTorch and JAX imported, took
+    0.12 s a full collection) every deep chain of 10^4 steps set off several: B3 spent half its time
+    there (21 -> 10 us an op). Untracking costs ~0.75 us a node, so it is done only where a full
+    collection costs more than that over the ~17,500 nodes promoted between two of them (COSTLY_S):
+    never in a small process building small graphs. It never raises."""
+    try:
+        gen = info["generation"]
+        if gen == 0:
+            return
+        if phase == "start":
+            if gen == 2:
+                _full[0] = perf_counter()
+            if _full[1] > COSTLY_S and len(_table) > KEEP_YOUNG:
+                _age(len(_table) - KEEP_YOUNG)
+        elif gen == 2:
+            _full[1] = perf_counter() - _full[0]
+    except Exception:  # at interpreter exit the module's globals may be gone; nothing to do then
+        return
+
+
+if can_untrack():
+    gc.callbacks.append(_before_collection)
 
 
 def _sweep(table: dict[Any, weakref.ReferenceType[Tensor]]) -> None:

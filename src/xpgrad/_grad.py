@@ -12,7 +12,7 @@ from operator import attrgetter
 from typing import Any
 
 from . import _cse, _dtypes, _lazy
-from ._build import apply, apply_binary, derivative_level
+from ._build import _fast, apply, derivative_level
 from ._graph import toposort
 from ._ops import NO_RULE, OPS, ZERO
 from ._tensor import Tensor
@@ -59,25 +59,27 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
                 f"grad: wrt[{i}] has complex dtype {w._dtype}; gradients with respect to complex inputs "
                 "are not supported yet (differentiate the real and imaginary parts separately)"
             )
+    # Sets and dicts hold the nodes themselves: a Tensor hashes by identity in C (`Tensor.__hash__`),
+    # where ``id(n)`` was a call a child (issue 5: per-node cost)
     order = toposort([out])
-    want = {id(w) for w in targets}
-    relevant: set[int] = set(want)
+    want = set(targets)
+    relevant: set[Tensor] = set(want)
     mark = relevant.add
     for n in order:
         for c in n.children:
-            if id(c) in relevant:
-                mark(id(n))
+            if c in relevant:
+                mark(n)
                 if n._sig not in _real_sigs:
                     _refuse_complex(n)
                 break
     if len(order) > _cse.BATCH:  # two containers a full collection would otherwise walk entry by entry
         untrack([order, relevant])
-    results: dict[int, Tensor] = {}
+    results: dict[Tensor, Tensor] = {}
     large = any(_lazy.is_large(w) for w in targets)  # large arrays: build, then evaluate and free
     with derivative_level(1 + max(map(_level_of, order))), _lazy.deferred() if large else nullcontext() as made:
-        if id(out) in relevant:
+        if out in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
-        grads = [results[id(w)] if id(w) in results else apply(OPS["zeros_like"], w) for w in targets]
+        grads = [results[w] if w in results else apply(OPS["zeros_like"], w) for w in targets]
     if made is not None:
         _lazy.settle_all(made, [*grads, out])  # the output differentiated keeps its value too
     return grads
@@ -121,24 +123,24 @@ def _seed(out: Tensor, cotangent: Any) -> Tensor:
     return ct
 
 
-def _sweep(out: Tensor, order: list[Tensor], relevant: set[int], want: set[int], seed: Tensor) -> dict[int, Tensor]:
-    cts: dict[int, Tensor] = {id(out): seed}
-    results: dict[int, Tensor] = {}
+def _sweep(
+    out: Tensor, order: list[Tensor], relevant: set[Tensor], want: set[Tensor], seed: Tensor
+) -> dict[Tensor, Tensor]:
+    cts: dict[Tensor, Tensor] = {out: seed}
+    results: dict[Tensor, Tensor] = {}
     take, get = cts.pop, cts.get
     for node in reversed(order):
-        key = id(node)
-        g = take(key, None)
+        g = take(node, None)
         if g is None:
             continue
-        if key in want:
-            results[key] = g
+        if node in want:
+            results[node] = g
         op = node.op
         if op is None or op.result == "bool":
             continue
         children, params, rules = node.children, node.params, op.vjp
         for k, child in enumerate(children):
-            ck = id(child)
-            if ck not in relevant:
+            if child not in relevant:
                 continue
             rule = rules[k]
             if rule is ZERO:
@@ -151,8 +153,8 @@ def _sweep(out: Tensor, order: list[Tensor], relevant: set[int], want: set[int],
             contrib = rule(g, node, *children, **params) if params else rule(g, node, *children)
             if contrib._sig != child._sig or contrib._sig not in _plain_sigs:  # `_fit`'s first test, inlined
                 contrib = _fit(contrib, child)
-            prev = get(ck)
-            cts[ck] = contrib if prev is None else apply_binary(_ADD, prev, contrib)  # = prev + contrib
+            prev = get(child)
+            cts[child] = contrib if prev is None else _fast(_ADD, prev, contrib)  # = prev + contrib
     return results
 
 

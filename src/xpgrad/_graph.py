@@ -19,18 +19,16 @@ def toposort(roots: Iterable[Tensor]) -> list[Tensor]:
     # Every node is younger than its children (`Tensor._n`, its creation number), so collecting the
     # reachable nodes in any order and sorting them by age is a topological order: one visit a node and
     # a sort in C, where a depth-first post-order visits each node twice (issue 5: twice as fast).
-    first = {id(r): r for r in roots}  # a root named twice is still one node
-    stack = list(first.values())
-    seen = set(first)
+    stack = list(dict.fromkeys(roots))  # a root named twice is still one node
+    seen = set(stack)  # of the nodes themselves: a Tensor hashes by identity, in C (no ``id`` call)
     found: list[Tensor] = []
     pop, push, emit, mark = stack.pop, stack.append, found.append, seen.add
     while stack:
         node = pop()
         emit(node)
         for c in node.children:
-            k = id(c)
-            if k not in seen:
-                mark(k)
+            if c not in seen:
+                mark(c)
                 push(c)
     found.sort(key=_age)
     return found

@@ -5,10 +5,10 @@ params, backend and array, none of which refers back to it. The cyclic collector
 tracking them, yet every full collection traverses every live node: building and differentiating
 a 10^5-step chain spent 1.7 s of 4.7 s in 9 full collections. `untrack` takes nodes off the
 collector's lists (CPython's ``PyObject_GC_UnTrack``, which the interpreter itself calls on objects
-that cannot be in cycles); reference counting still frees them as before. The CSE table calls it
-on its surviving nodes each time it sweeps (when it has doubled), so only nodes that outlive a
-sweep are untracked, each once, and small graphs never pay for it. Elsewhere than CPython it does
-nothing.
+that cannot be in cycles); reference counting still frees them as before. The CSE tables call it
+(`_cse._age`) on nodes that outlived BATCH newer ones, and, where full collections are costly, on
+the live nodes a collection would otherwise promote to the oldest generation; each node once.
+Elsewhere than CPython it does nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["untrack"]
+__all__ = ["can_untrack", "untrack"]
 
 
 def _load() -> Any:
@@ -36,6 +36,11 @@ def _load() -> Any:
 
 
 _gc_untrack = _load()
+
+
+def can_untrack() -> bool:
+    """Whether `untrack` does anything here (CPython)."""
+    return _gc_untrack is not None
 
 
 def untrack(objs: Iterable[Any]) -> None:

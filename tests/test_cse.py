@@ -226,6 +226,24 @@ def test_the_collector_hook_never_raises(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not seen
 
 
+def test_collections_inside_the_tables_own_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a collection set off by an allocation inside `_age` or `_sweep` runs the hook, which changes the
+    # tables those are reading (a 10^5-step chain raised "dictionary changed size during iteration")
+    monkeypatch.setattr(_cse, "COSTLY_S", -1.0)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(5, 1, 1)  # a collection at almost every allocation
+    try:
+        x = xpgrad.Tensor(np.array([1e-3]))
+        y = x
+        for _ in range(3 * _cse.BATCH):
+            y = y * 0.999 + 0.001
+        _cse.size()
+        gx = xpgrad.grad(y, [x])[0]
+    finally:
+        gc.set_threshold(*thresholds)
+    np.testing.assert_allclose(gx.numpy(), [0.999 ** (3 * _cse.BATCH)], rtol=1e-9)
+
+
 def test_building_in_threads_while_the_table_sweeps() -> None:
     import threading
 
@@ -252,4 +270,37 @@ def test_building_in_threads_while_the_table_sweeps() -> None:
             t.join()
     finally:
         sys.setswitchinterval(interval)
+    assert not errors, errors[0]
+
+
+def test_building_long_graphs_in_threads_while_collections_move_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            x = xpgrad.Tensor(np.array([1e-3]))
+            y = x
+            for i in range(2000):  # a kept chain, with keys of its own: entries move while others insert
+                y = y * (1.0 - seed * 1e-6) + float(seed * 10000 + i)
+            gx = xpgrad.grad(y, [x])[0]
+            np.testing.assert_allclose(gx.numpy(), [(1.0 - seed * 1e-6) ** 2000], rtol=1e-9)
+        except BaseException as e:  # reported to the main thread
+            errors.append(e)
+
+    monkeypatch.setattr(_cse, "COSTLY_S", -1.0)  # the collector's hook moves entries at every collection
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    gc.set_threshold(50, 2, 2)
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
     assert not errors, errors[0]

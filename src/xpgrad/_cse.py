@@ -119,27 +119,45 @@ def _age(n: int) -> None:
     """The oldest ``n`` entries of `_table` leave it: those whose node is alive move to `_old`,
     untracked with their nodes; `_old` is swept when it has doubled since its last sweep.
 
-    Safe to re-enter (`_before_collection` may run inside an allocation here) and from several
-    threads: it works on a snapshot, and every step is one that may be done twice."""
-    try:  # one C call, no thread switch inside; a concurrent change at worst skips a round
-        items = list(islice(_table.items(), n))
-    except RuntimeError:
+    Safe from several threads (it works on snapshots, and every step may be done twice); not
+    re-entered from the collector's hook (`_busy`), which an allocation here may run."""
+    if _busy[0]:
         return
-    moved = {}
-    live: list[Any] = []
-    for k, ref in items:
-        if _table.get(k) is ref:  # another round may have taken it, or a new entry replaced it
-            _table.pop(k, None)
-        node = ref()
-        if node is not None:
-            moved[k] = ref
-            live += (node, node.children, ref)
-    _old.update(moved)  # (this makes `_old` tracked again)
-    live.append(_old)
-    untrack(live)
-    if len(_old) > _sweep_at[0]:
-        _sweep(_old)
-        _sweep_at[0] = 2 * len(_old) + 4096
+    _busy[0] = True
+    try:
+        items = _snapshot(_table, n)
+        moved = {}
+        live: list[Any] = []
+        for k, ref in items:
+            if _table.get(k) is ref:  # another thread may have taken it, or a new entry replaced it
+                _table.pop(k, None)
+            node = ref()
+            if node is not None:
+                moved[k] = ref
+                live += (node, node.children, ref)
+        _old.update(moved)  # (this makes `_old` tracked again)
+        live.append(_old)
+        untrack(live)
+        if len(_old) > _sweep_at[0]:
+            _sweep(_old)
+            _sweep_at[0] = 2 * len(_old) + 4096
+    finally:
+        _busy[0] = False
+
+
+_busy = [False]
+
+
+def _snapshot(table: dict[Any, Any], n: int | None = None) -> list[tuple[Any, Any]]:
+    """The first ``n`` (default: all) items of ``table`` as a list. Copying runs in C, but an
+    allocation there may start a collection whose callbacks (Python code) let another thread insert:
+    then the copy is tried again (issue 5: never an error out of an ordinary ``x * c``)."""
+    for _ in range(16):
+        try:
+            return list(table.items() if n is None else islice(table.items(), n))
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return []  # the table keeps changing: this round is skipped, nothing is lost
 
 
 KEEP_YOUNG = 64
@@ -183,8 +201,7 @@ if can_untrack():
 
 def _sweep(table: dict[Any, weakref.ReferenceType[Tensor]]) -> None:
     """Drop the entries of ``table`` whose node has died."""
-    items = list(table.items())  # a snapshot: another thread may build (and insert) meanwhile
-    for k, ref in items:
+    for k, ref in _snapshot(table):  # another thread may build (and insert) meanwhile
         if ref() is None and table.get(k) is ref:  # not replaced since by a live entry
             table.pop(k, None)  # another thread's sweep may have dropped it meanwhile
 

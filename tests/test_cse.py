@@ -163,8 +163,8 @@ def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed() -> Non
 def test_young_nodes_stay_tracked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_cse, "COSTLY_S", float("inf"))  # this process's full collections may be costly
     x = xpgrad.Tensor(np.array([1e-3]))
-    for _ in range(3 * _cse.BATCH):  # graphs built and dropped: each dies young
-        z = x * 0.999 + 0.001
+    for i in range(3 * _cse.BATCH):  # graphs built and dropped (new keys: no merging): each dies young
+        z = x * float(i + 2) + 0.001
     first = y = z * 0.5
     for _ in range(_cse.BATCH // 4):
         y = y * 0.999 + 0.001
@@ -304,3 +304,22 @@ def test_building_long_graphs_in_threads_while_collections_move_them(monkeypatch
         sys.setswitchinterval(interval)
         gc.set_threshold(*thresholds)
     assert not errors, errors[0]
+
+
+def test_a_fork_during_a_round_leaves_the_child_able_to_sweep() -> None:
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no os.fork on this platform")
+    _cse._busy[0] = True  # as if another thread were inside `_age` when the process forked
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: its tables must still shed dead entries
+            x = xpgrad.Tensor(np.array([1.0]))
+            for i in range(4 * _cse.BATCH):
+                x * float(i + 2)
+            os._exit(0 if len(_cse._table) <= _cse._limit[0] and not _cse._busy[0] else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        _cse._busy[0] = False
+    assert os.waitstatus_to_exitcode(status) == 0

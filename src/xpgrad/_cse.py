@@ -21,6 +21,7 @@ Safety:
 from __future__ import annotations
 
 import gc
+import os
 import struct
 import weakref
 from contextlib import AbstractContextManager
@@ -105,6 +106,7 @@ def find(k: Any, children: list[Tensor]) -> Tensor | None:
 
 
 def remember(k: Any, node: Tensor) -> None:
+    _table.pop(k, None)  # a dead entry keeps its place in the dict's order: the new one goes last
     _table[k] = weakref.ref(node)
     if len(_table) > _limit[0]:
         grown()
@@ -146,6 +148,8 @@ def _age(n: int) -> None:
 
 
 _busy = [False]
+if hasattr(os, "register_at_fork"):  # a fork while another thread was in `_age`: the child has no such thread
+    os.register_at_fork(after_in_child=lambda: _busy.__setitem__(0, False))
 
 
 def _snapshot(table: dict[Any, Any], n: int | None = None) -> list[tuple[Any, Any]]:

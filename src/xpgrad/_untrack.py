@@ -9,6 +9,10 @@ that cannot be in cycles); reference counting still frees them as before. The CS
 (`_cse._age`) on nodes that outlived BATCH newer ones, and, where full collections are costly, on
 the live nodes a collection would otherwise promote to the oldest generation; each node once.
 Elsewhere than CPython it does nothing.
+
+What a user may trip over: a reference cycle the user makes *through* a node (an object set as a node's
+``name`` that refers back to the node) is not collected once the node has left the collector's lists;
+untracked nodes and their ``children`` tuples are also missing from ``gc.get_objects()`` (objgraph).
 """
 
 from __future__ import annotations

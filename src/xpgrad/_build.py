@@ -9,6 +9,9 @@ input has a value (the seed's eager forward).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from threading import Lock, get_ident
 from typing import Any
 
 from . import _cse, _dtypes, _remat, _shapes
@@ -20,21 +23,63 @@ from .backends import Backend, backend_of, get_backend
 __all__ = ["apply", "apply_binary", "apply_unary", "const", "evaluate", "derivative_level", "settle"]
 
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
+
+# Per-thread build state (a thread's `grad` must not change the nodes another thread builds meanwhile):
+# the dicts map a thread to its state; the one-element lists count the threads with one, and are
+# what the fast path reads: 0 while no thread has any state, so building outside `grad` never looks the thread up.
+_levels: dict[int, int] = {}
+"""Thread -> the derivative order of the nodes it builds (`derivative_level`); absent: 0."""
 _level = [0]
+_deferrals: dict[int, list[Any]] = {}
+"""Thread -> the list its new nodes go to instead of being evaluated (`deferring`)."""
+_deferred = [0]
+_state_lock = Lock()
+
+
+def _set(table: dict[int, Any], flag: list[int], tid: int, value: Any) -> None:
+    with _state_lock:
+        if value is None:
+            table.pop(tid, None)
+        else:
+            table[tid] = value
+        flag[0] = len(table)
+
+
+def level_now() -> int:
+    """The derivative order of a node this thread builds now."""
+    return _levels.get(get_ident(), 0) if _level[0] else 0
+
+
+def deferral() -> list[Any] | None:
+    """Where this thread's new nodes go instead of being evaluated (None: evaluated at once)."""
+    return _deferrals.get(get_ident()) if _deferred[0] else None
 
 
 class derivative_level:
-    """Context manager: nodes built inside belong to the gradient graph of order ``n``."""
+    """Context manager: nodes this thread builds inside belong to the gradient graph of order ``n``."""
 
     def __init__(self, n: int) -> None:
         self.n = n
 
     def __enter__(self) -> None:
-        self.prev = _level[0]
-        _level[0] = self.n
+        self.tid = get_ident()
+        self.prev = _levels.get(self.tid)
+        _set(_levels, _level, self.tid, self.n)
 
     def __exit__(self, *exc: object) -> None:
-        _level[0] = self.prev
+        _set(_levels, _level, self.tid, self.prev)
+
+
+@contextmanager
+def deferring(into: list[Any] | None) -> Iterator[None]:
+    """Within: this thread's new nodes are appended to ``into`` instead of evaluated (None: evaluated)."""
+    tid = get_ident()
+    prev = _deferrals.get(tid)
+    _set(_deferrals, _deferred, tid, into)
+    try:
+        yield
+    finally:
+        _set(_deferrals, _deferred, tid, prev)
 
 
 def const(v: Any) -> Tensor:
@@ -156,17 +201,18 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     if cse_key is not None and (cse_key in _cse_table or cse_key in _cse_old):  # usually a miss: no call
         found = _cse.find(cse_key, children)
         if found is not None:
-            return found if _deferred[0] is not None else _reuse(found)
+            return found if deferral() is not None else _reuse(found)
 
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, params, None
-    node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
+    node._level, node._const, node._ph, node._value, node._epoch = level_now(), False, False, None, feeds[0]
     node._n, node._remat = serial(), 0
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
     if cse_key is not None:
         _cse.remember(cse_key, node)
-    if _deferred[0] is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
-        _deferred[0].append(node)
+    into = deferral()
+    if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
+        into.append(node)
         return node
     for c in children:
         if c._value is None:
@@ -217,7 +263,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         quick = _quick.get((op, a._sig) if b is None else (op, a._sig, b._sig))
     except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
         quick = None
-    if quick is None or _deferred[0] is not None:
+    if quick is None or _deferred[0]:  # (a thread defers: `_apply` asks whether it is this one)
         return _apply(op, (a,) if b is None else (a, b), _NO_PARAMS)
     simplify = op.simplify
     if simplify is not None:
@@ -225,7 +271,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         if found is not None:
             return found
     children = (a,) if b is None else (a, b)
-    cse_key = None
+    cse_key = ref = None
     if _cse_on[0]:  # `_cse.key`, `find` and `remember` inlined: the calls were ~15% of an op
         if a._const:  # `_const_part` inlined for the common nonzero, non-nan number
             ka = a._value
@@ -248,10 +294,13 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
     bk, dev, shape, dtype, fn, sig, big = quick
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
-    node._level, node._const, node._ph, node._value, node._epoch = _level[0], False, False, None, feeds[0]
+    node._level = _levels.get(get_ident(), 0) if _level[0] else 0  # `level_now`, inlined
+    node._const, node._ph, node._value, node._epoch = False, False, None, feeds[0]
     node._n, node._remat = serial(), 0
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
     if cse_key is not None:
+        if ref is not None:  # a dead entry (its node's id reused): the new one goes last, with the young
+            _cse_table.pop(cse_key, None)
         _cse_table[cse_key] = _weakref(node)
         if len(_cse_table) > _cse_limit[0]:
             _cse.grown()

@@ -35,13 +35,9 @@ def is_large(t: Tensor) -> bool:
 @contextmanager
 def deferred() -> Iterator[list[Tensor]]:
     """Within: new nodes are recorded (in creation order) instead of evaluated."""
-    prev = _build._deferred[0]
     created: list[Tensor] = []
-    _build._deferred[0] = created
-    try:
+    with _build.deferring(created):
         yield created
-    finally:
-        _build._deferred[0] = prev
 
 
 def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:

@@ -128,9 +128,7 @@ def _trace(node: Tensor) -> tuple[bool, ...]:
         ins = [stand(c) for c in node.children]
         pos = {id(t): i for i, t in enumerate([out, *ins]) if not t._const}
         seen = [False] * len(everything)
-        prev = _build._deferred[0]
-        _build._deferred[0] = None
-        try:
+        with _build.deferring(None):
             with derivative_level(node._level + 1):
                 for rule, child in zip(op.vjp, node.children, strict=True):
                     if rule is ZERO or rule is NO_RULE or child._const:  # a constant never gets a gradient
@@ -144,8 +142,6 @@ def _trace(node: Tensor) -> tuple[bool, ...]:
                         for i, c in enumerate(n.children):
                             if i not in meta and id(c) in pos:
                                 seen[pos[id(c)]] = True
-        finally:
-            _build._deferred[0] = prev
     except Exception:  # a rule that cannot be traced on placeholders: assume it reads everything
         return everything
     return tuple(seen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import weakref
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 import xpgrad
+from in_threads import run_in_threads
 from xpgrad import _cse
 from xpgrad._graph import toposort
 
@@ -245,65 +247,31 @@ def test_collections_inside_the_tables_own_sweeps(monkeypatch: pytest.MonkeyPatc
 
 
 def test_building_in_threads_while_the_table_sweeps() -> None:
-    import threading
-
-    errors: list[BaseException] = []
-
     def work(seed: int) -> None:
-        try:
-            x = xpgrad.Tensor(np.array([1e-3, 2e-3]))
-            for i in range(3000):
-                y = x * float(seed * 10000 + i + 2) + 1.0  # new keys: the table sweeps often
-                assert float(y.numpy()[0]) == 1e-3 * float(seed * 10000 + i + 2) + 1.0
-        except BaseException as e:  # reported to the main thread
-            errors.append(e)
+        x = xpgrad.Tensor(np.array([1e-3, 2e-3]))
+        for i in range(3000):
+            y = x * float(seed * 10000 + i + 2) + 1.0  # new keys: the table sweeps often
+            assert float(y.numpy()[0]) == 1e-3 * float(seed * 10000 + i + 2) + 1.0
 
-    import sys
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible, also inside a sweep
-    try:
-        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
-    assert not errors, errors[0]
+    run_in_threads(*[functools.partial(work, s) for s in range(4)])
 
 
 def test_building_long_graphs_in_threads_while_collections_move_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import threading
-
-    errors: list[BaseException] = []
-
     def work(seed: int) -> None:
-        try:
-            x = xpgrad.Tensor(np.array([1e-3]))
-            y = x
-            for i in range(2000):  # a kept chain, with keys of its own: entries move while others insert
-                y = y * (1.0 - seed * 1e-6) + float(seed * 10000 + i)
-            gx = xpgrad.grad(y, [x])[0]
-            np.testing.assert_allclose(gx.numpy(), [(1.0 - seed * 1e-6) ** 2000], rtol=1e-9)
-        except BaseException as e:  # reported to the main thread
-            errors.append(e)
+        x = xpgrad.Tensor(np.array([1e-3]))
+        y = x
+        for i in range(2000):  # a kept chain, with keys of its own: entries move while others insert
+            y = y * (1.0 - seed * 1e-6) + float(seed * 10000 + i)
+        gx = xpgrad.grad(y, [x])[0]
+        np.testing.assert_allclose(gx.numpy(), [(1.0 - seed * 1e-6) ** 2000], rtol=1e-9)
 
     monkeypatch.setattr(_cse, "COSTLY_S", -1.0)  # the collector's hook moves entries at every collection
-    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    thresholds = gc.get_threshold()
     gc.set_threshold(50, 2, 2)
-    sys.setswitchinterval(1e-6)
     try:
-        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_in_threads(*[functools.partial(work, s) for s in range(4)])
     finally:
-        sys.setswitchinterval(interval)
         gc.set_threshold(*thresholds)
-    assert not errors, errors[0]
 
 
 def test_a_fork_during_a_round_leaves_the_child_able_to_sweep() -> None:

@@ -2,42 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
 import numpy as np
 
 import xpgrad
-
-
-@contextmanager
-def _switching_often() -> Iterator[None]:
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
-
-
-def _run(*jobs: Callable[[], None]) -> None:
-    errors: list[BaseException] = []
-
-    def guard(job: Callable[[], None]) -> None:
-        try:
-            job()
-        except BaseException as e:  # reported to the main thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=guard, args=(job,)) for job in jobs]
-    with _switching_often():
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert not errors, errors[0]
+from in_threads import run_in_threads
 
 
 def test_gradients_in_threads_leave_every_other_node_at_order_zero() -> None:
@@ -52,7 +20,7 @@ def test_gradients_in_threads_leave_every_other_node_at_order_zero() -> None:
             y = xpgrad.Tensor(np.array([1.0])) * float(i + 2)
             assert y._level == 0  # a forward node, whatever another thread differentiates meanwhile
 
-    _run(differentiate, differentiate, build)
+    run_in_threads(differentiate, differentiate, build)
     assert (xpgrad.Tensor(np.array([1.0])) * 3.0)._level == 0  # and nothing is left behind
 
 
@@ -70,4 +38,4 @@ def test_a_large_gradient_in_one_thread_defers_none_of_another_threads_nodes() -
             y = xpgrad.Tensor(np.array([1.0])) * float(i + 2)
             assert y._value is not None and float(y.numpy()[0]) == float(i + 2)  # evaluated at once
 
-    _run(differentiate, build)
+    run_in_threads(differentiate, build)

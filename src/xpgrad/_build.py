@@ -340,9 +340,6 @@ def _reuse(found: Tensor) -> Tensor:
 _cse_table, _cse_on, _const_part = _cse._table, _cse._on, _cse._const_part
 _cse_limit, _cse_old, _weakref = _cse._limit, _cse._old, weakref.ref
 
-_deferred: list[list[Tensor] | None] = [None]
-"""While not None, `apply` appends each new node here instead of evaluating it (`_lazy.deferred`)."""
-
 _quick: dict[Any, Any] = {}
 """The decisions `_fast` takes as they are: (op, operand signatures) -> (backend, device, shape, dtype,
 the backend's function for the op, the result's signature), for ops without params that need no cast."""

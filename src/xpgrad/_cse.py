@@ -141,8 +141,7 @@ def _age(n: int) -> None:
         live.append(_old)
         untrack(live)
         if len(_old) > _sweep_at[0]:
-            _sweep(_old)
-            _sweep_at[0] = 2 * len(_old) + 4096
+            _sweep_old()
     finally:
         _busy[0] = False
 
@@ -203,6 +202,12 @@ if can_untrack():
     gc.callbacks.append(_before_collection)
 
 
+def _sweep_old() -> None:
+    """Sweep `_old`, and let it grow to twice what is left before the next sweep."""
+    _sweep(_old)
+    _sweep_at[0] = 2 * len(_old) + 4096
+
+
 def _sweep(table: dict[Any, weakref.ReferenceType[Tensor]]) -> None:
     """Drop the entries of ``table`` whose node has died."""
     for k, ref in _snapshot(table):  # another thread may build (and insert) meanwhile
@@ -213,8 +218,7 @@ def _sweep(table: dict[Any, weakref.ReferenceType[Tensor]]) -> None:
 def size() -> int:
     """How many live nodes the tables know (for tests and figures)."""
     _sweep(_table)
-    _sweep(_old)
-    _sweep_at[0] = 2 * len(_old) + 4096
+    _sweep_old()
     return len(_table) + len(_old)
 
 

@@ -299,10 +299,7 @@ def _lend(node: Tensor, places: tuple[int, ...]) -> int | None:
     elementwise op with a ufunc taking ``out=`` (NumPy, CuPy), no cast, every array operand of the same
     shape, and an array nothing else holds (`_remat.lends`: not a view's base, not returned). Writing
     into a dead intermediate saves the fresh pages of a new one (issue 5: compiled B1 at 10^6)."""
-    op = node.op
-    if node.params or not op.elementwise or node._target is not None or node._dtype is None:
-        return None
-    if node._bk.into(op) is None:
+    if not _remat.writes_into(node):
         return None
     children = node.children
     shape = None

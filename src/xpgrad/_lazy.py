@@ -79,9 +79,7 @@ def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> i
     after (a gradient intermediate, or a forward value `_remat.release` will release), an array of
     exactly ``n``'s shape and dtype owning its contiguous memory, and held by nothing but its node
     (the reference count, as NumPy's own temporary elision checks it). None: allocate as usual."""
-    if n._target is not None or n.params or not n.op.elementwise or n._dtype is None:
-        return None
-    if n._bk.into(n.op) is None or any(c._value is None for c in n.children):  # released: recomputed by settle
+    if not _remat.writes_into(n) or any(c._value is None for c in n.children):  # released: recomputed by settle
         return None
     for i, c in enumerate(n.children):
         k = id(c)

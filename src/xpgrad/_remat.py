@@ -224,6 +224,20 @@ def _donor(node: Tensor) -> int | None:
 refcount = getattr(sys, "getrefcount", None)
 
 
+def writes_into(node: Tensor) -> bool:
+    """Whether ``node`` may be computed into an operand's array at all: an elementwise op without params
+    or a cast, of a known dtype, whose backend function is a ufunc taking ``out=`` (NumPy, CuPy). Which
+    operand's array, if any, is for `lends` to say."""
+    op = node.op
+    return (
+        not node.params
+        and op.elementwise
+        and node._target is None
+        and node._dtype is not None
+        and node._bk.into(op) is not None
+    )
+
+
 def lends(v: Any, dtype: Any, shape: Any) -> bool:
     """Whether the array ``v``, read from a node's slot, may be written over by a result of ``dtype`` and
     ``shape``: exactly that dtype and shape, its own contiguous writeable memory, and held by nothing

@@ -100,7 +100,6 @@ def test_dead_entries_are_swept_so_the_table_stays_bounded() -> None:
         y = x * float(i + 2)  # a new key each time; the node dies at the next iteration
     del y
     assert len(_cse._table) <= _cse._limit[0]  # the dead leave the table of new entries as it fills
-    assert len(_cse._old) <= _cse._sweep_at[0]
     assert _cse.size() < 100  # sweeps, then counts
 
 
@@ -145,7 +144,7 @@ def test_toposort_orders_by_creation_and_visits_each_node_once() -> None:
 def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed() -> None:
     from xpgrad import _untrack
 
-    if _untrack._gc_untrack is None:
+    if not _untrack.can_untrack():
         pytest.skip("not CPython: nodes stay tracked (untracking is an optimisation only)")
     x = xpgrad.Tensor(np.array([1e-3]))
     first = y = x * 0.999 + 0.001
@@ -282,11 +281,15 @@ def test_a_fork_during_a_round_leaves_the_child_able_to_sweep() -> None:
     _cse._busy[0] = True  # as if another thread were inside `_age` when the process forked
     try:
         pid = os.fork()
-        if pid == 0:  # the child: its tables must still shed dead entries
-            x = xpgrad.Tensor(np.array([1.0]))
-            for i in range(4 * _cse.BATCH):
-                x * float(i + 2)
-            os._exit(0 if len(_cse._table) <= _cse._limit[0] and not _cse._busy[0] else 1)
+        if pid == 0:  # the child: its tables must still shed dead entries; it never returns into pytest
+            code = 1
+            try:
+                x = xpgrad.Tensor(np.array([1.0]))
+                for i in range(4 * _cse.BATCH):
+                    x * float(i + 2)
+                code = 0 if len(_cse._table) <= _cse._limit[0] and not _cse._busy[0] else 1
+            finally:
+                os._exit(code)
         _, status = os.waitpid(pid, 0)
     finally:
         _cse._busy[0] = False

@@ -170,6 +170,12 @@ def test_release_lowers_peak_memory() -> None:
 def test_every_op_traces_to_a_read_set_of_its_arity() -> None:
     for op in OPS.values():
         assert all(0 <= i < op.arity for i in op.meta), op
+    x = xpgrad.Tensor(np.linspace(0.1, 0.9, 8))
+    for node in (xpgrad.sin(x), x * x, xpgrad.where(x > 0.5, x, 1 - x), xpgrad.sum(x)):
+        read = _remat.reads(node)  # traced from the op's rules: the output, then each input
+        assert len(read) == node.op.arity + 1 and all(type(r) is bool for r in read), node.op.name
+    assert _remat.reads(xpgrad.sin(x))[1]  # sin's rule reads its input (cos(x))
+    assert not any(_remat.reads(x + x))  # add's rules read nothing
 
 
 def test_a_large_gradient_releases_the_forward_values_it_read_last(tb: Any) -> None:
@@ -270,7 +276,7 @@ class _NP:
         return np.asarray(v)
 
 
-def test_like_functions_of_a_released_node_are_leaves_as_before(tb: Any) -> None:
+def test_like_functions_of_a_released_node_do_not_recompute_it(tb: Any) -> None:
     on = _b1(tb, grad=False)
     assert on["xy"]._remat == RELEASED
     full = xpgrad.full_like(on["xy"], 2.5)

@@ -30,6 +30,7 @@ def test_constants_merge_by_type_and_bits(tb) -> None:
     assert x * 1.5 is x * 1.5
     assert x * 2 is not x * 2.0
     assert x * 0.0 is not x * -0.0  # equal as numbers, different IEEE values
+    assert x * 0.0 is x * 0.0  # zeros are distinct constant Tensors (never shared): merged by bits
     np.testing.assert_array_equal(np.signbit(tb.np(x * -0.0)), [True, False])
     nan = float("nan")
     assert x * nan is x * nan  # same bits merge even though nan != nan

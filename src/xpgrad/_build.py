@@ -287,10 +287,14 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         else:
             cse_key = (op.name, ka, id(b))
         ref = _cse_table.get(cse_key) or _cse_old.get(cse_key)  # (a weak reference is always true)
-        if ref is not None and ref() is not None:
-            found = _cse.find(cse_key, children)
-            if found is not None:
-                return _reuse(found)
+        if ref is not None:
+            found = ref()
+            if found is not None:  # a hit (B4: ``g * y`` for both operands of ``y * y``): `find` inlined
+                fc = found.children
+                if (fc[0] is a and (b is None or fc[1] is b)) or _cse.find(cse_key, children) is found:
+                    if found._value is not None and found._epoch == feeds[0]:
+                        return found  # `_reuse`'s common case
+                    return _reuse(found)
     bk, dev, shape, dtype, fn, sig, big = quick
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None

@@ -303,12 +303,11 @@ def _lend(node: Tensor, places: tuple[int, ...]) -> int | None:
         return None
     children = node.children
     shape = None
-    for c in children:
-        v = c._value
+    for c in children:  # (no local may hold an operand's array: `lends` counts its references)
         if not c._const:
             if shape is None:
-                shape = tuple(v.shape)
-            elif tuple(v.shape) != shape:
+                shape = tuple(c._value.shape)
+            elif tuple(c._value.shape) != shape:
                 return None
     for j in places:
         if _remat.lends(children[j]._value, node._dtype, shape):

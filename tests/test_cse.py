@@ -54,18 +54,37 @@ def test_merged_node_gets_the_value_a_new_node_would_have(tb) -> None:
 
 def test_merging_does_not_keep_graphs_alive() -> None:
     x = xpgrad.Tensor(np.array([1.0, 2.0]))
-    gc.collect()  # graphs of earlier tests caught in reference cycles must not vanish mid-count
     gc.disable()
     try:
-        before = _cse.size()
         y = xpgrad.exp(x * 2.0) + x
         ref = weakref.ref(y)
-        assert _cse.size() == before + 3
+        assert _cse.parents(x) == [y.children[0].children[0]]  # x * 2.0 (the add is recorded on exp)
         del y
-        assert ref() is None  # freed by reference counting alone: the table holds no strong reference
-        assert _cse.size() == before
+        assert ref() is None  # freed by reference counting alone: the records hold no strong reference
+        assert _cse.parents(x) == []
     finally:
         gc.enable()
+
+
+def test_a_node_with_several_parents_finds_each(tb) -> None:
+    x, z = tb.t([1.0, 2.0]), tb.t([3.0, 4.0])
+    kept = [x * 2.0, x + 1.0, xpgrad.sin(x), x * z, 2.0 - x, x - 2.0, x * x, xpgrad.sum(x, axis=0), xpgrad.sum(x)]
+    again = [x * 2.0, x + 1.0, xpgrad.sin(x), x * z, 2.0 - x, x - 2.0, x * x, xpgrad.sum(x, axis=0), xpgrad.sum(x)]
+    assert all(a is b for a, b in zip(kept, again, strict=True))
+    assert len({id(k) for k in kept}) == len(kept)  # no two of them merged with each other
+    assert z * x is not x * z  # recorded on z: a parent of its own
+    assert set(map(id, _cse.parents(x))) == set(map(id, kept))
+    with _cse.disabled():
+        assert x * 2.0 is not kept[0]
+
+
+def test_merging_on_an_operand_after_a_constant(tb) -> None:
+    # the record is on the first child that is not a constant: here the second
+    x = tb.t([1.0, 2.0])
+    a = 2.0 - x
+    assert 2.0 - x is a and 3.0 - x is not a and 2 - x is not a
+    keep = x * 5.0  # a second parent: the records become a dict, keyed with the constant's position
+    assert 2.0 - x is a and x - 2.0 is not a and keep is x * 5.0
 
 
 def test_cse_shrinks_a_second_order_gradient() -> None:
@@ -95,27 +114,41 @@ def test_merged_node_is_not_recomputed_when_nothing_was_fed(tb) -> None:
     np.testing.assert_allclose(tb.np(y), 3.0 * np.sin([0.5, 0.25]))
 
 
-def test_dead_entries_are_swept_so_the_table_stays_bounded() -> None:
+def test_a_long_lived_operands_records_stay_bounded() -> None:
     x = xpgrad.Tensor(np.array([1.0, 2.0]))
     for i in range(3 * _cse._limit[0]):
-        y = x * float(i + 2)  # a new key each time; the node dies at the next iteration
+        y = x * float(i + 2)  # a new key each time; the node dies once the next one is built
+    assert len(x._users) <= 2 * 2 + 16  # the dead dropped as it grew: at most twice the live ones (2) + 16
+    kept = [x * float(-i - 2) for i in range(100)]  # 100 live parents: a dict of them
+    assert len(_cse.parents(x)) == 100 + 1  # (and the last y)
+    del kept
+    for i in range(3 * _cse._limit[0]):
+        y = x * float(i + 2)
     del y
-    assert len(_cse._table) <= _cse._limit[0]  # the dead leave the table of new entries as it fills
-    assert _cse.size() < 100  # sweeps, then counts
+    assert len(x._users) <= 2 * 2 + 16  # the dead dropped as it grew: at most twice the live ones (2) + 16
+    assert len(_cse._young) <= _cse._limit[0]  # and the list of the nodes built lately is trimmed
 
 
-def test_entries_of_dropped_long_lived_graphs_are_swept() -> None:
-    _cse.size()  # sweeps: what earlier tests left sets no limit here
+def test_a_chain_records_one_parent_a_node_without_a_dict() -> None:
+    # the common case (B2, B3): each node is used once, so finding a merge reads one slot
+    x = xpgrad.Tensor(np.array([1.0, 2.0]))
+    nodes = [x]
+    for _ in range(10):
+        nodes.append(xpgrad.sin(nodes[-1] * 0.5))
+    assert all(isinstance(n._users, weakref.ReferenceType) for n in nodes[:-1])
+    assert nodes[-1]._users is None
+
+
+def test_records_of_dropped_long_lived_graphs_go_with_them() -> None:
     x = xpgrad.Tensor(np.array([1e-3]))
     steps = 2 * _cse.BATCH
     for r in range(8):
         y = x
-        for _ in range(steps):  # 2 nodes a step: they outlive their batch and move to `_old`, then die
-            y = y * (0.999 - r * 1e-6) + 0.001  # keys of their own (a reused id would overwrite an entry)
+        for _ in range(steps):  # 2 nodes a step: they outlive their batch and leave `_young`, then die
+            y = y * (0.999 - r * 1e-6) + 0.001
         del y
-    # 8 graphs of 2 * steps nodes passed through `_old`, at most one of them alive at a time
-    assert len(_cse._old) <= 2 * (2 * steps) + 4096
-    assert _cse.size() < 100
+    assert len(_cse._young) <= _cse._limit[0]
+    assert _cse.parents(x) == []
 
 
 def test_keys_compare_param_types_before_values() -> None:
@@ -152,8 +185,8 @@ def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed() -> Non
     steps = 2 * _cse.BATCH  # 2 nodes a step: `first` outlives more than BATCH newer nodes
     for _ in range(steps):
         y = y * 0.999 + 0.001
-    assert not gc.is_tracked(first)  # an old node, untracked with its entry
-    assert not gc.is_tracked(_cse._old)  # and the table of old entries itself
+    assert not gc.is_tracked(first)  # an old node, untracked with its children tuple and weak reference
+    assert not gc.is_tracked(first.children)
     ref = weakref.ref(first)
     del first
     gx = xpgrad.grad(y, [x])[0]
@@ -239,7 +272,7 @@ def test_collections_inside_the_tables_own_sweeps(monkeypatch: pytest.MonkeyPatc
         y = x
         for _ in range(3 * _cse.BATCH):
             y = y * 0.999 + 0.001
-        _cse.size()
+        _cse._age(len(_cse._young))
         gx = xpgrad.grad(y, [x])[0]
     finally:
         gc.set_threshold(*thresholds)
@@ -288,7 +321,7 @@ def test_a_fork_during_a_round_leaves_the_child_able_to_sweep() -> None:
                 x = xpgrad.Tensor(np.array([1.0]))
                 for i in range(4 * _cse.BATCH):
                     x * float(i + 2)
-                code = 0 if len(_cse._table) <= _cse._limit[0] and not _cse._busy[0] else 1
+                code = 0 if len(_cse._young) <= _cse._limit[0] and not _cse._busy[0] else 1
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)

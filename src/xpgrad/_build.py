@@ -88,7 +88,7 @@ def const(v: Any) -> Tensor:
     t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
     t._sig = type(v)  # a constant's build-time facts are its Python type (see `apply`)
-    t._n, t._remat = serial(), 0
+    t._n, t._remat, t._users = serial(), 0, None
     return t
 
 
@@ -197,19 +197,16 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         found = op.simplify(*children, **params) if params else op.simplify(*children)
         if found is not None:
             return found
-    cse_key = _cse.key(op, children, params)
-    if cse_key is not None and (cse_key in _cse_table or cse_key in _cse_old):  # usually a miss: no call
-        found = _cse.find(cse_key, children)
-        if found is not None:
-            return found if deferral() is not None else _reuse(found)
+    found = _cse.find(op, children, params)
+    if found is not None:
+        return found if deferral() is not None else _reuse(found)
 
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, params, None
     node._level, node._const, node._ph, node._value, node._epoch = level_now(), False, False, None, feeds[0]
-    node._n, node._remat = serial(), 0
+    node._n, node._remat, node._users = serial(), 0, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
-    if cse_key is not None:
-        _cse.remember(cse_key, node)
+    _cse.remember(node)
     into = deferral()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
         into.append(node)
@@ -271,27 +268,15 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         if found is not None:
             return found
     children = (a,) if b is None else (a, b)
-    cse_key = ref = None
-    if _cse_on[0]:  # `_cse.key`, `find` and `remember` inlined: the calls were ~15% of an op
-        if a._const:  # `_const_part` inlined for the common nonzero, non-nan number
-            ka = a._value
-            if ka != ka or not ka:
-                ka = _const_part(ka)
-        else:
-            ka = id(a)
-        if b is None:
-            cse_key = (op.name, ka)
-        elif b._const:
-            kb = b._value
-            cse_key = (op.name, ka, kb if kb == kb and kb else _const_part(kb))
-        else:
-            cse_key = (op.name, ka, id(b))
-        ref = _cse_table.get(cse_key) or _cse_old.get(cse_key)  # (a weak reference is always true)
-        if ref is not None:
-            found = ref()
-            if found is not None:  # a hit (B4: ``g * y`` for both operands of ``y * y``): `find` inlined
+    o = None
+    if _cse_on[0]:  # `_cse.find` and `remember` inlined: the index operand's record of its parents
+        o = b if a._const and b is not None else a  # (both constants never get here: they fold in `_apply`)
+        u = o._users
+        if u is not None:  # it has parents: one of them may be this node
+            found = u() if type(u) is _WEAKREF else _cse.among(u, op, children, _NO_PARAMS)
+            if found is not None and found.op is op:  # a hit (B4: ``g * y`` for both operands of ``y * y``)
                 fc = found.children
-                if (fc[0] is a and (b is None or fc[1] is b)) or _cse.find(cse_key, children) is found:
+                if (fc[0] is a and (b is None or fc[1] is b)) or _cse.same(found, op, children, _NO_PARAMS):
                     if found._value is not None and found._epoch == feeds[0]:
                         return found  # `_reuse`'s common case
                     return _reuse(found)
@@ -300,13 +285,17 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
     node.op, node.children, node.params, node.name = op, children, op.params, None
     node._level = _levels.get(get_ident(), 0) if _level[0] else 0  # `level_now`, inlined
     node._const, node._ph, node._value, node._epoch = False, False, None, feeds[0]
-    node._n, node._remat = serial(), 0
+    node._n, node._remat, node._users = serial(), 0, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
-    if cse_key is not None:
-        if ref is not None:  # a dead entry (its node's id reused): the new one goes last, with the young
-            _cse_table.pop(cse_key, None)
-        _cse_table[cse_key] = _weakref(node)
-        if len(_cse_table) > _cse_limit[0]:
+    if o is not None:  # `_cse.remember`, inlined: most operands get their first parent here
+        w = _weakref(node)
+        _young_append(w)
+        u = o._users
+        if u is None:
+            o._users = w
+        else:
+            _cse.add_user(o, u, node, w)
+        if len(_young) > _cse_limit[0]:
             _cse.grown()
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
         return _remat.run(node, fn)
@@ -340,9 +329,9 @@ def _reuse(found: Tensor) -> Tensor:
     return found
 
 
-# the merge table itself (never rebound) and its parts, for the inlined lookups of `apply`/`apply_binary`
-_cse_table, _cse_on, _const_part = _cse._table, _cse._on, _cse._const_part
-_cse_limit, _cse_old, _weakref = _cse._limit, _cse._old, weakref.ref
+# the parts of `_cse` that `_fast` inlines (never rebound)
+_cse_on, _cse_limit, _young = _cse._on, _cse._limit, _cse._young
+_young_append, _weakref, _WEAKREF = _young.append, weakref.ref, weakref.ReferenceType
 
 _quick: dict[Any, Any] = {}
 """The decisions `_fast` takes as they are: (op, operand signatures) -> (backend, device, shape, dtype,

@@ -1,21 +1,36 @@
-"""Common-subexpression elimination as graphs are built (hash-consing), in one dict lookup.
+"""Common-subexpression elimination as graphs are built (hash-consing), indexed on the operands.
 
-`_build.apply` asks `find` before making a node and calls `remember` after (`_build.apply_binary`
-inlines `key` and `remember` for two operands without params: change them together). Two op nodes are the
-same when they have the same op, the same children *by identity* (Python numbers met in an
-expression by type and bit pattern, so ``-0.0`` is not ``0.0`` and ``1`` is not ``1.0`` or
-``True``) and equal params. Leaves and placeholders are never merged: only `apply` builds nodes.
+`_build.apply` asks `find` before making a node and calls `remember` after (`_build._fast` inlines
+both for one or two operands without params: change them together). Two op nodes are the same when
+they have the same op, the same children *by identity* (Python numbers met in an expression by type
+and bit pattern, so ``-0.0`` is not ``0.0`` and ``1`` is not ``1.0`` or ``True``) and equal params.
+Leaves and placeholders are never merged: only `apply` builds nodes.
+
+Where the merge index lives (issue 5): a node that could be merged with ``op(a, b)`` is a parent of
+``a``, so each node records its own parents, weakly, in its slot ``_users``: None (no parent yet),
+the weak reference of its one parent, a tuple of the weak references of a few (up to SMALL), or a dict
+``{key: weak reference}`` beyond. A node is recorded on its *index operand*, its first child that is
+not a constant. Most nodes are used once or twice (a chain, a rule's product, an accumulated
+cotangent), so most lookups read one slot and build no key: a process-wide dict keyed by
+``(op, id(a), id(b))`` cost a quarter of the time of a 16-element op (B2), and a fifth of
+``y = y*y + y`` (B4).
 
 Safety:
-- The table holds nodes through plain weak references (no callback: a callback per node was a
-  third of the cost of building one, issue 5), so a graph nobody uses is freed as before. New
-  entries go to `_table`; `grown` drops the dead among its oldest ones and moves the live ones to
-  `_old`, whose dead entries are dropped when it has doubled since its last sweep (amortized O(1) a
-  node; the tables hold at most about twice the live entries, + 3 * BATCH).
-- Keys hold children's ``id``s. A node keeps its children alive, so while its node lives no id in
-  its key can be reused; an entry whose node died is dead (its weak reference returns None), so a
-  reused id meets a dead entry and misses; `find` also checks the children by identity.
+- Parents are held through plain weak references (no callback: a callback per node was a third of
+  the cost of building one), so a graph nobody uses is freed as before; a parent's death leaves a dead
+  reference behind, dropped when the next parent is recorded (a tuple keeps its live ones only), and a
+  dict of parents drops its dead entries each time its size reaches a power of two from 16 (amortized
+  O(1) a parent; at most twice the live ones + 16).
+- Keys hold children's ``id``s. A node keeps its children alive, so while a parent lives no id in its
+  key can be reused; a reused id meets a dead entry and misses, and a found parent's children are
+  compared by identity anyway.
 - Merging never changes a result: the found node computes exactly what the new one would.
+- Several threads may build on the same operand at once: a record one of them overwrites is a merge
+  missed (two equal nodes), never a wrong one.
+
+`_young` lists the weak references of the nodes built lately, in order: nodes that outlive BATCH newer
+ones, and where full collections are costly the live nodes a collection would promote, leave the cyclic
+collector's lists (`_age`, `_before_collection`; see `_untrack`).
 """
 
 from __future__ import annotations
@@ -25,7 +40,6 @@ import os
 import struct
 import weakref
 from contextlib import AbstractContextManager
-from itertools import islice
 from time import perf_counter
 from typing import Any
 
@@ -33,42 +47,57 @@ from ._flags import off
 from ._tensor import Tensor
 from ._untrack import can_untrack, untrack
 
-__all__ = ["disabled", "find", "remember", "size"]
+__all__ = ["disabled", "find", "key", "remember"]
 
-
-_table: dict[Any, weakref.ReferenceType[Tensor]] = {}
 _on = [True]
 BATCH = 1 << 12
-"""New entries go to `_table`; once it holds 2 * BATCH, its oldest BATCH entries leave it (`grown`)."""
-_old: dict[Any, weakref.ReferenceType[Tensor]] = {}
-"""Entries whose node outlived BATCH newer ones: a graph that is kept. These nodes, their entries and
-this dict itself are off the cyclic collector's lists (`_untrack`; Tensors never form cycles), so a
-full collection no longer traverses a live graph node by node (issue 5: B3 at 10^6 steps spent half
-its time there). Graphs built and dropped again and again (training steps, B2) die in `_table` and
-are never touched."""
+"""Once `_young` holds 2 * BATCH references, its oldest BATCH leave it (`grown`)."""
+_young: list[weakref.ReferenceType[Tensor]] = []
+"""The weak references of the nodes built lately, oldest first. Nodes that leave it alive (a graph that
+is kept) are taken off the cyclic collector's lists with their children tuples, their weak references
+and their dicts of parents (`_untrack`; Tensors never form cycles), so a full collection no longer
+traverses a live graph node by node (issue 5: B3 at 10^6 steps spent half its time there). Graphs built
+and dropped again and again (training steps, B2) die young and are never touched."""
 _limit = [2 * BATCH]
-_sweep_at = [4096]
-"""`grown` sweeps the dead entries out of `_old` once it holds more entries than this."""
+_WEAKREF = weakref.ReferenceType
+SMALL = 8
+"""Up to this many parents are recorded in a tuple, searched one by one (no keys); more in a dict."""
 
 
 def _const_part(v: Any) -> Any:
-    # equal floats differ only as 0.0 / -0.0, and nan never equals itself: key those by their text;
-    # every other number keys as itself (1 == 1.0 == True collide here; `find` tells them apart)
-    return repr(v) if v != v or v == 0 else v
+    # a nonzero float that is not nan keys as itself (the common ``x * 0.999``); any other number by its
+    # type and text, so that 2, 2.0 and True, 0.0 and -0.0 differ and nan equals itself
+    return v if type(v) is float and v == v and v else (type(v), repr(v))
 
 
-def key(op: Any, children: list[Tensor], params: dict[str, Any]) -> Any:
-    """The merge key of ``op(*children, **params)``, or None when it cannot be hashed."""
-    if not _on[0]:
-        return None
-    if len(children) == 2 and not params:  # the common binary case, without a list (issue 5: per-op cost)
-        a, b = children
-        return (op.name, _const_part(a._value) if a._const else id(a), _const_part(b._value) if b._const else id(b))
-    k = (op.name, *[_const_part(c._value) if c._const else id(c) for c in children])  # atoms only: GC-untracked
+def index(children: tuple[Tensor, ...] | list[Tensor]) -> Tensor | None:
+    """The child a node is recorded on: its first that is not a constant (None: only constants)."""
+    for c in children:
+        if not c._const:
+            return c
+    return None
+
+
+def key(op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> Any:
+    """The key of ``op(*children, **params)`` among its index operand's parents: the op's name, then each
+    child's part (a constant's value, None for the index operand itself, another child's ``id``), then
+    the params; None when it cannot be hashed (such a node is never merged)."""
+    parts: list[Any] = [op.name]
+    first = True
+    for c in children:
+        if c._const:
+            parts.append(_const_part(c._value))
+        elif first:
+            parts.append(None)
+            first = False
+        else:
+            parts.append(id(c))
     if params:
         # each value after its type: keys that collide compare the types first, so a backend's dtype is
         # never compared with another backend's (array-api-strict warns on that comparison)
-        k = (*k, tuple((name, type(v), v) for name, v in params.items()))
+        parts.append(tuple((name, type(v), v) for name, v in params.items()))
+    k = tuple(parts)
+    if params:
         try:
             hash(k)
         except TypeError:  # an unhashable parameter (a list axis...): no merging for this node
@@ -86,62 +115,117 @@ def _same_const(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def lookup(k: Any) -> weakref.ReferenceType[Tensor] | None:
-    ref = _table.get(k)
-    return _old.get(k) if ref is None else ref
-
-
-def find(k: Any, children: list[Tensor]) -> Tensor | None:
-    """The live node with key ``k`` whose children are ``children`` (constants: same type and bits)."""
-    ref = lookup(k)
-    if ref is None:
-        return None
-    node = ref()
-    if node is None:
-        return None
+def same(node: Tensor, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> bool:
+    """Whether ``node`` is ``op(*children, **params)``: children by identity, constants by type and bits."""
+    if node.op is not op or len(node.children) != len(children):
+        return False
     for a, b in zip(node.children, children, strict=True):
         if a is not b and not (a._const and b._const and _same_const(a._value, b._value)):
-            return None
-    return node
+            return False
+    if not (params or node.params):
+        return True
+    k = key(op, children, params)
+    return k is not None and k == key(op, node.children, node.params)
 
 
-def remember(k: Any, node: Tensor) -> None:
-    _table.pop(k, None)  # a dead entry keeps its place in the dict's order: the new one goes last
-    _table[k] = weakref.ref(node)
-    if len(_table) > _limit[0]:
+def find(op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> Tensor | None:
+    """The live node ``op(*children, **params)``, or None."""
+    if not _on[0]:
+        return None
+    o = index(children)
+    if o is None:
+        return None
+    u = o._users
+    if u is None:
+        return None
+    found = u() if type(u) is _WEAKREF else among(u, op, children, params)
+    return found if found is not None and same(found, op, children, params) else None
+
+
+def among(u: Any, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> Tensor | None:
+    """The live node ``op(*children, **params)`` among the parents ``u`` (a tuple or a dict), or None."""
+    if type(u) is tuple:
+        for r in u:
+            p = r()
+            if p is not None and same(p, op, children, params):
+                return p
+        return None
+    k = key(op, children, params)
+    r = u.get(k) if k is not None else None
+    return r() if r is not None else None
+
+
+def remember(node: Tensor) -> None:
+    """Record ``node`` on its index operand (unless merging is off or its params are unhashable)."""
+    if not _on[0] or (node.params and key(node.op, node.children, node.params) is None):
+        return
+    o = index(node.children)
+    if o is None:
+        return
+    w = weakref.ref(node)
+    _young.append(w)
+    u = o._users
+    if u is None:
+        o._users = w
+    else:
+        add_user(o, u, node, w)
+    if len(_young) > _limit[0]:
         grown()
 
 
+def add_user(o: Tensor, u: Any, node: Tensor, w: weakref.ReferenceType[Tensor]) -> None:
+    """Record ``node`` (weak reference ``w``) among the parents of ``o``, which has some (``u``)."""
+    if type(u) is _WEAKREF:
+        o._users = w if u() is None else (u, w)  # a dead parent gives its place
+        return
+    if type(u) is tuple:
+        live = [r for r in u if r() is not None]
+        if len(live) < SMALL:
+            o._users = (*live, w) if live else w
+            return
+        u = {}
+        for r in live:  # (a parent whose params cannot be hashed is left out: a merge missed)
+            p = r()
+            pk = key(p.op, p.children, p.params) if p is not None else None
+            if pk is not None:
+                u[pk] = r
+    k = key(node.op, node.children, node.params)
+    if k is None:
+        return
+    u[k] = w
+    n = len(u)
+    if n >= 16 and not n & (n - 1):  # 16, 32, 64...: drop the dead (amortized O(1) a parent)
+        for dk, r in list(u.items()):
+            if r() is None and u.get(dk) is r:
+                u.pop(dk, None)
+    o._users = u
+
+
 def grown() -> None:
-    """`_table` passed `_limit`: its oldest BATCH entries leave it (`_age`)."""
+    """`_young` passed `_limit`: its oldest BATCH references leave it (`_age`)."""
     _age(BATCH)
 
 
 def _age(n: int) -> None:
-    """The oldest ``n`` entries of `_table` leave it: those whose node is alive move to `_old`,
-    untracked with their nodes; `_old` is swept when it has doubled since its last sweep.
+    """The oldest ``n`` references leave `_young`; their nodes that are alive leave the cyclic collector's
+    lists with their children tuples, weak references and dicts of parents.
 
-    Safe from several threads (it works on snapshots, and every step may be done twice); not
-    re-entered from the collector's hook (`_busy`), which an allocation here may run."""
+    Several threads may run it at once (a few nodes then stay tracked: an optimisation missed); it is
+    not re-entered from the collector's hook (`_busy`), which an allocation here may run."""
     if _busy[0]:
         return
     _busy[0] = True
     try:
-        items = _snapshot(_table, n)
-        moved = {}
+        old = _young[:n]
+        del _young[: len(old)]
         live: list[Any] = []
-        for k, ref in items:
-            if _table.get(k) is ref:  # another thread may have taken it, or a new entry replaced it
-                _table.pop(k, None)
-            node = ref()
+        for r in old:
+            node = r()
             if node is not None:
-                moved[k] = ref
-                live += (node, node.children, ref)
-        _old.update(moved)  # (this makes `_old` tracked again)
-        live.append(_old)
+                live += (node, node.children, r)
+                if type(node._users) is dict:  # (a tuple of weak references is not tracked)
+                    live.append(node._users)
         untrack(live)
-        if len(_old) > _sweep_at[0]:
-            _sweep_old()
     finally:
         _busy[0] = False
 
@@ -149,18 +233,6 @@ def _age(n: int) -> None:
 _busy = [False]
 if hasattr(os, "register_at_fork"):  # a fork while another thread was in `_age`: the child has no such thread
     os.register_at_fork(after_in_child=lambda: _busy.__setitem__(0, False))
-
-
-def _snapshot(table: dict[Any, Any], n: int | None = None) -> list[tuple[Any, Any]]:
-    """The first ``n`` (default: all) items of ``table`` as a list. Copying runs in C, but an
-    allocation there may start a collection whose callbacks (Python code) let another thread insert:
-    then the copy is tried again (issue 5: never an error out of an ordinary ``x * c``)."""
-    for _ in range(16):
-        try:
-            return list(table.items() if n is None else islice(table.items(), n))
-        except RuntimeError:  # "dictionary changed size during iteration"
-            continue
-    return []  # the table keeps changing: this round is skipped, nothing is lost
 
 
 KEEP_YOUNG = 64
@@ -174,7 +246,7 @@ _full = [0.0, 0.0]  # when the running full collection started; how long the las
 
 def _before_collection(phase: str, info: dict[str, int]) -> None:
     """A `gc.callbacks` entry: before a collection of generation 1 or 2, when full collections are
-    costly, the live nodes of `_table` but the newest KEEP_YOUNG leave the collector's lists (`_age`).
+    costly, the live nodes of `_young` but the newest KEEP_YOUNG leave the collector's lists (`_age`).
 
     Why (issue 5): a node that survives a generation-1 collection is promoted to the oldest
     generation, and CPython runs a full collection once the promoted objects reach a quarter of that
@@ -190,8 +262,8 @@ def _before_collection(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             if gen == 2:
                 _full[0] = perf_counter()
-            if _full[1] > COSTLY_S and len(_table) > KEEP_YOUNG:
-                _age(len(_table) - KEEP_YOUNG)
+            if _full[1] > COSTLY_S and len(_young) > KEEP_YOUNG:
+                _age(len(_young) - KEEP_YOUNG)
         elif gen == 2:
             _full[1] = perf_counter() - _full[0]
     except Exception:  # at interpreter exit the module's globals may be gone; nothing to do then
@@ -202,24 +274,11 @@ if can_untrack():
     gc.callbacks.append(_before_collection)
 
 
-def _sweep_old() -> None:
-    """Sweep `_old`, and let it grow to twice what is left before the next sweep."""
-    _sweep(_old)
-    _sweep_at[0] = 2 * len(_old) + 4096
-
-
-def _sweep(table: dict[Any, weakref.ReferenceType[Tensor]]) -> None:
-    """Drop the entries of ``table`` whose node has died."""
-    for k, ref in _snapshot(table):  # another thread may build (and insert) meanwhile
-        if ref() is None and table.get(k) is ref:  # not replaced since by a live entry
-            table.pop(k, None)  # another thread's sweep may have dropped it meanwhile
-
-
-def size() -> int:
-    """How many live nodes the tables know (for tests and figures)."""
-    _sweep(_table)
-    _sweep_old()
-    return len(_table) + len(_old)
+def parents(t: Tensor) -> list[Tensor]:
+    """The live nodes recorded on ``t`` (for tests and figures)."""
+    u = t._users
+    refs = [] if u is None else [u] if type(u) is _WEAKREF else list(u) if type(u) is tuple else list(u.values())
+    return [p for p in (r() for r in refs) if p is not None]
 
 
 def disabled() -> AbstractContextManager[None]:

@@ -119,6 +119,7 @@ def _blank_copy(n: Tensor) -> Tensor:
             setattr(m, name, getattr(n, name))
     m._value = None
     m._remat = 0
+    m._users = None  # a copy has no parents of its own yet
     return m
 
 

@@ -62,6 +62,7 @@ class Tensor:
         "_shape",
         "_sig",
         "_target",
+        "_users",
         "_value",
         "children",
         "name",
@@ -98,6 +99,7 @@ class Tensor:
         self._device = device
         self._shape = _declared_shape(shape)
         self._value = None
+        self._users = None  # the nodes built on this one (see `_cse`)
         if value is not None:
             arr = self._coerce(value, owner)
             self._check_feed(arr)  # before the array's own dtype, shape and device replace the declared ones

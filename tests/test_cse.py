@@ -118,14 +118,16 @@ def test_a_long_lived_operands_records_stay_bounded() -> None:
     x = xpgrad.Tensor(np.array([1.0, 2.0]))
     for i in range(3 * _cse._limit[0]):
         y = x * float(i + 2)  # a new key each time; the node dies once the next one is built
-    assert len(x._users) <= 2 * 2 + 16  # the dead dropped as it grew: at most twice the live ones (2) + 16
+    # the dead dropped as it grew: at most twice the entries left by the last sweep (2 live + the
+    # dict's own threshold entry) + 16
+    assert len(x._users) <= 2 * (2 + 1) + 16
     kept = [x * float(-i - 2) for i in range(100)]  # 100 live parents: a dict of them
     assert len(_cse.parents(x)) == 100 + 1  # (and the last y)
     del kept
     for i in range(3 * _cse._limit[0]):
         y = x * float(i + 2)
     del y
-    assert len(x._users) <= 2 * 2 + 16  # the dead dropped as it grew: at most twice the live ones (2) + 16
+    assert len(x._users) <= 2 * (2 + 1) + 16
     assert len(_cse._young) <= _cse._limit[0]  # and the list of the nodes built lately is trimmed
 
 
@@ -137,6 +139,60 @@ def test_a_chain_records_one_parent_a_node_without_a_dict() -> None:
         nodes.append(xpgrad.sin(nodes[-1] * 0.5))
     assert all(isinstance(n._users, weakref.ReferenceType) for n in nodes[:-1])
     assert nodes[-1]._users is None
+
+
+@pytest.mark.parametrize("live", [1023, 1024, 4095])
+def test_sweeping_a_dict_of_parents_stays_amortized(live: int) -> None:
+    # a dict that swept whenever its size sat at some mark swept its thousands of live parents on every
+    # op of a loop that rebuilds a dead key (size unchanged) or sweeps back to just below the mark. The
+    # work is counted in Python instructions run inside `_cse` (deterministic, unlike a time)
+    import sys
+
+    x = xpgrad.Tensor(np.array([1.0, 2.0]))
+    kept = [x * float(i + 3) for i in range(live)]
+    count = [0]
+
+    def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
+        if not frame.f_code.co_filename.endswith("_cse.py"):
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            count[0] += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        for _ in range(1000):
+            x * 2.0  # the same key each time; its node dies at once
+        for i in range(1000):
+            x * float(-i - 3)  # a new key each time
+    finally:
+        sys.settrace(None)
+    assert count[0] / 2000 < 60 * 16, count[0] / 2000  # no sweep of the live parents each op
+    assert len(_cse.parents(x)) == live
+    del kept
+
+
+def test_threads_recording_parents_on_one_operand_while_collections_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a sweep of a dict of parents must never fail because another thread records one meanwhile (an
+    # allocation may start a collection, whose hook is Python code: the thread can switch there)
+    x = xpgrad.Tensor(np.array([1.0, 2.0]))
+    kept = [x * float(i + 3) for i in range(40)]  # x's parents: a dict
+
+    def work(seed: int) -> None:
+        for i in range(3000):
+            y = x * float(seed * 1e6 + i + 100)
+            assert float(y.numpy()[0]) == seed * 1e6 + i + 100
+
+    monkeypatch.setattr(_cse, "COSTLY_S", -1.0)  # the hook runs `_age` at every collection
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1, 1000, 1000)  # a collection at every allocation of a tracked object
+    try:
+        run_in_threads(*[functools.partial(work, s) for s in range(4)])
+    finally:
+        gc.set_threshold(*thresholds)
+    assert len(_cse.parents(x)) == 40
+    del kept
 
 
 def test_records_of_dropped_long_lived_graphs_go_with_them() -> None:

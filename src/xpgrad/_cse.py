@@ -19,8 +19,9 @@ Safety:
 - Parents are held through plain weak references (no callback: a callback per node was a third of
   the cost of building one), so a graph nobody uses is freed as before; a parent's death leaves a dead
   reference behind, dropped when the next parent is recorded (a tuple keeps its live ones only), and a
-  dict of parents drops its dead entries each time its size reaches a power of two from 16 (amortized
-  O(1) a parent; at most twice the live ones + 16).
+  dict of parents drops its dead entries once it has doubled since its last sweep (amortized O(1) a
+  parent): it holds at most twice the live entries of its last sweep + 16, and never more than at its
+  peak (a dead entry is also replaced by the next parent with its key).
 - Keys hold children's ``id``s. A node keeps its children alive, so while a parent lives no id in its
   key can be reused; a reused id meets a dead entry and misses, and a found parent's children are
   compared by identity anyway.
@@ -62,6 +63,9 @@ _limit = [2 * BATCH]
 _WEAKREF = weakref.ReferenceType
 SMALL = 8
 """Up to this many parents are recorded in a tuple, searched one by one (no keys); more in a dict."""
+_AT = ("sweep at",)
+"""The key under which a dict of parents keeps the size at which it sweeps next (no node's key: those
+start with an op's name and have an entry a child)."""
 
 
 def _const_part(v: Any) -> Any:
@@ -183,7 +187,7 @@ def add_user(o: Tensor, u: Any, node: Tensor, w: weakref.ReferenceType[Tensor]) 
         if len(live) < SMALL:
             o._users = (*live, w) if live else w
             return
-        u = {}
+        u = {_AT: 2 * SMALL + 16}
         for r in live:  # (a parent whose params cannot be hashed is left out: a merge missed)
             p = r()
             pk = key(p.op, p.children, p.params) if p is not None else None
@@ -193,12 +197,19 @@ def add_user(o: Tensor, u: Any, node: Tensor, w: weakref.ReferenceType[Tensor]) 
     if k is None:
         return
     u[k] = w
-    n = len(u)
-    if n >= 16 and not n & (n - 1):  # 16, 32, 64...: drop the dead (amortized O(1) a parent)
-        for dk, r in list(u.items()):
-            if r() is None and u.get(dk) is r:
-                u.pop(dk, None)
+    if len(u) > u[_AT]:
+        _sweep(u)
     o._users = u
+
+
+def _sweep(u: dict[Any, Any]) -> None:
+    """Drop the dead parents of the dict ``u``; it sweeps again once it has doubled (amortized O(1))."""
+    # (over a copy: other threads may record parents meanwhile, e.g. while a collection started by an
+    # allocation here runs the collector's hook; copying a dict allocates no object an item)
+    for dk, r in u.copy().items():
+        if dk is not _AT and r() is None and u.get(dk) is r:
+            u.pop(dk, None)
+    u[_AT] = 2 * len(u) + 16
 
 
 def grown() -> None:
@@ -277,8 +288,8 @@ if can_untrack():
 def parents(t: Tensor) -> list[Tensor]:
     """The live nodes recorded on ``t`` (for tests and figures)."""
     u = t._users
-    refs = [] if u is None else [u] if type(u) is _WEAKREF else list(u) if type(u) is tuple else list(u.values())
-    return [p for p in (r() for r in refs) if p is not None]
+    refs = [] if u is None else [u] if type(u) is _WEAKREF else list(u) if type(u) is tuple else list(u.copy().values())
+    return [p for p in (r() for r in refs if type(r) is _WEAKREF) if p is not None]
 
 
 def disabled() -> AbstractContextManager[None]:

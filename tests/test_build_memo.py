@@ -27,3 +27,22 @@ def test_a_memoized_signature_still_checks_new_operands() -> None:
         xpgrad.Tensor(np.ones(3, dtype=bool)) * xpgrad.Tensor(np.ones(3, dtype=bool))
     f32 = xpgrad.Tensor(np.ones(3, dtype=np.float32))
     assert (f32 * 0.5).dtype == np.float32 and (f32 * b).dtype == np.float64
+
+
+def test_decisions_of_ops_with_params_are_memoized_per_params() -> None:
+    # the memo's key holds the params (each after its type): two calls that differ only there get
+    # decisions of their own, and a decision taken from the memo is evaluated with its params
+    x = xpgrad.Tensor(np.arange(6.0).reshape(2, 3))
+    for _ in range(2):  # the second round takes every decision from the memo
+        assert xpgrad.sum(x, axis=0).shape == (3,)
+        assert xpgrad.sum(x, axis=1).shape == (2,)
+        assert xpgrad.sum(x, axis=1, keepdims=True).shape == (2, 1)
+        np.testing.assert_array_equal(xpgrad.sum(x, axis=0).numpy(), [3.0, 5.0, 7.0])
+        np.testing.assert_array_equal(xpgrad.sum(x, axis=1).numpy(), [3.0, 12.0])
+        assert xpgrad.sum(x).shape == ()
+    with pytest.raises(Exception, match="axis"):
+        xpgrad.sum(x, axis=2)  # out of range: refused at build time, memo or not
+    with pytest.raises(Exception, match="axis"):
+        xpgrad.sum(x, axis=2)
+    with pytest.raises(TypeError):
+        xpgrad.sum(x, axis=[0])  # unhashable: no memo key, and the checked path refuses it

@@ -44,3 +44,28 @@ def test_small_gradients_stay_evaluated_node_by_node() -> None:
     x = xpgrad.Tensor(np.linspace(0, 1, 8))
     (g,) = xpgrad.grad(xpgrad.sum(xpgrad.sin(x) * x), [x])
     assert all(n.value is not None for n in toposort([g]))
+
+
+def test_a_merged_node_of_a_large_gradient_is_evaluated_once_with_the_rest() -> None:
+    # ``y * y``'s rule builds ``g * y`` twice: the second is merged into the first while that one is
+    # still unevaluated (deferred), and must not be evaluated eagerly then (its intermediates would
+    # never be freed); the result is still right
+    a, _ = _data()
+    x = xpgrad.Tensor(a)
+    y = x
+    for _ in range(3):
+        y = y * y + y
+    out = xpgrad.sum(y)
+    (g,) = xpgrad.grad(out, [x])
+    expect, yv = np.ones_like(a), a
+    chain = []
+    for _ in range(3):
+        chain.append(yv)
+        yv = yv * yv + yv
+    for yv in reversed(chain):
+        expect = expect * (2 * yv + 1)
+    np.testing.assert_allclose(g.value, expect, rtol=1e-12)
+    forward_graph = set(toposort([out]))
+    internal = [n for n in toposort([g]) if n.op is not None and n not in forward_graph and n is not g]
+    large = [n for n in internal if n.shape == a.shape]
+    assert large and all(n.value is None for n in large)  # every large gradient intermediate freed

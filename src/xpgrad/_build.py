@@ -162,12 +162,12 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
                 children = tuple([a if type(a) is Tensor else _operand(op, a) for a in args])
                 break
     # Performance (issue 5): the backend/device checks, the static shape and the static dtype depend
-    # only on the op and on each operand's signature (an int naming its backend, device, shape and
-    # dtype; a constant's Python type), so the decision is memoized on them. A miss (or a None
+    # only on the op, its params and each operand's signature (an int naming its backend, device, shape
+    # and dtype; a constant's Python type), so the decision is memoized on them. A miss (or a None
     # signature: unhashable facts) takes the checked path, `_decide`, which raises naming the op.
     key: Any = None
     decided: Any = None
-    if not params and not op.moves:
+    if not op.moves:
         try:
             n = len(children)
             if n == 2:
@@ -176,11 +176,13 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
                 key = (op, children[0]._sig)
             else:
                 key = (op, *[c._sig for c in children])
+            if params:  # each value after its type (see `_cse.key`): a sum, an expand, a reshape...
+                key = (*key, tuple([(k, type(v), v) for k, v in params.items()]))
             if None in key:
                 key = None
             else:
                 decided = _decided.get(key)
-        except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
+        except (AttributeError, TypeError):  # a Tensor made outside `apply`/`Tensor()`/`const`; unhashable params
             key = None
     if decided is None:
         decided = _decide(op, children, params)
@@ -189,7 +191,11 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         if decided[5] is not None:  # operands made into arrays on the default backend
             children = decided[5]
         elif key is not None:
-            _decided[key] = decided = (*decided[:5], _remat.watch(children), decided[0].fn(op), decided[7])
+            if len(_decided) >= 1 << 16:  # (many distinct params: a memo, never a leak)
+                _decided.clear()
+                _quick.clear()
+            fn = None if params else decided[0].fn(op)  # with params: `evaluate` passes them
+            _decided[key] = decided = (*decided[:5], _remat.watch(children), fn, decided[7])
             if decided[4] is None and decided[1] is not None and not op.params:  # see `_fast`
                 _quick[key] = (*decided[:4], decided[6], decided[7], decided[5])
     bk, dev, shape, dtype, target, _, fn, sig = decided
@@ -260,8 +266,9 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         quick = _quick.get((op, a._sig) if b is None else (op, a._sig, b._sig))
     except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
         quick = None
-    if quick is None or _deferred[0]:  # (a thread defers: `_apply` asks whether it is this one)
+    if quick is None:
         return _apply(op, (a,) if b is None else (a, b), _NO_PARAMS)
+    into = _deferrals.get(get_ident()) if _deferred[0] else None  # `deferral`, inlined
     simplify = op.simplify
     if simplify is not None:
         found = simplify(a) if b is None else simplify(a, b)
@@ -277,8 +284,8 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
             if found is not None and found.op is op:  # a hit (B4: ``g * y`` for both operands of ``y * y``)
                 fc = found.children
                 if (fc[0] is a and (b is None or fc[1] is b)) or _cse.same(found, op, children, _NO_PARAMS):
-                    if found._value is not None and found._epoch == feeds[0]:
-                        return found  # `_reuse`'s common case
+                    if into is not None or (found._value is not None and found._epoch == feeds[0]):
+                        return found  # deferred (evaluated with the rest), or `_reuse`'s common case
                     return _reuse(found)
     bk, dev, shape, dtype, fn, sig, big = quick
     node = object.__new__(Tensor)
@@ -297,6 +304,9 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
             _cse.add_user(o, u, node, w)
         if len(_young) > _cse_limit[0]:
             _cse.grown()
+    if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
+        into.append(node)
+        return node
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
         return _remat.run(node, fn)
     av = a._value
@@ -338,8 +348,9 @@ _quick: dict[Any, Any] = {}
 the backend's function for the op, the result's signature), for ops without params that need no cast."""
 
 _decided: dict[Any, Any] = {}
-"""The memo of `_decide`: (op, operand signatures...) -> (backend, device, shape, dtype, target, None,
-the backend's function for the op, the result's signature)."""
+"""The memo of `_decide`: (op, operand signatures..., params if any) -> (backend, device, shape, dtype,
+target, whether an operand is large (`_remat.watch`), the backend's function for the op (None with params),
+the result's signature)."""
 
 
 def evaluate_into(node: Tensor, i: int) -> Any:

@@ -48,33 +48,40 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
     allocation (issue 5, B5). An older node that a gradient needs but whose value was freed by an
     earlier sweep is recomputed first, also when it is itself a returned gradient.
     """
-    mine = {id(n) for n in created}
+    # sets and dicts of the nodes themselves (a Tensor hashes by identity, in C): no ``id`` call a node
+    mine = set(created)
     needed = _needed(keep, mine)
-    live = [n for n in created if id(n) in needed]
-    uses: dict[int, int] = {}  # also of the older (forward) nodes, released after their last use here
+    live = [n for n in created if n in needed]
+    uses: dict[Tensor, int] = {}  # also of the older (forward) nodes, released after their last use here
+    get = uses.get
+    older: list[Tensor] = []
     for n in live:
         for c in n.children:
-            uses[id(c)] = uses.get(id(c), 0) + 1
-    older = [c for n in live for c in n.children if id(c) not in mine]
-    _recompute_freed(older + [k for k in keep if id(k) not in mine])  # a gradient can be an older node
-    kept = {id(k) for k in keep}
-    kept.update(id(n) for n in live if _residual(n, mine))
+            uses[c] = get(c, 0) + 1
+            if c not in mine:
+                older.append(c)
+    _recompute_freed(older + [k for k in keep if k not in mine])  # a gradient can be an older node
+    kept = set(keep)
+    kept.update(n for n in live if _residual(n, mine))
+    released = _remat.RELEASED
     for n in live:
         children = n.children
-        if all(c._value is not None or c._remat == _remat.RELEASED for c in children):
+        for c in children:
+            if c._value is None and c._remat != released:
+                break
+        else:
             _build.settle(n, _donor(n, uses, kept, mine))  # maybe into an operand's buffer at its last use
         for c in children:
-            k = id(c)
-            left = uses[k] - 1
-            uses[k] = left
-            if left == 0 and k not in kept:
-                if k in mine:
+            left = uses[c] - 1
+            uses[c] = left
+            if left == 0 and c not in kept:
+                if c in mine:
                     c._value = None
                 elif _releases(c):  # a large forward value the gradient read: recomputed if needed again
                     _remat.release(c)
 
 
-def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> int | None:
+def _donor(n: Tensor, uses: dict[Tensor, int], kept: set[Tensor], mine: set[Tensor]) -> int | None:
     """The operand of ``n`` whose buffer ``n`` may write into: used for the last time here and freed
     after (a gradient intermediate, or a forward value `_remat.release` will release), an array of
     exactly ``n``'s shape and dtype owning its contiguous memory, and held by nothing but its node
@@ -82,15 +89,14 @@ def _donor(n: Tensor, uses: dict[int, int], kept: set[int], mine: set[int]) -> i
     if not _remat.writes_into(n) or any(c._value is None for c in n.children):  # released: recomputed by settle
         return None
     for i, c in enumerate(n.children):
-        k = id(c)
-        if uses[k] != 1 or k in kept or (k not in mine and not _releases(c)):
+        if uses[c] != 1 or c in kept or (c not in mine and not _releases(c)):
             continue
         if _remat.lends(c._value, n._dtype, n._shape):
             return i
     return None
 
 
-def _residual(n: Tensor, mine: set[int]) -> bool:
+def _residual(n: Tensor, mine: set[Tensor]) -> bool:
     """A unary floating-point function (sin, cos, exp, log, sqrt... the costly libm passes) of a value
     computed before this sweep: ``cos(x)`` for ``sin``'s rule, ``sinh(x)`` for ``cosh``'s.
 
@@ -99,7 +105,7 @@ def _residual(n: Tensor, mine: set[int]) -> bool:
     ``cos(x)``), where recomputing it was the costliest pass (issue 5, B5: sum(sin(x)*x), 1.5-1.7x ->
     ~1.1x). The price is one array per such node for as long as the gradient lives (B1: 12 -> 13 at peak).
     """
-    return _libm(n) and id(n.children[0]) not in mine
+    return _libm(n) and n.children[0] not in mine
 
 
 def _releases(c: Tensor) -> bool:
@@ -116,16 +122,18 @@ def _libm(n: Tensor) -> bool:
     return op is not None and op.arity == 1 and op.domain == "floating"
 
 
-def _needed(keep: list[Tensor], mine: set[int]) -> set[int]:
-    """The ids of the nodes of ``mine`` that ``keep`` depends on (an explicit stack, no recursion)."""
-    needed: set[int] = set()
-    stack = [k for k in keep if id(k) in mine]
+def _needed(keep: list[Tensor], mine: set[Tensor]) -> set[Tensor]:
+    """The nodes of ``mine`` that ``keep`` depends on (an explicit stack, no recursion)."""
+    needed: set[Tensor] = set()
+    stack = [k for k in keep if k in mine]
     while stack:
         n = stack.pop()
-        if id(n) in needed:
+        if n in needed:
             continue
-        needed.add(id(n))
-        stack.extend(c for c in n.children if id(c) in mine and id(c) not in needed)
+        needed.add(n)
+        for c in n.children:
+            if c in mine and c not in needed:
+                stack.append(c)
     return needed
 
 

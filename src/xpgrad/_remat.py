@@ -62,6 +62,8 @@ RELEASED = 2
 _on = [True]
 _releases = [0]  # how many values were ever released: 0 spares `forward` the bookkeeping
 _reads: dict[Any, tuple[bool, ...]] = {}
+_reads_plain: dict[Any, tuple[bool, ...]] = {}
+"""`reads` of nodes without params or constant operands, by op."""
 _big: dict[Any, bool] = {}
 
 
@@ -97,6 +99,15 @@ def reads(node: Tensor) -> tuple[bool, ...]:
     """(output read?, input 0 read?, ...): what ``node``'s derivative rules (all of them) read."""
     op = node.op
     children = node.children
+    if not node.params:  # the common case, without a key to build (issue 5: large eager graphs)
+        for c in children:
+            if c._const:
+                break
+        else:
+            hit = _reads_plain.get(op)
+            if hit is None:
+                hit = _reads_plain[op] = _trace(node)
+            return hit
     try:
         params = tuple((k, type(v), v) for k, v in node.params.items())  # types first: see `_cse.key`
         key = (op, params, tuple((type(c._value), c._value) if c._const else 0 for c in children))

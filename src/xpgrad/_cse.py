@@ -149,9 +149,15 @@ def find(op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str,
 def among(u: Any, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> Tensor | None:
     """The live node ``op(*children, **params)`` among the parents ``u`` (a tuple or a dict), or None."""
     if type(u) is tuple:
+        n = len(children)
         for r in u:
             p = r()
-            if p is not None and same(p, op, children, params):
+            if p is None or p.op is not op:
+                continue
+            pc = p.children  # the common case by identity, without a call (issue 5: per-op cost)
+            if not (params or p.params) and pc[0] is children[0] and (n == 1 or (n == 2 and pc[1] is children[1])):
+                return p
+            if same(p, op, children, params):
                 return p
         return None
     k = key(op, children, params)
@@ -160,8 +166,9 @@ def among(u: Any, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: 
 
 
 def remember(node: Tensor) -> None:
-    """Record ``node`` on its index operand (unless merging is off or its params are unhashable)."""
-    if not _on[0] or (node.params and key(node.op, node.children, node.params) is None):
+    """Record ``node`` on its index operand, unless merging is off. (A node whose params cannot be
+    hashed is recorded too, but never found: `same` and `key` refuse it.)"""
+    if not _on[0]:
         return
     o = index(node.children)
     if o is None:

@@ -12,6 +12,7 @@ import pytest
 import xpgrad
 from in_threads import run_in_threads
 from xpgrad import _cse
+from xpgrad._cse import SMALL
 from xpgrad._graph import toposort
 
 
@@ -249,6 +250,22 @@ def test_long_lived_nodes_leave_the_cycle_collector_and_are_still_freed() -> Non
     np.testing.assert_allclose(gx.numpy(), [0.999 ** (steps + 1)], rtol=1e-9)
     del y, gx
     assert ref() is None  # reference counting frees untracked nodes as before
+
+
+def test_an_old_nodes_record_of_its_parents_leaves_the_collector_with_it() -> None:
+    from xpgrad import _untrack
+
+    if not _untrack.can_untrack():
+        pytest.skip("not CPython: nodes stay tracked (untracking is an optimisation only)")
+    x = xpgrad.Tensor(np.array([1e-3]))
+    few, many = x * 0.5, x * 0.25
+    kept = [few * 2.0, few + 1.0] + [many * float(i + 2) for i in range(SMALL + 4)]
+    assert type(few._users) is tuple and type(many._users) is dict
+    y = kept[0]
+    for _ in range(2 * _cse.BATCH):  # both outlive more than BATCH newer nodes
+        y = y * 0.999 + 0.001
+    assert not gc.is_tracked(few._users)  # a tuple of weak references would stay tracked forever
+    assert not gc.is_tracked(many._users)
 
 
 def test_young_nodes_stay_tracked(monkeypatch: pytest.MonkeyPatch) -> None:

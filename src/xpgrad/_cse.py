@@ -226,7 +226,7 @@ def grown() -> None:
 
 def _age(n: int) -> None:
     """The oldest ``n`` references leave `_young`; their nodes that are alive leave the cyclic collector's
-    lists with their children tuples, weak references and dicts of parents.
+    lists with their children tuples, weak references and tuples or dicts of parents.
 
     Several threads may run it at once (a few nodes then stay tracked: an optimisation missed); it is
     not re-entered from the collector's hook (`_busy`), which an allocation here may run."""
@@ -241,8 +241,9 @@ def _age(n: int) -> None:
             node = r()
             if node is not None:
                 live += (node, node.children, r)
-                if type(node._users) is dict:  # (a tuple of weak references is not tracked)
-                    live.append(node._users)
+                u = node._users
+                if u is not None and type(u) is not _WEAKREF:  # its tuple or dict of parents
+                    live.append(u)
         untrack(live)
     finally:
         _busy[0] = False

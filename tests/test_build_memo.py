@@ -46,3 +46,35 @@ def test_decisions_of_ops_with_params_are_memoized_per_params() -> None:
         xpgrad.sum(x, axis=2)
     with pytest.raises(TypeError):
         xpgrad.sum(x, axis=[0])  # unhashable: no memo key, and the checked path refuses it
+
+
+def test_the_decision_memo_tells_params_apart_by_their_items_types() -> None:
+    # (1,), (True,) and (1.0,) are equal tuples with equal hashes: the first is an axis, the others are
+    # refused, also after the first has been decided (and memoized)
+    x = xpgrad.Tensor(np.arange(6.0).reshape(2, 3))
+    p = xpgrad.placeholder(shape=(2, 3), dtype="float64")
+    xpgrad.sum(x, axis=(1,))
+    xpgrad.sum(p, axis=(1,))
+    assert xpgrad.reshape(p, (3, 2)).shape == (3, 2)
+    with pytest.raises(TypeError, match="sum: axis must be"):
+        xpgrad.sum(x, axis=(True,))
+    with pytest.raises(TypeError, match="sum: axis must be"):
+        xpgrad.sum(p, axis=(1.0,))
+    with pytest.raises(ValueError, match="reshape: invalid shape"):
+        xpgrad.reshape(p, (3.0, 2))  # at build time, not at forward()
+
+
+def test_the_decision_memo_keeps_no_tensor_alive() -> None:
+    import gc
+    import weakref
+
+    p = xpgrad.placeholder(shape=(3,), dtype="float64")
+    big = xpgrad.Tensor(np.ones(1 << 10))
+    node = xpgrad.full_like(p, xpgrad.sum(big * 2.0))  # a param that is a Tensor, with a graph behind it
+    p.value = np.zeros(3)
+    node.forward()
+    np.testing.assert_array_equal(node.numpy(), [2048.0] * 3)
+    ref = weakref.ref(big)
+    del big, node
+    gc.collect()
+    assert ref() is None

@@ -69,3 +69,14 @@ def test_a_merged_node_of_a_large_gradient_is_evaluated_once_with_the_rest() -> 
     internal = [n for n in toposort([g]) if n.op is not None and n not in forward_graph and n is not g]
     large = [n for n in internal if n.shape == a.shape]
     assert large and all(n.value is None for n in large)  # every large gradient intermediate freed
+
+
+def test_a_large_gradient_never_merges_with_a_value_gone_stale() -> None:
+    # sin's rule builds cos(x): the user's cos(x), computed before x was fed again, must be recomputed,
+    # not merged as it is (the gradient is built deferred, then evaluated: its merges are checked too)
+    x = xpgrad.Tensor(np.full(LARGE, 0.5))
+    c = xpgrad.cos(x)
+    x.value = np.full(LARGE, 1.0)
+    (g,) = xpgrad.grad(xpgrad.sum(xpgrad.sin(x)), [x])
+    np.testing.assert_allclose(g.value, np.cos(1.0), rtol=1e-15)
+    np.testing.assert_allclose(c.value, np.cos(1.0), rtol=1e-15)  # the merged node is current again

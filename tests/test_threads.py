@@ -60,3 +60,43 @@ def test_a_large_gradient_in_one_thread_defers_none_of_another_threads_nodes(
             built.set()
 
     run_in_threads(differentiate, build)
+
+
+def test_a_thread_never_merges_with_a_large_gradient_another_thread_is_settling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # thread A differentiates on large arrays: its gradient graph is built, then evaluated, and its
+    # intermediates freed (`_lazy.settle_all`); thread B builds an equal node meanwhile: merged with A's,
+    # B would hold a node whose value A frees
+    from xpgrad import _lazy
+
+    n = 1 << 16
+    x, y = xpgrad.Tensor(np.linspace(0.1, 1.0, n)), xpgrad.Tensor(np.linspace(1.0, 2.0, n))
+    out = xpgrad.sum(xpgrad.exp(x) * y * y)
+    settling, built = threading.Event(), threading.Event()
+    settle_all = _lazy.settle_all
+
+    def settle_after_the_other_thread(made: Any, keep: Any) -> None:
+        settling.set()
+        assert built.wait(10)
+        settle_all(made, keep)
+
+    monkeypatch.setattr(_lazy, "settle_all", settle_after_the_other_thread)
+    got: dict[str, Any] = {}
+
+    def a() -> None:
+        got["g"] = xpgrad.grad(out, [x])[0]
+
+    def b() -> None:
+        assert settling.wait(10)
+        try:
+            got["yy"] = y * y  # A's gradient holds an equal node (exp(x) * y * y's rule)
+        finally:
+            built.set()
+
+    run_in_threads(a, b)
+    yv, xv = np.linspace(1.0, 2.0, n), np.linspace(0.1, 1.0, n)
+    np.testing.assert_allclose(got["g"].value, np.exp(xv) * yv * yv, rtol=1e-14)
+    assert got["yy"].value is not None
+    np.testing.assert_array_equal(got["yy"].value, yv * yv)
+    np.testing.assert_array_equal((got["yy"] + 1.0).value, yv * yv + 1.0)

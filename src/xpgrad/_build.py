@@ -70,9 +70,24 @@ class derivative_level:
         _set(_levels, _level, self.tid, self.prev)
 
 
+class Deferred(list):  # type: ignore[type-arg]
+    """The nodes a thread built while deferring their evaluation, in creation order, and as a set: a
+    merge with a node that has no value yet is right only with one of these (`_merged`)."""
+
+    __slots__ = ("members",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.members: set[Tensor] = set()
+
+    def add(self, node: Tensor) -> None:
+        self.append(node)
+        self.members.add(node)
+
+
 @contextmanager
-def deferring(into: list[Any] | None) -> Iterator[None]:
-    """Within: this thread's new nodes are appended to ``into`` instead of evaluated (None: evaluated)."""
+def deferring(into: Deferred | None) -> Iterator[None]:
+    """Within: this thread's new nodes are added to ``into`` instead of evaluated (None: evaluated)."""
     tid = get_ident()
     prev = _deferrals.get(tid)
     _set(_deferrals, _deferred, tid, into)
@@ -176,8 +191,8 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
                 key = (op, children[0]._sig)
             else:
                 key = (op, *[c._sig for c in children])
-            if params:  # each value after its type (see `_cse.key`): a sum, an expand, a reshape...
-                key = (*key, tuple([(k, type(v), v) for k, v in params.items()]))
+            if params:  # a sum, an expand, a reshape...: see `_memo_params`
+                key = (*key, _memo_params(params))
             if None in key:
                 key = None
             else:
@@ -205,7 +220,9 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
             return found
     found = _cse.find(op, children, params)
     if found is not None:
-        return found if deferral() is not None else _reuse(found)
+        found = _merged(found, deferral())
+        if found is not None:
+            return found
 
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, params, None
@@ -215,7 +232,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     _cse.remember(node)
     into = deferral()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
-        into.append(node)
+        into.add(node)
         return node
     for c in children:
         if c._value is None:
@@ -284,9 +301,11 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
             if found is not None and found.op is op:  # a hit (B4: ``g * y`` for both operands of ``y * y``)
                 fc = found.children
                 if (fc[0] is a and (b is None or fc[1] is b)) or _cse.same(found, op, children, _NO_PARAMS):
-                    if into is not None or (found._value is not None and found._epoch == feeds[0]):
-                        return found  # deferred (evaluated with the rest), or `_reuse`'s common case
-                    return _reuse(found)
+                    if not _deferred[0] and found._value is not None and found._epoch == feeds[0]:
+                        return found  # `_merged`'s common case: a current value, no thread deferring
+                    found = _merged(found, into)
+                    if found is not None:
+                        return found
     bk, dev, shape, dtype, fn, sig, big = quick
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
@@ -305,7 +324,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         if len(_young) > _cse_limit[0]:
             _cse.grown()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
-        into.append(node)
+        into.add(node)
         return node
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
         return _remat.run(node, fn)
@@ -322,6 +341,32 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         _note(e, node, [c._value for c in children])
         raise
     return node
+
+
+_ATOMS = frozenset((type(None), bool, int, float, complex, str, type(Ellipsis)))
+
+
+def _memo_params(params: dict[str, Any]) -> Any:
+    """The part of `_decided`'s key for ``params``: each value with its exact type (`_cse.typed`: an axis
+    ``(1.0,)`` is refused where ``(1,)`` is accepted, and must not share its decision). None for a Tensor or
+    an array among them: the memo would keep it (and its graph) alive, so that decision is not memoized."""
+    for v in params.values():
+        t = type(v)
+        if t not in _ATOMS and t is not tuple and (t is Tensor or backend_of(v) is not None):
+            return None
+    return tuple([(k, _cse.typed(v)) for k, v in params.items()])
+
+
+def _merged(found: Tensor, into: Deferred | None) -> Tensor | None:
+    """What building a node equal to ``found`` returns (None: build a new node after all), for a thread
+    deferring into ``into`` (None: evaluating as it builds)."""
+    if _deferred[0] and (into is None or found not in into.members):
+        for other in list(_deferrals.values()):
+            if other is not None and other is not into and found in other.members:
+                return None  # another thread's deferred graph: that thread frees its intermediates as it settles
+    if into is not None and found._epoch == feeds[0]:
+        return found  # current, or deferred here: evaluated with the rest (`_lazy.settle_all`)
+    return _reuse(found)  # recomputed if a leaf was fed since (also while deferring: never a stale value)
 
 
 def _reuse(found: Tensor) -> Tensor:

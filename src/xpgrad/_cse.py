@@ -74,6 +74,15 @@ def _const_part(v: Any) -> Any:
     return v if type(v) is float and v == v and v else (type(v), repr(v))
 
 
+def typed(v: Any) -> Any:
+    """``v`` with its exact type, a tuple's items each with theirs: ``(1,)``, ``(True,)`` and ``(1.0,)`` are
+    equal tuples with equal hashes, but different params (a shape, an axis). Params are shallow tuples."""
+    t = type(v)
+    if t is tuple:
+        return (tuple, tuple([typed(x) for x in v]))
+    return (t, v)
+
+
 def index(children: tuple[Tensor, ...] | list[Tensor]) -> Tensor | None:
     """The child a node is recorded on: its first that is not a constant (None: only constants)."""
     for c in children:
@@ -99,7 +108,7 @@ def key(op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, 
     if params:
         # each value after its type: keys that collide compare the types first, so a backend's dtype is
         # never compared with another backend's (array-api-strict warns on that comparison)
-        parts.append(tuple((name, type(v), v) for name, v in params.items()))
+        parts.append(tuple([(name, typed(v)) for name, v in params.items()]))
     k = tuple(parts)
     if params:
         try:

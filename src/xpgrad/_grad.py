@@ -80,8 +80,8 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
         if out in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
         grads = [results[w] if w in results else apply(OPS["zeros_like"], w) for w in targets]
-    if made is not None:
-        _lazy.settle_all(made, [*grads, out])  # the output differentiated keeps its value too
+        if made is not None:  # (still deferring: other threads do not merge with these nodes until settled)
+            _lazy.settle_all(made, [*grads, out])  # the output differentiated keeps its value too
     return grads
 
 

@@ -35,7 +35,7 @@ def is_large(t: Tensor) -> bool:
 @contextmanager
 def deferred() -> Iterator[list[Tensor]]:
     """Within: new nodes are recorded (in creation order) instead of evaluated."""
-    created: list[Tensor] = []
+    created = _build.Deferred()
     with _build.deferring(created):
         yield created
 

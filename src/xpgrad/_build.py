@@ -350,18 +350,23 @@ def _memo_params(params: dict[str, Any]) -> Any:
     """The part of `_decided`'s key for ``params``: each value with its exact type (`_cse.typed`: an axis
     ``(1.0,)`` is refused where ``(1,)`` is accepted, and must not share its decision). None for a Tensor or
     an array among them: the memo would keep it (and its graph) alive, so that decision is not memoized."""
-    for v in params.values():
+    parts = []
+    for k, v in params.items():
         t = type(v)
-        if t not in _ATOMS and t is not tuple and (t is Tensor or backend_of(v) is not None):
+        if t is tuple:
+            parts.append((k, _cse.typed(v)))
+        elif t in _ATOMS or not (t is Tensor or backend_of(v) is not None):  # (a dtype...)
+            parts.append((k, (t, v)))  # = `_cse.typed(v)`, without the call
+        else:
             return None
-    return tuple([(k, _cse.typed(v)) for k, v in params.items()])
+    return tuple(parts)
 
 
 def _merged(found: Tensor, into: Deferred | None) -> Tensor | None:
     """What building a node equal to ``found`` returns (None: build a new node after all), for a thread
     deferring into ``into`` (None: evaluating as it builds)."""
     if _deferred[0] and (into is None or found not in into.members):
-        for other in list(_deferrals.values()):
+        for other in _deferrals.copy().values():  # (a copy: other threads may start or end deferring)
             if other is not None and other is not into and found in other.members:
                 return None  # another thread's deferred graph: that thread frees its intermediates as it settles
     if into is not None and found._epoch == feeds[0]:

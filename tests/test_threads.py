@@ -100,3 +100,30 @@ def test_a_thread_never_merges_with_a_large_gradient_another_thread_is_settling(
     assert got["yy"].value is not None
     np.testing.assert_array_equal(got["yy"].value, yv * yv)
     np.testing.assert_array_equal((got["yy"] + 1.0).value, yv * yv + 1.0)
+
+
+def test_threads_meeting_a_librarys_first_arrays_at_once_get_one_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    # two Backends for 'numpy' refused each other's operands ("different backends ('numpy' and 'numpy')")
+    import time
+
+    from xpgrad import backends
+    from xpgrad.backends import numpy as numpy_backend
+
+    monkeypatch.setattr(backends, "_loaded", {})  # as in a new process: no Backend made yet
+    monkeypatch.setattr(backends, "_by_type", {})
+    load = numpy_backend.load
+
+    def slow_load() -> Any:
+        time.sleep(0.05)  # the window in which another thread meets its first array
+        return load()
+
+    monkeypatch.setattr(numpy_backend, "load", slow_load)
+    start = threading.Barrier(4)
+    got: list[Any] = []
+
+    def first_array() -> None:
+        start.wait()
+        got.append(backends.backend_of(np.ones(2)))
+
+    run_in_threads(*[first_array] * 4)
+    assert len(got) == 4 and all(bk is got[0] for bk in got)

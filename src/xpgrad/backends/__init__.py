@@ -8,6 +8,7 @@ array-API namespace and how to move arrays to and from host NumPy. Nothing here 
 from __future__ import annotations
 
 import os
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -33,17 +34,26 @@ _by_type: dict[type, Backend] = {}
 _default: str | None = None
 
 
+_loading = threading.RLock()
+"""Held while a Backend is made: two threads meeting a library's first array at once must get the same
+Backend (two 'numpy' Backends refused each other's operands: "different backends ('numpy' and 'numpy')")."""
+
+
 def _load(name: str) -> Backend:
     bk = _loaded.get(name)
     if bk is not None:
         return bk
-    mod = _MODULES[name]
-    reason = mod.probe()
-    if reason is not None:
-        hint = " Use backend='auto' to fall back to NumPy when no GPU is usable." if name == "cupy" else ""
-        raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason}.{hint}")
-    bk = _loaded[name] = mod.load()
-    return bk
+    with _loading:
+        bk = _loaded.get(name)
+        if bk is not None:  # made by another thread meanwhile
+            return bk
+        mod = _MODULES[name]
+        reason = mod.probe()
+        if reason is not None:
+            hint = " Use backend='auto' to fall back to NumPy when no GPU is usable." if name == "cupy" else ""
+            raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason}.{hint}")
+        bk = _loaded[name] = mod.load()
+        return bk
 
 
 def _resolve_name(spec: str) -> str:
@@ -65,15 +75,16 @@ def _generic(xp: ModuleType) -> Backend:
             return np.asarray(x)
 
     name = getattr(xp, "__name__", repr(xp))
-    bk = _loaded.get(name)
-    if bk is None:
-        bk = _loaded[name] = Backend(
-            name=name,
-            xp=xp,
-            owns=lambda x: _namespace_name(x) == name,
-            to_numpy=to_numpy,
-            from_numpy=lambda a, device=None: xp.asarray(a, device=device),
-        )
+    with _loading:
+        bk = _loaded.get(name)
+        if bk is None:
+            bk = _loaded[name] = Backend(
+                name=name,
+                xp=xp,
+                owns=lambda x: _namespace_name(x) == name,
+                to_numpy=to_numpy,
+                from_numpy=lambda a, device=None: xp.asarray(a, device=device),
+            )
     return bk
 
 

@@ -64,14 +64,12 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
     order = toposort([out])
     want = set(targets)
     relevant: set[Tensor] = set(want)
-    mark = relevant.add
+    mark, disjoint = relevant.add, relevant.isdisjoint
     for n in order:
-        for c in n.children:
-            if c in relevant:
-                mark(n)
-                if n._sig not in _real_sigs:
-                    _refuse_complex(n)
-                break
+        if not disjoint(n.children):  # a child depends on ``wrt`` (the test in C: no loop here)
+            mark(n)
+            if n._sig not in _real_sigs:
+                _refuse_complex(n)
     if len(order) > _cse.BATCH:  # two containers a full collection would otherwise walk entry by entry
         untrack([order, relevant])
     results: dict[Tensor, Tensor] = {}

@@ -30,7 +30,7 @@ _RUNTIME: Any = object()  # node._target when dtypes are only known once placeho
 _levels: dict[int, int] = {}
 """Thread -> the derivative order of the nodes it builds (`derivative_level`); absent: 0."""
 _level = [0]
-_deferrals: dict[int, list[Any]] = {}
+_deferrals: dict[int, Deferred] = {}
 """Thread -> the list its new nodes go to instead of being evaluated (`deferring`)."""
 _deferred = [0]
 _state_lock = Lock()
@@ -50,7 +50,7 @@ def level_now() -> int:
     return _levels.get(get_ident(), 0) if _level[0] else 0
 
 
-def deferral() -> list[Any] | None:
+def deferral() -> Deferred | None:
     """Where this thread's new nodes go instead of being evaluated (None: evaluated at once)."""
     return _deferrals.get(get_ident()) if _deferred[0] else None
 
@@ -347,8 +347,8 @@ _ATOMS = frozenset((type(None), bool, int, float, complex, str, type(Ellipsis)))
 
 
 def _memo_params(params: dict[str, Any]) -> Any:
-    """The part of `_decided`'s key for ``params``: each value with its exact type (`_cse.typed`: an axis
-    ``(1.0,)`` is refused where ``(1,)`` is accepted, and must not share its decision). None for a Tensor or
+    """The part of `_decided`'s key for ``params``: `_cse.params_key` (an axis ``(1.0,)`` is refused where
+    ``(1,)`` is accepted, and must not share its decision), built in the same loop that refuses a Tensor or
     an array among them: the memo would keep it (and its graph) alive, so that decision is not memoized."""
     parts = []
     for k, v in params.items():

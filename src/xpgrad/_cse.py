@@ -83,6 +83,13 @@ def typed(v: Any) -> Any:
     return (t, v)
 
 
+def params_key(params: dict[str, Any]) -> tuple[Any, ...]:
+    """``params`` as a key: each value after its exact type (`typed`), so keys that collide compare the
+    types first and a backend's dtype is never compared with another backend's (array-api-strict warns on
+    that comparison). May hold an unhashable value: the caller hashes."""
+    return tuple([(name, typed(v)) for name, v in params.items()])
+
+
 def index(children: tuple[Tensor, ...] | list[Tensor]) -> Tensor | None:
     """The child a node is recorded on: its first that is not a constant (None: only constants)."""
     for c in children:
@@ -106,9 +113,7 @@ def key(op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, 
         else:
             parts.append(id(c))
     if params:
-        # each value after its type: keys that collide compare the types first, so a backend's dtype is
-        # never compared with another backend's (array-api-strict warns on that comparison)
-        parts.append(tuple([(name, typed(v)) for name, v in params.items()]))
+        parts.append(params_key(params))
     k = tuple(parts)
     if params:
         try:

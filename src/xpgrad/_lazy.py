@@ -33,14 +33,14 @@ def is_large(t: Tensor) -> bool:
 
 
 @contextmanager
-def deferred() -> Iterator[list[Tensor]]:
+def deferred() -> Iterator[_build.Deferred]:
     """Within: new nodes are recorded (in creation order) instead of evaluated."""
     created = _build.Deferred()
     with _build.deferring(created):
         yield created
 
 
-def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
+def settle_all(created: _build.Deferred, keep: list[Tensor]) -> None:
     """Evaluate the nodes of ``created`` that ``keep`` needs, in order, freeing intermediates not in ``keep``.
 
     Nodes a rewrite made and then dropped (the seed's ``expand`` of ones under ``1 * y -> y``, a
@@ -49,7 +49,7 @@ def settle_all(created: list[Tensor], keep: list[Tensor]) -> None:
     earlier sweep is recomputed first, also when it is itself a returned gradient.
     """
     # sets and dicts of the nodes themselves (a Tensor hashes by identity, in C): no ``id`` call a node
-    mine = set(created)
+    mine = created.members  # (built as they were deferred)
     needed = _needed(keep, mine)
     live = [n for n in created if n in needed]
     uses: dict[Tensor, int] = {}  # also of the older (forward) nodes, released after their last use here

@@ -31,7 +31,7 @@ import sys
 from contextlib import AbstractContextManager
 from typing import Any
 
-from . import _build, _shapes
+from . import _build, _cse, _shapes
 from ._flags import off
 from ._tensor import Tensor
 
@@ -109,7 +109,7 @@ def reads(node: Tensor) -> tuple[bool, ...]:
                 hit = _reads_plain[op] = _trace(node)
             return hit
     try:
-        params = tuple((k, type(v), v) for k, v in node.params.items())  # types first: see `_cse.key`
+        params = _cse.params_key(node.params)
         key = (op, params, tuple((type(c._value), c._value) if c._const else 0 for c in children))
         hit = _reads.get(key)
     except TypeError:  # unhashable params: assume every value is read

@@ -78,3 +78,37 @@ def test_the_decision_memo_keeps_no_tensor_alive() -> None:
     del big, node
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("hashing", ["by identity", "unhashable"])
+def test_equal_device_objects_share_one_signature(hashing: str) -> None:
+    """CuPy makes a new Device for every ``array.device``: equal devices must still share decisions."""
+    from xpgrad._tensor import signature
+    from xpgrad.backends import get_backend
+
+    class Dev:
+        def __init__(self, i: int) -> None:
+            self.i = i
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Dev) and other.i == self.i
+
+        __hash__ = object.__hash__ if hashing == "by identity" else None  # type: ignore[assignment]
+
+    bk = get_backend("numpy")
+    a, b, c = (signature(bk, Dev(i), (3,), np.float64) for i in (0, 0, 1))
+    assert a is not None and a == b and c != a
+
+
+def test_fresh_arrays_reuse_the_memoized_decisions(tb) -> None:
+    from xpgrad import _tensor
+
+    def build() -> xpgrad.Tensor:
+        x = tb.t([1.0, 2.0])
+        return xpgrad.sin(x * 2.0 + 1.0) * x
+
+    build()
+    n = len(_tensor._signatures)
+    for _ in range(5):
+        build()
+    assert len(_tensor._signatures) == n

@@ -117,7 +117,8 @@ def test_a_node_on_an_unfed_placeholder_is_not_released(tb: Any) -> None:
     assert a.value is None and a._remat == 0 and b.value is None
     p.value = tb.arr(np.linspace(0, 1, LARGE))
     b.forward()
-    assert np.array_equal(tb.np(b), np.exp(np.linspace(0, 1, LARGE) * 2.0))
+    direct = tb.xp.exp(tb.arr(np.linspace(0, 1, LARGE)) * 2.0)  # the backend's own exp (CuPy's differs in ulps)
+    assert np.array_equal(tb.np(b), tb.np(direct))
 
 
 def test_small_values_are_never_released(tb: Any) -> None:

@@ -265,7 +265,17 @@ class Tensor:
         return complex(self._require())
 
     def __index__(self) -> int:
-        return self._require().__index__()
+        v = self._require()
+        index = getattr(v, "__index__", None)
+        if index is not None:
+            return index()
+        # CuPy arrays have no __index__; the array API gives one to 0-d integer arrays
+        if v.ndim != 0 or not self._bk.xp.isdtype(v.dtype, "integral"):
+            raise TypeError(
+                f"only a 0-d integer Tensor can be used as an index; this one has shape {tuple(v.shape)} "
+                f"and dtype {v.dtype}"
+            )
+        return int(v)
 
     @property
     def is_placeholder(self) -> bool:
@@ -394,10 +404,11 @@ def signature(bk: Backend, device: Any, shape: Any, dtype: Any) -> int | None:
     """A small int naming the static facts (backend, device, shape, dtype) of an array Tensor.
 
     Performance (issue 5): `apply` memoizes its build-time decisions on the op and its operands'
-    signatures, so a lookup hashes two ints instead of four objects each. None: unhashable facts
-    (then nothing is memoized).
+    signatures, so a lookup hashes two ints instead of four objects each. The device enters as the
+    identity of its canonical object (`canonical_device`): CuPy makes a new ``Device`` for every
+    ``array.device``. None: unhashable facts (then nothing is memoized).
     """
-    key = (bk, device, shape, dtype)
+    key = (bk, id(canonical_device(device)), shape, dtype)
     try:
         return _signatures[key]
     except KeyError:
@@ -405,6 +416,26 @@ def signature(bk: Backend, device: Any, shape: Any, dtype: Any) -> int | None:
         return n
     except TypeError:
         return None
+
+
+_devices: list[Any] = []  # one object per distinct device met; kept alive, so their ids stay unique
+
+
+def canonical_device(device: Any) -> Any:
+    """The first object met that equals ``device`` (itself if it is the first).
+
+    Libraries may make a new device object on every ``array.device`` (CuPy does), equal to the others
+    but hashed by identity or not at all; signatures and memos key on the canonical one, so equal
+    devices share their decisions and the tables do not grow with every array.
+    """
+    for d in _devices:
+        if d is device:
+            return d
+    for d in _devices:
+        if type(d) is type(device) and d == device:
+            return d
+    _devices.append(device)
+    return device
 
 
 def _declared_shape(shape: Any) -> tuple[int | None, ...] | None:
@@ -422,7 +453,7 @@ def _declared_shape(shape: Any) -> tuple[int | None, ...] | None:
 def _device_of(arr: Any) -> Any:
     import array_api_compat
 
-    return array_api_compat.device(arr)
+    return canonical_device(array_api_compat.device(arr))
 
 
 def _short(v: Any) -> str:

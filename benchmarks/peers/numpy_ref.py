@@ -18,25 +18,31 @@ from .base import Prepared, arrays
 Outs = list[Any]
 
 
-def _compute(x: np.ndarray, y: np.ndarray) -> Outs:
-    s = np.sin(x)
-    ed = np.exp(x * y) / (1 + y * y)
-    value = np.sum(s * y + ed)
-    gx = np.cos(x) * y + y * ed
-    gy = s + x * ed - 2 * y * ed / (1 + y * y)
-    return [value, gx, gy]
+def _compute(xp: Any) -> Callable[..., Outs]:
+    def run(x: Any, y: Any) -> Outs:
+        s = xp.sin(x)
+        ed = xp.exp(x * y) / (1 + y * y)
+        value = xp.sum(s * y + ed)
+        gx = xp.cos(x) * y + y * ed
+        gy = s + x * ed - 2 * y * ed / (1 + y * y)
+        return [value, gx, gy]
+
+    return run
 
 
-def _memory(x: np.ndarray, y: np.ndarray) -> Outs:
-    t = x * y + x
-    value = np.sum(t * y)
-    gx = (y + 1) * y
-    gy = t + x * y
-    return [value, gx, gy]
+def _memory(xp: Any) -> Callable[..., Outs]:
+    def run(x: Any, y: Any) -> Outs:
+        t = x * y + x
+        value = xp.sum(t * y)
+        gx = (y + 1) * y
+        gy = t + x * y
+        return [value, gx, gy]
+
+    return run
 
 
-def _chain(n_ops: int) -> Callable[[np.ndarray], Outs]:
-    def run(x: np.ndarray) -> Outs:
+def _chain(xp: Any, n_ops: int) -> Callable[..., Outs]:
+    def run(x: Any) -> Outs:
         saved = []
         for i in range(n_ops):
             kind = exprs.chain_kind(i)
@@ -45,10 +51,10 @@ def _chain(n_ops: int) -> Callable[[np.ndarray], Outs]:
             elif kind == "add":
                 x = x + exprs.CHAIN_ADD
             else:
-                saved.append(np.cos(x))
-                x = np.sin(x)
-        value = np.sum(x)
-        g = np.ones_like(x)
+                saved.append(xp.cos(x))
+                x = xp.sin(x)
+        value = xp.sum(x)
+        g = xp.ones_like(x)
         for i in reversed(range(n_ops)):
             kind = exprs.chain_kind(i)
             if kind == "mul":
@@ -60,12 +66,12 @@ def _chain(n_ops: int) -> Callable[[np.ndarray], Outs]:
     return run
 
 
-def _deep(steps: int) -> Callable[[np.ndarray], Outs]:
-    def run(x: np.ndarray) -> Outs:
+def _deep(xp: Any, steps: int) -> Callable[..., Outs]:
+    def run(x: Any) -> Outs:
         for _ in range(steps):
             x = x * exprs.DEEP_MUL + exprs.DEEP_ADD
-        value = np.sum(x)
-        g = np.ones_like(x)
+        value = xp.sum(x)
+        g = xp.ones_like(x)
         for _ in range(steps):
             g = g * exprs.DEEP_MUL
         return [value, g]
@@ -73,15 +79,15 @@ def _deep(steps: int) -> Callable[[np.ndarray], Outs]:
     return run
 
 
-def _shared(steps: int) -> Callable[[np.ndarray], Outs]:
-    def run(x: np.ndarray) -> Outs:
+def _shared(xp: Any, steps: int) -> Callable[..., Outs]:
+    def run(x: Any) -> Outs:
         ys = []
         y = x
         for _ in range(steps):
             ys.append(y)
             y = y * y + y
-        value = np.sum(y)
-        g = np.ones_like(x)
+        value = xp.sum(y)
+        g = xp.ones_like(x)
         for y_i in reversed(ys):
             g = g * (2 * y_i + 1)
         return [value, g]
@@ -89,34 +95,35 @@ def _shared(steps: int) -> Callable[[np.ndarray], Outs]:
     return run
 
 
-def _sinx(order: int) -> Callable[[np.ndarray], Outs]:
+def _sinx(xp: Any, order: int) -> Callable[..., Outs]:
     if order == 1:
-        return lambda x: [np.sum(np.sin(x) * x), np.cos(x) * x + np.sin(x)]
-    return lambda x: [2 * np.cos(x) - x * np.sin(x)]
+        return lambda x: [xp.sum(xp.sin(x) * x), xp.cos(x) * x + xp.sin(x)]
+    return lambda x: [2 * xp.cos(x) - x * xp.sin(x)]
 
 
-def _cube(order: int) -> Callable[[np.ndarray], Outs]:
+def _cube(xp: Any, order: int) -> Callable[..., Outs]:
     if order == 1:
-        return lambda x: [np.sum(x**3), 3 * x * x]
+        return lambda x: [xp.sum(x**3), 3 * x * x]
     return lambda x: [6 * x]
 
 
-def hand_written(task: Task) -> Callable[..., Outs]:
+def hand_written(task: Task, xp: Any = np) -> Callable[..., Outs]:
+    """The hand-written gradient of ``task`` with the array module ``xp`` (NumPy; CuPy for the GPU run)."""
     name = task.expr_name
     if name == "compute":
-        return _compute
+        return _compute(xp)
     if name == "memory":
-        return _memory
+        return _memory(xp)
     if name == "chain":
-        return _chain(task.steps)
+        return _chain(xp, task.steps)
     if name == "deep":
-        return _deep(task.steps)
+        return _deep(xp, task.steps)
     if name == "shared":
-        return _shared(task.steps)
+        return _shared(xp, task.steps)
     if name == "sinx":
-        return _sinx(task.order)
+        return _sinx(xp, task.order)
     if name == "cube":
-        return _cube(task.order)
+        return _cube(xp, task.order)
     raise ValueError(f"no hand-written gradient for {name!r}")
 
 

@@ -28,8 +28,8 @@ def inputs(n: int, k: int, dtype: str = "float64", seed: int = 0) -> list[np.nda
     return out
 
 
-def placeholders(k: int, dtype: str = "float64") -> list[xpgrad.Tensor]:
-    return [xpgrad.placeholder(shape=(None,), dtype=dtype, name=f"x{j}") for j in range(k)]
+def placeholders(k: int, dtype: str = "float64", backend: str | None = None) -> list[xpgrad.Tensor]:
+    return [xpgrad.placeholder(shape=(None,), dtype=dtype, backend=backend, name=f"x{j}") for j in range(k)]
 
 
 def compute_bound(x: Any, y: Any) -> Any:
@@ -47,10 +47,10 @@ def with_grads(out: Any, ps: list[Any]) -> list[Any]:
     return [out, *xpgrad.grad(out, ps)]
 
 
-def op_graph(name: str) -> tuple[list[Any], list[Any]]:
+def op_graph(name: str, backend: str | None = None) -> tuple[list[Any], list[Any]]:
     """Placeholders and outputs exercising op ``name``: its result, a sum of it, and its gradients."""
     op = xpgrad.OPS[name]
-    ps = placeholders(op.arity)
+    ps = placeholders(op.arity, backend=backend)
     args = list(ps)
     if name == "where":
         args[0] = ps[0] > 0.25
@@ -83,3 +83,28 @@ def unfused(ps: list[Any], outs: list[Any]) -> Callable[..., list[Any]]:
             return f(*arrays)
 
     return run
+
+
+ULP = {"float64": 4 * np.finfo(np.float64).eps, "float32": 4 * np.finfo(np.float32).eps}
+
+
+def same(fused: list, plain: list, dtype: str, n_sum_terms: int) -> None:
+    """Fused outputs equal unfused ones: specials exactly, elementwise within ULP, sums within the summation-order bound
+    (both given as host NumPy arrays)."""
+    assert len(fused) == len(plain)
+    for f, u in zip(fused, plain, strict=True):
+        f, u = np.asarray(f), np.asarray(u)
+        assert f.shape == u.shape and f.dtype == u.dtype
+        if f.ndim == 0:  # a sum: same specials, and within the summation-order bound
+            if not np.isfinite(u):
+                np.testing.assert_array_equal(f, u)
+                continue
+            eps = np.finfo(u.dtype).eps
+            bound = (1024 + n_sum_terms / 1024 + 64) * eps * max(abs(float(u)), 1.0) * 8
+            assert abs(float(f) - float(u)) <= bound
+        else:
+            np.testing.assert_array_equal(np.isnan(f), np.isnan(u))
+            finite = np.isfinite(u)
+            np.testing.assert_array_equal(f[~finite], u[~finite])
+            err = np.abs(f[finite].astype(np.float64) - u[finite])
+            assert np.all(err <= ULP[dtype] * (np.abs(u[finite]) + 1)), float(np.max(err))

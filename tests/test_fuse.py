@@ -12,32 +12,10 @@ import numpy as np
 import pytest
 
 import xpgrad
-from fuse_cases import B1, FUSIBLE_OPS, inputs, op_graph, placeholders, unfused, with_grads
+from fuse_cases import B1, FUSIBLE_OPS, inputs, op_graph, placeholders, same, unfused, with_grads
 from xpgrad._fuse import FusionError, fuse
 
 pytest.importorskip("numba", reason="the fuse extra (numba) is not installed; fused kernels run unfused")
-
-ULP = {"float64": 4 * np.finfo(np.float64).eps, "float32": 4 * np.finfo(np.float32).eps}
-
-
-def _same(fused: list, plain: list, dtype: str, n_sum_terms: int) -> None:
-    assert len(fused) == len(plain)
-    for f, u in zip(fused, plain, strict=True):
-        f, u = np.asarray(f), np.asarray(u)
-        assert f.shape == u.shape and f.dtype == u.dtype
-        if f.ndim == 0:  # a sum: same specials, and within the summation-order bound
-            if not np.isfinite(u):
-                np.testing.assert_array_equal(f, u)
-                continue
-            eps = np.finfo(u.dtype).eps
-            bound = (1024 + n_sum_terms / 1024 + 64) * eps * max(abs(float(u)), 1.0) * 8
-            assert abs(float(f) - float(u)) <= bound
-        else:
-            np.testing.assert_array_equal(np.isnan(f), np.isnan(u))
-            finite = np.isfinite(u)
-            np.testing.assert_array_equal(f[~finite], u[~finite])
-            err = np.abs(f[finite].astype(np.float64) - u[finite])
-            assert np.all(err <= ULP[dtype] * (np.abs(u[finite]) + 1)), float(np.max(err))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -48,7 +26,7 @@ def test_b1_fused_equals_unfused(expr: str, dtype: str) -> None:
     f = fuse(ps, outs, engine="numba")
     for n in (1, 150, 100_003):
         data = inputs(n, 2, dtype)
-        _same(f(*data), unfused(ps, outs)(*data), dtype, n)
+        same(f(*data), unfused(ps, outs)(*data), dtype, n)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -58,7 +36,7 @@ def test_b1_fused_sums_of_finite_inputs(expr: str, dtype: str) -> None:
     outs = with_grads(B1[expr](*ps), ps)
     rng = np.random.default_rng(3)
     data = [rng.uniform(-1, 1, 300_001).astype(dtype) for _ in range(2)]
-    _same(fuse(ps, outs, engine="numba")(*data), unfused(ps, outs)(*data), dtype, 300_001)
+    same(fuse(ps, outs, engine="numba")(*data), unfused(ps, outs)(*data), dtype, 300_001)
 
 
 @pytest.mark.parametrize("name", FUSIBLE_OPS)
@@ -68,7 +46,7 @@ def test_every_fusible_op_equals_unfused(name: str) -> None:
     with np.errstate(all="ignore"):
         plain = unfused(ps, outs)(*data)
     fused = fuse(ps, outs, engine="numba")(*data)
-    _same(fused, plain, "float64", 5000)
+    same(fused, plain, "float64", 5000)
 
 
 def test_auto_engine_is_numba_and_leaves_are_captured() -> None:
@@ -79,7 +57,7 @@ def test_auto_engine_is_numba_and_leaves_are_captured() -> None:
     f = fuse([x], outs)
     assert "prange" in f.source  # type: ignore[attr-defined]
     data = np.linspace(-1.0, 1.0, 7)
-    _same(f(data), unfused([x], outs)(data), "float64", 7)
+    same(f(data), unfused([x], outs)(data), "float64", 7)
 
 
 def test_mean_and_a_gradient_that_is_a_constant() -> None:
@@ -90,7 +68,7 @@ def test_mean_and_a_gradient_that_is_a_constant() -> None:
     fused = fuse([x], outs, engine="numba")(data)
     np.testing.assert_allclose(fused[0], 13.5)
     np.testing.assert_allclose(fused[1], np.full(10, 0.3))
-    _same(fused, unfused([x], outs)(data), "float64", 10)
+    same(fused, unfused([x], outs)(data), "float64", 10)
 
 
 def test_unfusible_graphs_name_the_op() -> None:
@@ -129,7 +107,7 @@ def test_without_numba_auto_runs_unfused(monkeypatch: pytest.MonkeyPatch) -> Non
     data = inputs(50, 2)
     with np.errstate(all="ignore"):
         got = f(*data)
-    _same(got, unfused(ps, outs)(*data), "float64", 50)
+    same(got, unfused(ps, outs)(*data), "float64", 50)
     with pytest.raises(FusionError, match="needs numba"):
         fuse(ps, outs, engine="numba")
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._remat import lends
-from .lower import Instr, Program
+from .lower import Instr, Program, call_shape
 
 __all__ = ["available", "compile_cpu", "source"]
 
@@ -89,10 +89,9 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     dtype = np.dtype(prog.dtype)
     captured = [np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()] for _, a in prog.captured]
     sums = prog.sums
-    n_in = len(prog.inputs)
     var_dtype = {i.var: i.dtype for i in prog.body}
     out_dtypes = [np.dtype(var_dtype.get(v, prog.dtype)) for v, _ in prog.outputs]
-    return _runner(prog, kernel, dtype, captured, sums, n_in, out_dtypes, src)
+    return _runner(prog, kernel, dtype, captured, sums, out_dtypes, src)
 
 
 SERIAL_BELOW = 1 << 15
@@ -146,7 +145,6 @@ def _runner(
     dtype: Any,
     captured: list[Any],
     sums: list[str],
-    n_in: int,
     out_dtypes: list[Any],
     src: str,
 ) -> Callable[..., list[Any]]:
@@ -155,18 +153,8 @@ def _runner(
     held: dict[int, Any] = {}  # the last call's outputs, reused once the caller has let them go
 
     def run(*arrays: Any) -> list[Any]:
-        if len(arrays) != n_in:
-            raise TypeError(f"fused function takes {n_in} arrays but {len(arrays)} were given")
-        shape = next((tuple(a.shape) for a in arrays if a.ndim), None)
-        if shape is None:
-            shape = next((a.shape for _, a in prog.captured if a.ndim), ())
-        flat = []
-        for k, a in enumerate(arrays):
-            if a.dtype != dtype:
-                raise TypeError(f"fused function: input {k} has dtype {a.dtype}; it was compiled for {dtype}")
-            if a.ndim and tuple(a.shape) != shape:
-                raise ValueError(f"fused function: input {k} has shape {tuple(a.shape)}; the others have {shape}")
-            flat.append(np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()])
+        shape = call_shape(prog, arrays, dtype)
+        flat = [np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()] for a in arrays]
         n = math.prod(shape)
         outs = {k: _buffer(held, k, shape, out_dtypes[k]) for k, (_, how) in enumerate(prog.outputs) if how == "elem"}
         held.clear()

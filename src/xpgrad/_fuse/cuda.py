@@ -1,11 +1,17 @@
-"""The GPU code generator: the same scalar program as one CuPy ``ElementwiseKernel``.
+"""The GPU code generator: the same scalar program as one CUDA kernel, compiled by CuPy (``RawKernel``).
 
-The kernel's outputs are every elementwise result and, for each final sum, its summand; the sums
-are then ``cupy.sum`` of those summand arrays (a tree reduction). Decision: this keeps the kernel a
-plain ElementwiseKernel generated from the same per-op C expressions (`cexpr.C`), at the price of
-writing and re-reading one array per sum (for the memory-bound B1 expression, 6 array passes where
-4 are the minimum). The plan if a GPU measurement shows it matters: a RawKernel with per-block
-partial sums (shared-memory tree + one atomicAdd per block) in the same generated loop body.
+Each thread strides over the elements (``i = thread, thread + threads, ...``), computes the program
+for element ``i``, writes the elementwise outputs and adds each sum's summand to a running total of
+its own; at the end it stores its totals in ``partial[j, thread]``, and the sums are ``cupy.sum`` of
+those rows. So the pass reads each input once and writes each output once: for the memory-bound B1
+expression 4 array passes, the minimum (issue 5). The first version, a CuPy ``ElementwiseKernel``
+writing each sum's summand as an array to be summed afterwards, made 6 and reached 59-65% of the
+H200's copy bandwidth; measured on that GPU, see docs/performance.md. The per-element body
+(`kernel_body`) is the same C for both, generated from the per-op C expressions (`cexpr.C`), and
+is tested on the host; `raw_source` wraps it in the kernel.
+
+The totals are deterministic (a fixed thread count for a given size and device; no atomics): each
+thread adds up to ``n / threads`` summands in order, then ``cupy.sum`` adds the threads' totals.
 """
 
 from __future__ import annotations
@@ -15,12 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 from . import cexpr
-from .lower import Instr, Program
+from .lower import Instr, Program, call_shape
 
-__all__ = ["C_TYPES", "PREAMBLE", "compile_cuda", "kernel_source"]
+__all__ = ["BLOCK", "C_TYPES", "compile_cuda", "grid", "kernel_body", "out_dtypes", "raw_source"]
 
 C_TYPES = {"float64": "double", "float32": "float", "bool": "bool"}
-PREAMBLE = "#define XPGRAD_N (_ind.size())"
 
 
 def _literal(ins: Instr) -> str:
@@ -32,58 +37,117 @@ def _literal(ins: Instr) -> str:
     return f"(({C_TYPES[ins.dtype]}){text})"
 
 
-def kernel_source(prog: Program) -> tuple[str, str, str]:
-    """``(in_params, out_params, operation)`` for ``cupy.ElementwiseKernel``.
-
-    Inputs are ``a0``... then captured arrays ``c0``...; outputs ``o<k>`` for the k-th output when it
-    is elementwise and ``r<j>`` for the summand of the j-th distinct sum.
+def kernel_body(prog: Program) -> str:
+    """The C statements computing one element: inputs ``a0``... and captured arrays ``c0``... are
+    in scope; they set ``o<k>`` for the k-th output when it is elementwise and ``r<j>`` to the summand
+    of the j-th distinct sum (both declared by the caller); ``XPGRAD_N`` is the element count.
     """
     dt = prog.dtype
-    ins = [*prog.inputs, *(c for c, _ in prog.captured)]
-    in_params = ", ".join(f"{dt} {v}" for v in ins)
-    sums = prog.sums
-    outs = [f"{dt} o{k}" for k, (_, how) in enumerate(prog.outputs) if how == "elem"]
-    outs += [f"{dt} r{j}" for j in range(len(sums))]
     lines = []
     for i in prog.body:
         if i.op == "sum":
             continue
         if i.op == "literal":
             expr = _literal(i)
-        elif i.op == "count":  # the element count; PREAMBLE defines it from CuPy's index
+        elif i.op == "count":
             expr = f"(({C_TYPES[i.dtype]})XPGRAD_N)"
         else:
             expr = cexpr.C[i.op].format(*i.args, T=C_TYPES[dt])
         lines.append(f"{C_TYPES[i.dtype]} {i.var} = {expr};")
     lines += [f"o{k} = {v};" for k, (v, how) in enumerate(prog.outputs) if how == "elem"]
-    lines += [f"r{j} = {prog.summand(v)};" for j, v in enumerate(sums)]
-    return in_params, ", ".join(outs), "\n".join(lines)
+    lines += [f"r{j} = {prog.summand(v)};" for j, v in enumerate(prog.sums)]
+    return "\n".join(lines)
+
+
+BLOCK = 256  # threads a block
+BLOCKS_PER_SM = 8  # 2048 resident threads an SM on sm_80/sm_90: enough loads in flight to fill the memory bus
+
+RAW_PREAMBLE = """#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+#ifndef NAN
+#define NAN __int_as_float(0x7fffffff)
+#endif
+#define XPGRAD_N n
+"""
+
+
+def out_dtypes(prog: Program) -> list[str]:
+    """The dtype of each elementwise output, in order (a comparison's output is bool)."""
+    var_dtype = {i.var: i.dtype for i in prog.body}
+    return [var_dtype.get(v, prog.dtype) for v, how in prog.outputs if how == "elem"]
+
+
+def raw_source(prog: Program) -> str:
+    """The CUDA source of kernel ``xpgrad_fused(inputs..., captured..., outputs..., partial, n)``.
+
+    Inputs and captured arrays are flat C-contiguous pointers (0-d ones read at index 0); ``partial``
+    holds ``len(prog.sums)`` rows of one total per thread.
+    """
+    body = kernel_body(prog)
+    t = C_TYPES[prog.dtype]
+    ins = [*prog.inputs, *(c for c, _ in prog.captured)]
+    elem = [k for k, (_, how) in enumerate(prog.outputs) if how == "elem"]
+    outs = [(f"o{k}", C_TYPES[d]) for k, d in zip(elem, out_dtypes(prog), strict=True)]
+    n_sums = len(prog.sums)
+    params = [f"const {t}* __restrict__ p_{v}" for v in ins]
+    params += [f"{ct}* __restrict__ p_{o}" for o, ct in outs]
+    params += [f"{t}* __restrict__ p_partial", "const long long n"]
+    loads = [f"const {t} {v} = p_{v}[{'0' if v in prog.scalar_inputs else 'i'}];" for v in ins]
+    decls = [f"{t} {o};" for o, _ in outs] + [f"{t} r{j};" for j in range(n_sums)]
+    lines = [
+        RAW_PREAMBLE + f'extern "C" __global__ void __launch_bounds__({BLOCK}) xpgrad_fused({", ".join(params)}) {{',
+        "  const long long threads = (long long)gridDim.x * blockDim.x;",
+        "  const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
+        *(f"  {t} total{j} = 0;" for j in range(n_sums)),
+        "  for (long long i = thread; i < n; i += threads) {",
+        *(f"    {x}" for x in (*loads, *decls)),
+        *(f"    {x}" for x in body.splitlines()),
+        *(f"    p_{o}[i] = ({ct}){o};" for o, ct in outs),
+        *(f"    total{j} += r{j};" for j in range(n_sums)),
+        "  }",
+        *(f"  p_partial[{j} * threads + thread] = total{j};" for j in range(n_sums)),
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def grid(n: int, sms: int) -> int:
+    """Blocks of `BLOCK` threads for ``n`` elements: one thread an element up to what the SMs hold at once."""
+    return max(1, min(-(-n // BLOCK), sms * BLOCKS_PER_SM))
 
 
 def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
-    """``f(*cupy_arrays) -> [outputs]``: one ElementwiseKernel launch, then one cupy.sum per sum."""
+    """``f(*cupy_arrays) -> [outputs]``: one kernel launch, then one ``cupy.sum`` over the threads' totals."""
     import cupy
+    import numpy as np
 
-    in_params, out_params, operation = kernel_source(prog)
-    kernel = cupy.ElementwiseKernel(in_params, out_params, operation, "xpgrad_fused", preamble=PREAMBLE)
-    captured = [cupy.asarray(a) for _, a in prog.captured]
+    src = raw_source(prog)
+    kernel = cupy.RawKernel(src, "xpgrad_fused")
+    dtype = np.dtype(prog.dtype)
+    captured = [cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype)) for _, a in prog.captured]
     sums = prog.sums
-    n_elem = sum(1 for _, how in prog.outputs if how == "elem")
+    dtypes = [np.dtype(d) for d in out_dtypes(prog)]
+    sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
 
     def run(*arrays: Any) -> list[Any]:
-        res = kernel(*arrays, *captured)
-        res = res if isinstance(res, tuple) else (res,)
-        elems, summands = res[:n_elem], res[n_elem:]
-        totals = [cupy.sum(r) for r in summands]
-        out: list[Any] = []
-        it = iter(elems)
+        shape = call_shape(prog, arrays, dtype)
+        n = math.prod(shape)
+        flat = [cupy.ascontiguousarray(a) for a in arrays]
+        outs = [cupy.empty(shape, d) for d in dtypes]
+        blocks = grid(n, sms)
+        partial = cupy.empty((max(1, len(sums)), blocks * BLOCK), dtype)
+        kernel((blocks,), (BLOCK,), (*flat, *captured, *outs, partial, np.int64(n)))
+        totals = partial.sum(axis=1) if sums else None
+        result: list[Any] = []
+        it = iter(outs)
         for v, how in prog.outputs:
             if how == "elem":
-                out.append(next(it))
+                result.append(next(it))
             else:
-                t = totals[sums.index(v)]
-                out.append(t / t.dtype.type(summands[0].size) if how == "mean" else t)
-        return out
+                total = totals[sums.index(v)]
+                result.append(total / dtype.type(n) if how == "mean" else total)
+        return result
 
-    run.source = operation  # type: ignore[attr-defined]
+    run.source = src  # type: ignore[attr-defined]
     return run

@@ -20,7 +20,7 @@ from .._graph import toposort
 from .._tensor import Tensor
 from . import cexpr
 
-__all__ = ["FusionError", "Instr", "Program", "lower"]
+__all__ = ["FusionError", "Instr", "Program", "call_shape", "lower"]
 
 _SHAPE_ONLY = {"ones_like": (), "zeros_like": (), "expand": (0,), "fit": (0,), "broadcast_like": (0,)}
 """Structural ops and which of their operands carry values (the others give only a shape)."""
@@ -57,6 +57,22 @@ class Program:
 
     def summand(self, var: str) -> str:
         return next(i.args[0] for i in self.body if i.var == var)
+
+
+def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int, ...]:
+    """The shape of one call's elementwise outputs, after checking the arrays (count, dtype, shapes)."""
+    n_in = len(prog.inputs)
+    if len(arrays) != n_in:
+        raise TypeError(f"fused function takes {n_in} arrays but {len(arrays)} were given")
+    shape = next((tuple(a.shape) for a in arrays if a.ndim), None)
+    if shape is None:
+        shape = next((tuple(a.shape) for _, a in prog.captured if a.ndim), ())
+    for k, a in enumerate(arrays):
+        if a.dtype != dtype:
+            raise TypeError(f"fused function: input {k} has dtype {a.dtype}; it was compiled for {dtype}")
+        if a.ndim and tuple(a.shape) != shape:
+            raise ValueError(f"fused function: input {k} has shape {tuple(a.shape)}; the others have {shape}")
+    return shape
 
 
 def _label(node: Tensor) -> str:

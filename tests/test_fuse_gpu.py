@@ -1,0 +1,91 @@
+"""Fused GPU kernels (CuPy): the same results as the graph evaluated op by op on CuPy, inf and nan included.
+
+Runs where CuPy can use a CUDA device (``bash ci/gpu.sh``); elsewhere each test is skipped with the reason.
+The bounds are those of the CPU kernels (`fuse_cases.same`): elementwise outputs are the same IEEE
+operations in the same order with CUDA's math library on both sides; sums differ in summation order
+(each thread's running total, then a tree over the threads' totals, against CuPy's own reduction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import xpgrad
+from conftest import ALL, _reason
+from fuse_cases import B1, FUSIBLE_OPS, inputs, op_graph, placeholders, same, unfused, with_grads
+from xpgrad._fuse import fuse
+
+
+@pytest.fixture
+def cp() -> Any:
+    why = _reason(next(tb for tb in ALL if tb.id == "cupy"))
+    if why is not None:
+        pytest.skip(f"backend cupy unavailable: {why}")
+    import cupy
+
+    return cupy
+
+
+def _host(outs: list[Any]) -> list[np.ndarray]:
+    import cupy
+
+    return [cupy.asnumpy(o) for o in outs]
+
+
+def _check(cp: Any, ps: list[Any], outs: list[Any], data: list[np.ndarray], dtype: str) -> Any:
+    f = fuse(ps, outs)  # the auto engine on CuPy placeholders: the CUDA kernel
+    arrays = [cp.asarray(a) for a in data]
+    same(_host(f(*arrays)), _host(unfused(ps, outs)(*arrays)), dtype, data[0].size)
+    return f
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("expr", sorted(B1))
+def test_b1_fused_equals_unfused_on_the_gpu(cp: Any, expr: str, dtype: str) -> None:
+    ps = placeholders(2, dtype, backend="cupy")
+    outs = with_grads(B1[expr](*ps), ps)
+    for n in (1, 150, 100_003):  # fewer elements than threads, and more (threads stride)
+        f = _check(cp, ps, outs, inputs(n, 2, dtype), dtype)
+    assert "xpgrad_fused" in f.source
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_b1_fused_sums_of_many_finite_inputs_on_the_gpu(cp: Any, dtype: str) -> None:
+    ps = placeholders(2, dtype, backend="cupy")
+    outs = with_grads(B1["compute"](*ps), ps)
+    rng = np.random.default_rng(3)
+    data = [rng.uniform(-1, 1, 3_000_001).astype(dtype) for _ in range(2)]  # ~11 elements a thread on an H100
+    _check(cp, ps, outs, data, dtype)
+
+
+@pytest.mark.parametrize("name", FUSIBLE_OPS)
+def test_every_fusible_op_equals_unfused_on_the_gpu(cp: Any, name: str) -> None:
+    ps, outs = op_graph(name, backend="cupy")
+    _check(cp, ps, outs, inputs(5000, len(ps)), "float64")
+
+
+def test_mean_a_constant_gradient_and_a_captured_leaf_on_the_gpu(cp: Any) -> None:
+    (x,) = placeholders(1, backend="cupy")
+    w = xpgrad.Tensor(cp.linspace(0.0, 1.0, 10))
+    m, s = xpgrad.mean(x * 3.0), xpgrad.sum(w * x)
+    outs = [m, s, *xpgrad.grad(m + s, [x])]
+    data = np.arange(10.0)
+    _check(cp, [x], outs, [data], "float64")
+    mean, total, gx = _host(fuse([x], outs)(cp.asarray(data)))
+    np.testing.assert_allclose(mean, 13.5)
+    np.testing.assert_allclose(total, np.sum(np.linspace(0.0, 1.0, 10) * data))
+    np.testing.assert_allclose(gx, 0.3 + np.linspace(0.0, 1.0, 10))
+
+
+def test_gpu_inputs_are_checked_on_each_call(cp: Any) -> None:
+    ps = placeholders(2, backend="cupy")
+    f = fuse(ps, with_grads(B1["memory"](*ps), ps))
+    with pytest.raises(ValueError, match="shape"):
+        f(cp.zeros(3), cp.zeros(4))
+    with pytest.raises(TypeError, match="dtype"):
+        f(cp.zeros(3, cp.float32), cp.zeros(3, cp.float32))
+    with pytest.raises(TypeError, match="takes 2 arrays"):
+        f(cp.zeros(3))

@@ -232,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "device": dev.name,
         "xpgrad": xpgrad.__version__,
         "python": sys.version.split()[0],
+        "versions": versions(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "bandwidth": bandwidth(dev, 10**6 if args.quick else 10**8, args.rounds),
         "scenarios": {},
@@ -256,6 +257,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def versions() -> dict[str, str]:
+    """The versions of the libraries timed (PyTorch only when installed)."""
+    import importlib
+
+    out = {}
+    for name in ("numpy", "cupy", "array_api_compat", "torch"):
+        try:
+            out[name] = importlib.import_module(name).__version__
+        except ImportError:
+            continue
+    return out
+
+
 def line(label: str, entry: dict[str, Any]) -> str:
     parts = [label]
     for k, r in entry["results"].items():
@@ -276,6 +290,7 @@ def table(report: dict[str, Any]) -> str:
     bw = report["bandwidth"]
     head = (
         f"# xpgrad on {report['device']}, {report['date']}, Python {report['python']}\n"
+        f"# {', '.join(f'{k} {v}' for k, v in report.get('versions', {}).items())}\n"
         f"# measured bandwidth: copy {bw['copy_GBps']:.0f} GB/s, x + y {bw['add_GBps']:.0f} GB/s\n"
         "# time: median ms per call (ratio: over hand-written, same round); us/op, us/step, GB/s (minimum traffic)\n"
     )

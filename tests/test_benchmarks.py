@@ -97,3 +97,21 @@ def test_listing_contenders_imports_no_heavy_library() -> None:
     code = "import sys, benchmarks.run; print(sorted({'jax', 'torch', 'autograd'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["compute", "memory", "chain", "sinx"])
+def test_the_gpu_harness_agrees_on_numpy(name: str) -> None:
+    """`benchmarks.gpu` with NumPy standing in for CuPy: every contender agrees with the hand-written gradient."""
+    import numpy as np
+    from benchmarks import gpu
+    from benchmarks.peers.numpy_ref import hand_written
+
+    dev = gpu.Device("numpy")
+    task = Task(name, 1, 64, 12 if name == "chain" else 0)
+    xs = [dev.put(a) for a in task.inputs()]
+    want = [np.asarray(w) for w in hand_written(task, np)(*xs)]
+    calls, notes = gpu.contenders(task, dev, xs, want)
+    assert {"xpgrad", "xpgrad-fn"} <= set(calls)
+    assert not [v for v in notes.values() if v.startswith("mismatch")], notes
+    res = gpu.interleave(lambda: hand_written(task, np)(*xs), calls, dev, rounds=1, target_s=0.001)
+    assert set(res) == {"hand", *calls} and all(r["median_s"] > 0 for r in res.values())

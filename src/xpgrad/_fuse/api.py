@@ -22,7 +22,7 @@ def fuse(inputs: Sequence[Tensor], outputs: Sequence[Tensor], engine: Engine = "
         inputs: the placeholders (or leaves) fed on each call, in order.
         outputs: Tensors built from them: elementwise ops of the fusible set (see `cexpr`), the
             structural ops of gradient graphs, and full ``sum``/``mean`` as final results.
-        engine: "numba" (CPU, one parallel loop), "cupy" (one ElementwiseKernel), "unfused"
+        engine: "numba" (CPU, one parallel loop), "cupy" (one CUDA kernel), "unfused"
             (re-evaluate the graph op by op), or "auto": the backend's fused engine when it is
             installed, else unfused.
 

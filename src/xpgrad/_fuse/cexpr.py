@@ -61,7 +61,7 @@ C: dict[str, str] = {
     "minimum": "((({0} < {1}) || ({0} != {0})) ? {0} : {1})",
     "where": "({0} ? {1} : {2})",
 }
-"""C expressions, for a CuPy ElementwiseKernel (CUDA's math functions have these names)."""
+"""C expressions, for the CUDA kernel (`cuda.raw_source`; CUDA's math functions have these names)."""
 
 
 def fusible(name: str) -> bool:

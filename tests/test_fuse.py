@@ -147,3 +147,17 @@ def test_outputs_still_held_are_never_overwritten() -> None:
     again2 = f(gx, y)  # an output passed back as an input is not written over while it is read
     np.testing.assert_allclose(again2[1], (y + 1) * y, rtol=1e-14)
     np.testing.assert_allclose(again2[2], (gx * y + gx) + gx * y, rtol=1e-14)
+
+
+def test_arrays_a_kernel_would_read_past_the_end_of_are_refused() -> None:
+    """The kernel reads every array at every element (a 0-d input only at its first): the graph holds a
+    10-element array, so 20-element inputs are refused, as is a 0-d array fed for an array input."""
+    x = xpgrad.placeholder(shape=(None,), dtype="float64")
+    w = xpgrad.Tensor(np.arange(10.0))
+    f = fuse([x], [x * w], engine="numba")
+    with pytest.raises(ValueError, match="does not broadcast"):
+        f(np.ones(20))
+    y, z = placeholders(2)
+    g = fuse([y, z], [y * z], engine="numba")
+    with pytest.raises(ValueError, match="fused as an array"):
+        g(np.array(2.0), np.ones(4))

@@ -1,14 +1,14 @@
-"""The CUDA kernel's source, tested on the CPU: the whole generated kernel is compiled by the host C++
-compiler (a few macros stand in for CUDA's) and run thread by thread, which is exact because its
-threads never wait for one another; it must equal the unfused graph. Where nvcc is installed, the
-same sources must also compile for the GPU.
+"""The CUDA kernel's source, tested on the CPU: `tests/fake_cupy.py` compiles the whole generated kernel
+with the host C++ compiler (a few macros stand in for CUDA's) and runs a launch thread by thread, which
+is exact because the kernel's threads never wait for one another; through `compile_cuda`'s own runner,
+it must equal the unfused graph. Where nvcc is installed, the same sources must also compile for the GPU.
 
-On a GPU the same kernels run under CuPy in test_backends and test_fuse_gpu (the cupy backend).
+On a GPU the same kernels run under CuPy in `test_fuse_gpu.py`.
 """
 
 from __future__ import annotations
 
-import ctypes
+import math
 import re
 import shutil
 import subprocess
@@ -18,61 +18,25 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fuse_cases import B1, FUSIBLE_OPS, inputs, op_graph, placeholders, unfused, with_grads
-from xpgrad._fuse.cuda import BLOCK, grid, kernel_body, out_dtypes, raw_source
+import fake_cupy
+import xpgrad
+from fuse_cases import B1, FUSIBLE_OPS, inputs, op_graph, placeholders, same, unfused, with_grads
+from xpgrad._fuse.cuda import BLOCK, compile_cuda, grid, kernel_body, raw_source
 from xpgrad._fuse.lower import lower
 
-CXX = shutil.which("c++") or shutil.which("g++")
 NVCC = shutil.which("nvcc")
-
-SHIM = f"""#include <math.h>
-struct Dim {{ unsigned x; }};
-static Dim blockIdx, threadIdx, blockDim, gridDim;
-#define __global__
-#define __launch_bounds__(n)
-extern "C" void at(unsigned block, unsigned thread, unsigned blocks) {{
-  blockIdx.x = block; threadIdx.x = thread; blockDim.x = {BLOCK}; gridDim.x = blocks;
-}}
-"""
+host = pytest.mark.skipif(fake_cupy.CXX is None, reason="no host C++ compiler to compile the kernel with")
 
 
-def _run_on_host(prog: Any, arrays: list[np.ndarray], tmp: Path, sms: int = 1) -> list[np.ndarray]:
-    """The kernel run as a launch of ``grid(n, sms)`` blocks would, one thread after another."""
-    src = tmp / "k.cpp"
-    src.write_text(SHIM + raw_source(prog))
-    lib = tmp / "k.so"
-    subprocess.run([CXX, "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o", lib, src], check=True)
-    so = ctypes.CDLL(str(lib))
-    n = arrays[0].size
-    blocks = grid(n, sms)
-    captured = [np.ascontiguousarray(a, dtype=prog.dtype) for _, a in prog.captured]
-    outs = [np.empty(n, dtype=d) for d in out_dtypes(prog)]
-    partial = np.full((max(1, len(prog.sums)), blocks * BLOCK), np.nan)  # every thread must write its totals
-    ptrs = [a.ctypes.data_as(ctypes.c_void_p) for a in [*arrays, *captured, *outs, partial]]
-    for b in range(blocks):
-        for t in range(BLOCK):
-            so.at(b, t, blocks)
-            so.xpgrad_fused(*ptrs, ctypes.c_longlong(n))
-    res, it = [], iter(outs)
-    with np.errstate(invalid="ignore"):  # inf - inf in a sum of specials is nan, as unfused
-        totals = partial.sum(axis=1)
-    for v, how in prog.outputs:
-        if how == "elem":
-            res.append(next(it))
-        else:
-            t = totals[prog.sums.index(v)]
-            res.append(t / n if how == "mean" else t)
-    return res
+@pytest.fixture
+def cp(monkeypatch: pytest.MonkeyPatch) -> Any:
+    return fake_cupy.install(monkeypatch)
 
 
-def _check(fused: list[np.ndarray], plain: list[Any]) -> None:
-    for f, u in zip(fused, plain, strict=True):
-        u = np.asarray(u, dtype=np.float64)
-        f = np.asarray(f, dtype=np.float64)
-        finite = np.isfinite(u)
-        np.testing.assert_array_equal(f[~finite], u[~finite])
-        err = np.abs(f[finite] - u[finite])
-        assert np.all(err <= 4 * np.finfo(np.float64).eps * (np.abs(u[finite]) + 1)), float(np.max(err))
+def _on_host(ps: list[Any], outs: list[Any], data: list[np.ndarray], dtype: str = "float64") -> None:
+    with np.errstate(invalid="ignore"):  # NumPy (standing in for CuPy) warns at inf - inf in the final sums
+        fused = compile_cuda(lower(ps, outs))(*data)
+    same(fused, unfused(ps, outs)(*data), dtype, data[0].size)
 
 
 def test_the_kernel_is_c_with_the_declared_parameters() -> None:
@@ -106,31 +70,38 @@ def test_the_grid_holds_one_thread_an_element_up_to_the_resident_limit() -> None
     assert grid(10**8, 132) == 132 * 8
 
 
-@pytest.mark.skipif(CXX is None, reason="no host C++ compiler to compile the kernel with")
-@pytest.mark.parametrize("n", [4000, 100])  # more elements than threads (each strides), and fewer
+@host
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [5000, 100])  # more elements than threads (each strides), and fewer
 @pytest.mark.parametrize("expr", sorted(B1))
-def test_b1_kernel_equals_unfused_on_the_host(expr: str, n: int, tmp_path: Path) -> None:
-    ps = placeholders(2)
-    outs = with_grads(B1[expr](*ps), ps)
-    data = inputs(n, 2)
-    _check(_run_on_host(lower(ps, outs), data, tmp_path), unfused(ps, outs)(*data))
+def test_b1_kernel_equals_unfused_on_the_host(cp: Any, expr: str, n: int, dtype: str) -> None:
+    ps = placeholders(2, dtype)
+    _on_host(ps, with_grads(B1[expr](*ps), ps), inputs(n, 2, dtype), dtype)
+    assert fake_cupy.launches[-1]["blocks"] == grid(n, fake_cupy.SMS)
 
 
-@pytest.mark.skipif(CXX is None, reason="no host C++ compiler to compile the kernel with")
+@host
 @pytest.mark.parametrize("name", FUSIBLE_OPS)
-def test_every_op_kernel_equals_unfused_on_the_host(name: str, tmp_path: Path) -> None:
+def test_every_op_kernel_equals_unfused_on_the_host(cp: Any, name: str) -> None:
     ps, outs = op_graph(name)
-    data = inputs(3000, len(ps))
-    _check(_run_on_host(lower(ps, outs), data, tmp_path), unfused(ps, outs)(*data))
+    _on_host(ps, outs, inputs(3000, len(ps)))
+
+
+def _specials(dtype: str) -> tuple[list[Any], list[Any]]:
+    """A graph whose kernel holds inf, -inf and nan literals (the NVRTC fallback macros' cases)."""
+    (x,) = placeholders(1, dtype)
+    return [x], [xpgrad.where(x > 0, x * math.inf, -math.inf) + math.nan * (x - x)]
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed: the CUDA sources are compiled on the GPU run only")
 def test_every_kernel_compiles_for_the_gpu(tmp_path: Path) -> None:
     ps = placeholders(2)
     graphs = [(ps, with_grads(B1[e](*ps), ps)) for e in sorted(B1)] + [op_graph(name) for name in FUSIBLE_OPS]
-    src = "".join(
-        raw_source(lower(list(i), list(o))).replace("xpgrad_fused", f"k{k}") for k, (i, o) in enumerate(graphs)
-    )
+    graphs += [_specials(dt) for dt in ("float64", "float32")]
+    kernels = [raw_source(lower(list(i), list(o))) for i, o in graphs]
+    assert "INFINITY" in kernels[-1] and "NAN" in kernels[-1]
+    # NVRTC has no math.h: the kernels' own INFINITY and NAN must compile without it
+    src = "".join("#undef INFINITY\n#undef NAN\n" + k.replace("xpgrad_fused", f"k{j}") for j, k in enumerate(kernels))
     (tmp_path / "k.cu").write_text(src)
     r = subprocess.run(
         [NVCC, "-arch=sm_80", "-ptx", "-o", str(tmp_path / "k.ptx"), str(tmp_path / "k.cu")],
@@ -138,3 +109,10 @@ def test_every_kernel_compiles_for_the_gpu(tmp_path: Path) -> None:
         text=True,
     )
     assert r.returncode == 0, r.stderr
+
+
+@host
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_fallback_specials_equal_unfused_on_the_host(cp: Any, dtype: str) -> None:
+    ps, outs = _specials(dtype)
+    _on_host(ps, outs, inputs(300, 1, dtype), dtype)

@@ -9,6 +9,7 @@ Building an op evaluates it at once when every input has a value.
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ._errors import BackendMismatchError, PlaceholderError
@@ -230,6 +231,14 @@ class Tensor:
 
     @property
     def device(self) -> Any:
+        """The array's own device object when there is a value (CuPy makes a new one each time, and a
+        ``with device:`` block keeps its state on the object: one shared between threads would mix them),
+        else the declared one. xpgrad compares and memoizes devices by `canonical_device`."""
+        v = self._value
+        if v is not None:
+            import array_api_compat
+
+            return array_api_compat.device(v)
         return self._device
 
     @property
@@ -418,7 +427,9 @@ def signature(bk: Backend, device: Any, shape: Any, dtype: Any) -> int | None:
         return None
 
 
-_devices: list[Any] = []  # one object per distinct device met; kept alive, so their ids stay unique
+_devices: dict[tuple[type, Any], Any] = {}  # hashable devices, by (type, device): one object each
+_unhashable: list[Any] = []  # the others (CuPy's Device); both kept alive, so their ids stay unique
+_devices_lock = threading.Lock()
 
 
 def canonical_device(device: Any) -> Any:
@@ -426,16 +437,47 @@ def canonical_device(device: Any) -> Any:
 
     Libraries may make a new device object on every ``array.device`` (CuPy does), equal to the others
     but hashed by identity or not at all; signatures and memos key on the canonical one, so equal
-    devices share their decisions and the tables do not grow with every array.
+    devices share their decisions and the tables do not grow with every array. Devices with a hash
+    that agrees with ``==`` are looked up in a dict (constant time however many devices were met); the
+    others (unhashable, or equal by value but hashed by identity) are compared with those met before.
+    Devices of different types are never merged, nor devices whose ``==`` raises or answers something
+    other than a bool.
     """
-    for d in _devices:
+    t = type(device)
+    try:
+        return _devices[(t, device)]
+    except Exception:  # not met yet; or unhashable, or an == that raises or is not a truth value
+        pass
+    if t.__hash__ is not None and (t.__hash__ is not object.__hash__ or t.__eq__ is object.__eq__):
+        try:  # a hash that agrees with ==
+            with _devices_lock:
+                return _devices.setdefault((t, device), device)
+        except Exception:
+            pass
+    for d in _unhashable:
         if d is device:
             return d
-    for d in _devices:
-        if type(d) is type(device) and d == device:
-            return d
-    _devices.append(device)
+    with _devices_lock:
+        for d in _unhashable:
+            if d is device or (type(d) is type(device) and _equal(d, device)):
+                return d
+        _unhashable.append(device)
     return device
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        eq = a == b
+    except Exception:
+        return False
+    if eq is True or eq is False:
+        return eq
+    if getattr(eq, "shape", None) != ():  # NotImplemented, an array...: not an answer
+        return False
+    try:
+        return bool(eq)  # a NumPy bool
+    except Exception:
+        return False
 
 
 def _declared_shape(shape: Any) -> tuple[int | None, ...] | None:

@@ -60,18 +60,34 @@ class Program:
 
 
 def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int, ...]:
-    """The shape of one call's elementwise outputs, after checking the arrays (count, dtype, shapes)."""
+    """The shape of one call's elementwise outputs, after checking the arrays (count, dtype, shapes).
+
+    The kernels read an input or captured array at every element, except the 0-d ones of
+    ``prog.scalar_inputs`` (read once): so each array must be 0-d exactly when lowered as such, and
+    every other one must have the call's shape (a kernel does not broadcast; it would read past the end).
+    """
     n_in = len(prog.inputs)
     if len(arrays) != n_in:
         raise TypeError(f"fused function takes {n_in} arrays but {len(arrays)} were given")
     shape = next((tuple(a.shape) for a in arrays if a.ndim), None)
     if shape is None:
         shape = next((tuple(a.shape) for _, a in prog.captured if a.ndim), ())
-    for k, a in enumerate(arrays):
+    for k, (v, a) in enumerate(zip(prog.inputs, arrays, strict=True)):
         if a.dtype != dtype:
             raise TypeError(f"fused function: input {k} has dtype {a.dtype}; it was compiled for {dtype}")
+        if (a.ndim == 0) != (v in prog.scalar_inputs):
+            raise ValueError(
+                f"fused function: input {k} has shape {tuple(a.shape)}; it was fused as "
+                f"{'a 0-d array' if v in prog.scalar_inputs else 'an array of one or more dimensions'}"
+            )
         if a.ndim and tuple(a.shape) != shape:
             raise ValueError(f"fused function: input {k} has shape {tuple(a.shape)}; the others have {shape}")
+    for _, a in prog.captured:
+        if a.ndim and tuple(a.shape) != shape:
+            raise ValueError(
+                f"fused function: the graph holds an array of shape {tuple(a.shape)} and the inputs have "
+                f"shape {shape}; a fused kernel does not broadcast (broadcast the array when building the graph)"
+            )
     return shape
 
 

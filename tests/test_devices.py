@@ -1,0 +1,75 @@
+"""canonical_device: equal devices share one object; a device whose == misbehaves is never merged
+(nor makes signature raise); hashable devices are looked up in a dict, not compared with all before."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xpgrad._tensor import canonical_device, signature
+from xpgrad.backends import get_backend
+
+
+class Picky:
+    """Hashable; == raises between devices of different platforms (as some libraries' objects do)."""
+
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Picky) and other.platform != self.platform:
+            raise TypeError("cannot compare devices of different platforms")
+        return isinstance(other, Picky)
+
+    def __hash__(self) -> int:
+        return 0  # every Picky collides: the dict compares them
+
+
+class ArrayEq:
+    """Unhashable; == answers elementwise, with an array (bool() of it raises)."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, v: list[int]) -> None:
+        self.v = np.array(v)
+
+    def __eq__(self, other: object) -> object:
+        return self.v == other.v if isinstance(other, ArrayEq) else NotImplemented
+
+
+def test_a_device_whose_equality_raises_gets_a_signature() -> None:
+    bk = get_backend("numpy")
+    a, b = Picky("gpu"), Picky("tpu")
+    sa, sb = signature(bk, a, (3,), np.float64), signature(bk, b, (3,), np.float64)
+    assert sa != sb and canonical_device(b) is b
+
+
+def test_a_device_whose_equality_is_an_array_is_not_merged() -> None:
+    a, b = ArrayEq([1, 2]), ArrayEq([1, 3])
+    assert canonical_device(a) is a and canonical_device(b) is b
+
+
+def test_hashable_devices_are_looked_up_not_scanned() -> None:
+    """Many distinct hashable devices (a library making a new one per array, equal by identity) go to the
+    dict: the list that is scanned holds only unhashable ones, so a lookup stays constant time."""
+    from xpgrad import _tensor
+
+    class Fresh:  # equality by identity: a new device object is a new device
+        pass
+
+    bk = get_backend("numpy")
+    before = len(_tensor._unhashable)
+    sigs = {signature(bk, Fresh(), (3,), np.float64) for _ in range(500)}
+    assert len(sigs) == 500 and len(_tensor._unhashable) == before
+
+
+def test_tensor_device_is_the_arrays_own_object() -> None:
+    """``with t.device:`` keeps state on the object (CuPy), so a Tensor hands out its array's own device
+    object, not the canonical one its memo keys on."""
+    import array_api_strict as xps
+
+    import xpgrad
+
+    first = xpgrad.Tensor(xps.ones(3, device=xps.Device("device1")))
+    a = xps.ones(3, device=xps.Device("device1"))  # an equal device, another object
+    t = xpgrad.Tensor(a)
+    assert t.device is a.device and t.device == first.device and t._device is first._device

@@ -1,0 +1,105 @@
+"""The fused GPU function's runner (`compile_cuda`) end to end on the host, `tests/fake_cupy.py` standing
+in for CuPy (every array is followed by sentinels, so a read past its end shows): the calls it accepts
+give the unfused graph's results; the calls a kernel cannot run as the graph would are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import fake_cupy
+import xpgrad
+from fuse_cases import B1, inputs, placeholders, same, unfused, with_grads
+from xpgrad._fuse.cuda import compile_cuda
+from xpgrad._fuse.lower import lower
+
+pytestmark = pytest.mark.skipif(fake_cupy.CXX is None, reason="no host C++ compiler")
+
+
+@pytest.fixture
+def cp(monkeypatch: Any) -> Any:
+    return fake_cupy.install(monkeypatch)
+
+
+def _gpu(ins: list[Any], outs: list[Any]) -> Any:
+    return compile_cuda(lower(ins, outs))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [1, 100, 5000])  # 5000 > 2 SMs * 2048 threads: the threads stride
+def test_b1_matches_unfused(cp: Any, dtype: str, n: int) -> None:
+    ps = placeholders(2, dtype)
+    outs = with_grads(B1["compute"](*ps), ps)
+    data = inputs(n, 2, dtype)
+    same(_gpu(ps, outs)(*data), unfused(ps, outs)(*data), dtype, n)
+
+
+def test_bool_output_and_mean(cp: Any) -> None:
+    x, y = placeholders(2)
+    outs = [x > y, xpgrad.mean(x * y)]
+    data = inputs(300, 2)
+    same(_gpu([x, y], outs)(*data), unfused([x, y], outs)(*data), "float64", 300)
+
+
+def test_empty_input(cp: Any) -> None:
+    x, y = placeholders(2)
+    outs = [x * y, xpgrad.sum(x * y), xpgrad.mean(x * y)]
+    data = [np.zeros(0), np.zeros(0)]
+    with np.errstate(all="ignore"):
+        got = _gpu([x, y], outs)(*data)
+    assert got[0].shape == (0,) and float(got[1]) == 0.0 and np.isnan(got[2])
+
+
+def test_non_contiguous_inputs(cp: Any) -> None:
+    x = xpgrad.placeholder(shape=(None, None), dtype="float64")
+    y = xpgrad.placeholder(shape=(None, None), dtype="float64")
+    outs = with_grads(xpgrad.sum(x * y + x), [x, y])
+    a = np.arange(12.0).reshape(3, 4).T  # F-ordered
+    b = np.arange(24.0).reshape(4, 6)[:, ::2]  # strided
+    same(_gpu([x, y], outs)(a, b), unfused([x, y], outs)(a, b), "float64", 12)
+
+
+# Each call below is one the unfused graph refuses (or broadcasts); the kernel, which reads every
+# array at every element (a 0-d one at its first), would compute something else, past an array's end.
+
+
+def _refused_by_unfused(ins: list[Any], outs: list[Any], *arrays: Any) -> None:
+    with pytest.raises(ValueError):
+        unfused(ins, outs)(*arrays)
+
+
+def test_a_0d_input_fed_an_array_is_refused(cp: Any) -> None:
+    s = xpgrad.placeholder(shape=(), dtype="float64", name="s")
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", name="x")
+    f = _gpu([s, x], [s * x])
+    _refused_by_unfused([s, x], [s * x], np.arange(4.0), np.ones(4))
+    with pytest.raises(ValueError):  # the kernel reads s[0] only: [0, 0, 0, 0] for [0, 1, 2, 3]
+        f(np.arange(4.0), np.ones(4))
+
+
+def test_an_array_input_fed_a_0d_array_is_refused(cp: Any) -> None:
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", name="x")
+    y = xpgrad.placeholder(shape=(None,), dtype="float64", name="y")
+    f = _gpu([x, y], [x * y])
+    _refused_by_unfused([x, y], [x * y], np.array(2.0), np.ones(4))
+    with pytest.raises(ValueError):  # the kernel reads x[1], x[2]... past its one element
+        f(np.array(2.0), np.ones(4))
+
+
+def test_a_captured_array_of_another_size_is_refused(cp: Any) -> None:
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", name="x")
+    w = xpgrad.Tensor(np.arange(10.0))
+    f = _gpu([x], [x * w])
+    _refused_by_unfused([x], [x * w], np.ones(20))
+    with pytest.raises(ValueError):  # the kernel reads w[10..19]
+        f(np.ones(20))
+
+
+def test_a_captured_array_broadcast_against_the_inputs_is_refused(cp: Any) -> None:
+    x = xpgrad.placeholder(shape=(None, None), dtype="float64", name="x")
+    w = xpgrad.Tensor(np.arange(4.0))
+    f = _gpu([x], [x * w])
+    with pytest.raises(ValueError):  # unfused broadcasts (4,) to (3, 4); the kernel reads w[4..11]
+        f(np.ones((3, 4)))

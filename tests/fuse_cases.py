@@ -108,3 +108,15 @@ def same(fused: list, plain: list, dtype: str, n_sum_terms: int) -> None:
             np.testing.assert_array_equal(f[~finite], u[~finite])
             err = np.abs(f[finite].astype(np.float64) - u[finite])
             assert np.all(err <= ULP[dtype] * (np.abs(u[finite]) + 1)), float(np.max(err))
+
+
+def refuses_bad_calls(f: Callable[..., Any], xp: Any) -> None:
+    """``f``, fused from two float64 placeholders, refuses mismatched shapes, another dtype and a wrong count."""
+    import pytest
+
+    with pytest.raises(ValueError, match="shape"):
+        f(xp.zeros(3), xp.zeros(4))
+    with pytest.raises(TypeError, match="dtype"):
+        f(xp.zeros(3, xp.float32), xp.zeros(3, xp.float32))
+    with pytest.raises(TypeError, match="takes 2 arrays"):
+        f(xp.zeros(3))

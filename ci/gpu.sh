@@ -4,12 +4,16 @@
 # Set XPGRAD_NO_INSTALL=1 where dependencies are preinstalled and there is no package index.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Set PYTHON to pick the interpreter (default: python, else python3: GPU images often have only the latter).
+PY="${PYTHON:-$(command -v python || command -v python3)}"
 if [[ -z "${XPGRAD_NO_INSTALL:-}" ]]; then
-  python -m pip install --quiet -e ".[test,cupy]"
+  # a CuPy already installed (any CUDA build) is kept; otherwise the CUDA 12 build (pip install -e '.[cuda13]' for 13)
+  if "$PY" -c "import cupy" 2>/dev/null; then extra="test"; else extra="test,cupy"; fi
+  "$PY" -m pip install --quiet -e ".[$extra]"
 else
-  python -m pip install --quiet --no-deps --no-build-isolation -e .
+  "$PY" -m pip install --quiet --no-deps --no-build-isolation -e .
 fi
-python - <<'PY'
+"$PY" - <<'PY'
 import sys
 from xpgrad.backends import cupy
 why = cupy.probe()
@@ -18,4 +22,4 @@ if why is not None:
 import cupy as cp
 print("CuPy", cp.__version__, "on", cp.cuda.runtime.getDeviceProperties(0)["name"].decode())
 PY
-XPGRAD_TEST_BACKENDS="${XPGRAD_TEST_BACKENDS:-cupy,numpy}" python -m pytest "$@"
+XPGRAD_TEST_BACKENDS="${XPGRAD_TEST_BACKENDS:-cupy,numpy}" "$PY" -m pytest "$@"

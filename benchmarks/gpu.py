@@ -253,8 +253,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dump(report, f, indent=1)
     with open(stem + ".txt", "w") as f:
         f.write(table(report))
+    print(chart(report, stem + ".png"))
     print(table(report))
     return 0
+
+
+def chart(report: dict[str, Any], path: str) -> str:
+    """PNG of the ratios to hand-written code, a bar per contender and scenario (log scale)."""
+    from .chart import bars, pyplot
+
+    plt = pyplot()
+    if plt is None:
+        return "matplotlib is not installed: chart skipped"
+    scenarios = report["scenarios"]
+    names = list(dict.fromkeys(k for e in scenarios.values() for k in e["results"] if k != "hand"))
+    fig, ax = plt.subplots(figsize=(15, 5))
+    bars(
+        ax,
+        list(scenarios),
+        names,
+        lambda label, name: scenarios[label]["results"].get(name, {}).get("ratio"),
+        f"{report['device']}, {report['date']}: median of per-round ratios (lower: faster; no bar: not timed)",
+    )
+    ax.set_ylabel("time / hand-written (same library)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return f"chart: {path}"
 
 
 def versions() -> dict[str, str]:

@@ -32,7 +32,10 @@ def pyplot() -> Any:
     return plt
 
 
-def bars(ax: Any, labels: list[str], names: list[str], ratio: Callable[[str, str], float | None], title: str) -> None:
+Ratio = Callable[[str, str], "float | None"]
+
+
+def bars(ax: Any, labels: list[str], names: list[str], ratio: Ratio, title: str, ylabel: str) -> None:
     """One panel: for each scenario label, a bar per contender of ``ratio(label, name)`` (log scale)."""
     width = 0.8 / max(1, len(names))
     for j, name in enumerate(names):
@@ -49,8 +52,16 @@ def bars(ax: Any, labels: list[str], names: list[str], ratio: Callable[[str, str
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=8)
     ax.set_title(title)
+    ax.set_ylabel(ylabel)
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8, ncol=len(names))
+
+
+def save(plt: Any, fig: Any, path: Any) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return f"chart: {path}"
 
 
 def draw(doc: dict[str, Any], path: Path) -> str:
@@ -62,16 +73,8 @@ def draw(doc: dict[str, Any], path: Path) -> str:
     runs = doc["runs"]
     fig, axes = plt.subplots(len(runs), 1, figsize=(15, 4.2 * len(runs)), squeeze=False)
     for ax, run in zip(axes[:, 0], runs, strict=True):
-        scenarios = {sc["id"]: sc for sc in run["scenarios"]}
-        bars(
-            ax,
-            list(scenarios),
-            names,
-            lambda label, name, scs=scenarios: scs[label]["results"].get(name, {}).get("median_ratio"),
-            f"{run['threads']} thread(s): median of per-round ratios (lower: faster; no bar: not timed)",
-        )
-        ax.set_ylabel("time / hand-written NumPy")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return f"chart: {path}"
+        scs = {sc["id"]: sc for sc in run["scenarios"]}
+        title = f"{run['threads']} thread(s): median of per-round ratios (lower: faster; no bar: not timed)"
+        ratio: Ratio = lambda label, name, scs=scs: scs[label]["results"].get(name, {}).get("median_ratio")
+        bars(ax, list(scs), names, ratio, title, "time / hand-written NumPy")
+    return save(plt, fig, path)

@@ -260,26 +260,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def chart(report: dict[str, Any], path: str) -> str:
     """PNG of the ratios to hand-written code, a bar per contender and scenario (log scale)."""
-    from .chart import bars, pyplot
+    from .chart import bars, pyplot, save
 
     plt = pyplot()
     if plt is None:
         return "matplotlib is not installed: chart skipped"
-    scenarios = report["scenarios"]
-    names = list(dict.fromkeys(k for e in scenarios.values() for k in e["results"] if k != "hand"))
+    scs = report["scenarios"]
+    names = list(dict.fromkeys(k for e in scs.values() for k in e["results"] if k != "hand"))
     fig, ax = plt.subplots(figsize=(15, 5))
-    bars(
-        ax,
-        list(scenarios),
-        names,
-        lambda label, name: scenarios[label]["results"].get(name, {}).get("ratio"),
-        f"{report['device']}, {report['date']}: median of per-round ratios (lower: faster; no bar: not timed)",
-    )
-    ax.set_ylabel("time / hand-written (same library)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return f"chart: {path}"
+    title = f"{report['device']}, {report['date']}: median of per-round ratios (lower: faster; no bar: not timed)"
+    bars(ax, list(scs), names, lambda s, n: scs[s]["results"].get(n, {}).get("ratio"), title, "time / hand-written")
+    return save(plt, fig, path)
 
 
 def versions() -> dict[str, str]:

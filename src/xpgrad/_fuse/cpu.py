@@ -89,8 +89,7 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     dtype = np.dtype(prog.dtype)
     captured = [np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()] for _, a in prog.captured]
     sums = prog.sums
-    var_dtype = {i.var: i.dtype for i in prog.body}
-    out_dtypes = [np.dtype(var_dtype.get(v, prog.dtype)) for v, _ in prog.outputs]
+    out_dtypes = [np.dtype(d) for d in prog.output_dtypes]
     return _runner(prog, kernel, dtype, captured, sums, out_dtypes, src)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from . import cexpr
 from .lower import Instr, Program, call_shape
 
-__all__ = ["BLOCK", "C_TYPES", "compile_cuda", "grid", "kernel_body", "out_dtypes", "raw_source"]
+__all__ = ["BLOCK", "C_TYPES", "compile_cuda", "grid", "kernel_body", "raw_source"]
 
 C_TYPES = {"float64": "double", "float32": "float", "bool": "bool"}
 
@@ -72,10 +72,10 @@ RAW_PREAMBLE = """#ifndef INFINITY
 """
 
 
-def out_dtypes(prog: Program) -> list[str]:
-    """The dtype of each elementwise output, in order (a comparison's output is bool)."""
-    var_dtype = {i.var: i.dtype for i in prog.body}
-    return [var_dtype.get(v, prog.dtype) for v, how in prog.outputs if how == "elem"]
+def _elem_dtypes(prog: Program) -> list[tuple[int, str]]:
+    """(k, dtype) of each elementwise output ``k``."""
+    pairs = enumerate(zip(prog.outputs, prog.output_dtypes, strict=True))
+    return [(k, d) for k, ((_, how), d) in pairs if how == "elem"]
 
 
 def raw_source(prog: Program) -> str:
@@ -87,8 +87,7 @@ def raw_source(prog: Program) -> str:
     body = kernel_body(prog)
     t = C_TYPES[prog.dtype]
     ins = [*prog.inputs, *(c for c, _ in prog.captured)]
-    elem = [k for k, (_, how) in enumerate(prog.outputs) if how == "elem"]
-    outs = [(f"o{k}", C_TYPES[d]) for k, d in zip(elem, out_dtypes(prog), strict=True)]
+    outs = [(f"o{k}", C_TYPES[d]) for k, d in _elem_dtypes(prog)]
     n_sums = len(prog.sums)
     params = [f"const {t}* __restrict__ p_{v}" for v in ins]
     params += [f"{ct}* __restrict__ p_{o}" for o, ct in outs]
@@ -127,7 +126,7 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
     dtype = np.dtype(prog.dtype)
     captured = [cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype)) for _, a in prog.captured]
     sums = prog.sums
-    dtypes = [np.dtype(d) for d in out_dtypes(prog)]
+    dtypes = [np.dtype(d) for _, d in _elem_dtypes(prog)]
     sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
 
     def run(*arrays: Any) -> list[Any]:

@@ -58,6 +58,12 @@ class Program:
     def summand(self, var: str) -> str:
         return next(i.args[0] for i in self.body if i.var == var)
 
+    @property
+    def output_dtypes(self) -> list[str]:
+        """Each output's dtype, in order: its instruction's (a comparison's is bool), else the program's."""
+        var_dtype = {i.var: i.dtype for i in self.body}
+        return [var_dtype.get(v, self.dtype) for v, _ in self.outputs]
+
 
 def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int, ...]:
     """The shape of one call's elementwise outputs, after checking the arrays (count, dtype, shapes).

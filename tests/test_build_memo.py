@@ -112,3 +112,33 @@ def test_fresh_arrays_reuse_the_memoized_decisions(tb) -> None:
     for _ in range(5):
         build()
     assert len(_tensor._signatures) == n
+
+
+def test_ops_called_with_their_default_params_take_the_fast_path() -> None:
+    """``sum(y)`` and its rule's ``expand(g, x, axis=None, keepdims=False)`` are built by `_fast` (issue 5),
+    which merges a node only with one of the same params and evaluates with the defaults."""
+    from xpgrad import _build
+
+    x, w = xpgrad.Tensor(np.arange(6.0).reshape(2, 3)), xpgrad.Tensor(np.ones((2, 3)))
+    xpgrad.grad(xpgrad.sum(w), [w])  # first meetings: the checked path decides, and leaves it to the fast path
+    built = []
+    real = _build._apply
+    _build._apply = lambda *a: built.append(a[0].name) or real(*a)  # type: ignore[assignment]
+    try:
+        s = xpgrad.sum(x)
+        by_axis = xpgrad.sum(x, axis=0)  # explicit params: the checked path, a node of its own
+        again = xpgrad.sum(x, axis=None, keepdims=False)  # the defaults, spelled out: the same node
+        (g,) = xpgrad.grad(s, [x])
+        (g2,) = xpgrad.grad(s, [x])
+    finally:
+        _build._apply = real  # type: ignore[assignment]
+    assert built == ["sum"]  # only the one with an axis
+    assert again is s and by_axis is not s and xpgrad.sum(x, axis=0) is by_axis
+    assert s.params is xpgrad.sum(x).params and by_axis.params["axis"] == 0
+    assert float(s.value) == 15.0 and by_axis.shape == (3,)
+    np.testing.assert_array_equal(by_axis.numpy(), [3.0, 5.0, 7.0])
+    assert g.op.name == "expand" and g2 is g and g.shape == (2, 3)
+    np.testing.assert_array_equal(g.numpy(), np.ones((2, 3)))
+    keep = xpgrad.sum(x, keepdims=True)  # a param that is not its default (True is not False)
+    assert keep.shape == (1, 1) and keep is not s
+    assert xpgrad.mean(xpgrad.placeholder(shape=(2,), dtype="float64")).shape == ()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from threading import Lock, get_ident
 from typing import Any
 
@@ -23,6 +24,8 @@ from .backends import Backend, backend_of, get_backend
 __all__ = ["apply", "apply_binary", "apply_unary", "const", "evaluate", "derivative_level", "settle"]
 
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
+_ABSENT: Any = object()
+_DEFAULTS = ("params", "the op's defaults")  # `_decided`'s key part for them (no `_memo_params` to build)
 
 # Per-thread build state (a thread's `grad` must not change the nodes another thread builds meanwhile):
 # the dicts map a thread to its state; the one-element lists count the threads with one, and are
@@ -144,6 +147,13 @@ def _operand(op: OpDef, a: Any) -> Tensor:
 
 def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
     """Build (and, when possible, evaluate) the node ``op(*args, **params)``."""
+    if params:  # params that are all their defaults, by identity (None, False: a rule's ``axis=axis``)
+        defaults = op.params
+        for k, v in params.items():
+            if defaults.get(k, _ABSENT) is not v:
+                break
+        else:  # are the op's own defaults: the fast paths (issue 5: ``sum(y)``'s rule, ``expand``)
+            params = _NO_PARAMS
     if not params:  # the common one- and two-operand cases take the inlined paths (issue 5)
         n = len(args)
         if n == 2 and op.arity == 2:
@@ -165,6 +175,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     else:
         params = op.params
     children = args
+    defaults = params is op.params and op.simplify is None  # `_fast` can take it (it passes no params)
     if len(args) == 2:  # the common binary case (x * 0.999, 0.001 + x) without a list (issue 5)
         a, b = args
         if type(a) is not Tensor:
@@ -192,7 +203,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
             else:
                 key = (op, *[c._sig for c in children])
             if params:  # a sum, an expand, a reshape...: see `_memo_params`
-                key = (*key, _memo_params(params))
+                key = (*key, _DEFAULTS if params is op.params else _memo_params(params))
             if None in key:
                 key = None
             else:
@@ -211,8 +222,9 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
                 _quick.clear()
             fn = None if params else decided[0].fn(op)  # with params: `evaluate` passes them
             _decided[key] = decided = (*decided[:5], _remat.watch(children), fn, decided[7])
-            if decided[4] is None and decided[1] is not None and not op.params:  # see `_fast`
-                _quick[key] = (*decided[:4], decided[6], decided[7], decided[5])
+            if decided[4] is None and decided[1] is not None and (not op.params or defaults):  # see `_fast`
+                run = partial(decided[0].fn(op), **params) if params else fn  # (the op's defaults)
+                _quick[key[:-1] if params else key] = (*decided[:4], run, decided[7], decided[5])
     bk, dev, shape, dtype, target, _, fn, sig = decided
     if op.simplify is not None:
         found = op.simplify(*children, **params) if params else op.simplify(*children)
@@ -275,10 +287,11 @@ def apply_unary(op: OpDef, a: Any) -> Tensor:
 
 
 def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
-    """`_apply` for one (``b`` None) or two Tensor operands and no params: the same result by the
-    same steps, with the common case inlined (issue 5: per-op overhead). Only decisions in `_quick`
-    (no casts, no params, no move, device known) are taken here; anything else, and the first meeting
-    of these operand signatures, goes to `_apply` before any step is taken."""
+    """`_apply` for one (``b`` None) or two Tensor operands and the op's default params (most ops have
+    none): the same result by the same steps, with the common case inlined (issue 5: per-op overhead).
+    Only decisions in `_quick` (no casts, default params, no rewrite for an op with params, no move,
+    device known) are taken here; anything else, and the first meeting of these operand signatures,
+    goes to `_apply` before any step is taken."""
     try:  # neither memo holds a key with a None signature
         quick = _quick.get((op, a._sig) if b is None else (op, a._sig, b._sig))
     except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
@@ -297,10 +310,12 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         o = b if a._const and b is not None else a  # (both constants never get here: they fold in `_apply`)
         u = o._users
         if u is not None:  # it has parents: one of them may be this node
-            found = u() if type(u) is _WEAKREF else _cse.among(u, op, children, _NO_PARAMS)
+            found = u() if type(u) is _WEAKREF else _cse.among(u, op, children, op.params)
             if found is not None and found.op is op:  # a hit (B4: ``g * y`` for both operands of ``y * y``)
                 fc = found.children
-                if (fc[0] is a and (b is None or fc[1] is b)) or _cse.same(found, op, children, _NO_PARAMS):
+                if (fc[0] is a and (b is None or fc[1] is b) and found.params is op.params) or _cse.same(
+                    found, op, children, op.params
+                ):
                     if not _deferred[0] and found._value is not None and found._epoch == feeds[0]:
                         return found  # `_merged`'s common case: a current value, no thread deferring
                     found = _merged(found, into)
@@ -395,7 +410,9 @@ _young_append, _weakref, _WEAKREF = _young.append, weakref.ref, weakref.Referenc
 
 _quick: dict[Any, Any] = {}
 """The decisions `_fast` takes as they are: (op, operand signatures) -> (backend, device, shape, dtype,
-the backend's function for the op, the result's signature), for ops without params that need no cast."""
+the backend's function for the op (its default params bound), the result's signature, whether an operand
+is large), for ops that need no cast, called without params or with their defaults (``sum(y)``, the
+``expand`` of its rule)."""
 
 _decided: dict[Any, Any] = {}
 """The memo of `_decide`: (op, operand signatures..., params if any) -> (backend, device, shape, dtype,

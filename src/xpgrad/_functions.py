@@ -37,7 +37,7 @@ _INTERNAL = frozenset(
 def make_function(op: OpDef, backend: Any = None) -> Any:
     """``xpgrad.<op>``; Python numbers alone make arrays on ``backend`` (default: the default backend)."""
 
-    unary = op.arity == 1 and not op.params
+    unary = op.arity == 1  # (an op with params, called without: its defaults, also the fast path)
 
     def function(*args: Any, **params: Any) -> Tensor:
         if unary and not params and len(args) == 1 and type(args[0]) is Tensor:  # sin(x): the fast path

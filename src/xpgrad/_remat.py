@@ -99,7 +99,7 @@ def reads(node: Tensor) -> tuple[bool, ...]:
     """(output read?, input 0 read?, ...): what ``node``'s derivative rules (all of them) read."""
     op = node.op
     children = node.children
-    if not node.params:  # the common case, without a key to build (issue 5: large eager graphs)
+    if node.params is op.params:  # the common case (its defaults), without a key to build (issue 5)
         for c in children:
             if c._const:
                 break

@@ -4,6 +4,7 @@ released and recomputed, bit for bit, whenever something needs them."""
 from __future__ import annotations
 
 import tracemalloc
+import weakref
 from typing import Any
 
 import numpy as np
@@ -311,3 +312,20 @@ def test_returned_gradients_keep_their_values_through_a_second_derivative(case: 
     for on, off in zip(got["on"], got["off"], strict=True):
         assert on is not None
         assert np.array_equal(np.asarray(on).view(np.uint8), np.asarray(off).view(np.uint8))
+
+
+def test_an_operand_met_twice_never_lends_its_buffer() -> None:
+    # ``xy + xy``: add's rule reads neither operand, so xy is released after it; it is both operands,
+    # so the result is never written into its buffer (the check that it is met once)
+    a, b = np.linspace(-1, 1, LARGE), np.linspace(0, 2, LARGE)
+    x, y = xpgrad.Tensor(a), xpgrad.Tensor(b)
+    xy = x * y
+    buffer = weakref.ref(xy._value)  # (a weak reference: the array stays held by its node only)
+    t = xy + xy
+    assert xy._remat == RELEASED and np.array_equal(t.value, (a * b) + (a * b))
+    assert buffer() is None or buffer() is not t.value  # written into a fresh array
+    assert np.array_equal(xy.value, a * b)
+    p = x * y  # met once: its buffer is lent (so the check above can see a lent one)
+    lent = weakref.ref(p._value)
+    q = p + x
+    assert lent() is q.value and np.array_equal(q.value, a * b + a)

@@ -50,27 +50,35 @@ def settle_all(created: _build.Deferred, keep: list[Tensor]) -> None:
     """
     # sets and dicts of the nodes themselves (a Tensor hashes by identity, in C): no ``id`` call a node
     mine = created.members  # (built as they were deferred)
-    needed = _needed(keep, mine)
-    live = [n for n in created if n in needed]
+    kept = set(keep)
+    # One pass from the newest node (creation order is topological, so a node's users come before it):
+    # a node is needed when kept or used by a needed node, i.e. already counted in ``uses``; a node a
+    # rewrite dropped has neither (issue 5: no separate walk from ``keep``)
     uses: dict[Tensor, int] = {}  # also of the older (forward) nodes, released after their last use here
     get = uses.get
+    live: list[Tensor] = []
     older: list[Tensor] = []
-    for n in live:
-        for c in n.children:
-            uses[c] = get(c, 0) + 1
-            if c not in mine:
-                older.append(c)
+    for n in reversed(created):
+        if n in uses or n in kept:
+            live.append(n)
+            for c in n.children:
+                uses[c] = get(c, 0) + 1
+                if c not in mine:
+                    older.append(c)
+    live.reverse()
     _recompute_freed(older + [k for k in keep if k not in mine])  # a gradient can be an older node
-    kept = set(keep)
     kept.update(n for n in live if _residual(n, mine))
     released = _remat.RELEASED
     for n in live:
         children = n.children
+        lend = True  # every operand has its value (a released one is recomputed by `settle`: none lends)
         for c in children:
-            if c._value is None and c._remat != released:
-                break
-        else:
-            _build.settle(n, _donor(n, uses, kept, mine))  # maybe into an operand's buffer at its last use
+            if c._value is None:
+                if c._remat != released:
+                    break
+                lend = False
+        else:  # maybe into an operand's buffer at its last use
+            _build.settle(n, _donor(n, uses, kept, mine) if lend else None)
         for c in children:
             left = uses[c] - 1
             uses[c] = left
@@ -86,7 +94,7 @@ def _donor(n: Tensor, uses: dict[Tensor, int], kept: set[Tensor], mine: set[Tens
     after (a gradient intermediate, or a forward value `_remat.release` will release), an array of
     exactly ``n``'s shape and dtype owning its contiguous memory, and held by nothing but its node
     (the reference count, as NumPy's own temporary elision checks it). None: allocate as usual."""
-    if not _remat.writes_into(n) or any(c._value is None for c in n.children):  # released: recomputed by settle
+    if not _remat.writes_into(n):  # (`settle_all` asks only when every operand has its value)
         return None
     for i, c in enumerate(n.children):
         if uses[c] != 1 or c in kept or (c not in mine and not _releases(c)):
@@ -119,22 +127,14 @@ def _libm(n: Tensor) -> bool:
     (`_residual`), and a forward one is not released after the gradient read it (`_remat.release`):
     the second derivative reads ``sin(x)`` of ``sum(sin(x)*x)`` again."""
     op = n.op
-    return op is not None and op.arity == 1 and op.domain == "floating"
+    libm = _LIBM.get(op)
+    if libm is None:
+        libm = _LIBM[op] = op is not None and op.arity == 1 and op.domain == "floating"
+    return libm
 
 
-def _needed(keep: list[Tensor], mine: set[Tensor]) -> set[Tensor]:
-    """The nodes of ``mine`` that ``keep`` depends on (an explicit stack, no recursion)."""
-    needed: set[Tensor] = set()
-    stack = [k for k in keep if k in mine]
-    while stack:
-        n = stack.pop()
-        if n in needed:
-            continue
-        needed.add(n)
-        for c in n.children:
-            if c in mine and c not in needed:
-                stack.append(c)
-    return needed
+_LIBM: dict[Any, bool] = {}
+"""`_libm` by op (None: a leaf)."""
 
 
 def _recompute_freed(outside: list[Any]) -> None:

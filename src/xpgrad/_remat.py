@@ -73,24 +73,23 @@ def disabled() -> AbstractContextManager[None]:
 
 
 def is_big(t: Tensor) -> bool:
-    """A value worth releasing: an array of at least `LARGE` elements, static shape and dtype known."""
-    if t._const or t._dtype is None:
-        return False
-    n = _shapes.size(t._shape)
-    return n is not None and n >= LARGE
+    """A value worth releasing: an array of at least `LARGE` elements, static shape and dtype known.
+    (Memoized by signature, which names the shape and dtype, a constant's its Python type: each is
+    sized once.)"""
+    s = t._sig
+    big = _big.get(s) if s is not None else None
+    if big is None:
+        n = None if t._const or t._dtype is None else _shapes.size(t._shape)
+        big = n is not None and n >= LARGE
+        if s is not None:
+            _big[s] = big
+    return big
 
 
 def watch(children: tuple[Tensor, ...]) -> bool:
-    """Whether building on ``children`` may release one (memoized with `apply`'s decisions; a
-    signature names a shape and dtype, so each is sized once)."""
+    """Whether building on ``children`` may release one (memoized with `apply`'s decisions)."""
     for c in children:
-        s = c._sig
-        big = _big.get(s) if s is not None else None
-        if big is None:
-            big = is_big(c)
-            if s is not None:
-                _big[s] = big
-        if big:
+        if is_big(c):
             return True
     return False
 
@@ -158,11 +157,13 @@ def _trace(node: Tensor) -> tuple[bool, ...]:
     return tuple(seen)
 
 
-def after(p: Tensor) -> None:
-    """``p`` was just evaluated eagerly: pin the children its rules read, release the others."""
+def after(p: Tensor, r: tuple[bool, ...] | None = None) -> None:
+    """``p`` was just evaluated eagerly: pin the children its rules read (``r``: `reads` of ``p``, when
+    the caller has it), release the others."""
     if not _on[0]:
         return
-    r = reads(p)
+    if r is None:
+        r = reads(p)
     for i, c in enumerate(p.children):
         if r[i + 1]:
             if c.op is not None:
@@ -180,7 +181,10 @@ def releasable(c: Tensor) -> bool:
     second derivative would give None.)"""
     if not (_on[0] and c.op is not None and c._value is not None and is_big(c)):
         return False
-    return all(d._value is not None or d._remat == RELEASED for d in c.children)
+    for d in c.children:  # (a loop, not all(<generator>): issue 5, per large node)
+        if d._value is None and d._remat != RELEASED:
+            return False
+    return True
 
 
 def release(c: Tensor) -> None:
@@ -200,7 +204,11 @@ def run(node: Tensor, fn: Any) -> Tensor:
     for c in children:
         if c._value is None:
             return fill(node)
-    i = _donor(node) if _on[0] else None
+    if not _on[0]:
+        node._value = fn(*[c._value for c in children])
+        return node
+    r = reads(node)
+    i = _donor(node, r)
     try:
         if i is None:
             node._value = fn(*[c._value for c in children])
@@ -213,23 +221,32 @@ def run(node: Tensor, fn: Any) -> Tensor:
     except Exception as e:
         _build._note(e, node, [c._value for c in children])
         raise
-    after(node)
+    after(node, r)
     return node
 
 
-def _donor(node: Tensor) -> int | None:
-    """The operand whose buffer ``node`` may take: one `after` releases, of ``node``'s exact shape and
-    dtype, owning contiguous memory, held by its node only (reference count), met once."""
+def _donor(node: Tensor, r: tuple[bool, ...]) -> int | None:
+    """The operand whose buffer ``node`` may take: one `after` releases (``r``: `reads` of ``node``), of
+    ``node``'s exact shape and dtype, owning contiguous memory, held by its node only (reference count),
+    met once."""
     if node.op.meta or node._dtype is None or node._bk.into(node.op) is None:
         return None
-    r = reads(node)
     children = node.children
     for i, c in enumerate(children):
         if r[i + 1] or c._remat != 0 or c.op is None or not is_big(c) or reads(c)[0]:
             continue
-        if lends(c._value, node._dtype, node._shape) and sum(d is c for d in children) == 1:
+        if lends(c._value, node._dtype, node._shape) and _once(c, children):
             return i
     return None
+
+
+def _once(c: Tensor, children: tuple[Tensor, ...]) -> bool:
+    """Whether ``c`` is one operand of ``children`` only (``y * y`` must not write into y's buffer)."""
+    n = 0
+    for d in children:
+        if d is c:
+            n += 1
+    return n == 1
 
 
 refcount = getattr(sys, "getrefcount", None)

@@ -4,6 +4,7 @@ hand-written NumPy gradients. No timing is asserted."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,22 @@ def test_the_gpu_harness_agrees_on_numpy(name: str) -> None:
     assert not [v for v in notes.values() if v.startswith("mismatch")], notes
     res = gpu.interleave(lambda: hand_written(task, np)(*xs), calls, dev, rounds=1, target_s=0.001)
     assert set(res) == {"hand", *calls} and all(r["median_s"] > 0 for r in res.values())
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None, reason="no host C++ compiler")
+def test_the_gpu_profile_runs_on_a_stand_in_for_cupy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`benchmarks.gpu_profile` with `tests/fake_cupy.py` for CuPy: every part is measured, and the host steps
+    it wraps are the ones a fused call takes (each timed at least once)."""
+    from benchmarks import gpu_profile
+
+    import fake_cupy
+    from xpgrad._fuse import cuda
+
+    cp = fake_cupy.install(monkeypatch)
+    report = gpu_profile.profile(cp, lambda: None, [300], repeat=2)
+    entry = report["sizes"]["300"]
+    assert set(entry) == {"copy", "add", "fused compute", "fused memory", "blocks"}
+    for name in ("fused compute", "fused memory"):
+        assert all(entry[name]["steps"][s] > 0 for s in gpu_profile.STEPS), entry[name]["steps"]
+    assert set(entry["blocks"]) == {"1", "2", "4", "8", "16", "32"} and cuda.BLOCKS_PER_SM == 8
+    assert cp.RawKernel is fake_cupy.RawKernel and "fused memory" in gpu_profile.table(report)

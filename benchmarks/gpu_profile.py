@@ -11,7 +11,9 @@ For the B1 expressions fused with ``engine="cupy"`` at each size, and for the de
   on the stream before and after it (the device's time, or the host's where the host is slower);
 - ``steps``: the host time of each step of one fused call (the input checks, ``ascontiguousarray``, the
   output allocations, the kernel launch, the rest: the final sums and the results), timed by wrapping them;
-- ``blocks``: the fused memory-bound pass's ``stream`` time for several grid sizes (`cuda.BLOCKS_PER_SM`).
+- ``blocks``: the fused memory-bound pass's ``stream`` time for several grid sizes (`cuda.BLOCKS_PER_SM`);
+- ``eager``: a host profile (cProfile, and the share of time in the garbage collector) of eager B1 at 10^6
+  and B3 at 10^3 and 10^4 steps, the eager misses on the GPU.
 A call whose ``stream`` time is near the copy's at that size is limited by the device; one whose ``cpu`` time
 is near its ``wall`` time, by the host steps. The array module is a parameter (`profile`), so the suite
 runs this harness on the host with `tests/fake_cupy.py` standing in for CuPy.
@@ -167,6 +169,60 @@ def profile(xp: Any, sync: Callable[[], None], sizes: list[int], repeat: int) ->
     return report
 
 
+EAGER = (
+    ("B1 memory n=1e+06", Task("memory", 1, 10**6)),
+    *((f"B3 deep {s} steps", Task("deep", 1, 1, s)) for s in (10**3, 10**4)),
+)
+"""The eager cases `eager` profiles: B1 at 10^6 is launch-bound on a GPU, B3 slowed down per op from 10^3
+to 10^4 steps on the H200 (1.22x -> 1.61x hand-written) where it does not on the CPU."""
+
+
+def eager(xp: Any, sync: Callable[[], None], cases: Any = EAGER, top: int = 15) -> dict[str, Any]:
+    """Host profile of one eager value-and-gradient call a case: seconds, the share spent in the cyclic
+    garbage collector, and the functions with the most own time (cProfile)."""
+    import cProfile
+    import gc
+    import io
+    import pstats
+
+    import xpgrad as xg
+
+    out: dict[str, Any] = {}
+    for label, task in cases:
+        xs = [xp.asarray(a) for a in task.inputs()]
+        expr = task.expr()
+
+        def call(xs: list[Any] = xs, expr: Any = expr) -> None:
+            leaves = [xg.Tensor(a) for a in xs]
+            o = expr(xg, *leaves)
+            [g.value for g in xg.grad(o, leaves)]
+            sync()
+
+        call()
+        in_gc = [0.0, 0.0]
+
+        def collecting(phase: str, info: dict[str, int], in_gc: list[float] = in_gc) -> None:
+            if phase == "start":
+                in_gc[1] = time.perf_counter()
+            else:
+                in_gc[0] += time.perf_counter() - in_gc[1]
+
+        gc.callbacks.append(collecting)
+        try:
+            t0 = time.perf_counter()
+            call()
+            seconds = time.perf_counter() - t0
+        finally:
+            gc.callbacks.remove(collecting)
+        prof = cProfile.Profile()
+        prof.runcall(call)
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(top)
+        lines = [ln for ln in text.getvalue().splitlines() if ln.strip()]
+        out[label] = {"seconds": seconds, "gc_fraction": in_gc[0] / seconds, "top": lines[-(top + 1) :]}
+    return out
+
+
 def table(report: dict[str, Any]) -> str:
     lines = [f"# {report.get('device', '?')}, {report.get('date', '?')}; us a call; GB/s of the minimum traffic"]
     for n, entry in report["sizes"].items():
@@ -181,6 +237,9 @@ def table(report: dict[str, Any]) -> str:
             lines.append(f"  {k:15s} {times}; {t['bytes'] / best / 1e9:.0f} GB/s")
             if "steps" in t:
                 lines.append("    host steps: " + ", ".join(f"{s} {v * 1e6:.1f}" for s, v in t["steps"].items()))
+    for label, e in report.get("eager", {}).items():
+        lines.append(f"eager {label}: {e['seconds'] * 1e3:.2f} ms, {e['gc_fraction'] * 100:.1f}% in the collector")
+        lines += [f"    {ln}" for ln in e["top"]]
     return "\n".join(lines) + "\n"
 
 
@@ -194,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
 
     props = cupy.cuda.runtime.getDeviceProperties(0)
     sizes = [10**3, 10**6] if args.quick else [10**3, 10**6, 10**7, 10**8]
-    report = profile(cupy, cupy.cuda.get_current_stream().synchronize, sizes, args.repeat)
+    sync = cupy.cuda.get_current_stream().synchronize
+    report = profile(cupy, sync, sizes, args.repeat)
+    report["eager"] = eager(cupy, sync)
     report["device"] = f"{props['name'].decode()} (CuPy {cupy.__version__})"
     report["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     os.makedirs(args.out, exist_ok=True)

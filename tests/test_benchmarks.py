@@ -135,3 +135,8 @@ def test_the_gpu_profile_runs_on_a_stand_in_for_cupy(monkeypatch: pytest.MonkeyP
         assert all(entry[name]["steps"][s] > 0 for s in gpu_profile.STEPS), entry[name]["steps"]
     assert set(entry["blocks"]) == {"1", "2", "4", "8", "16", "32"} and cuda.BLOCKS_PER_SM == 8
     assert cp.RawKernel is fake_cupy.RawKernel and "fused memory" in gpu_profile.table(report)
+    cases = [("B3 deep 50 steps", Task("deep", 1, 1, 50))]
+    report["eager"] = gpu_profile.eager(cp, lambda: None, cases, top=5)
+    (e,) = report["eager"].values()
+    assert e["seconds"] > 0 and 0 <= e["gc_fraction"] < 1 and any("_fast" in ln for ln in e["top"]), e["top"]
+    assert "eager B3 deep 50 steps" in gpu_profile.table(report)

@@ -103,10 +103,10 @@ class Tensor:
         self._users = None  # the nodes built on this one (see `_cse`)
         if value is not None:
             arr = self._coerce(value, owner)
-            self._check_feed(arr)  # before the array's own dtype, shape and device replace the declared ones
+            dev = self._check_feed(arr)  # before the array's own dtype, shape and device replace the declared ones
             self._shape = tuple(arr.shape) if shape is None else self._shape
             self._dtype = arr.dtype
-            self._device = _device_of(arr)
+            self._device = dev
             self._value = arr
         self._sig = signature(bk, self._device, self._shape, self._dtype)
 
@@ -177,11 +177,11 @@ class Tensor:
                 f"{dtype_name(xp, got)} values; converting would truncate them. Feed values of that dtype"
             )
 
-    def _check_feed(self, arr: Any) -> None:
-        what = self._label()
+    def _check_feed(self, arr: Any) -> Any:
+        """Refuse an array this leaf or placeholder cannot hold; return its (canonical) device."""
         if not self._bk.supports(arr.dtype):
             raise TypeError(
-                f"{what}: unsupported dtype {arr.dtype}; xpgrad handles the array API's bool, integer, real "
+                f"{self._label()}: unsupported dtype {arr.dtype}; xpgrad handles the array API's bool, integer, real "
                 "and complex floating dtypes (pass numbers, or cast the array)"
             )
         if self._dtype is not None and arr.dtype != self._dtype:
@@ -189,13 +189,14 @@ class Tensor:
 
             xp = self._bk.xp
             raise TypeError(
-                f"{what} is declared with dtype {dtype_name(xp, self._dtype)} but was fed "
+                f"{self._label()} is declared with dtype {dtype_name(xp, self._dtype)} but was fed "
                 f"{dtype_name(xp, arr.dtype)}; cast the array (xp.astype) or declare another dtype"
             )
         self._check_shape(arr)
         dev = _device_of(arr)
         if self._device is not None and dev != self._device:
-            raise BackendMismatchError(f"{what} lives on device {self._device} but was fed an array on {dev}")
+            raise BackendMismatchError(f"{self._label()} lives on device {self._device} but was fed an array on {dev}")
+        return dev
 
     def _check_shape(self, arr: Any) -> None:
         shape = self._shape

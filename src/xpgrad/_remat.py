@@ -169,8 +169,8 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None) -> None:
             if c.op is not None:
                 c._remat = PINNED
         elif c._remat == 0 and releasable(c) and not reads(c)[0]:
+            c._remat = RELEASED  # (first: a thread reading ``value`` meanwhile gets the array, or recomputes it)
             c._value = None
-            c._remat = RELEASED
             _releases[0] += 1
 
 
@@ -191,8 +191,8 @@ def release(c: Tensor) -> None:
     """Release ``c``'s value once a gradient has read it for the last time (`_lazy.settle_all`): it
     is recomputed if anything needs it again, like a value no rule reads."""
     if releasable(c):
+        c._remat = RELEASED  # (before the value goes: see `after`)
         c._value = None
-        c._remat = RELEASED
         _releases[0] += 1
 
 
@@ -204,28 +204,27 @@ def run(node: Tensor, fn: Any) -> Tensor:
     for c in children:
         if c._value is None:
             return fill(node)
-    if not _on[0]:
-        node._value = fn(*[c._value for c in children])
-        return node
-    r = reads(node)
-    i = _donor(node, r)
+    on = _on[0]
+    r = reads(node) if on else None
+    i = _donor(node, r) if on else None
     try:
         if i is None:
             node._value = fn(*[c._value for c in children])
         else:
             node._value = _build.evaluate_into(node, i)
             c = children[i]
-            c._value = None  # released (as `after` would): its buffer is the result's now
-            c._remat = RELEASED
+            c._remat = RELEASED  # released (as `after` would): its buffer is the result's now
+            c._value = None
             _releases[0] += 1
     except Exception as e:
         _build._note(e, node, [c._value for c in children])
         raise
-    after(node, r)
+    if on:
+        after(node, r)
     return node
 
 
-def _donor(node: Tensor, r: tuple[bool, ...]) -> int | None:
+def _donor(node: Tensor, r: Any) -> int | None:
     """The operand whose buffer ``node`` may take: one `after` releases (``r``: `reads` of ``node``), of
     ``node``'s exact shape and dtype, owning contiguous memory, held by its node only (reference count),
     met once."""

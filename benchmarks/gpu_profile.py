@@ -94,7 +94,7 @@ _spent: dict[str, float] = {}
 
 
 class _TimedKernel:
-    """`RawKernel` whose launches add their host time to ``_spent["launch"]``."""
+    """A kernel (`RawModule.get_function`) whose launches add their host time to ``_spent["launch"]``."""
 
     def __init__(self, real: Any) -> None:
         self.real = real
@@ -111,14 +111,22 @@ def fused(name: str, n: int, xp: Any) -> tuple[Callable[..., Any], list[Any]]:
     """The B1 expression ``name`` and its gradients, fused for CUDA, and its inputs on the device."""
     import xpgrad as xg
 
-    real = xp.RawKernel
-    xp.RawKernel = lambda *a, **k: _TimedKernel(real(*a, **k))
+    real = xp.RawModule
+
+    class Timed:
+        def __init__(self, *a: Any, **k: Any) -> None:
+            self.module = real(*a, **k)
+
+        def get_function(self, name: str) -> _TimedKernel:
+            return _TimedKernel(self.module.get_function(name))
+
+    xp.RawModule = Timed
     try:
         ps = [xg.placeholder(shape=(None,), dtype="float64") for _ in range(2)]
         out = EXPRS[name](xg, *ps)
         f = xg.fuse(ps, [out, *xg.grad(out, ps)], engine="cupy")
     finally:
-        xp.RawKernel = real
+        xp.RawModule = real
     return f, [xp.asarray(a) for a in Task(name, 1, n).inputs()]
 
 

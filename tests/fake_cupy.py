@@ -1,13 +1,15 @@
 """A stand-in for CuPy on the host, enough for `xpgrad._fuse.cuda.compile_cuda`: arrays are NumPy
-arrays, and `RawKernel` compiles the generated CUDA source with the host C++ compiler (the shim of
-test_fuse_cuda_source) and runs the launch one thread after another. Every array argument is copied
-into a buffer followed by GUARD sentinel elements, so a read past its end gives SENTINEL (and the
-copy-back after the launch checks that nothing wrote past the end)."""
+arrays, and `RawModule` compiles the generated CUDA source with the host C++ compiler (a few macros and
+a launcher stand in for CUDA's) and runs a launch a block at a time, the block's `BLOCK` threads as
+coroutines that all reach a ``__syncthreads()`` before any goes on, sharing the block's ``__shared__``
+arrays. Every array argument is copied into a buffer followed by GUARD sentinel elements, so a read past
+its end gives SENTINEL (and the copy-back after the launch checks that nothing wrote past the end)."""
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -26,54 +28,107 @@ SENTINEL = 7777.0
 SMS = 2  # a small "GPU": 2 SMs, so 16 blocks of 256 threads at most
 
 SHIM = f"""#include <math.h>
+#include <ucontext.h>
 struct Dim {{ unsigned x; }};
 static Dim blockIdx, threadIdx, blockDim, gridDim;
+static ucontext_t xpgrad_main, xpgrad_team[{BLOCK}];
+static char xpgrad_stacks[{BLOCK}][1 << 16];
+static int xpgrad_done[{BLOCK}];
+static void** xpgrad_args;
 #define __global__
 #define __launch_bounds__(n)
-extern "C" void at(unsigned block, unsigned thread, unsigned blocks) {{
-  blockIdx.x = block; threadIdx.x = thread; blockDim.x = {BLOCK}; gridDim.x = blocks;
+#define __shared__ static  /* one block runs at a time */
+/* a thread waiting at the barrier hands over to the scheduler, which runs the block's other threads
+   up to the same barrier before resuming it */
+#define __syncthreads() swapcontext(&xpgrad_team[threadIdx.x], &xpgrad_main)
+"""
+
+
+def _launcher(name: str, params: list[str]) -> str:
+    """A C function ``launch_<name>(blocks, threads, args)`` running the kernel's grid: a block at a time,
+    its threads as coroutines, each run up to its next ``__syncthreads()`` in turn (all reach it before any
+    goes on, as on a GPU)."""
+    args = []
+    for k, p in enumerate(params):
+        ctype = p.rsplit(" ", 1)[0].replace("__restrict__", "").strip()
+        args.append(f"({ctype})xpgrad_args[{k}]" if "*" in ctype else f"*({ctype}*)xpgrad_args[{k}]")
+    return f"""
+static void run_{name}(unsigned t) {{
+  {name}({", ".join(args)});
+  xpgrad_done[t] = 1;
+}}
+extern "C" void launch_{name}(unsigned blocks, unsigned threads, void** args) {{
+  gridDim.x = blocks; blockDim.x = threads; xpgrad_args = args;
+  for (unsigned b = 0; b < blocks; ++b) {{
+    blockIdx.x = b;
+    for (unsigned t = 0; t < threads; ++t) {{
+      getcontext(&xpgrad_team[t]);
+      xpgrad_team[t].uc_stack.ss_sp = xpgrad_stacks[t];
+      xpgrad_team[t].uc_stack.ss_size = sizeof xpgrad_stacks[t];
+      xpgrad_team[t].uc_link = &xpgrad_main;
+      makecontext(&xpgrad_team[t], (void (*)())run_{name}, 1, t);
+      xpgrad_done[t] = 0;
+    }}
+    for (int running = 1; running;) {{  /* one round: every thread up to its next barrier, or to its end */
+      running = 0;
+      for (unsigned t = 0; t < threads; ++t) {{
+        if (xpgrad_done[t]) continue;
+        threadIdx.x = t;
+        swapcontext(&xpgrad_main, &xpgrad_team[t]);
+        running |= !xpgrad_done[t];
+      }}
+    }}
+  }}
 }}
 """
+
 
 _dir = Path(tempfile.mkdtemp(prefix="fake_cupy_"))
 launches: list[dict[str, Any]] = []
 
 
-class RawKernel:
-    def __init__(self, src: str, name: str) -> None:
-        assert name == "xpgrad_fused"
+class RawModule:
+    def __init__(self, code: str) -> None:
+        self.kernels = {m[0]: m[1].split(", ") for m in re.findall(r"__launch_bounds__\(\d+\) (\w+)\((.*)\) \{", code)}
+        src = SHIM + code + "".join(_launcher(k, p) for k, p in self.kernels.items())
         key = hashlib.sha1(src.encode()).hexdigest()[:16]
         cpp, lib = _dir / f"{key}.cpp", _dir / f"{key}.so"
         if not lib.exists():
-            cpp.write_text(SHIM + src)
-            subprocess.run([CXX, "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o", lib, cpp], check=True)
+            cpp.write_text(src)
+            flags = ["-O1", "-ffp-contract=off", "-shared", "-fPIC"]
+            subprocess.run([CXX, *flags, "-o", lib, cpp], check=True)
         self.so = ctypes.CDLL(str(lib))
 
-    def __call__(self, grid: tuple[int], block: tuple[int], args: tuple[Any, ...]) -> None:
-        (blocks,), (threads,) = grid, block
-        assert threads == BLOCK
-        launches.append({"blocks": blocks, "args": args})
-        bufs, ptrs = [], []
-        for a in args:
-            if isinstance(a, np.ndarray):
-                assert a.flags.c_contiguous, "kernel arguments must be C-contiguous"
-                fill = True if a.dtype == bool else SENTINEL
-                buf = np.full(a.size + GUARD, fill, dtype=a.dtype)
-                buf[: a.size] = a.reshape(-1)
-                bufs.append((a, buf))
-                ptrs.append(buf.ctypes.data_as(ctypes.c_void_p))
-            else:
-                assert isinstance(a, np.int64)
-                ptrs.append(ctypes.c_longlong(int(a)))
-        for b in range(blocks):
-            for t in range(BLOCK):
-                self.so.at(b, t, blocks)
-                self.so.xpgrad_fused(*ptrs)
-        for a, buf in bufs:
+    def get_function(self, name: str) -> Any:
+        assert name in self.kernels, name
+        launch = getattr(self.so, f"launch_{name}")
+        return lambda grid, block, args: _launch(name, launch, grid, block, args)
+
+
+def _launch(name: str, launch: Any, grid: tuple[int], block: tuple[int], args: tuple[Any, ...]) -> None:
+    (blocks,), (threads,) = grid, block
+    assert threads == BLOCK
+    launches.append({"kernel": name, "blocks": blocks, "args": args})
+    bufs, ptrs, keep = [], [], []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            assert a.flags.c_contiguous, "kernel arguments must be C-contiguous"
             fill = True if a.dtype == bool else SENTINEL
-            assert np.all(buf[a.size :] == fill), "the kernel wrote past the end of an array"
-            if a.size:
-                a.reshape(-1)[...] = buf[: a.size]
+            buf = np.full(a.size + GUARD, fill, dtype=a.dtype)
+            buf[: a.size] = a.reshape(-1)
+            bufs.append((a, buf))
+            ptrs.append(buf.ctypes.data)
+        else:
+            assert isinstance(a, np.int64)
+            v = ctypes.c_longlong(int(a))
+            keep.append(v)
+            ptrs.append(ctypes.addressof(v))
+    launch(ctypes.c_uint(blocks), ctypes.c_uint(threads), (ctypes.c_void_p * len(ptrs))(*ptrs))
+    for a, buf in bufs:
+        fill = True if a.dtype == bool else SENTINEL
+        assert np.all(buf[a.size :] == fill), "the kernel wrote past the end of an array"
+        if a.size:
+            a.reshape(-1)[...] = buf[: a.size]
 
 
 class _Device:
@@ -82,7 +137,8 @@ class _Device:
 
 def module() -> types.ModuleType:
     m = types.ModuleType("cupy")
-    m.RawKernel = RawKernel
+    m.RawModule = RawModule
+    m.ndarray = np.ndarray
     m.ascontiguousarray = np.ascontiguousarray
     m.asarray = np.asarray
     m.empty = np.empty

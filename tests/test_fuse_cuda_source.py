@@ -1,7 +1,8 @@
-"""The CUDA kernel's source, tested on the CPU: `tests/fake_cupy.py` compiles the whole generated kernel
-with the host C++ compiler (a few macros stand in for CUDA's) and runs a launch thread by thread, which
-is exact because the kernel's threads never wait for one another; through `compile_cuda`'s own runner,
-it must equal the unfused graph. Where nvcc is installed, the same sources must also compile for the GPU.
+"""The CUDA kernels' source, tested on the CPU: `tests/fake_cupy.py` compiles the generated kernels with
+the host C++ compiler (a few macros stand in for CUDA's) and runs a launch with a host thread per CUDA
+thread, a block at a time, its threads meeting at a barrier for ``__syncthreads()``; through
+`compile_cuda`'s own runner, it must equal the unfused graph. Where nvcc is installed, the same sources
+must also compile for the GPU.
 
 On a GPU the same kernels run under CuPy in `test_fuse_gpu.py`.
 """
@@ -62,7 +63,17 @@ def test_the_kernel_is_c_with_the_declared_parameters() -> None:
         "double* __restrict__ p_partial",
         "const long long n",
     ]
-    assert "total0 += r0;" in src and "p_partial[0 * threads + thread] = total0;" in src
+    assert "total0 += r0;" in src and "p_partial[0 * gridDim.x + blockIdx.x] = xpgrad_red[0];" in src
+    sums = re.search(r"xpgrad_sums\((.*)\)", src).group(1).split(", ")
+    assert sums == [
+        "const double* __restrict__ p_partial",
+        "double* __restrict__ p_s0",  # output 0, the value: a sum
+        "const long long blocks",
+        "const long long n",
+    ]
+    assert src.count("__syncthreads();") == 2 * 3  # each of the two block totals: store, tree step, reuse
+    no_sums = raw_source(lower(ps, [ps[0] * ps[1]]))
+    assert "xpgrad_sums" not in no_sums and "partial" not in no_sums and "__shared__" not in no_sums
 
 
 def test_the_grid_holds_one_thread_an_element_up_to_the_resident_limit() -> None:
@@ -77,7 +88,9 @@ def test_the_grid_holds_one_thread_an_element_up_to_the_resident_limit() -> None
 def test_b1_kernel_equals_unfused_on_the_host(cp: Any, expr: str, n: int, dtype: str) -> None:
     ps = placeholders(2, dtype)
     _on_host(ps, with_grads(B1[expr](*ps), ps), inputs(n, 2, dtype), dtype)
-    assert fake_cupy.launches[-1]["blocks"] == grid(n, fake_cupy.SMS)
+    fused, sums = fake_cupy.launches[-2:]  # the pass, then the final sums (one block)
+    assert (fused["kernel"], sums["kernel"]) == ("xpgrad_fused", "xpgrad_sums")
+    assert fused["blocks"] == grid(n, fake_cupy.SMS) and sums["blocks"] == 1
 
 
 @host
@@ -101,7 +114,10 @@ def test_every_kernel_compiles_for_the_gpu(tmp_path: Path) -> None:
     kernels = [raw_source(lower(list(i), list(o))) for i, o in graphs]
     assert "INFINITY" in kernels[-1] and "NAN" in kernels[-1]
     # NVRTC has no math.h: the kernels' own INFINITY and NAN must compile without it
-    src = "".join("#undef INFINITY\n#undef NAN\n" + k.replace("xpgrad_fused", f"k{j}") for j, k in enumerate(kernels))
+    src = "".join(
+        "#undef INFINITY\n#undef NAN\n" + k.replace("xpgrad_fused", f"k{j}").replace("xpgrad_sums", f"s{j}")
+        for j, k in enumerate(kernels)
+    )
     (tmp_path / "k.cu").write_text(src)
     r = subprocess.run(
         [NVCC, "-arch=sm_80", "-ptx", "-o", str(tmp_path / "k.ptx"), str(tmp_path / "k.cu")],

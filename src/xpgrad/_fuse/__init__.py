@@ -2,7 +2,8 @@
 
 `fuse(inputs, outputs)` returns ``f(*arrays) -> [arrays]``. On NumPy arrays with numba installed
 (the ``fuse`` extra) it is one generated, multi-threaded loop (`cpu`); `cuda` generates the same
-program as one generated CUDA kernel (CuPy RawKernel). Without numba the graph is evaluated unfused (`unfused`).
+program as CUDA kernels (CuPy RawModule): one pass, then one launch for the final sums. Without numba the
+graph is evaluated unfused (`unfused`).
 """
 
 from __future__ import annotations

@@ -1,17 +1,20 @@
-"""The GPU code generator: the same scalar program as one CUDA kernel, compiled by CuPy (``RawKernel``).
+"""The GPU code generator: the same scalar program as CUDA kernels, compiled by CuPy (``RawModule``).
 
-Each thread strides over the elements (``i = thread, thread + threads, ...``), computes the program
-for element ``i``, writes the elementwise outputs and adds each sum's summand to a running total of
-its own; at the end it stores its totals in ``partial[j, thread]``, and the sums are ``cupy.sum`` of
-those rows. So the pass reads each input once and writes each output once: for the memory-bound B1
-expression 4 array passes, the minimum (issue 5). The first version, a CuPy ``ElementwiseKernel``
-writing each sum's summand as an array to be summed afterwards, made 6 and reached 59-65% of the
-H200's copy bandwidth; measured on that GPU, see docs/performance.md. The per-element body
-(`kernel_body`) is the same C for both, generated from the per-op C expressions (`cexpr.C`), and
-is tested on the host; `raw_source` wraps it in the kernel.
+``xpgrad_fused``: each thread strides over the elements (``i = thread, thread + threads, ...``), computes
+the program for element ``i``, writes the elementwise outputs and adds each sum's summand to a running
+total of its own; then each block adds its threads' totals and stores one per sum. ``xpgrad_sums`` (one
+block) adds the blocks' totals and writes each sum or mean output. So the pass reads each input once and
+writes each output once: for the memory-bound B1 expression 4 array passes, the minimum (issue 5). The
+first version, a CuPy ``ElementwiseKernel`` writing each sum's summand as an array to be summed afterwards,
+made 6 and reached 59-65% of the H200's copy bandwidth; the one-pass kernel 86% (measured on that GPU, see
+docs/performance.md). The final sums were then a ``cupy.sum`` over the threads' totals, a 0-d view of its
+result per output and a division for a mean: three library calls' host time a call, which is most of a
+call on 10^6 elements; they are one launch of ``xpgrad_sums`` now. The per-element body (`kernel_body`) is
+generated from the per-op C expressions (`cexpr.C`) and tested on the host; `raw_source` wraps it in the
+kernels, which `tests/fake_cupy.py` runs on the host with a thread per CUDA thread.
 
-The totals are deterministic (a fixed thread count for a given size and device; no atomics): each
-thread adds up to ``n / threads`` summands in order, then ``cupy.sum`` adds the threads' totals.
+The totals are deterministic (a fixed grid for a given size and device; no atomics): each thread adds its
+summands in order, and the blocks' and the final totals add in a fixed tree order.
 """
 
 from __future__ import annotations
@@ -78,37 +81,90 @@ def _elem_dtypes(prog: Program) -> list[tuple[int, str]]:
     return [(k, d) for k, ((_, how), d) in pairs if how == "elem"]
 
 
-def raw_source(prog: Program) -> str:
-    """The CUDA source of kernel ``xpgrad_fused(inputs..., captured..., outputs..., partial, n)``.
+def _block_sum(value: str, into: str) -> list[str]:
+    """The lines adding ``value`` over the threads of a block, in a fixed tree order, then storing the
+    block's total with ``into`` (a statement on ``xpgrad_red[0]``, run by thread 0). Every thread runs them."""
+    return [
+        f"xpgrad_red[threadIdx.x] = {value};",
+        "__syncthreads();",
+        f"for (unsigned s = {BLOCK // 2}; s > 0; s >>= 1) {{",
+        "  if (threadIdx.x < s) xpgrad_red[threadIdx.x] += xpgrad_red[threadIdx.x + s];",
+        "  __syncthreads();",
+        "}",
+        f"if (threadIdx.x == 0) {into}",
+        "__syncthreads();",
+    ]
 
-    Inputs and captured arrays are flat C-contiguous pointers (0-d ones read at index 0); ``partial``
-    holds ``len(prog.sums)`` rows of one total per thread.
+
+def raw_source(prog: Program) -> str:
+    """The CUDA source of kernel ``xpgrad_fused(inputs..., captured..., outputs..., [partial,] n)`` and, when
+    the program has sums, of ``xpgrad_sums(partial, sums..., blocks, n)``.
+
+    Inputs and captured arrays are flat C-contiguous pointers (0-d ones read at index 0). ``xpgrad_fused``
+    stores each block's total of each distinct sum in ``partial[j * blocks + block]``; ``xpgrad_sums``,
+    launched as one block, adds those up and writes each sum or mean output (a 0-d array of its own). Both
+    add in a fixed order (a strided loop, then a tree over the block's threads): the totals are deterministic.
     """
     body = kernel_body(prog)
     t = C_TYPES[prog.dtype]
     ins = [*prog.inputs, *(c for c, _ in prog.captured)]
     outs = [(f"o{k}", C_TYPES[d]) for k, d in _elem_dtypes(prog)]
-    n_sums = len(prog.sums)
+    sums = prog.sums
     params = [f"const {t}* __restrict__ p_{v}" for v in ins]
     params += [f"{ct}* __restrict__ p_{o}" for o, ct in outs]
-    params += [f"{t}* __restrict__ p_partial", "const long long n"]
+    params += [f"{t}* __restrict__ p_partial"] * bool(sums) + ["const long long n"]
     loads = [f"const {t} {v} = p_{v}[{'0' if v in prog.scalar_inputs else 'i'}];" for v in ins]
-    decls = [f"{t} {o};" for o, _ in outs] + [f"{t} r{j};" for j in range(n_sums)]
+    decls = [f"{t} {o};" for o, _ in outs] + [f"{t} r{j};" for j in range(len(sums))]
     lines = [
         RAW_PREAMBLE + f'extern "C" __global__ void __launch_bounds__({BLOCK}) xpgrad_fused({", ".join(params)}) {{',
         "  const long long threads = (long long)gridDim.x * blockDim.x;",
         "  const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
-        *(f"  {t} total{j} = 0;" for j in range(n_sums)),
+        *(f"  {t} total{j} = 0;" for j in range(len(sums))),
         "  for (long long i = thread; i < n; i += threads) {",
         *(f"    {x}" for x in (*loads, *decls)),
         *(f"    {x}" for x in body.splitlines()),
         *(f"    p_{o}[i] = ({ct}){o};" for o, ct in outs),
-        *(f"    total{j} += r{j};" for j in range(n_sums)),
+        *(f"    total{j} += r{j};" for j in range(len(sums))),
         "  }",
-        *(f"  p_partial[{j} * threads + thread] = total{j};" for j in range(n_sums)),
-        "}",
     ]
+    if sums:
+        lines.append(f"  __shared__ {t} xpgrad_red[{BLOCK}];")
+        for j in range(len(sums)):
+            lines += [
+                f"  {x}" for x in _block_sum(f"total{j}", f"p_partial[{j} * gridDim.x + blockIdx.x] = xpgrad_red[0];")
+            ]
+    lines.append("}")
+    if sums:
+        lines += _sums_kernel(prog, t)
     return "\n".join(lines) + "\n"
+
+
+def _sum_outputs(prog: Program) -> list[tuple[int, str, str]]:
+    """(k, var, "sum" | "mean") of each output that is a sum or a mean."""
+    return [(k, v, how) for k, (v, how) in enumerate(prog.outputs) if how != "elem"]
+
+
+def _sums_kernel(prog: Program, t: str) -> list[str]:
+    """``xpgrad_sums``: one block adds the blocks' totals of each distinct sum and writes its outputs."""
+    outs = _sum_outputs(prog)
+    params = [f"const {t}* __restrict__ p_partial", *(f"{t}* __restrict__ p_s{k}" for k, _, _ in outs)]
+    params += ["const long long blocks", "const long long n"]
+    lines = [
+        f'extern "C" __global__ void __launch_bounds__({BLOCK}) xpgrad_sums({", ".join(params)}) {{',
+        f"  __shared__ {t} xpgrad_red[{BLOCK}];",
+    ]
+    for j, v in enumerate(prog.sums):
+        writes = " ".join(
+            f"p_s{k}[0] = xpgrad_red[0]{f' / ({t})n' if how == 'mean' else ''};" for k, w, how in outs if w == v
+        )
+        lines += [
+            "  {",
+            f"    {t} total = 0;",
+            f"    for (long long b = threadIdx.x; b < blocks; b += {BLOCK}) total += p_partial[{j} * blocks + b];",
+            *(f"    {x}" for x in _block_sum("total", f"{{ {writes} }}")),
+            "  }",
+        ]
+    return [*lines, "}"]
 
 
 def grid(n: int, sms: int) -> int:
@@ -117,36 +173,35 @@ def grid(n: int, sms: int) -> int:
 
 
 def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
-    """``f(*cupy_arrays) -> [outputs]``: one kernel launch, then one ``cupy.sum`` over the threads' totals."""
+    """``f(*cupy_arrays) -> [outputs]``: one kernel launch for the pass, and one for the sums if any."""
     import cupy
     import numpy as np
 
     src = raw_source(prog)
-    kernel = cupy.RawKernel(src, "xpgrad_fused")
+    module = cupy.RawModule(code=src)
+    kernel = module.get_function("xpgrad_fused")
     dtype = np.dtype(prog.dtype)
     captured = [cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype)) for _, a in prog.captured]
-    sums = prog.sums
+    sums, n_sums = _sum_outputs(prog), len(prog.sums)
+    add_up = module.get_function("xpgrad_sums") if sums else None
     dtypes = [np.dtype(d) for _, d in _elem_dtypes(prog)]
     sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
 
     def run(*arrays: Any) -> list[Any]:
         shape = call_shape(prog, arrays, dtype)
         n = math.prod(shape)
-        flat = [cupy.ascontiguousarray(a) for a in arrays]
+        flat = [a if type(a) is cupy.ndarray and a.flags.c_contiguous else cupy.ascontiguousarray(a) for a in arrays]
         outs = [cupy.empty(shape, d) for d in dtypes]
         blocks = grid(n, sms)
-        partial = cupy.empty((max(1, len(sums)), blocks * BLOCK), dtype)
+        if add_up is None:
+            kernel((blocks,), (BLOCK,), (*flat, *captured, *outs, np.int64(n)))
+            return outs
+        partial = cupy.empty(n_sums * blocks, dtype)
         kernel((blocks,), (BLOCK,), (*flat, *captured, *outs, partial, np.int64(n)))
-        totals = partial.sum(axis=1) if sums else None
-        result: list[Any] = []
-        it = iter(outs)
-        for v, how in prog.outputs:
-            if how == "elem":
-                result.append(next(it))
-            else:
-                total = totals[sums.index(v)]
-                result.append(total / dtype.type(n) if how == "mean" else total)
-        return result
+        totals = [cupy.empty((), dtype) for _ in sums]
+        add_up((1,), (BLOCK,), (partial, *totals, np.int64(blocks), np.int64(n)))
+        elem, total = iter(outs), iter(totals)
+        return [next(elem) if how == "elem" else next(total) for _, how in prog.outputs]
 
     run.source = src  # type: ignore[attr-defined]
     return run

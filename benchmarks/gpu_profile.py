@@ -10,7 +10,7 @@ For the B1 expressions fused with ``engine="cupy"`` at each size, and for the de
 - ``cpu`` / ``gpu``: `cupyx.profiler.benchmark`'s host time of a call and the time between events recorded
   on the stream before and after it (the device's time, or the host's where the host is slower);
 - ``steps``: the host time of each step of one fused call (the input checks, ``ascontiguousarray``, the
-  output allocations, the kernel launch, the rest: the final sums and the results), timed by wrapping them;
+  output allocations, the kernel launches (the pass and the final sums), the rest), timed by wrapping them;
 - ``blocks``: the fused memory-bound pass's ``stream`` time for several grid sizes (`cuda.BLOCKS_PER_SM`);
 - ``eager``: a host profile (cProfile, and the share of time in the garbage collector) of eager B1 at 10^6
   and B3 at 10^3 and 10^4 steps, the eager misses on the GPU.

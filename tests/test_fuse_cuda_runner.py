@@ -4,6 +4,7 @@ give the unfused graph's results; the calls a kernel cannot run as the graph wou
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import fake_cupy
 import xpgrad
 from fuse_cases import B1, inputs, placeholders, same, unfused, with_grads
-from xpgrad._fuse.cuda import compile_cuda
+from xpgrad._fuse.cuda import compile_cuda, grid
 from xpgrad._fuse.lower import lower
 
 pytestmark = pytest.mark.skipif(fake_cupy.CXX is None, reason="no host C++ compiler")
@@ -34,6 +35,26 @@ def test_b1_matches_unfused(cp: Any, dtype: str, n: int) -> None:
     outs = with_grads(B1["compute"](*ps), ps)
     data = inputs(n, 2, dtype)
     same(_gpu(ps, outs)(*data), unfused(ps, outs)(*data), dtype, n)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(("n", "sms"), [(1, 2), (12, 2), (300, 2), (5000, 2), (70_000, 64)])
+def test_finite_sums_and_means_over_many_blocks(monkeypatch: pytest.MonkeyPatch, dtype: str, n: int, sms: int) -> None:
+    """Several sums and means of positive values (finite: an error shows, where the special values of `inputs`
+    make most sums inf or nan) from one block to 274 (more than the final kernel's threads: each adds several)."""
+    fake_cupy.install(monkeypatch, sms=sms)
+    x, y = placeholders(2, dtype)
+    outs = [xpgrad.sum(x * y), xpgrad.mean(x * y), x > y, xpgrad.sum(x + y), xpgrad.mean(y), x * y]
+    rng = np.random.default_rng(n)
+    data = [rng.uniform(0.5, 1.5, n).astype(dtype) for _ in range(2)]  # positive: no cancellation
+    got = _gpu([x, y], outs)(*data)
+    same(got, unfused([x, y], outs)(*data), dtype, n)
+    a, b = (d.astype(np.float64) for d in data)
+    exact = [math.fsum(a * b), math.fsum(a * b) / n, math.fsum(a + b), math.fsum(b) / n]
+    rel = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose([float(got[k]) for k in (0, 1, 3, 4)], exact, rtol=rel)
+    fused, final = fake_cupy.launches[-2:]
+    assert fused["blocks"] == grid(n, sms) and final["blocks"] == 1
 
 
 def test_bool_output_and_mean(cp: Any) -> None:

@@ -3,11 +3,13 @@
 Runs where CuPy can use a CUDA device (``bash ci/gpu.sh``); elsewhere each test is skipped with the reason.
 The bounds are those of the CPU kernels (`fuse_cases.same`): elementwise outputs are the same IEEE
 operations in the same order with CUDA's math library on both sides; sums differ in summation order
-(each thread's running total, then a tree over the threads' totals, against CuPy's own reduction).
+(each thread's running total, then trees over the threads' and the blocks' totals, against CuPy's own
+reduction).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -59,6 +61,26 @@ def test_b1_fused_sums_of_many_finite_inputs_on_the_gpu(cp: Any, dtype: str) -> 
     rng = np.random.default_rng(3)
     data = [rng.uniform(-1, 1, 3_000_001).astype(dtype) for _ in range(2)]  # ~11 elements a thread on an H100
     _check(cp, ps, outs, data, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [0, 1, 300, 70_000, 1_000_003])  # up to a full grid (8 blocks an SM), each adds many
+def test_several_finite_sums_and_means_on_the_gpu(cp: Any, dtype: str, n: int) -> None:
+    ps = placeholders(2, dtype, backend="cupy")
+    x, y = ps
+    outs = [xpgrad.sum(x * y), xpgrad.mean(x * y), x > y, xpgrad.sum(x + y), xpgrad.mean(y), x * y]
+    rng = np.random.default_rng(n)
+    data = [rng.uniform(0.5, 1.5, n).astype(dtype) for _ in range(2)]  # positive: no cancellation
+    if n == 0:
+        got = _host(fuse(ps, outs)(*[cp.asarray(a) for a in data]))
+        assert [float(got[k]) for k in (0, 3)] == [0.0, 0.0] and np.isnan(got[1]) and np.isnan(got[4])
+        return
+    _check(cp, ps, outs, data, dtype)
+    got = _host(fuse(ps, outs)(*[cp.asarray(a) for a in data]))
+    a, b = (d.astype(np.float64) for d in data)
+    exact = [math.fsum(a * b), math.fsum(a * b) / n, math.fsum(a + b), math.fsum(b) / n]
+    rel = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose([float(got[k]) for k in (0, 1, 3, 4)], exact, rtol=rel)
 
 
 @pytest.mark.parametrize("name", FUSIBLE_OPS)

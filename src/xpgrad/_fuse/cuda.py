@@ -11,7 +11,7 @@ docs/performance.md). The final sums were then a ``cupy.sum`` over the threads' 
 result per output and a division for a mean: three library calls' host time a call, which is most of a
 call on 10^6 elements; they are one launch of ``xpgrad_sums`` now. The per-element body (`kernel_body`) is
 generated from the per-op C expressions (`cexpr.C`) and tested on the host; `raw_source` wraps it in the
-kernels, which `tests/fake_cupy.py` runs on the host with a thread per CUDA thread.
+kernels, which `tests/fake_cupy.py` runs on the host (a block's threads as coroutines meeting at each barrier).
 
 The totals are deterministic (a fixed grid for a given size and device; no atomics): each thread adds its
 summands in order, and the blocks' and the final totals add in a fixed tree order.

@@ -127,3 +127,39 @@ def test_threads_meeting_a_librarys_first_arrays_at_once_get_one_backend(monkeyp
 
     run_in_threads(*[first_array] * 4)
     assert len(got) == 4 and all(bk is got[0] for bk in got)
+
+
+def test_a_value_released_and_kept_again_by_another_thread_never_reads_as_none() -> None:
+    """A large forward value that gradients read is released after each sweep and kept again by the next
+    ``y * y`` (its rule reads y): a thread reading ``y.value`` meanwhile always gets the array. (Found:
+    reading ``None`` between the two steps of a refill, and a recompute in the reader clearing the value the
+    other thread had just kept.)"""
+    import sys
+
+    x = xpgrad.Tensor(np.linspace(0.1, 1.0, 1 << 16))
+    y = xpgrad.sin(x) * x
+    want = np.sin(x.value) * x.value
+    stop, seen = threading.Event(), {"reads": 0, "none": 0, "wrong": 0}
+
+    def read() -> None:
+        while not stop.is_set():
+            v = y.value
+            seen["reads"] += 1
+            if v is None:
+                seen["none"] += 1
+            elif not np.array_equal(v, want):
+                seen["wrong"] += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(100):
+            xpgrad.grad(xpgrad.sum(y * y), [x])
+    finally:
+        stop.set()
+        reader.join()
+        sys.setswitchinterval(interval)
+    assert seen["reads"] > 1000 and seen["none"] == 0 and seen["wrong"] == 0, seen
+    np.testing.assert_array_equal(y.value, want)

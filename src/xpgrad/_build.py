@@ -514,11 +514,15 @@ def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk:
     return (None if all(d == target for d in dts) else target), out
 
 
-def evaluate(node: Tensor) -> Any:
-    """The value of ``node`` from its children's values (which must all be set)."""
+def evaluate(node: Tensor, known: dict[Tensor, Any] | None = None) -> Any:
+    """The value of ``node`` from its children's values (which must all be set), or from ``known``,
+    values computed for some of them without storing them in the nodes (`_remat.recompute`)."""
     op = node.op
     bk = node._bk
-    vals = [c._value for c in node.children]
+    if known is None:
+        vals = [c._value for c in node.children]
+    else:
+        vals = [known[c] if c in known else c._value for c in node.children]
     for i, v in enumerate(vals):
         if v is None:  # a released value (`_remat`): recomputed, or a stand-in where only its shape is read
             c = node.children[i]

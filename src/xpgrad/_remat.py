@@ -343,7 +343,8 @@ def standin(c: Tensor) -> Any:
 def recompute(t: Tensor) -> Any:
     """The value of a released ``t``, recomputed with the nodes below it that have no value (released
     ones, and gradient intermediates `_lazy` freed), which stay without: each released one is freed
-    after its last use here, the others at the end. None when an input has no value (unfed)."""
+    after its last use here, the others at the end. None when an input has no value (unfed). Nothing
+    is written into the nodes (safe while other threads evaluate them)."""
     order: list[Tensor] = []
     opened: set[int] = set()
     done: set[int] = set()
@@ -372,15 +373,14 @@ def recompute(t: Tensor) -> Any:
         for i, c in enumerate(n.children):
             if c._remat == RELEASED and i not in n.op.meta:
                 uses[id(c)] = uses.get(id(c), 0) + 1
-    try:
-        for n in order:
-            n._value = _build.evaluate(n)
-            for i, c in enumerate(n.children):
-                if c._remat == RELEASED and i not in n.op.meta:
-                    left = uses[id(c)] = uses[id(c)] - 1
-                    if left == 0:
-                        c._value = None
-        return t._value
-    finally:
-        for n in order:
-            n._value = None
+    # The values live here, never in the nodes' slots: another thread may be filling the same nodes
+    # meanwhile (`fill` keeps a value a rule reads), and clearing a slot afterwards would lose its value.
+    known: dict[Tensor, Any] = {}
+    for n in order:
+        known[n] = _build.evaluate(n, known)
+        for i, c in enumerate(n.children):
+            if c._remat == RELEASED and i not in n.op.meta:
+                left = uses[id(c)] = uses[id(c)] - 1
+                if left == 0 and c is not t:
+                    known.pop(c, None)
+    return known[t]

@@ -117,10 +117,12 @@ class Tensor:
 
         A large intermediate whose value was released (see `xpgrad._remat`) is recomputed here."""
         v = self._value
-        if v is None and self._remat == 2:
-            from ._remat import recompute
+        if v is None and self._remat:  # released, or kept again by another thread since the read above
+            if self._remat == 2:
+                from ._remat import recompute
 
-            return recompute(self)
+                return recompute(self)
+            return self._value
         return v
 
     @value.setter

@@ -28,9 +28,9 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     seen: Counter[str] = Counter()
     settle = _build.settle
 
-    def counting(node: Any, into: Any = None) -> None:
+    def counting(node: Any, into: Any = None, vals: Any = None) -> None:
         seen[node.op.name] += 1
-        settle(node, into)
+        settle(node, into, vals)
 
     monkeypatch.setattr(_build, "settle", counting)
     return seen

@@ -163,3 +163,114 @@ def test_a_value_released_and_kept_again_by_another_thread_never_reads_as_none()
         sys.setswitchinterval(interval)
     assert seen["reads"] > 1000 and seen["none"] == 0 and seen["wrong"] == 0, seen
     np.testing.assert_array_equal(y.value, want)
+
+
+def _large() -> np.ndarray:
+    return np.linspace(0.1, 1.0, 1 << 16)  # large: its intermediates are released and lend buffers (`_remat`)
+
+
+def _aborting(barrier: threading.Barrier) -> Any:
+    """A job that breaks ``barrier`` when it raises, so the thread waiting there raises too (no hang)."""
+
+    def wrap(job: Any) -> Any:
+        def run(*args: Any) -> None:
+            try:
+                job(*args)
+            except BaseException:
+                barrier.abort()
+                raise
+
+        return run
+
+    return wrap
+
+
+def test_two_threads_building_on_one_large_node_get_their_own_results() -> None:
+    """``y + 1`` and ``y + 2`` built at once on a fresh large y, which neither op's rule reads: at most one
+    may write into y's array, and only when nobody else holds it (found: both did, or one read it released)."""
+    a = _large()
+    want = {1.0: a * 2.0 + 1.0, 2.0: a * 2.0 + 2.0}
+    both = threading.Barrier(2, timeout=30)  # (a thread that raises breaks it: the other raises too)
+    shared: dict[str, Any] = {}
+    bad: list[str] = []
+
+    @_aborting(both)
+    def build(c: float) -> None:
+        for _ in range(300):
+            both.wait()
+            if c == 1.0:
+                shared["y"] = xpgrad.Tensor(a) * 2.0
+            both.wait()
+            y = shared["y"]
+            v = (y + c).value
+            if not np.array_equal(v, want[c]):
+                bad.append(f"y + {c}")
+            both.wait()
+            if c == 1.0 and not np.array_equal(y.value, a * 2.0):
+                bad.append("y")
+
+    run_in_threads(lambda: build(1.0), lambda: build(2.0))
+    assert not bad, bad[:5]
+
+
+def test_an_array_a_thread_holds_is_never_written_into_by_another() -> None:
+    """A reader keeps ``y.value`` while another thread builds ``y + 1``, which may write into y's buffer
+    when nothing else holds it (found: checked before the reader took it, written after)."""
+    a = _large()
+    both = threading.Barrier(2, timeout=30)
+    shared: dict[str, Any] = {}
+    bad: list[str] = []
+
+    @_aborting(both)
+    def read() -> None:
+        for _ in range(400):
+            both.wait()
+            v = shared["y"].value
+            both.wait()
+            if not np.array_equal(v, a * 2.0):
+                bad.append("overwritten")
+
+    @_aborting(both)
+    def build() -> None:
+        for _ in range(400):
+            shared["y"] = xpgrad.Tensor(a) * 2.0
+            both.wait()
+            shared["y"] + 1.0
+            both.wait()
+
+    run_in_threads(read, build)
+    assert not bad, (len(bad), bad[:3])
+
+
+def test_a_value_pinned_while_a_gradient_releases_it_keeps_it() -> None:
+    """One thread builds ``t * t`` (its rule reads t: kept) while another differentiates a graph reading t,
+    which releases t after its last use: t always ends with a value or released, never pinned without one."""
+    a = _large()
+    stop = threading.Event()
+    cur: dict[str, Any] = {}
+    broken = [0]
+
+    def new() -> None:
+        x = xpgrad.Tensor(a)
+        t = x + 1.0
+        cur.update(x=x, t=t, out=xpgrad.sum((x * x) * t))
+
+    def square() -> None:
+        while not stop.is_set():
+            cur["t"] * cur["t"]
+
+    def differentiate() -> None:
+        try:
+            for _ in range(400):
+                t = cur["t"]
+                xpgrad.grad(cur["out"], [cur["x"]])
+                if t._value is None and t._remat != 2:
+                    broken[0] += 1
+                    new()
+                np.testing.assert_array_equal(t.value, a + 1.0)
+        finally:
+            stop.set()
+
+    new()
+    run_in_threads(square, differentiate)
+    assert broken[0] == 0, broken[0]

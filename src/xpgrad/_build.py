@@ -241,10 +241,11 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     node._level, node._const, node._ph, node._value, node._epoch = level_now(), False, False, None, feeds[0]
     node._n, node._remat, node._users = serial(), 0, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
-    _cse.remember(node)
     into = deferral()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
-        into.add(node)
+        into.add(node)  # (before `remember`: another thread that finds it must see it is this one's)
+    _cse.remember(node)
+    if into is not None:
         return node
     for c in children:
         if c._value is None:
@@ -328,6 +329,8 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
     node._const, node._ph, node._value, node._epoch = False, False, None, feeds[0]
     node._n, node._remat, node._users = serial(), 0, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
+    if into is not None:  # deferred: a member of this thread's graph before another thread can find it
+        into.add(node)  # (`_merged` leaves another thread's deferred nodes alone)
     if o is not None:  # `_cse.remember`, inlined: most operands get their first parent here
         w = _weakref(node)
         _young_append(w)
@@ -339,7 +342,6 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         if len(_young) > _cse_limit[0]:
             _cse.grown()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
-        into.add(node)
         return node
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
         return _remat.run(node, fn)
@@ -420,17 +422,22 @@ target, whether an operand is large (`_remat.watch`), the backend's function for
 the result's signature)."""
 
 
-def evaluate_into(node: Tensor, i: int) -> Any:
+def evaluate_into(node: Tensor, i: int, vals: list[Any] | None = None) -> Any:
     """The value of ``node``, written into the array of its operand ``i`` (which nobody else holds:
-    see `_remat.lends`) by the backend's ufunc for the op."""
-    vals = [c._value for c in node.children]
+    see `_remat.lends`) by the backend's ufunc for the op; ``vals``: the operands' values, when read."""
+    if vals is None:
+        vals = [c._value for c in node.children]
     return node._bk.into(node.op)(*vals, out=vals[i])
 
 
-def settle(node: Tensor, into: int | None = None) -> None:
-    """Evaluate a node built while evaluation was deferred (its children have values); with ``into``,
-    write the result into that operand's array (which its owner gave up: see `_lazy._donor`)."""
-    node._value = evaluate(node) if into is None else evaluate_into(node, into)
+def settle(node: Tensor, into: int | None = None, vals: list[Any] | None = None) -> None:
+    """Evaluate a node built while evaluation was deferred (its children have values, or ``vals``: the
+    values read, each set); with ``into``, write the result into that operand's array (which its owner gave
+    up: see `_lazy._donor`)."""
+    if into is not None:
+        node._value = evaluate_into(node, into, vals)
+    else:
+        node._value = evaluate(node, None, vals)
     if node._device is None:
         from ._tensor import _device_of
 
@@ -514,12 +521,15 @@ def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk:
     return (None if all(d == target for d in dts) else target), out
 
 
-def evaluate(node: Tensor, known: dict[Tensor, Any] | None = None) -> Any:
+def evaluate(node: Tensor, known: dict[Tensor, Any] | None = None, vals: list[Any] | None = None) -> Any:
     """The value of ``node`` from its children's values (which must all be set), or from ``known``,
-    values computed for some of them without storing them in the nodes (`_remat.recompute`)."""
+    values computed for some of them without storing them in the nodes (`_remat.recompute`), or from
+    ``vals``, their values as the caller read them (once: another thread may release one meanwhile)."""
     op = node.op
     bk = node._bk
-    if known is None:
+    if vals is not None:
+        vals = list(vals)  # (its casts below must not reach the caller's list)
+    elif known is None:
         vals = [c._value for c in node.children]
     else:
         vals = [known[c] if c in known else c._value for c in node.children]

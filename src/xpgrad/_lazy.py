@@ -71,14 +71,21 @@ def settle_all(created: _build.Deferred, keep: list[Tensor]) -> None:
     released = _remat.RELEASED
     for n in live:
         children = n.children
+        vals = [c._value for c in children]  # read once: another thread may release a forward value
         lend = True  # every operand has its value (a released one is recomputed by `settle`: none lends)
-        for c in children:
-            if c._value is None:
+        for k, c in enumerate(children):
+            if vals[k] is None:
                 if c._remat != released:
                     break
                 lend = False
-        else:  # maybe into an operand's buffer at its last use
-            _build.settle(n, _donor(n, uses, kept, mine) if lend else None)
+        else:
+            if lend:  # maybe into an operand's buffer at its last use
+                i = _donor(n, uses, kept, mine, vals)
+                if i is not None and children[i] not in mine and not _took(children[i], vals, i):
+                    i = None
+                _build.settle(n, i, vals)
+            else:
+                _build.settle(n)
         for c in children:
             left = uses[c] - 1
             uses[c] = left
@@ -89,19 +96,26 @@ def settle_all(created: _build.Deferred, keep: list[Tensor]) -> None:
                     _remat.release(c)
 
 
-def _donor(n: Tensor, uses: dict[Tensor, int], kept: set[Tensor], mine: set[Tensor]) -> int | None:
+def _donor(n: Tensor, uses: dict[Tensor, int], kept: set[Tensor], mine: set[Tensor], vals: list[Any]) -> int | None:
     """The operand of ``n`` whose buffer ``n`` may write into: used for the last time here and freed
     after (a gradient intermediate, or a forward value `_remat.release` will release), an array of
-    exactly ``n``'s shape and dtype owning its contiguous memory, and held by nothing but its node
-    (the reference count, as NumPy's own temporary elision checks it). None: allocate as usual."""
+    exactly ``n``'s shape and dtype owning its contiguous memory, and held by nothing but its node and
+    ``vals`` (the reference count, as NumPy's own temporary elision checks it). None: allocate as usual."""
     if not _remat.writes_into(n):  # (`settle_all` asks only when every operand has its value)
         return None
     for i, c in enumerate(n.children):
         if uses[c] != 1 or c in kept or (c not in mine and not _releases(c)):
             continue
-        if _remat.lends(c._value, n._dtype, n._shape):
+        if _remat.fits(vals[i], n._dtype, n._shape) and _remat.alone(vals, i, 1):
             return i
     return None
+
+
+def _took(c: Tensor, vals: list[Any], i: int) -> bool:
+    """A forward value (other threads may hold it) lent at its last use here: released first, so none can
+    get its array any more, then lent only if none did before (it is released either way, as it would
+    have been after this use)."""
+    return _remat.take(c, vals, i) and _remat.alone(vals, i, 0)
 
 
 def _residual(n: Tensor, mine: set[Tensor]) -> bool:

@@ -28,6 +28,7 @@ an operand it is about to release when nothing else holds that array (NumPy's te
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -157,21 +158,31 @@ def _trace(node: Tensor) -> tuple[bool, ...]:
     return tuple(seen)
 
 
-def after(p: Tensor, r: tuple[bool, ...] | None = None) -> None:
-    """``p`` was just evaluated eagerly: pin the children its rules read (``r``: `reads` of ``p``, when
-    the caller has it), release the others."""
+_lock = threading.RLock()
+"""Held while a large value's state changes (pinned, released, lent): another thread may be evaluating
+on the same nodes (an op on them, a gradient through them). Re-entrant: `reads` may build (and trace)."""
+
+
+def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None = None) -> None:
+    """``p`` was just evaluated eagerly (from ``vals``, its operands' values, when the caller has them): pin
+    the children its rules read (``r``: `reads` of ``p``, when the caller has it), release the others. A
+    child another thread released meanwhile is pinned with the value ``p`` was computed from."""
     if not _on[0]:
         return
     if r is None:
         r = reads(p)
-    for i, c in enumerate(p.children):
-        if r[i + 1]:
-            if c.op is not None:
-                c._remat = PINNED
-        elif c._remat == 0 and releasable(c) and not reads(c)[0]:
-            c._remat = RELEASED  # (first: a thread reading ``value`` meanwhile gets the array, or recomputes it)
-            c._value = None
-            _releases[0] += 1
+    with _lock:
+        for i, c in enumerate(p.children):
+            if r[i + 1]:
+                if c.op is not None:
+                    if c._value is None and vals is not None:
+                        c._value = vals[i]
+                    if c._value is not None:  # (else released by another thread: recomputed when needed)
+                        c._remat = PINNED
+            elif c._remat == 0 and releasable(c) and not reads(c)[0]:
+                c._remat = RELEASED  # (first: a thread reading ``value`` meanwhile gets the array, or recomputes it)
+                c._value = None
+                _releases[0] += 1
 
 
 def releasable(c: Tensor) -> bool:
@@ -190,10 +201,25 @@ def releasable(c: Tensor) -> bool:
 def release(c: Tensor) -> None:
     """Release ``c``'s value once a gradient has read it for the last time (`_lazy.settle_all`): it
     is recomputed if anything needs it again, like a value no rule reads."""
-    if releasable(c):
-        c._remat = RELEASED  # (before the value goes: see `after`)
+    with _lock:
+        if releasable(c):
+            c._remat = RELEASED  # (before the value goes: see `after`)
+            c._value = None
+            _releases[0] += 1
+
+
+def take(c: Tensor, vals: list[Any], i: int) -> bool:
+    """Release ``c``, whose value ``vals[i]`` an op is about to write its result into, so that no thread
+    can get that array from ``c`` any more; False when ``c`` no longer holds it (another thread released
+    it). Whether someone got it before is then for `alone` to say (the array stays released either way:
+    the caller lends only what `after` or the gradient's last use would release)."""
+    with _lock:
+        if c._value is not vals[i]:
+            return False
+        c._remat = RELEASED
         c._value = None
         _releases[0] += 1
+    return True
 
 
 def run(node: Tensor, fn: Any) -> Tensor:
@@ -201,40 +227,43 @@ def run(node: Tensor, fn: Any) -> Tensor:
     params, no casts), then `after`. An operand `after` will release, held by nothing but its node,
     lends its buffer to the result when the backend's ufunc can write into it (`_lazy._donor`)."""
     children = node.children
-    for c in children:
-        if c._value is None:
-            return fill(node)
+    vals = [c._value for c in children]  # read once: another thread may release an operand meanwhile
+    if _missing(vals):
+        return fill(node)
     on = _on[0]
     r = reads(node) if on else None
-    i = _donor(node, r) if on else None
+    i = _donor(node, r, vals) if on else None
+    if i is not None and not (take(children[i], vals, i) and alone(vals, i, 0)):
+        i = None  # another thread released it, or holds its array: a fresh array (it stays released)
     try:
-        if i is None:
-            node._value = fn(*[c._value for c in children])
-        else:
-            node._value = _build.evaluate_into(node, i)
-            c = children[i]
-            c._remat = RELEASED  # released (as `after` would): its buffer is the result's now
-            c._value = None
-            _releases[0] += 1
+        node._value = fn(*vals) if i is None else node._bk.into(node.op)(*vals, out=vals[i])
     except Exception as e:
-        _build._note(e, node, [c._value for c in children])
+        _build._note(e, node, vals)
         raise
     if on:
-        after(node, r)
+        after(node, r, vals)
     return node
 
 
-def _donor(node: Tensor, r: Any) -> int | None:
+def _missing(vals: list[Any]) -> bool:
+    """Whether a value is None (a loop in a frame of its own: no local is left holding an array)."""
+    for v in vals:
+        if v is None:
+            return True
+    return False
+
+
+def _donor(node: Tensor, r: Any, vals: list[Any]) -> int | None:
     """The operand whose buffer ``node`` may take: one `after` releases (``r``: `reads` of ``node``), of
-    ``node``'s exact shape and dtype, owning contiguous memory, held by its node only (reference count),
-    met once."""
+    ``node``'s exact shape and dtype, owning contiguous memory, held by its node and ``vals`` only (reference
+    count; checked again once it is taken), met once."""
     if node.op.meta or node._dtype is None or node._bk.into(node.op) is None:
         return None
     children = node.children
     for i, c in enumerate(children):
-        if r[i + 1] or c._remat != 0 or c.op is None or not is_big(c) or reads(c)[0]:
+        if r[i + 1] or c._remat != 0 or c.op is None or not is_big(c) or reads(c)[0] or not releasable(c):
             continue
-        if lends(c._value, node._dtype, node._shape) and _once(c, children):
+        if fits(vals[i], node._dtype, node._shape) and alone(vals, i, 1) and _once(c, children):
             return i
     return None
 
@@ -269,13 +298,24 @@ def lends(v: Any, dtype: Any, shape: Any) -> bool:
     """Whether the array ``v``, read from a node's slot, may be written over by a result of ``dtype`` and
     ``shape``: exactly that dtype and shape, its own contiguous writeable memory, and held by nothing
     but that slot (reference count: no name, list or view elsewhere), as NumPy's temporary elision
-    checks it. Call it as ``lends(node._value, ...)``, the way `SOLE` was measured."""
+    checks it. Call it as ``lends(node._value, ...)``, the way `SOLE` was measured. (For nodes no other
+    thread can reach: a compiled function's; shared ones take the array out first: `take`, `alone`.)"""
+    return fits(v, dtype, shape) and refcount(v) <= SOLE
+
+
+def fits(v: Any, dtype: Any, shape: Any) -> bool:
+    """Whether a result of ``dtype`` and ``shape`` may be written into the array ``v``: exactly that dtype
+    and shape, its own contiguous writeable memory (who else holds it is for `lends` or `alone` to say)."""
     if v is None or refcount is None or v.dtype != dtype or tuple(v.shape) != shape:
-        return False
-    if refcount(v) > SOLE:
         return False
     flags = v.flags
     return bool(flags.c_contiguous and flags.owndata and getattr(flags, "writeable", True))
+
+
+def alone(vals: list[Any], i: int, held: int) -> bool:
+    """Whether ``vals[i]`` is held by the list ``vals`` and ``held`` other references only (its node's
+    slot: 1; none once `take` emptied it). Call it as ``alone(vals, i, ...)``, the way `IN_LIST` was measured."""
+    return refcount is not None and refcount(vals[i]) <= IN_LIST + held
 
 
 def _count(v: Any) -> int:
@@ -298,6 +338,20 @@ def _sole() -> int:
 
 
 SOLE = _sole()
+
+
+def _in_list() -> int:
+    """What `alone` sees as the reference count of an array only a list holds (measured, as `SOLE`)."""
+    vals = [bytearray(8)]
+    return _count_item(vals, 0)
+
+
+def _count_item(vals: list[Any], i: int) -> int:
+    return refcount(vals[i]) if refcount is not None else 0
+
+
+IN_LIST = _in_list()
+"""The reference count `alone` sees for an array held by one list only."""
 """The reference count of an array held by its node's slot only (see `_sole`)."""
 
 
@@ -327,8 +381,12 @@ def fill(node: Tensor) -> Tensor:
         r = reads(node)
         for i, c in enumerate(children):
             if r[i + 1] and c._value is None:
-                c._value = recompute(c)
-                c._remat = PINNED
+                v = recompute(c)
+                with _lock:  # (another thread may have kept it meanwhile)
+                    if c._value is None:
+                        c._value = v
+                    if c._value is not None:
+                        c._remat = PINNED
     _build.settle(node)
     after(node)
     return node

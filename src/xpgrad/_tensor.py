@@ -312,8 +312,9 @@ class Tensor:
         return host_item(self)
 
     def _require(self) -> Any:
-        if self._value is None:
-            if self._remat == 2:  # released (`_remat`): recomputed
+        v = self._value  # (read once: another thread may release it meanwhile)
+        if v is None:
+            if self._remat:  # released (`_remat`): recomputed; or kept again by another thread
                 v = self.value
                 if v is not None:
                     return v
@@ -325,7 +326,7 @@ class Tensor:
                 f"{self._label()} has no value: it depends on unfed {names}; set p.value = array, "
                 "then call forward() on this Tensor"
             )
-        return self._value
+        return v
 
     # ----------------------------------------------------------------- gradients
     def grad(self, wrt: Tensor) -> Tensor:

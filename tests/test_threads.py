@@ -274,3 +274,65 @@ def test_a_value_pinned_while_a_gradient_releases_it_keeps_it() -> None:
     new()
     run_in_threads(square, differentiate)
     assert broken[0] == 0, broken[0]
+
+
+def test_a_released_value_recomputed_while_another_thread_releases_its_operand() -> None:
+    """``u.value`` recomputes the released ``u = t * 2`` while another thread's gradients keep t and release
+    it again: the recompute must not depend on t's state staying put (found: a KeyError)."""
+    a = _large()
+    x = xpgrad.Tensor(a)
+    t = x + 1.0
+    u = t * 2.0
+    u + 1.0  # add's rule reads neither operand: u is released
+    assert u._remat == 2
+    stop = threading.Event()
+    bad: list[str] = []
+
+    def differentiate() -> None:
+        try:
+            for _ in range(150):
+                xpgrad.grad(xpgrad.sum(t * t), [x])  # t * t keeps t; the gradient releases it after its last use
+        finally:
+            stop.set()
+
+    def read() -> None:
+        while not stop.is_set():
+            if not np.array_equal(u.value, (a + 1.0) * 2.0):
+                bad.append("u")
+
+    run_in_threads(differentiate, read)
+    assert not bad, bad[:3]
+
+
+def test_a_deferred_node_belongs_to_its_thread_before_another_can_find_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a thread builds a large gradient (deferred, see `_lazy`), each new node is a member of its
+    deferred graph by the time it is recorded for merging, so another thread that finds it leaves it alone
+    (found: merged in that window, another thread's gradient came out None or overwritten)."""
+    from xpgrad import _build, _cse
+
+    early: list[str] = []
+
+    def check(node: Any) -> None:
+        into = _build.deferral()
+        if into is not None and node not in into.members:
+            early.append(node.op.name)
+
+    young_append, remember = _build._young_append, _cse.remember
+
+    def recorded_fast(w: Any) -> None:  # `_fast`'s inlined record
+        check(w())
+        young_append(w)
+
+    def recorded(node: Any) -> None:  # `_apply`'s
+        check(node)
+        remember(node)
+
+    monkeypatch.setattr(_build, "_young_append", recorded_fast)
+    monkeypatch.setattr(_cse, "remember", recorded)
+    x = xpgrad.Tensor(_large())
+    y = xpgrad.sin(x) * x
+    (g,) = xpgrad.grad(xpgrad.sum(y * y), [x])
+    xpgrad.grad(xpgrad.sum(g), [x])  # (a second derivative: deferred too)
+    assert not early, early
+    a = x.value
+    np.testing.assert_allclose(g.value, 2 * np.sin(a) * a * (np.cos(a) * a + np.sin(a)), rtol=1e-12)

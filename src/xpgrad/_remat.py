@@ -400,9 +400,9 @@ def standin(c: Tensor) -> Any:
 
 def recompute(t: Tensor) -> Any:
     """The value of a released ``t``, recomputed with the nodes below it that have no value (released
-    ones, and gradient intermediates `_lazy` freed), which stay without: each released one is freed
-    after its last use here, the others at the end. None when an input has no value (unfed). Nothing
-    is written into the nodes (safe while other threads evaluate them)."""
+    ones, and gradient intermediates `_lazy` freed), which stay without: each is dropped after its last
+    use here. None when an input has no value (unfed). Nothing is written into the nodes (safe while other
+    threads evaluate them)."""
     order: list[Tensor] = []
     opened: set[int] = set()
     done: set[int] = set()
@@ -426,10 +426,10 @@ def recompute(t: Tensor) -> Any:
                 # operand read only for its shape gets a stand-in instead)
                 if (i not in meta or c._remat != RELEASED) and id(c) not in opened:
                     stack.append(c)
-    uses: dict[int, int] = {}
-    for n in order:
+    uses: dict[int, int] = {}  # of the nodes computed here (`done`), not of their states: another thread
+    for n in order:  # may release or keep one meanwhile
         for i, c in enumerate(n.children):
-            if c._remat == RELEASED and i not in n.op.meta:
+            if id(c) in done and i not in n.op.meta:
                 uses[id(c)] = uses.get(id(c), 0) + 1
     # The values live here, never in the nodes' slots: another thread may be filling the same nodes
     # meanwhile (`fill` keeps a value a rule reads), and clearing a slot afterwards would lose its value.
@@ -437,7 +437,7 @@ def recompute(t: Tensor) -> Any:
     for n in order:
         known[n] = _build.evaluate(n, known)
         for i, c in enumerate(n.children):
-            if c._remat == RELEASED and i not in n.op.meta:
+            if id(c) in done and i not in n.op.meta:
                 left = uses[id(c)] = uses[id(c)] - 1
                 if left == 0 and c is not t:
                     known.pop(c, None)

@@ -437,7 +437,7 @@ def settle(node: Tensor, into: int | None = None, vals: list[Any] | None = None)
     if into is not None:
         node._value = evaluate_into(node, into, vals)
     else:
-        node._value = evaluate(node, None, vals)
+        node._value = evaluate(node, vals)
     if node._device is None:
         from ._tensor import _device_of
 
@@ -521,18 +521,15 @@ def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk:
     return (None if all(d == target for d in dts) else target), out
 
 
-def evaluate(node: Tensor, known: dict[Tensor, Any] | None = None, vals: list[Any] | None = None) -> Any:
-    """The value of ``node`` from its children's values (which must all be set), or from ``known``,
-    values computed for some of them without storing them in the nodes (`_remat.recompute`), or from
-    ``vals``, their values as the caller read them (once: another thread may release one meanwhile)."""
+def evaluate(node: Tensor, vals: list[Any] | None = None) -> Any:
+    """The value of ``node`` from its children's values (which must all be set), or from ``vals``, their
+    values as the caller has them (read once: another thread may release one meanwhile; or computed without
+    being stored, `_remat.recompute`). The list is the caller's to give: released values and casts replace
+    its items."""
     op = node.op
     bk = node._bk
-    if vals is not None:
-        vals = list(vals)  # (its casts below must not reach the caller's list)
-    elif known is None:
+    if vals is None:
         vals = [c._value for c in node.children]
-    else:
-        vals = [known[c] if c in known else c._value for c in node.children]
     for i, v in enumerate(vals):
         if v is None:  # a released value (`_remat`): recomputed, or a stand-in where only its shape is read
             c = node.children[i]

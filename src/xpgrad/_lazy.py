@@ -81,7 +81,7 @@ def settle_all(created: _build.Deferred, keep: list[Tensor]) -> None:
         else:
             if lend:  # maybe into an operand's buffer at its last use
                 i = _donor(n, uses, kept, mine, vals)
-                if i is not None and children[i] not in mine and not _took(children[i], vals, i):
+                if i is not None and children[i] not in mine and not _remat.take(children[i], vals, i):
                     i = None
                 _build.settle(n, i, vals)
             else:
@@ -109,13 +109,6 @@ def _donor(n: Tensor, uses: dict[Tensor, int], kept: set[Tensor], mine: set[Tens
         if _remat.fits(vals[i], n._dtype, n._shape) and _remat.alone(vals, i, 1):
             return i
     return None
-
-
-def _took(c: Tensor, vals: list[Any], i: int) -> bool:
-    """A forward value (other threads may hold it) lent at its last use here: released first, so none can
-    get its array any more, then lent only if none did before (it is released either way, as it would
-    have been after this use)."""
-    return _remat.take(c, vals, i) and _remat.alone(vals, i, 0)
 
 
 def _residual(n: Tensor, mine: set[Tensor]) -> bool:

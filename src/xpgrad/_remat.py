@@ -209,17 +209,18 @@ def release(c: Tensor) -> None:
 
 
 def take(c: Tensor, vals: list[Any], i: int) -> bool:
-    """Release ``c``, whose value ``vals[i]`` an op is about to write its result into, so that no thread
-    can get that array from ``c`` any more; False when ``c`` no longer holds it (another thread released
-    it). Whether someone got it before is then for `alone` to say (the array stays released either way:
-    the caller lends only what `after` or the gradient's last use would release)."""
+    """Whether an op may write its result into ``vals[i]``, the value of ``c`` it has read: ``c`` is
+    released first, so that no thread can get that array from it any more, then the array must be held by
+    ``vals`` only (whoever got it before shows in its reference count). False also when ``c`` no longer
+    holds it (another thread released it). ``c`` stays released either way: the callers lend only what
+    `after` or a gradient's last use would release."""
     with _lock:
         if c._value is not vals[i]:
             return False
         c._remat = RELEASED
         c._value = None
         _releases[0] += 1
-    return True
+    return alone(vals, i, 0)
 
 
 def run(node: Tensor, fn: Any) -> Tensor:
@@ -233,7 +234,7 @@ def run(node: Tensor, fn: Any) -> Tensor:
     on = _on[0]
     r = reads(node) if on else None
     i = _donor(node, r, vals) if on else None
-    if i is not None and not (take(children[i], vals, i) and alone(vals, i, 0)):
+    if i is not None and not take(children[i], vals, i):
         i = None  # another thread released it, or holds its array: a fresh array (it stays released)
     try:
         node._value = fn(*vals) if i is None else node._bk.into(node.op)(*vals, out=vals[i])
@@ -338,6 +339,7 @@ def _sole() -> int:
 
 
 SOLE = _sole()
+"""The reference count of an array held by its node's slot only (see `_sole`)."""
 
 
 def _in_list() -> int:
@@ -352,7 +354,6 @@ def _count_item(vals: list[Any], i: int) -> int:
 
 IN_LIST = _in_list()
 """The reference count `alone` sees for an array held by one list only."""
-"""The reference count of an array held by its node's slot only (see `_sole`)."""
 
 
 def released(order: list[Tensor]) -> dict[int, int] | None:
@@ -435,7 +436,7 @@ def recompute(t: Tensor) -> Any:
     # meanwhile (`fill` keeps a value a rule reads), and clearing a slot afterwards would lose its value.
     known: dict[Tensor, Any] = {}
     for n in order:
-        known[n] = _build.evaluate(n, known)
+        known[n] = _build.evaluate(n, [known[c] if c in known else c._value for c in n.children])
         for i, c in enumerate(n.children):
             if id(c) in done and i not in n.op.meta:
                 left = uses[id(c)] = uses[id(c)] - 1

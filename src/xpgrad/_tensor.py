@@ -312,12 +312,8 @@ class Tensor:
         return host_item(self)
 
     def _require(self) -> Any:
-        v = self._value  # (read once: another thread may release it meanwhile)
+        v = self.value  # (recomputed if released; read once: another thread may release it meanwhile)
         if v is None:
-            if self._remat:  # released (`_remat`): recomputed; or kept again by another thread
-                v = self.value
-                if v is not None:
-                    return v
             from ._graph import unfed_placeholders
 
             missing = unfed_placeholders(self)

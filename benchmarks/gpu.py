@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .peers.numpy_ref import hand_written
+from .runner import output_labels
 from .scenarios import F64, Task
 from .timing import disagreement
 
@@ -124,7 +125,7 @@ def contenders(task: Task, dev: Device, xs: list[Any], want: list[np.ndarray]) -
     else:
         calls["torch"] = torch_call
     checked: dict[str, Call] = {}
-    labels = ["value", *(f"grad{i}" for i in range(len(want) - 1))]
+    labels = output_labels(task)
     for name, call in calls.items():
         got = [np.asarray(dev.host(g) if not isinstance(g, float) else g) for g in _plain(call())]
         why = disagreement(got, want, labels)

@@ -39,6 +39,17 @@ EXPRS = {"compute": compute_bound, "memory": memory_bound}
 STEPS = ("call_shape", "ascontiguousarray", "empty", "launch")
 
 
+def streamed(call: Callable[[], Any], sync: Callable[[], None], repeat: int) -> float:
+    """Mean seconds a call made back to back, then one synchronisation: once the host outpaces the device,
+    the device's time a call."""
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        call()
+    sync()
+    return (time.perf_counter() - t0) / repeat
+
+
 def timings(call: Callable[[], Any], sync: Callable[[], None], repeat: int) -> dict[str, float]:
     """Median seconds a call: ``wall`` (synchronised each time); ``cpu`` and ``gpu`` where cupyx is there."""
     walls = []
@@ -47,12 +58,7 @@ def timings(call: Callable[[], Any], sync: Callable[[], None], repeat: int) -> d
         call()
         sync()
         walls.append(time.perf_counter() - t0)
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(repeat):  # back to back: once the host outpaces the device, the device's time a call
-        call()
-    sync()
-    out = {"wall": statistics.median(walls), "stream": (time.perf_counter() - t0) / repeat}
+    out = {"wall": statistics.median(walls), "stream": streamed(call, sync, repeat)}
     try:
         from cupyx.profiler import benchmark
     except ImportError:
@@ -91,6 +97,7 @@ def _timed_steps(xp: Any, cuda: Any, spent: dict[str, float]) -> Iterator[None]:
 
 _spent: dict[str, float] = {}
 """Host seconds by step, added to by the wrapped steps while `steps` runs."""
+_timing = [False]  # whether `steps` is running
 
 
 class _TimedKernel:
@@ -100,6 +107,8 @@ class _TimedKernel:
         self.real = real
 
     def __call__(self, *a: Any, **k: Any) -> Any:
+        if not _timing[0]:  # (the other figures time the launch alone)
+            return self.real(*a, **k)
         t0 = time.perf_counter()
         try:
             return self.real(*a, **k)
@@ -136,12 +145,16 @@ def steps(f: Callable[..., Any], xs: list[Any], xp: Any, sync: Callable[[], None
 
     _spent.clear()
     total = 0.0
-    with _timed_steps(xp, cuda, _spent):
-        for _ in range(repeat):
-            sync()
-            t0 = time.perf_counter()
-            f(*xs)
-            total += time.perf_counter() - t0
+    _timing[0] = True
+    try:
+        with _timed_steps(xp, cuda, _spent):
+            for _ in range(repeat):
+                sync()
+                t0 = time.perf_counter()
+                f(*xs)
+                total += time.perf_counter() - t0
+    finally:
+        _timing[0] = False
     out = {k: _spent.get(k, 0.0) / repeat for k in STEPS}
     out["rest"] = total / repeat - sum(out.values())
     return out
@@ -157,19 +170,17 @@ def profile(xp: Any, sync: Callable[[], None], sizes: list[int], repeat: int) ->
             "copy": timings(lambda x=x, z=z: xp.copyto(z, x), sync, repeat) | {"bytes": 2 * n * F64},
             "add": timings(lambda x=x, y=y, z=z: xp.add(x, y, out=z), sync, repeat) | {"bytes": 3 * n * F64},
         }
-        for name in EXPRS:
+        for name in EXPRS:  # (the memory-bound one last: its function is the grid sizes' below)
             f, xs = fused(name, n, xp)
             f(*xs)
             entry[f"fused {name}"] = timings(lambda f=f, xs=xs: f(*xs), sync, repeat) | {"bytes": 4 * n * F64}
             entry[f"fused {name}"]["steps"] = steps(f, xs, xp, sync, repeat)
-        f, xs = fused("memory", n, xp)
         kept = cuda.BLOCKS_PER_SM
         try:
             blocks = {}
             for b in (1, 2, 4, 8, 16, 32):
                 cuda.BLOCKS_PER_SM = b
-                t = timings(lambda f=f, xs=xs: f(*xs), sync, repeat)
-                blocks[str(b)] = t["stream"]
+                blocks[str(b)] = streamed(lambda f=f, xs=xs: f(*xs), sync, repeat)
             entry["blocks"] = blocks
         finally:
             cuda.BLOCKS_PER_SM = kept

@@ -141,7 +141,7 @@ class RawModule:
 def _launch(name: str, launch: Any, grid: tuple[int], block: tuple[int], args: tuple[Any, ...]) -> None:
     (blocks,), (threads,) = grid, block
     assert threads == BLOCK
-    launches.append({"kernel": name, "blocks": blocks, "args": args})
+    launches.append({"kernel": name, "blocks": blocks})
     bufs, ptrs, keep = [], [], []
     for a in args:
         if isinstance(a, np.ndarray):
@@ -149,7 +149,7 @@ def _launch(name: str, launch: Any, grid: tuple[int], block: tuple[int], args: t
             fill = True if a.dtype == bool else SENTINEL
             buf = np.full(a.size + GUARD, fill, dtype=a.dtype)
             buf[: a.size] = a.reshape(-1)
-            bufs.append((a, buf))
+            bufs.append((a, buf, fill))
             ptrs.append(buf.ctypes.data)
         else:
             assert isinstance(a, np.int64)
@@ -159,8 +159,7 @@ def _launch(name: str, launch: Any, grid: tuple[int], block: tuple[int], args: t
     seed = ctypes.c_uint(len(launches))  # a different thread order each launch, the same each test run
     diverged = launch(ctypes.c_uint(blocks), ctypes.c_uint(threads), (ctypes.c_void_p * len(ptrs))(*ptrs), seed)
     assert not diverged, f"{name}: threads of a block waited at different barriers, or some ended while others waited"
-    for a, buf in bufs:
-        fill = True if a.dtype == bool else SENTINEL
+    for a, buf, fill in bufs:
         assert np.all(buf[a.size :] == fill), "the kernel wrote past the end of an array"
         if a.size:
             a.reshape(-1)[...] = buf[: a.size]

@@ -120,16 +120,19 @@ def test_the_gpu_harness_agrees_on_numpy(name: str) -> None:
 
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None, reason="no host C++ compiler")
 def test_the_gpu_profile_runs_on_a_stand_in_for_cupy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`benchmarks.gpu_profile` with `tests/fake_cupy.py` for CuPy: every part is measured, and the host steps
-    it wraps are the ones a fused call takes (each timed at least once)."""
+    """`benchmarks.gpu_profile` with `tests/fake_cupy.py` for CuPy: every part is measured, the host steps it
+    wraps are the ones a fused call takes (each timed at least once), and the grid sizes tried do differ."""
     from benchmarks import gpu_profile
 
     import fake_cupy
     from xpgrad._fuse import cuda
 
     cp = fake_cupy.install(monkeypatch)
-    report = gpu_profile.profile(cp, lambda: None, [300], repeat=2)
-    entry = report["sizes"]["300"]
+    n = 5000  # 20 blocks' worth: more than the fake's 2 SMs hold at 8 blocks each, so the grid sizes tried differ
+    report = gpu_profile.profile(cp, lambda: None, [n], repeat=1)
+    swept = [launch["blocks"] for launch in fake_cupy.launches[-12:] if launch["kernel"] == "xpgrad_fused"]
+    assert swept == [2, 4, 8, 16, 20, 20]  # min(the 20 blocks 5000 elements fill, 2 SMs * 1, 2, 4... blocks each)
+    entry = report["sizes"][str(n)]
     assert set(entry) == {"copy", "add", "fused compute", "fused memory", "blocks"}
     for name in ("fused compute", "fused memory"):
         took = entry[name]["steps"]  # (contiguous inputs are passed as they are: no ascontiguousarray)

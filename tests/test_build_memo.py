@@ -100,18 +100,22 @@ def test_equal_device_objects_share_one_signature(hashing: str) -> None:
     assert a is not None and a == b and c != a
 
 
-def test_fresh_arrays_reuse_the_memoized_decisions(tb) -> None:
-    from xpgrad import _tensor
+def test_fresh_arrays_reuse_the_memoized_decisions(tb, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpgrad import _build, _tensor
 
     def build() -> xpgrad.Tensor:
         x = tb.t([1.0, 2.0])
         return xpgrad.sin(x * 2.0 + 1.0) * x
 
     build()
-    n = len(_tensor._signatures)
+    n, decided = len(_tensor._signatures), len(_build._decided)
+    checked: list[str] = []
+    real = _build._apply
+    monkeypatch.setattr(_build, "_apply", lambda op, *a: checked.append(op.name) or real(op, *a))
     for _ in range(5):
         build()
-    assert len(_tensor._signatures) == n
+    assert len(_tensor._signatures) == n and len(_build._decided) == decided > 0
+    assert checked == []  # every op of the repeats decided from the memo (CuPy: a new Device an array)
 
 
 def test_ops_called_with_their_default_params_take_the_fast_path() -> None:

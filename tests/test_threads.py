@@ -10,6 +10,11 @@ import pytest
 
 import xpgrad
 from in_threads import run_in_threads
+from xpgrad._remat import RELEASED
+
+
+def _large() -> np.ndarray:
+    return np.linspace(0.1, 1.0, 1 << 16)  # large: its intermediates are released and lend buffers (`_remat`)
 
 
 def test_gradients_in_threads_leave_every_other_node_at_order_zero() -> None:
@@ -134,9 +139,7 @@ def test_a_value_released_and_kept_again_by_another_thread_never_reads_as_none()
     ``y * y`` (its rule reads y): a thread reading ``y.value`` meanwhile always gets the array. (Found:
     reading ``None`` between the two steps of a refill, and a recompute in the reader clearing the value the
     other thread had just kept.)"""
-    import sys
-
-    x = xpgrad.Tensor(np.linspace(0.1, 1.0, 1 << 16))
+    x = xpgrad.Tensor(_large())
     y = xpgrad.sin(x) * x
     want = np.sin(x.value) * x.value
     stop, seen = threading.Event(), {"reads": 0, "none": 0, "wrong": 0}
@@ -150,23 +153,16 @@ def test_a_value_released_and_kept_again_by_another_thread_never_reads_as_none()
             elif not np.array_equal(v, want):
                 seen["wrong"] += 1
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
-        for _ in range(100):
-            xpgrad.grad(xpgrad.sum(y * y), [x])
-    finally:
-        stop.set()
-        reader.join()
-        sys.setswitchinterval(interval)
+    def differentiate() -> None:
+        try:
+            for _ in range(100):
+                xpgrad.grad(xpgrad.sum(y * y), [x])
+        finally:
+            stop.set()
+
+    run_in_threads(read, differentiate)
     assert seen["reads"] > 1000 and seen["none"] == 0 and seen["wrong"] == 0, seen
     np.testing.assert_array_equal(y.value, want)
-
-
-def _large() -> np.ndarray:
-    return np.linspace(0.1, 1.0, 1 << 16)  # large: its intermediates are released and lend buffers (`_remat`)
 
 
 def _aborting(barrier: threading.Barrier) -> Any:
@@ -264,7 +260,7 @@ def test_a_value_pinned_while_a_gradient_releases_it_keeps_it() -> None:
             for _ in range(400):
                 t = cur["t"]
                 xpgrad.grad(cur["out"], [cur["x"]])
-                if t._value is None and t._remat != 2:
+                if t._value is None and t._remat != RELEASED:
                     broken[0] += 1
                     new()
                 np.testing.assert_array_equal(t.value, a + 1.0)
@@ -284,9 +280,10 @@ def test_a_released_value_recomputed_while_another_thread_releases_its_operand()
     t = x + 1.0
     u = t * 2.0
     u + 1.0  # add's rule reads neither operand: u is released
-    assert u._remat == 2
+    assert u._remat == RELEASED
     stop = threading.Event()
     bad: list[str] = []
+    reads = [0]
 
     def differentiate() -> None:
         try:
@@ -297,11 +294,12 @@ def test_a_released_value_recomputed_while_another_thread_releases_its_operand()
 
     def read() -> None:
         while not stop.is_set():
+            reads[0] += 1
             if not np.array_equal(u.value, (a + 1.0) * 2.0):
                 bad.append("u")
 
     run_in_threads(differentiate, read)
-    assert not bad, bad[:3]
+    assert reads[0] > 0 and not bad, (reads[0], bad[:3])
 
 
 def test_a_deferred_node_belongs_to_its_thread_before_another_can_find_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -110,6 +110,26 @@ def same(fused: list, plain: list, dtype: str, n_sum_terms: int) -> None:
             assert np.all(err <= ULP[dtype] * (np.abs(u[finite]) + 1)), float(np.max(err))
 
 
+def finite_sums(n: int, dtype: str = "float64", backend: str | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+    """Placeholders, outputs with several sums and means (and elementwise ones), and positive inputs (finite
+    sums: an error shows, where the special values of `inputs` make most sums inf or nan)."""
+    x, y = placeholders(2, dtype, backend)
+    outs = [xpgrad.sum(x * y), xpgrad.mean(x * y), x > y, xpgrad.sum(x + y), xpgrad.mean(y), x * y]
+    rng = np.random.default_rng(n)
+    return [x, y], outs, [rng.uniform(0.5, 1.5, n).astype(dtype) for _ in range(2)]  # positive: no cancellation
+
+
+def sums_are_exact(got: list[Any], data: list[Any], dtype: str) -> None:
+    """The sums and means of `finite_sums` against exact ones (``math.fsum`` of the float64 values)."""
+    import math
+
+    a, b = (np.asarray(d, dtype=np.float64) for d in data)
+    n = a.size
+    exact = [math.fsum(a * b), math.fsum(a * b) / n, math.fsum(a + b), math.fsum(b) / n]
+    rel = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose([float(got[k]) for k in (0, 1, 3, 4)], exact, rtol=rel)
+
+
 def refuses_bad_calls(f: Callable[..., Any], xp: Any) -> None:
     """``f``, fused from two float64 placeholders, refuses mismatched shapes, another dtype and a wrong count."""
     import pytest

@@ -4,7 +4,6 @@ give the unfused graph's results; the calls a kernel cannot run as the graph wou
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 
 import fake_cupy
 import xpgrad
-from fuse_cases import B1, inputs, placeholders, same, unfused, with_grads
+from fuse_cases import B1, finite_sums, inputs, placeholders, same, sums_are_exact, unfused, with_grads
 from xpgrad._fuse.cuda import compile_cuda, grid
 from xpgrad._fuse.lower import lower
 
@@ -40,19 +39,13 @@ def test_b1_matches_unfused(cp: Any, dtype: str, n: int) -> None:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize(("n", "sms"), [(1, 2), (12, 2), (300, 2), (5000, 2), (70_000, 64)])
 def test_finite_sums_and_means_over_many_blocks(monkeypatch: pytest.MonkeyPatch, dtype: str, n: int, sms: int) -> None:
-    """Several sums and means of positive values (finite: an error shows, where the special values of `inputs`
-    make most sums inf or nan) from one block to 274 (more than the final kernel's threads: each adds several)."""
+    """Several sums and means of finite values (`finite_sums`) from one block to 274 (more than the final
+    kernel's threads: each adds several)."""
     fake_cupy.install(monkeypatch, sms=sms)
-    x, y = placeholders(2, dtype)
-    outs = [xpgrad.sum(x * y), xpgrad.mean(x * y), x > y, xpgrad.sum(x + y), xpgrad.mean(y), x * y]
-    rng = np.random.default_rng(n)
-    data = [rng.uniform(0.5, 1.5, n).astype(dtype) for _ in range(2)]  # positive: no cancellation
-    got = _gpu([x, y], outs)(*data)
-    same(got, unfused([x, y], outs)(*data), dtype, n)
-    a, b = (d.astype(np.float64) for d in data)
-    exact = [math.fsum(a * b), math.fsum(a * b) / n, math.fsum(a + b), math.fsum(b) / n]
-    rel = 1e-12 if dtype == "float64" else 1e-5
-    np.testing.assert_allclose([float(got[k]) for k in (0, 1, 3, 4)], exact, rtol=rel)
+    ps, outs, data = finite_sums(n, dtype)
+    got = _gpu(ps, outs)(*data)
+    same(got, unfused(ps, outs)(*data), dtype, n)
+    sums_are_exact(got, data, dtype)
     fused, final = fake_cupy.launches[-2:]
     assert fused["blocks"] == grid(n, sms) and final["blocks"] == 1
 

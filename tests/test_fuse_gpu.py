@@ -9,7 +9,6 @@ reduction).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,19 @@ import pytest
 
 import xpgrad
 from conftest import ALL, _reason
-from fuse_cases import B1, FUSIBLE_OPS, inputs, op_graph, placeholders, refuses_bad_calls, same, unfused, with_grads
+from fuse_cases import (
+    B1,
+    FUSIBLE_OPS,
+    finite_sums,
+    inputs,
+    op_graph,
+    placeholders,
+    refuses_bad_calls,
+    same,
+    sums_are_exact,
+    unfused,
+    with_grads,
+)
 from xpgrad._fuse import fuse
 
 
@@ -66,21 +77,14 @@ def test_b1_fused_sums_of_many_finite_inputs_on_the_gpu(cp: Any, dtype: str) -> 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("n", [0, 1, 300, 70_000, 1_000_003])  # up to a full grid (8 blocks an SM), each adds many
 def test_several_finite_sums_and_means_on_the_gpu(cp: Any, dtype: str, n: int) -> None:
-    ps = placeholders(2, dtype, backend="cupy")
-    x, y = ps
-    outs = [xpgrad.sum(x * y), xpgrad.mean(x * y), x > y, xpgrad.sum(x + y), xpgrad.mean(y), x * y]
-    rng = np.random.default_rng(n)
-    data = [rng.uniform(0.5, 1.5, n).astype(dtype) for _ in range(2)]  # positive: no cancellation
+    ps, outs, data = finite_sums(n, dtype, backend="cupy")
+    f = fuse(ps, outs)
+    got = _host(f(*[cp.asarray(a) for a in data]))
     if n == 0:
-        got = _host(fuse(ps, outs)(*[cp.asarray(a) for a in data]))
         assert [float(got[k]) for k in (0, 3)] == [0.0, 0.0] and np.isnan(got[1]) and np.isnan(got[4])
         return
     _check(cp, ps, outs, data, dtype)
-    got = _host(fuse(ps, outs)(*[cp.asarray(a) for a in data]))
-    a, b = (d.astype(np.float64) for d in data)
-    exact = [math.fsum(a * b), math.fsum(a * b) / n, math.fsum(a + b), math.fsum(b) / n]
-    rel = 1e-12 if dtype == "float64" else 1e-5
-    np.testing.assert_allclose([float(got[k]) for k in (0, 1, 3, 4)], exact, rtol=rel)
+    sums_are_exact(got, data, dtype)
 
 
 @pytest.mark.parametrize("name", FUSIBLE_OPS)

@@ -149,7 +149,15 @@ def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
 def _simplify_subtract(a: Tensor, b: Tensor) -> Tensor | None:
     if b.op is _NEGATIVE:
         return apply(_ADD_OP, a, b.children[0])  # a - (-b) == a + b exactly
-    return _unchanged(a, b) if _is(b, 0) else None  # x - 0 == x, also for -0.0
+    # x - 0 == x for every x, -0.0 included; x - (-0.0) is not (-0.0 - -0.0 is +0.0)
+    return _unchanged(a, b) if _is(b, 0) and not _signed_zero(b._value) else None
+
+
+def _signed_zero(v: Any) -> bool:
+    """A zero with a negative sign in it: -0.0, or a complex zero with a -0.0 part."""
+    if type(v) is complex:
+        return _signed_zero(v.real) or _signed_zero(v.imag)
+    return type(v) is float and math.copysign(1.0, v) < 0
 
 
 def _simplify_divide(a: Tensor, b: Tensor) -> Tensor | None:

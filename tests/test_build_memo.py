@@ -146,3 +146,33 @@ def test_ops_called_with_their_default_params_take_the_fast_path() -> None:
     keep = xpgrad.sum(x, keepdims=True)  # a param that is not its default (True is not False)
     assert keep.shape == (1, 1) and keep is not s
     assert xpgrad.mean(xpgrad.placeholder(shape=(2,), dtype="float64")).shape == ()
+
+
+_UFUNCS = ["add", "subtract", "multiply", "divide", "pow", "maximum", "minimum", "atan2", "hypot", "logaddexp"]
+_UFUNCS += ["copysign", "remainder", "nextafter", "floor_divide", "greater", "equal"]
+_NUMBERS = [0.999, -0.0, 0.0, 2.5, 3, -7, 1e-310, 1e300, math.inf, -math.inf, math.nan, 1 << 60, 2**53 + 1]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", _UFUNCS)
+def test_python_numbers_passed_as_arrays_give_numpys_own_results(name: str, dtype: str) -> None:
+    """On NumPy the fast path passes ``0.999`` of ``x * 0.999`` as a 0-d array of x's dtype (issue 5: half the
+    call's time on small arrays): every result is NumPy's own for the Python number, bit for bit (signed
+    zeros, nan, inf, subnormals, ints beyond 2**53, a float that overflows float32), on either side."""
+    from xpgrad import _build
+    from xpgrad._ops import OPS
+
+    ufunc = getattr(np, {"pow": "power", "atan2": "arctan2"}.get(name, name))
+    values = np.array([0.5, -1.5, 0.0, -0.0, 3.0, 1e-300, np.inf, -np.inf, np.nan, 7.25], dtype=dtype)
+    with np.errstate(all="ignore"):
+        for c in _NUMBERS:
+            for side in (0, 1):
+                for _ in range(2):  # the first meeting decides (checked path); the second takes the fast path
+                    x = xpgrad.Tensor(values.copy())
+                    got = _build.apply(OPS[name], *((x, c) if side == 0 else (c, x))).numpy()
+                want = ufunc(values, c) if side == 0 else ufunc(c, values)
+                assert got.dtype == want.dtype, (c, side)
+                assert got.tobytes() == want.tobytes(), (c, side, got, want)
+                number = _build._consts.get((type(c), c))  # the shared constant (zeros are not shared)
+                if want.dtype == values.dtype and number is not None:
+                    assert (number, x._sig) in _build._numbers  # the path was taken

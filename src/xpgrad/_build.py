@@ -8,6 +8,7 @@ input has a value (the seed's eager forward).
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -224,7 +225,8 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
             _decided[key] = decided = (*decided[:5], _remat.watch(children), fn, decided[7])
             if decided[4] is None and decided[1] is not None and (not op.params or defaults):  # see `_fast`
                 run = partial(decided[0].fn(op), **params) if params else fn  # (the op's defaults)
-                _quick[key[:-1] if params else key] = (*decided[:4], run, decided[7], decided[5])
+                num = 0 if params else _number_slot(op, children, decided[0], decided[3])
+                _quick[key[:-1] if params else key] = (*decided[:4], run, decided[7], decided[5], num)
     bk, dev, shape, dtype, target, _, fn, sig = decided
     if op.simplify is not None:
         found = op.simplify(*children, **params) if params else op.simplify(*children)
@@ -322,7 +324,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
                     found = _merged(found, into)
                     if found is not None:
                         return found
-    bk, dev, shape, dtype, fn, sig, big = quick
+    bk, dev, shape, dtype, fn, sig, big, num = quick
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
     node._level = _levels.get(get_ident(), 0) if _level[0] else 0  # `level_now`, inlined
@@ -352,12 +354,62 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         bv = b._value
         if bv is None:
             return _remat.fill(node)
+        if num:  # a Python number operand, as the 0-d array the backend takes faster (`number_array`)
+            if num == 2:
+                bv = _numbers.get((b, a._sig))
+                if bv is None:
+                    bv = number_array(b, a)
+            else:
+                av = _numbers.get((a, b._sig))
+                if av is None:
+                    av = number_array(a, b)
     try:
         node._value = fn(av) if b is None else fn(av, bv)
     except Exception as e:
         _note(e, node, [c._value for c in children])
         raise
     return node
+
+
+def _number_slot(op: OpDef, children: tuple[Tensor, ...], bk: Backend, dtype: Any) -> int:
+    """Which operand of a node `_fast` evaluates is a Python number to pass as a 0-d array (1 or 2; 0:
+    none): where the backend asks for it, the op is one of its ufuncs, and the other operand is a real
+    floating array of the result's dtype (``x * 0.999``, ``y + 1``); a number of an integer or complex result
+    stays a number (NumPy's checks of range and kind, at every call). The decision holds for every number of
+    that Python type; `number_array` may still keep one as it is."""
+    if not bk.number_arrays or len(children) != 2 or bk.into(op) is None:
+        return 0
+    a, b = children
+    if a._const == b._const:
+        return 0
+    number, array = (b, a) if b._const else (a, b)
+    if type(number._value) not in (int, float) or array._dtype is None or array._dtype != dtype:
+        return 0
+    return (2 if b._const else 1) if bk.xp.isdtype(dtype, "real floating") else 0
+
+
+def number_array(number: Tensor, array: Tensor) -> Any:
+    """The Python number of constant ``number`` as a 0-d array of ``array``'s backend, device and dtype,
+    made once per (constant, ``array``'s signature) (issue 5: NumPy converts a number at every call, half
+    the time of ``x * 0.999`` on small arrays). The same value the backend would use: the number converted
+    to the array's dtype, rounded to nearest. Kept a number where that would not be exact for another reason:
+    an int beyond 2**53 (NumPy may not convert it), a float that overflows the dtype (NumPy 1 widens then)."""
+    v = number._value
+    if not v:  # a zero: a constant of its own at each use (`_consts`), so nothing to keep it for
+        return v
+    made: Any = v
+    if type(v) is float or -(1 << 53) <= v <= 1 << 53:
+        made = array._bk.xp.asarray(v, dtype=array._dtype, device=array._device)
+        if math.isinf(float(made)) and not math.isinf(v):
+            made = v
+    if len(_numbers) >= 4096:
+        _numbers.clear()
+    _numbers[number, array._sig] = made
+    return made
+
+
+_numbers: dict[tuple[Tensor, int], Any] = {}
+"""`number_array`'s memo: (constant, the other operand's signature) -> the value to pass."""
 
 
 _ATOMS = frozenset((type(None), bool, int, float, complex, str, type(Ellipsis)))

@@ -21,6 +21,7 @@ def load() -> Backend:
         to_numpy=np.asarray,
         from_numpy=lambda a, device=None: np.asarray(a),
         ufuncs=np,
+        number_arrays=True,
     )
 
 

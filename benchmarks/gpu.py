@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import timing
 from .peers.numpy_ref import hand_written
 from .runner import output_labels
 from .scenarios import F64, Task
@@ -55,34 +56,23 @@ class Device:
         return self.xp.asarray(a)
 
 
-def seconds(call: Call, dev: Device, inner: int) -> float:
-    dev.sync()
-    t0 = time.perf_counter()
-    for _ in range(inner):
-        call()
-    dev.sync()
-    return (time.perf_counter() - t0) / inner
-
-
 def calibrate(call: Call, dev: Device, target_s: float) -> int:
-    one = seconds(call, dev, 1)
-    return max(1, min(10_000, int(target_s / max(one, 1e-7))))
+    """Back-to-back calls a sample makes to last about ``target_s``."""
+    return timing.inner_count(timing.sample(call, 1, dev.sync), target_s)
 
 
 def interleave(base: Call, others: dict[str, Call], dev: Device, rounds: int, target_s: float) -> dict[str, Any]:
-    inner = {"hand": calibrate(base, dev, target_s)} | {k: calibrate(c, dev, target_s) for k, c in others.items()}
-    times: dict[str, list[float]] = {k: [] for k in inner}
-    ratios: dict[str, list[float]] = {k: [] for k in others}
-    for _ in range(rounds):
-        tb = seconds(base, dev, inner["hand"])
-        times["hand"].append(tb)
-        for k, c in others.items():
-            t = seconds(c, dev, inner[k])
-            times[k].append(t)
-            ratios[k].append(t / tb)
-    out = {k: {"median_s": statistics.median(v)} for k, v in times.items()}
-    for k, r in ratios.items():
-        out[k]["ratio"] = statistics.median(r)
+    """`timing.interleave` with the device synchronised around each sample: the median seconds of the
+    baseline (``hand``) and of each other, and each other's median ratio to the baseline's round."""
+    base_times, times, ratios = timing.interleave(
+        (base, calibrate(base, dev, target_s)),
+        {k: (c, calibrate(c, dev, target_s)) for k, c in others.items()},
+        rounds,
+        dev.sync,
+    )
+    out: dict[str, Any] = {"hand": {"median_s": statistics.median(base_times)}}
+    for k in others:
+        out[k] = {"median_s": statistics.median(times[k]), "ratio": statistics.median(ratios[k])}
     return out
 
 
@@ -196,7 +186,7 @@ def bandwidth(dev: Device, n: int, rounds: int) -> dict[str, float]:
     res = {}
     for name, call, nbytes in (("copy", copy, 2 * n * F64), ("add", add, 3 * n * F64)):
         inner = calibrate(call, dev, 0.02)
-        t = statistics.median(seconds(call, dev, inner) for _ in range(rounds))
+        t = statistics.median(timing.sample(call, inner, dev.sync) for _ in range(rounds))
         res[f"{name}_GBps"] = nbytes / t / 1e9
     return res
 

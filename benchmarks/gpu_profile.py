@@ -5,8 +5,8 @@
 For the B1 expressions fused with ``engine="cupy"`` at each size, and for the device's own copy and
 ``x + y`` at the same sizes (what any single pass reaches there), it reports:
 - ``wall``: the median time of a call followed by a device synchronisation (what `benchmarks.gpu` times);
-- ``stream``: the mean time of calls made back to back, then one synchronisation: the larger of the
-  host's and the device's time a call (the queue hides the other);
+- ``stream``: the mean time of calls made back to back, then one synchronisation (`timing.sample`): the
+  larger of the host's and the device's time a call (the queue hides the other);
 - ``cpu`` / ``gpu``: `cupyx.profiler.benchmark`'s host time of a call and the time between events recorded
   on the stream before and after it (the device's time, or the host's where the host is slower);
 - ``steps``: the host time of each step of one fused call (the input checks, ``ascontiguousarray``, the
@@ -32,22 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from . import timing
 from .exprs import compute_bound, memory_bound
 from .scenarios import F64, Task
 
 EXPRS = {"compute": compute_bound, "memory": memory_bound}
 STEPS = ("call_shape", "ascontiguousarray", "empty", "launch")
-
-
-def streamed(call: Callable[[], Any], sync: Callable[[], None], repeat: int) -> float:
-    """Mean seconds a call made back to back, then one synchronisation: once the host outpaces the device,
-    the device's time a call."""
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(repeat):
-        call()
-    sync()
-    return (time.perf_counter() - t0) / repeat
 
 
 def timings(call: Callable[[], Any], sync: Callable[[], None], repeat: int) -> dict[str, float]:
@@ -58,7 +48,7 @@ def timings(call: Callable[[], Any], sync: Callable[[], None], repeat: int) -> d
         call()
         sync()
         walls.append(time.perf_counter() - t0)
-    out = {"wall": statistics.median(walls), "stream": streamed(call, sync, repeat)}
+    out = {"wall": statistics.median(walls), "stream": timing.sample(call, repeat, sync)}
     try:
         from cupyx.profiler import benchmark
     except ImportError:
@@ -180,7 +170,7 @@ def profile(xp: Any, sync: Callable[[], None], sizes: list[int], repeat: int) ->
             blocks = {}
             for b in (1, 2, 4, 8, 16, 32):
                 cuda.BLOCKS_PER_SM = b
-                blocks[str(b)] = streamed(lambda f=f, xs=xs: f(*xs), sync, repeat)
+                blocks[str(b)] = timing.sample(lambda f=f, xs=xs: f(*xs), repeat, sync)
             entry["blocks"] = blocks
         finally:
             cuda.BLOCKS_PER_SM = kept

@@ -41,12 +41,17 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
-def sample(call: Callable[[], Any], inner: int) -> float:
-    """Seconds per call, over ``inner`` back-to-back calls (garbage collected before, enabled during)."""
+def sample(call: Callable[[], Any], inner: int, sync: Callable[[], Any] | None = None) -> float:
+    """Seconds per call, over ``inner`` back-to-back calls (garbage collected before, enabled during).
+    ``sync``: a device's synchronisation, called before and after, so the time is the calls' whole work."""
     gc.collect()
+    if sync is not None:
+        sync()
     t0 = time.perf_counter()
     for _ in range(inner):
         call()
+    if sync is not None:
+        sync()
     return (time.perf_counter() - t0) / inner
 
 
@@ -60,16 +65,17 @@ def interleave(
     baseline: tuple[Callable[[], Any], int],
     others: dict[str, tuple[Callable[[], Any], int]],
     rounds: int,
+    sync: Callable[[], Any] | None = None,
 ) -> tuple[list[float], dict[str, list[float]], dict[str, list[float]]]:
     """Each round times the baseline, then each other; ratio = other / baseline of that round."""
     base_times: list[float] = []
     times: dict[str, list[float]] = {name: [] for name in others}
     ratios: dict[str, list[float]] = {name: [] for name in others}
     for _ in range(rounds):
-        tb = sample(*baseline)
+        tb = sample(*baseline, sync)
         base_times.append(tb)
         for name, (call, inner) in others.items():
-            t = sample(call, inner)
+            t = sample(call, inner, sync)
             times[name].append(t)
             ratios[name].append(t / tb)
     return base_times, times, ratios

@@ -67,7 +67,10 @@ def source(prog: Program) -> str:
     lines += [f"        s{j} = 0.0" for j in range(len(sums))]
     lines += [f"        for blo in range(lo, hi, {BLOCK}):", f"            bhi = min(blo + {BLOCK}, hi)"]
     lines += [f"            b{j} = 0.0" for j in range(len(sums))]
-    lines += ["            for i in range(blo, bhi):"]
+    # An unsigned index: numba wraps a negative signed index around, a test per access that kept LLVM from
+    # vectorising the loop (issue 5: 3 * (2 * x) at 10^6 on one thread 0.92 -> 0.25 ms, NumPy's 6 * x 0.25;
+    # the memory-bound B1 kernel 1.71 -> 1.13 ms)
+    lines += ["            for i in range(blo, bhi):", f"{ind}i = uint64(i)"]
     lines += [f"{ind}{v} = {v.upper()}[i]" for v in arrays if v not in prog.scalar_inputs]
     for ins in prog.body:
         if ins.op == "sum":
@@ -129,6 +132,7 @@ def _jit(src: str, parallel: bool) -> Any:
         "nan": math.nan,
         "float64": np.float64,
         "float32": np.float32,
+        "uint64": numba.uint64,
     }
     exec(compile(src, "<xpgrad fused kernel>", "exec"), scope)
     return numba.njit(parallel=parallel, error_model="numpy", nogil=True)(scope["kernel"])

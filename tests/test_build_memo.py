@@ -156,8 +156,9 @@ _NUMBERS = [0.999, -0.0, 0.0, 2.5, 3, -7, 1e-310, 1e300, math.inf, -math.inf, ma
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", _UFUNCS)
 def test_python_numbers_passed_as_arrays_give_numpys_own_results(name: str, dtype: str) -> None:
-    """On NumPy the fast path passes ``0.999`` of ``x * 0.999`` as a 0-d array of x's dtype (issue 5: half the
-    call's time on small arrays): every result is NumPy's own for the Python number, bit for bit (signed
+    """On NumPy the fast path and a compiled function's plan pass ``0.999`` of ``x * 0.999`` as a 0-d array of
+    x's dtype (issue 5: half the call's time on small arrays): every result is NumPy's own for the Python
+    number, bit for bit (signed
     zeros, nan, inf, subnormals, ints beyond 2**53, a float that overflows float32), on either side."""
     from xpgrad import _build
     from xpgrad._ops import OPS
@@ -170,9 +171,12 @@ def test_python_numbers_passed_as_arrays_give_numpys_own_results(name: str, dtyp
                 for _ in range(2):  # the first meeting decides (checked path); the second takes the fast path
                     x = xpgrad.Tensor(values.copy())
                     got = _build.apply(OPS[name], *((x, c) if side == 0 else (c, x))).numpy()
+                p = xpgrad.placeholder(shape=values.shape, dtype=dtype)
+                compiled = xpgrad.function([p], _build.apply(OPS[name], *((p, c) if side == 0 else (c, p))))
                 want = ufunc(values, c) if side == 0 else ufunc(c, values)
-                assert got.dtype == want.dtype, (c, side)
-                assert got.tobytes() == want.tobytes(), (c, side, got, want)
+                for result in (got, compiled(values.copy())):  # eager (the fast path), compiled (its plan)
+                    assert result.dtype == want.dtype, (c, side)
+                    assert result.tobytes() == want.tobytes(), (c, side, result, want)
                 number = _build._consts.get((type(c), c))  # the shared constant (zeros are not shared)
                 if want.dtype == values.dtype and number is not None:
                     assert (number, x._sig) in _build._numbers  # the path was taken

@@ -207,6 +207,18 @@ def test_evaluation_errors_name_the_op_without_add_note(monkeypatch: pytest.Monk
     _build._note(Picky(1, 2), node, [np.ones(2), 1.0])  # cannot be rebuilt from a message: left as it is
 
 
+@pytest.mark.parametrize("dtype", ["float64", None])
+def test_errors_in_compiled_calls_name_the_op(dtype: str | None) -> None:
+    # a step without a cast calls the backend's function itself, one with a runtime dtype goes through
+    # `evaluate`: either way the backend's error says which op failed on which operands
+    p = xpgrad.placeholder(shape=(None,), dtype=dtype)
+    f = xpgrad.function([p], xpgrad.reshape(p * 2.0, (5,)))
+    np.testing.assert_array_equal(f(np.ones(5)), np.full(5, 2.0))
+    with pytest.raises(ValueError, match=r"(?s)while evaluating xpgrad op 'reshape' on numpy operands: \(6,\) float64"):
+        f(np.ones(6))
+    np.testing.assert_array_equal(f(np.ones(5)), np.full(5, 2.0))  # and the function still runs
+
+
 def test_bool_results_of_unknown_dtype_placeholders_are_known_at_build_time() -> None:
     p = xpgrad.placeholder()
     for made in (p > 0, xpgrad.isnan(p), xpgrad.logical_not(p), xpgrad.equal(p, p)):

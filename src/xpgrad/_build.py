@@ -397,15 +397,20 @@ def number_array(number: Tensor, array: Tensor) -> Any:
     v = number._value
     if not v:  # a zero: a constant of its own at each use (`_consts`), so nothing to keep it for
         return v
-    made: Any = v
-    if type(v) is float or -(1 << 53) <= v <= 1 << 53:
-        made = array._bk.xp.asarray(v, dtype=array._dtype, device=array._device)
-        if math.isinf(float(made)) and not math.isinf(v):
-            made = v
+    made = number_value(v, array)
     if len(_numbers) >= 4096:
         _numbers.clear()
     _numbers[number, array._sig] = made
     return made
+
+
+def number_value(v: Any, array: Tensor) -> Any:
+    """`number_array`'s value for the Python number ``v``, not memoized."""
+    if type(v) is float or -(1 << 53) <= v <= 1 << 53:
+        made = array._bk.xp.asarray(v, dtype=array._dtype, device=array._device)
+        if not (math.isinf(float(made)) and not math.isinf(v)):
+            return made
+    return v
 
 
 _numbers: dict[tuple[Tensor, int], Any] = {}

@@ -3,10 +3,12 @@
 `function(inputs, outputs)` sorts the graph of all outputs once (iteratively) into a flat list of
 steps, and copies its nodes once per backend and device it is called on (a "mirror": the same op,
 params, promotion dtype and operands, Python-number constants shared). A call feeds the mirror's
-inputs and runs `_build.evaluate` on each step in order, so promotion and dispatch are exactly
-those of eager evaluation (one implementation). After each step, every node whose last reader it
-was is released, so a call holds about as many arrays at once as hand-written NumPy would. Calls
-of one Function are serialized by a lock (the mirror holds one call's values).
+inputs and runs each step in order: the backend's function for the op where the node needs no cast
+(its choice made once per mirror, as the eager fast path makes it once per signature), `_build.evaluate`
+(promotion at run time) otherwise, so the results are exactly those of eager evaluation. After each
+step, every node whose last reader it was is released, so a call holds about as many arrays at once
+as hand-written NumPy would. Calls of one Function are serialized by a lock (the mirror holds one
+call's values).
 
 Decisions:
 - Every input is passed on every call (no defaults), in the order of ``inputs``. Inputs are
@@ -25,10 +27,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from . import _remat
-from ._build import _RUNTIME, evaluate, settle
+from ._build import _RUNTIME, _note, _number_slot, evaluate, number_value, settle
 from ._dtypes import dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
 from ._graph import toposort
@@ -84,6 +87,10 @@ class _Mirror:
 
     __slots__ = ("captured", "held", "inputs", "outs", "steps")
 
+    steps: list[tuple[Tensor, tuple[Any, ...], tuple[Tensor, ...], Any, tuple[int, ...]]]
+    """Each step: (node, where its operands' values are read, the nodes to free after it, the backend's
+    function to call on them (None: `evaluate`, which casts), the operands it may write its result into)."""
+
     def __init__(self, fn: Function, bk: Backend, dev: Any) -> None:
         home, pinned = fn._home, fn._pinned is not None
         rename = home is not None and bk is not home and not pinned
@@ -103,7 +110,10 @@ class _Mirror:
             copies.append(m)
         self.inputs = [copies[i] for i in fn._input_pos]
         self.captured = [(copies[i], leaf) for i, leaf in fn._captured]
-        self.steps = [(copies[i], tuple(copies[j] for j in free)) for i, free in fn._steps]
+        self.steps = [
+            _plan(copies[i], tuple(copies[j] for j in free), lendable, numbers=not rename)
+            for (i, free), lendable in zip(fn._steps, fn._lendable, strict=True)
+        ]
         self.outs = [copies[i] for i in fn._out_pos]
         self.held = [m for m in (*self.inputs, *(c for c, _ in self.captured), *self.outs) if not m._const]
 
@@ -204,16 +214,25 @@ class Function:
                     node._value = arr
                 for node, leaf in m.captured:
                     node._value = self._leaf_value(leaf, bk, dev)
-                for (node, free), lendable in zip(m.steps, self._lendable, strict=True):
-                    if lendable and _remat._on[0] and (j := _lend(node, lendable)) is not None:
-                        settle(node, j)  # into the buffer of an operand read for the last time here
+                lend = _remat._on[0]
+                for node, srcs, free, fn, lendable in m.steps:
+                    vals = [c._value for c in srcs]
+                    if lendable and lend and (j := _lend(node, vals, lendable)) is not None:
+                        settle(node, j, vals)  # into the buffer of an operand read for the last time here
+                    elif fn is not None:  # no cast: the backend's function itself (issue 5: per-step cost)
+                        try:
+                            node._value = fn(*vals)
+                        except Exception as e:
+                            _note(e, node, [c._value for c in node.children])
+                            raise
                     else:
-                        node._value = evaluate(node)
+                        node._value = evaluate(node, vals)
+                    del vals
                     for f in free:
                         f._value = None
                 res = [self._as_array(node._value, bk, dev) for node in m.outs]
             except BaseException:
-                for node, _ in m.steps:
+                for node, *_ in m.steps:
                     node._value = None
                 raise
             finally:
@@ -295,22 +314,51 @@ class Function:
         return f"<xpgrad.function of ({names}): {self.n_steps} op(s) over {self.n_nodes} node(s)>"
 
 
-def _lend(node: Tensor, places: tuple[int, ...]) -> int | None:
-    """The operand of ``node`` (among ``places``) whose array its result may be written into: an
-    elementwise op with a ufunc taking ``out=`` (NumPy, CuPy), no cast, every array operand of the same
-    shape, and an array nothing else holds (`_remat.lends`: not a view's base, not returned). Writing
-    into a dead intermediate saves the fresh pages of a new one (issue 5: compiled B1 at 10^6)."""
-    if not _remat.writes_into(node):
-        return None
-    children = node.children
+def _plan(
+    node: Tensor, free: tuple[Tensor, ...], lendable: tuple[int, ...], numbers: bool
+) -> tuple[Tensor, tuple[Any, ...], tuple[Tensor, ...], Any, tuple[int, ...]]:
+    """A step of a mirror (see `_Mirror.steps`), its per-node choices made once: the function to call
+    when there is no cast (the op's params bound), a Python-number operand as the 0-d array NumPy takes
+    faster (`_build.number_array`; ``numbers``: the mirror has the graph's own dtypes), and whether the op
+    can write into an operand's array at all (`_remat.writes_into`)."""
+    srcs: tuple[Any, ...] = node.children
+    fn = None
+    if node._target is None:
+        f = node._bk.fn(node.op)
+        fn = partial(f, **node.params) if node.params else f
+        k = _number_slot(node.op, srcs, node._bk, node._dtype) if numbers and not node.params else 0
+        if k:
+            c, other = srcs[k - 1], srcs[2 - k]
+            fixed = _Fixed(number_value(c._value, other))
+            srcs = (srcs[0], fixed) if k == 2 else (fixed, srcs[1])
+    return node, srcs, free, fn, (lendable if lendable and _remat.writes_into(node) else ())
+
+
+class _Fixed:
+    """A constant operand's value as a step reads it (the constant itself is shared with the graph)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+
+def _lend(node: Tensor, vals: list[Any], places: tuple[int, ...]) -> int | None:
+    """The operand of ``node`` (among ``places``; ``vals``: the operands' values) whose array its result
+    may be written into: a large result (`_remat.LARGE` elements: NumPy reuses small blocks itself, and the
+    checks cost more than they save there), every array operand of the same shape, and an array nothing
+    else holds (`_remat.alone`: not a view's base, not returned). Writing into a dead intermediate saves
+    the fresh pages of a new one (issue 5: compiled B1 at 10^6). The op may (`_plan`)."""
     shape = None
-    for c in children:  # (no local may hold an operand's array: `lends` counts its references)
+    for i, c in enumerate(node.children):  # (no local may hold an operand's array: `alone` counts references)
         if not c._const:
             if shape is None:
-                shape = tuple(c._value.shape)
-            elif tuple(c._value.shape) != shape:
+                shape = tuple(vals[i].shape)
+                if vals[i].size < _remat.LARGE:
+                    return None
+            elif tuple(vals[i].shape) != shape:
                 return None
     for j in places:
-        if _remat.lends(children[j]._value, node._dtype, shape):
+        if _remat.fits(vals[j], node._dtype, shape) and _remat.alone(vals, j, 1):
             return j
     return None

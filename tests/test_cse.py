@@ -115,6 +115,48 @@ def test_merged_node_is_not_recomputed_when_nothing_was_fed(tb) -> None:
     np.testing.assert_allclose(tb.np(y), 3.0 * np.sin([0.5, 0.25]))
 
 
+def test_a_merge_follows_operands_recomputed_after_it(tb) -> None:
+    # a node built on an operand that a feed had outdated was computed from that operand's old value;
+    # once `forward` recomputes the operand, merging with the node must recompute it too (it used to be
+    # stamped with the feed count of its creation, so it passed for current)
+    x = tb.t([1.0, 2.0])
+    y = xpgrad.sin(x)
+    x.value = tb.arr([0.0, 0.0])
+    z = y * 3.0  # on y's old value, as a new node would be before forward()
+    np.testing.assert_allclose(tb.np(z), 3.0 * np.sin([1.0, 2.0]))
+    y.forward()
+    assert y * 3.0 is z
+    np.testing.assert_array_equal(tb.np(z), [0.0, 0.0])
+    # the same through a gradient built between a feed and forward()
+    a = tb.t([1.0, 2.0])
+    out = xpgrad.sum(xpgrad.exp(a) * xpgrad.exp(a))
+    a.value = tb.arr([0.0, 0.0])
+    out.grad(a)
+    out.forward()
+    np.testing.assert_allclose(tb.np(out.grad(a)), [2.0, 2.0])
+
+
+def test_a_feed_elsewhere_recomputes_no_merged_node(tb) -> None:
+    x, w = tb.t([1.0, 2.0]), tb.t([3.0])
+    y = xpgrad.sin(x) * 3.0
+    first = y.value
+    w.value = tb.arr([4.0])  # a leaf y does not read
+    assert xpgrad.sin(x) * 3.0 is y and y.value is first
+
+
+def test_a_merge_over_a_released_operand_reads_its_present_value() -> None:
+    # a released operand (a large value no rule reads) is recomputed from its own operands when read: a
+    # node on it is outdated once one of those was fed, though the operand itself was not recomputed
+    n = 1 << 17
+    x, y = xpgrad.Tensor(np.full(n, 1.0)), xpgrad.Tensor(np.full(n, 2.0))
+    m = x * y
+    s = xpgrad.exp(m)
+    assert m._value is None  # released
+    x.value = np.zeros(n)
+    assert xpgrad.exp(m) is s
+    np.testing.assert_array_equal(s.value, np.ones(n))
+
+
 def test_a_long_lived_operands_records_stay_bounded() -> None:
     x = xpgrad.Tensor(np.array([1.0, 2.0]))
     for i in range(3 * _cse._limit[0]):

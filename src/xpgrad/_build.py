@@ -19,7 +19,7 @@ from typing import Any
 from . import _cse, _dtypes, _remat, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
-from ._tensor import _NO_PARAMS, _NUMBER, Tensor, feeds, serial, signature
+from ._tensor import _NO_PARAMS, _NUMBER, Tensor, changed, serial, signature
 from .backends import Backend, backend_of, get_backend
 
 __all__ = ["apply", "apply_binary", "apply_unary", "const", "evaluate", "derivative_level", "settle"]
@@ -107,7 +107,7 @@ def const(v: Any) -> Tensor:
     t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
     t._sig = type(v)  # a constant's build-time facts are its Python type (see `apply`)
-    t._n, t._remat, t._users = serial(), 0, None
+    t._n, t._remat, t._users, t._epoch = serial(), 0, None, 0  # (never changes: older than any node)
     return t
 
 
@@ -240,8 +240,9 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
 
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, params, None
-    node._level, node._const, node._ph, node._value, node._epoch = level_now(), False, False, None, feeds[0]
-    node._n, node._remat, node._users = serial(), 0, None
+    node._level, node._const, node._ph, node._value = level_now(), False, False, None
+    node._n = node._epoch = serial()
+    node._remat, node._users = 0, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
     into = deferral()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
@@ -319,7 +320,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
                 if (fc[0] is a and (b is None or fc[1] is b) and found.params is op.params) or _cse.same(
                     found, op, children, op.params
                 ):
-                    if not _deferred[0] and found._value is not None and found._epoch == feeds[0]:
+                    if not _deferred[0] and found._value is not None and (found._epoch > changed[0] or current(found)):
                         return found  # `_merged`'s common case: a current value, no thread deferring
                     found = _merged(found, into)
                     if found is not None:
@@ -328,8 +329,9 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
     node = object.__new__(Tensor)
     node.op, node.children, node.params, node.name = op, children, op.params, None
     node._level = _levels.get(get_ident(), 0) if _level[0] else 0  # `level_now`, inlined
-    node._const, node._ph, node._value, node._epoch = False, False, None, feeds[0]
-    node._n, node._remat, node._users = serial(), 0, None
+    node._const, node._ph, node._value = False, False, None
+    node._n = node._epoch = serial()
+    node._remat, node._users = 0, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
     if into is not None:  # deferred: a member of this thread's graph before another thread can find it
         into.add(node)  # (`_merged` leaves another thread's deferred nodes alone)
@@ -443,22 +445,36 @@ def _merged(found: Tensor, into: Deferred | None) -> Tensor | None:
         for other in _deferrals.copy().values():  # (a copy: other threads may start or end deferring)
             if other is not None and other is not into and found in other.members:
                 return None  # another thread's deferred graph: that thread frees its intermediates as it settles
-    if into is not None and found._epoch == feeds[0]:
+    if into is not None and current(found):
         return found  # current, or deferred here: evaluated with the rest (`_lazy.settle_all`)
-    return _reuse(found)  # recomputed if a leaf was fed since (also while deferring: never a stale value)
+    return _reuse(found)  # recomputed if an operand changed since (also while deferring: never a stale value)
+
+
+def current(node: Tensor) -> bool:
+    """Whether op node ``node``'s value (or the one it will get, deferred) was computed from its operands'
+    present values: every operand's stamp is older than its own (see `serial`). A node built on operands
+    that were outdated themselves is current for them: it is what a new node would compute now."""
+    e = node._epoch
+    if e > changed[0]:  # nothing changed since it was computed (the common case)
+        return True
+    for c in node.children:  # (a released operand is recomputed from its own operands: maybe changed)
+        if c._epoch >= e or (c._value is None and c._remat == _remat.RELEASED):
+            return False
+    return True
 
 
 def _reuse(found: Tensor) -> Tensor:
-    """A merged node, with the value a new node would get: kept when no leaf was fed since it was
-    computed (no work done twice), recomputed when one was, or when it was freed (`_lazy`)."""
-    if found._value is None or found._epoch != feeds[0]:
+    """A merged node, with the value a new node would get: kept when its operands did not change since it
+    was computed (no work done twice), recomputed when one did (a leaf fed, an operand recomputed by
+    `forward` or by a merge), or when it was freed (`_lazy`)."""
+    if found._value is None or not current(found):
         ready = True
         for c in found.children:
             if c._value is None and c._remat != _remat.RELEASED:
                 ready = False
                 break
         found._value = evaluate(found) if ready else None
-        found._epoch = feeds[0]
+        found._epoch = changed[0] = serial()  # (its parents computed before are outdated)
         found._remat &= 1  # a released value recomputed here is kept: the caller holds the node again
     return found
 

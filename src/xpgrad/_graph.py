@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from operator import attrgetter
 from typing import Any
 
-from ._tensor import Tensor, feeds
+from ._tensor import Tensor, changed, serial
 
 __all__ = ["forward", "host_item", "toposort", "unfed_placeholders"]
 
@@ -39,12 +39,20 @@ _age = attrgetter("_n")
 
 def forward(roots: Iterable[Tensor]) -> None:
     """Recompute every op node below ``roots`` from the current leaf values (None where unfed)."""
-    from ._build import evaluate
-    from ._remat import RELEASED, released
+    from ._remat import released
 
-    epoch = feeds[0]
     order = toposort(roots)
     uses = released(order)
+    try:
+        _recompute(order, uses)
+    finally:
+        changed[0] = serial()  # (also after an error: the nodes recomputed so far changed)
+
+
+def _recompute(order: list[Tensor], uses: dict[int, int] | None) -> None:
+    from ._build import evaluate
+    from ._remat import RELEASED
+
     for node in order:
         if node.op is None:
             continue
@@ -54,7 +62,7 @@ def forward(roots: Iterable[Tensor]) -> None:
         else:
             node._value = None
             node._remat &= 1  # unknown (an input is unfed), not released
-        node._epoch = epoch
+        node._epoch = serial()  # (after its children's: computed from their present values)
         if uses:  # a released value is dropped again after its last use here (see `_remat`)
             for c in children:
                 if c._remat == RELEASED and id(c) in uses:

@@ -32,7 +32,7 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
-from . import _build, _cse, _shapes
+from . import _build, _cse, _shapes, _tensor
 from ._flags import off
 from ._tensor import Tensor
 
@@ -176,7 +176,8 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None =
             if r[i + 1]:
                 if c.op is not None:
                     if c._value is None and vals is not None:
-                        c._value = vals[i]
+                        c._value = vals[i]  # (recomputed: maybe a change, see `fill`)
+                        c._epoch = _tensor.changed[0] = _tensor.serial()
                     if c._value is not None:  # (else released by another thread: recomputed when needed)
                         c._remat = PINNED
             elif c._remat == 0 and releasable(c) and not reads(c)[0]:
@@ -385,7 +386,8 @@ def fill(node: Tensor) -> Tensor:
                 v = recompute(c)
                 with _lock:  # (another thread may have kept it meanwhile)
                     if c._value is None:
-                        c._value = v
+                        c._value = v  # recomputed from its operands' present values: maybe a change
+                        c._epoch = _tensor.changed[0] = _tensor.serial()
                     if c._value is not None:
                         c._remat = PINNED
     _build.settle(node)

@@ -24,12 +24,15 @@ __all__ = ["Tensor", "placeholder", "signature"]
 
 _NUMBER = (bool, int, float, complex)
 _NO_PARAMS: dict[str, Any] = {}
-feeds = [0]
-serial = itertools.count().__next__
+serial = itertools.count(1).__next__
 """Each Tensor's creation number (``_n``): a node's children are always older than it, so sorting nodes
-by ``_n`` is a topological order (issue 5: `toposort` sorts instead of walking each node twice)."""
-"""How many times a leaf or placeholder has been fed. An op node records it when evaluated (``_epoch``),
-so a node whose record is current cannot be stale."""
+by ``_n`` is a topological order (issue 5: `toposort` sorts instead of walking each node twice). The same
+clock stamps when a value was set (``_epoch``): a leaf's when it was fed, an op node's when it was computed
+(at creation, by `forward`, or again on a merge), a constant's 0. An op node whose children all have older
+stamps was computed from their present values; one with a newer child is outdated (`_build.current`)."""
+changed = [0]
+"""The stamp of the latest change of a value that nodes may have been computed from: a feed, a recompute
+by `forward` or by a merge, a released value kept again. A node stamped after it is current."""
 
 
 class Tensor:
@@ -91,7 +94,7 @@ class Tensor:
         self.params = _NO_PARAMS
         self.name = name
         self._level = 0
-        self._n = serial()
+        self._n = self._epoch = serial()
         self._const = False
         self._ph = value is None
         self._remat = 0  # see `_remat`
@@ -132,9 +135,9 @@ class Tensor:
                 f"cannot set the value of {self._label()}: it is computed from its inputs; set a leaf's "
                 "or placeholder's value and call forward()"
             )
-        feeds[0] += 1  # values computed before this feed may be stale (see `_build._reuse`)
         if v is None:
             self._value = None
+            self._epoch = changed[0] = serial()  # nodes computed before are outdated (`_build.current`)
             return
         owner = backend_of(v)
         if owner is not None and owner is not self._bk:
@@ -145,6 +148,7 @@ class Tensor:
         arr = self._coerce(v, owner)
         self._check_feed(arr)
         self._value = arr
+        self._epoch = changed[0] = serial()  # nodes computed before are outdated (`_build.current`)
 
     def _coerce(self, v: Any, owner: Backend | None) -> Any:
         bk = self._bk

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 import xpgrad
+from xpgrad import _remat
 from xpgrad._graph import toposort
 from xpgrad._lazy import LARGE
+from xpgrad._show import format_tree
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -24,8 +26,17 @@ def test_large_gradients_are_right_and_intermediates_freed() -> None:
     np.testing.assert_allclose(gy.value, np.sin(a) + a * ed - 2 * b * ed / (1 + b * b), rtol=1e-12, atol=1e-15)
     forward_graph = {id(n) for n in toposort([out])}
     internal = [n for n in toposort([gx, gy]) if n.op is not None and id(n) not in forward_graph]
-    freed = [n for n in internal if n.value is None]
+    freed = [n for n in internal if n._value is None]
     assert freed and all(n is not gx and n is not gy for n in freed)
+    with _remat.disabled():  # the same graph, every value kept: what each freed node's value must read
+        xs, ys = xpgrad.Tensor(a), xpgrad.Tensor(b)
+        o = xpgrad.sum(xpgrad.sin(xs) * ys + xpgrad.exp(xs * ys) / (1 + ys * ys))
+        kept = [n for n in toposort(xpgrad.grad(o, [xs, ys])) if n.op is not None]
+    by_place = dict(zip([n for n in toposort([gx, gy]) if n.op is not None], kept, strict=True))
+    for n in freed:  # recomputed when read, not kept (shown as freed)
+        assert n._remat == _remat.FREED and "(freed;" in format_tree(n).splitlines()[0]
+        np.testing.assert_allclose(n.value, by_place[n].value, rtol=1e-13)
+        assert n._value is None
     assert all(n.value is not None for n in toposort([out]) if n.op is not None)  # the forward graph keeps its own
     before = gx.value.copy()
     gx.forward()
@@ -68,7 +79,7 @@ def test_a_merged_node_of_a_large_gradient_is_evaluated_once_with_the_rest() -> 
     forward_graph = set(toposort([out]))
     internal = [n for n in toposort([g]) if n.op is not None and n not in forward_graph and n is not g]
     large = [n for n in internal if n.shape == a.shape]
-    assert large and all(n.value is None for n in large)  # every large gradient intermediate freed
+    assert large and all(n._value is None for n in large)  # every large gradient intermediate freed
 
 
 def test_a_large_gradient_never_merges_with_a_value_gone_stale() -> None:

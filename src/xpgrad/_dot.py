@@ -45,7 +45,9 @@ def _value_line(t: Tensor) -> str:
 
     dt = "?" if t.dtype is None else dtype_name(t._bk.xp, t.dtype)
     dims = "?" if shape is None else "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
-    return f"{dims} {dt}" + ("" if v is not None else " (released)" if t._remat == 2 else " (no value)")
+    from ._show import _STATES
+
+    return f"{dims} {dt}" + ("" if v is not None else f" ({_STATES.get(t._remat, 'no value')})")
 
 
 def _node(t: Tensor, root: bool) -> str:

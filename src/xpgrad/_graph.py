@@ -51,7 +51,7 @@ def forward(roots: Iterable[Tensor]) -> None:
 
 def _recompute(order: list[Tensor], uses: dict[int, int] | None) -> None:
     from ._build import evaluate
-    from ._remat import RELEASED
+    from ._remat import FREED, RELEASED
 
     for node in order:
         if node.op is None:
@@ -59,6 +59,8 @@ def _recompute(order: list[Tensor], uses: dict[int, int] | None) -> None:
         children = node.children
         if all(c._value is not None or c._remat == RELEASED for c in children):
             node._value = evaluate(node)
+            if node._remat == FREED:
+                node._remat = 0  # (kept from now on)
         else:
             node._value = None
             node._remat &= 1  # unknown (an input is unfed), not released

@@ -5,8 +5,9 @@ the graph lives, so differentiating ``sum(f(x, y))`` on 10^7 elements held ~20 a
 hand-written gradient holds ~6 (and paid for the fresh memory in page faults). For large arrays
 `grad` therefore builds the whole gradient graph first, then evaluates it here in creation order
 (which is topological) and drops the value of every new intermediate node once its last consumer
-is computed. The returned gradients keep their values; an internal node of a gradient graph has
-``value`` None afterwards, and ``forward()`` on a gradient recomputes it like any other node. The
+is computed. The returned gradients keep their values; an internal node of a gradient graph is
+`_remat.FREED` afterwards: reading its ``value`` recomputes it without keeping it, ``forward()`` on a
+gradient recomputes and keeps it like any other node. The
 exception is a libm function of forward values (``cos(x)`` for ``sin``'s rule, see `_residual`),
 which keeps its value like those forward values: a second derivative needs it again.
 """
@@ -91,6 +92,7 @@ def settle_all(created: _build.Deferred, keep: list[Tensor]) -> None:
             uses[c] = left
             if left == 0 and c not in kept:
                 if c in mine:
+                    c._remat = _remat.FREED  # (first: see `_remat.after`)
                     c._value = None
                 elif _releases(c):  # a large forward value the gradient read: recomputed if needed again
                     _remat.release(c)
@@ -158,3 +160,4 @@ def _recompute_freed(outside: list[Any]) -> None:
             and all(c._value is not None or c._remat == released for c in node.children)
         ):
             _build.settle(node)
+            node._remat &= 1  # (kept: no longer freed)

@@ -59,6 +59,9 @@ PINNED = 1
 """``_remat``: a parent's rule reads this value: it is kept for as long as the node lives."""
 RELEASED = 2
 """``_remat``: the value was dropped and is recomputed on demand."""
+FREED = 4
+"""``_remat``: an intermediate of a large gradient, freed after its last use (`_lazy`): reading ``value``
+recomputes it (`recompute`), without keeping it; ops built on it treat it as having no value, as before."""
 
 _on = [True]
 _releases = [0]  # how many values were ever released: 0 spares `forward` the bookkeeping

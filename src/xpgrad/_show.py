@@ -12,6 +12,10 @@ from ._tensor import Tensor, _short
 __all__ = ["format_tree", "label", "show"]
 
 
+_STATES = {2: "released", 4: "freed"}
+"""How a node without a value got there (`_remat.RELEASED`, `_remat.FREED`): its value recomputes on demand."""
+
+
 def label(t: Tensor) -> str:
     """``name`` or op, and the value (small) or shape and dtype."""
     if t._const:
@@ -21,7 +25,7 @@ def label(t: Tensor) -> str:
         head = f"{t.name}: {head}"
     v = t._value
     if v is None:
-        return f"{head} ({'released' if t._remat == 2 else 'no value'}; {t.shape} {t.dtype})"
+        return f"{head} ({_STATES.get(t._remat, 'no value')}; {t.shape} {t.dtype})"
     size = 1
     for d in v.shape:
         size *= d

@@ -118,10 +118,11 @@ class Tensor:
     def value(self) -> Any:
         """The backend array (None while a placeholder it depends on is unfed).
 
-        A large intermediate whose value was released (see `xpgrad._remat`) is recomputed here."""
+        A large intermediate whose value was released or freed (see `xpgrad._remat`, `_lazy`) is
+        recomputed here, and not kept."""
         v = self._value
         if v is None and self._remat:  # released, or kept again by another thread since the read above
-            if self._remat == 2:
+            if self._remat >= 2:  # `_remat.RELEASED`, `_remat.FREED`
                 from ._remat import recompute
 
                 return recompute(self)

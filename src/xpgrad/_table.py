@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from typing import Any
 
 from . import _impls, _shapes
@@ -18,7 +19,7 @@ from ._dtypes import FLOAT, INT, dtype_kind, resolve
 from ._ops import OPS, ZERO, defop
 from ._tensor import Tensor
 
-__all__ = ["negation_exact", "result_dtype"]
+__all__ = ["negation_exact", "result_dtype", "through_cast"]
 
 
 def _f(name: str) -> Any:
@@ -34,6 +35,20 @@ def _f(name: str) -> Any:
 
 cos, sin, log, sign, square, where = map(_f, ("cos", "sin", "log", "sign", "square", "where"))
 expand, fit, broadcast_like, sum_, mean_op = map(_f, ("expand", "fit", "broadcast_like", "sum", "mean"))
+zeros_like, astype_vjp = map(_f, ("zeros_like", "astype_vjp"))
+
+
+def through_cast(x: Tensor, dtype: Any, cotangent: Callable[[], Tensor]) -> Tensor:
+    """The cotangent of ``x`` through a cast to ``dtype`` (``astype``, and ``sum``'s and ``prod``'s ``dtype=``,
+    which cast each element first), ``cotangent()`` being x's cotangent without the cast. From floating to
+    integer or bool it is zero (a staircase: JAX gives float0 zeros, PyTorch refuses integer outputs), so
+    ``sum(x, dtype=int64)`` has the gradient of ``sum(astype(x, int64))``; any other cast passes it on."""
+    xp = x._bk.xp
+    if dtype is None or dtype_kind(xp, dtype) >= FLOAT:
+        return cotangent()  # `_grad._fit` casts back to a floating x's dtype
+    if x._dtype is None:  # a placeholder of unknown dtype: decided when it is fed
+        return astype_vjp(cotangent(), x)
+    return zeros_like(x) if dtype_kind(xp, x._dtype) >= FLOAT else cotangent()
 
 
 # ----------------------------------------------------------------- build-time rewrites (IEEE-exact)
@@ -419,11 +434,16 @@ defop(
     simplify=_simplify_where,
 )
 
+
 # reductions
+def _sum_rule(g: Tensor, out: Tensor, x: Tensor, axis: Any, keepdims: bool, dtype: Any) -> Tensor:
+    return through_cast(x, dtype, lambda: expand(g, x, axis=axis, keepdims=keepdims))
+
+
 defop(
     "sum",
     1,
-    vjp=(lambda g, out, x, axis, keepdims, dtype: expand(g, x, axis=axis, keepdims=keepdims),),
+    vjp=(_sum_rule,),
     elementwise=False,
     params={"axis": None, "keepdims": False, "dtype": None},
     shape=_reduced,

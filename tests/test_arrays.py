@@ -185,6 +185,25 @@ def test_astype_on_placeholders_of_unknown_dtype(tb) -> None:
         assert tb.np(gg).tolist() == ([0.0, 0.0] if dtype == "float64" else [2, 2])
 
 
+@pytest.mark.parametrize("name", ["sum", "prod"])
+def test_reductions_to_an_integer_dtype_have_the_gradient_of_astype(tb, name) -> None:
+    # sum(x, dtype=int64) casts each element first (sum([1.5, 2.7]) is 1 + 2 = 3): a staircase, whose
+    # gradient is astype's, 0 from a floating x (it was that of the float sum, [1, 1]); an int x passes g on
+    reduce = getattr(xpgrad, name)
+    x = tb.t([1.5, 2.7, -3.5])
+    for dtype in ("int64", "int32"):
+        y = reduce(x, dtype=dtype)
+        np.testing.assert_array_equal(tb.np(y), tb.np(getattr(tb.xp, name)(x.value, dtype=getattr(tb.xp, dtype))))
+        assert tb.np(y.grad(x)).tolist() == [0.0, 0.0, 0.0]
+    np.testing.assert_allclose(tb.np(reduce(x, dtype="float32").grad(x)), tb.np(reduce(x).grad(x)), rtol=1e-6)
+    int_grad = {"sum": [1, 1], "prod": [4, 3]}[name]
+    for data, dtype, want in (([1.5, -2.5], "float64", [0.0, 0.0]), ([3, 4], "int64", int_grad)):
+        p = xpgrad.placeholder(backend=tb.name)  # dtypes known only when fed
+        g, via_astype = reduce(p, dtype="int64").grad(p), reduce(xpgrad.astype(p, "int64")).grad(p)
+        p.value = tb.arr(data, dtype)
+        assert tb.np(g.forward()).tolist() == tb.np(via_astype.forward()).tolist() == want
+
+
 def test_astype_refuses_to_drop_imaginary_parts(tb) -> None:
     z = xpgrad.Tensor(tb.arr([1 + 2j], "complex128"))
     with pytest.raises(TypeError, match="astype: cannot cast complex128 to float64"):

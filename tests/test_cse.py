@@ -37,6 +37,33 @@ def test_constants_merge_by_type_and_bits(tb) -> None:
     assert x * nan is x * nan  # same bits merge even though nan != nan
 
 
+def test_params_merge_by_type_and_bits(tb) -> None:
+    # a param differing only in the sign of a zero is another node (1 / it is -inf, not +inf), as for
+    # constants; a nan param equals the same nan (nan != nan as numbers)
+    p = xpgrad.placeholder(shape=(2,), dtype="float64", backend=tb.name, device=tb.device)
+    plus, minus = xpgrad.full_like(p, 0.0), xpgrad.full_like(p, -0.0)
+    assert plus is not minus and minus is xpgrad.full_like(p, -0.0)
+    assert "fill_value=-0.0" in minus.expr()  # shown, though it equals the default 0 as a number
+    nan = float("nan")
+    assert xpgrad.full_like(p, nan) is xpgrad.full_like(p, float("nan"))
+    c = xpgrad.placeholder(shape=(2,), dtype="complex128", backend=tb.name, device=tb.device)
+    assert xpgrad.full_like(c, complex(1.0, 0.0)) is not xpgrad.full_like(c, complex(1.0, -0.0))
+    inverse = 1.0 / minus
+    p.value = tb.arr([1.0, 2.0])
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(tb.np(inverse.forward()), [-np.inf, -np.inf])
+    assert _cse.typed((0.0, 1)) != _cse.typed((-0.0, 1))  # (tuples: an axis, a shape, a key)
+    assert _cse.typed(np.float32(0.0)) != _cse.typed(np.float32(-0.0))  # another library's float
+    assert _cse.typed(np.int64(2**53)) != _cse.typed(np.int64(2**53 + 1))  # its ints stay exact
+
+
+def test_decision_memo_keys_params_by_bits() -> None:
+    from xpgrad._build import _memo_params
+
+    assert _memo_params({"fill_value": 0.0}) != _memo_params({"fill_value": -0.0})
+    assert _memo_params({"fill_value": float("nan")}) == _memo_params({"fill_value": float("nan")})  # a hit
+
+
 def test_leaves_and_placeholders_are_never_merged(tb) -> None:
     assert tb.t([1.0]) is not tb.t([1.0])
     p = xpgrad.placeholder(shape=(2,), backend=tb.name, device=tb.device)

@@ -41,6 +41,33 @@ def test_array_namespace_of_a_tensor(tb) -> None:
     assert xp.zeros((2,), device=tb.device).device == t.device
 
 
+RESULT_DTYPES = ("bool", "int8", "uint8", "int64", "uint16", "float32", "float64", "complex64", "complex128")
+
+
+def test_result_type_is_the_dtype_xpgrads_ops_give(tb) -> None:
+    # the backend's result_type disagrees across kinds (int64 with float32: NumPy float64, array-api-strict
+    # refuses), where xpgrad's ops give the higher kind's dtype (float32)
+    xp = xpgrad.namespace(tb.bk)
+    for da in RESULT_DTYPES:
+        a = tb.t([1, 0], da)
+        for db in RESULT_DTYPES:
+            b = tb.t([0, 1], db)
+            built = xpgrad.where(a == a, a, b)  # promotes its two branches, any kinds
+            assert xp.result_type(a, b) == xp.result_type(getattr(xp, da), b) == built.dtype, (da, db)
+            if "bool" not in (da, db):
+                assert xp.result_type(a, b) == (a + b).dtype, (da, db)
+        for number in (True, 2, 1.5, 1j):
+            if da != "bool":
+                assert xp.result_type(a, number) == (a * number).dtype, (da, number)
+    i, f = tb.t([1, 2], "int64"), tb.t([1.0], "float32")
+    assert xp.result_type(i, f) == (i * f).dtype == xp.float32
+    assert xp.result_type(i.value, f.value) == xp.float32  # the backend's own arrays
+    with pytest.raises(TypeError, match="result_type: pass at least one array or dtype"):
+        xp.result_type(1, 2.0)
+    with pytest.raises(TypeError, match="result_type: got a placeholder of unknown dtype"):
+        xp.result_type(xpgrad.placeholder(backend=tb.bk), f)
+
+
 def test_missing_functions_say_what_exists(tb) -> None:
     with pytest.raises(AttributeError, match=r"has no 'matmul'.*add an op to xpgrad's table"):
         xpgrad.namespace(tb.bk).matmul  # noqa: B018

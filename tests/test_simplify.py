@@ -190,3 +190,85 @@ def test_simplified_gradients_over_placeholders_are_bit_identical(tb, name) -> N
         with np.errstate(all="ignore"):
             for got, want in zip(run_s(*args), run(*args), strict=True):
                 _same_bits(tb.np(got), tb.np(want))
+
+
+# Negations moved across an op: exact only where ``-x`` in x's dtype is ``-x`` in the result's dtype. An
+# integer negation wraps (-uint8(1) is 255, -int8(-128) is -128) before promotion to a wider dtype, and a
+# real operand of a complex result gets its imaginary +0.0 after it, so those must be left as written.
+NEGATION_EXPRESSIONS = {  # name: (the expression, which operands it negates, the array-API function)
+    "a + (-b)": (lambda a, b: a + (-b), (False, True), "add"),
+    "(-a) + b": (lambda a, b: (-a) + b, (True, False), "add"),
+    "a - (-b)": (lambda a, b: a - (-b), (False, True), "subtract"),
+    "(-a) * (-b)": (lambda a, b: (-a) * (-b), (True, True), "multiply"),
+    "(-a) / (-b)": (lambda a, b: (-a) / (-b), (True, True), "divide"),
+}
+NEGATION_DTYPES = ("int8", "int16", "uint8", "uint16", "int64", "float32", "float64", "complex64", "complex128")
+
+
+def _edge_values(dtype: str) -> list[object]:
+    """Values where a negation wraps (integer extremes) or a sign of zero or an infinity shows."""
+    if dtype.startswith(("int", "uint")):
+        info = np.iinfo(dtype)
+        return sorted({int(info.min), int(info.min) + 1, 0, 1, 2, 7, int(info.max)} | ({-1} if info.min else set()))
+    reals = [0.0, -0.0, 1.0, -2.5, np.inf, -np.inf, np.nan, 3.0]
+    if dtype.startswith("complex"):
+        return [complex(r, i) for r in (0.0, -0.0, 1.5, np.inf) for i in (0.0, -0.0, -2.0, np.inf)]
+    return reals
+
+
+def _same_values(got: np.ndarray, want: np.ndarray) -> None:
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, want.dtype)
+    if want.dtype.kind == "c":
+        _same_bits(got.real, want.real)
+        _same_bits(got.imag, want.imag)
+    elif want.dtype.kind == "f":
+        _same_bits(got, want)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", list(NEGATION_EXPRESSIONS))
+def test_moved_negations_give_the_written_expressions_value(tb, name) -> None:
+    # against the array library computing the expression as written, each node in its own dtype and then
+    # cast to xpgrad's result dtype; as built (the always-on rewrites) and simplified
+    build, negated, fn = NEGATION_EXPRESSIONS[name]
+    xp = tb.xp
+    for da in NEGATION_DTYPES:
+        for db in NEGATION_DTYPES:
+            va, vb = _edge_values(da), _edge_values(db)
+            a = Tensor(xp.reshape(tb.arr(va, da), (len(va), 1)))
+            b = Tensor(xp.reshape(tb.arr(vb, db), (1, len(vb))))
+            with np.errstate(all="ignore"):
+                out = build(a, b)
+                (simple,) = xpgrad.simplify(out)
+                # each negation in its operand's own dtype, then the cast to the result's (divide's too)
+                a_b = [xp.negative(v.value) if neg else v.value for v, neg in zip((a, b), negated, strict=True)]
+                want = getattr(xp, fn)(*[xp.astype(v, out.dtype) for v in a_b])
+            for t in (out, simple):
+                try:
+                    _same_values(tb.np(t.value), tb.np(want))
+                except AssertionError as e:
+                    raise AssertionError(f"{name} with a: {da}, b: {db}") from e
+
+
+@pytest.mark.parametrize("number", [3, 2.5, complex(1.0, -0.0)])
+def test_moved_negations_next_to_numbers_give_the_written_expressions_value(tb, number) -> None:
+    xp = tb.xp
+    for db in NEGATION_DTYPES:
+        vb = _edge_values(db)
+        b = Tensor(tb.arr(vb, db))
+        for build, fn, number_first in (
+            (lambda c, b: c + (-b), "add", True),
+            (lambda c, b: (-b) + c, "add", False),
+            (lambda c, b: c - (-b), "subtract", True),
+        ):
+            with np.errstate(all="ignore"):
+                out = build(number, b)
+                c = xp.asarray(number, dtype=out.dtype, device=tb.device)
+                nb = xp.astype(xp.negative(b.value), out.dtype)
+                want = getattr(xp, fn)(*((c, nb) if number_first else (nb, c)))
+            try:
+                _same_values(tb.np(out.value), tb.np(want))
+            except AssertionError as e:
+                raise AssertionError(f"{fn} of {number!r} and -{db} (number first: {number_first})") from e

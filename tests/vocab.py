@@ -147,8 +147,17 @@ TABLE = {e.name: e for e in ENTRIES}
 # The rest of the vocabulary (tested in tests/test_arrays.py): name, derivative, edge convention.
 ARRAY_FUNCTIONS = [
     ("where", "g to x1 where condition, to x2 elsewhere; 0 to condition", "both branches are differentiable"),
-    ("sum", "g spread over the reduced axes", ""),
-    ("prod", "product of the other elements", "exact at zeros to first order (no division by 0)"),
+    (
+        "sum",
+        "g spread over the reduced axes",
+        "an integer or bool dtype= casts each element first: 0 from floating x, as astype",
+    ),
+    (
+        "prod",
+        "product of the other elements",
+        "exact at zeros to first order (no division by 0); an integer or bool dtype= casts each element first: "
+        "0 from floating x, as astype",
+    ),
     ("mean", "g / n spread over the reduced axes", ""),
     ("max", "g to the maximal elements", "ties share g evenly (JAX's reduce_max, PyTorch's amax)"),
     ("min", "g to the minimal elements", "ties share g evenly (JAX, PyTorch's amin)"),
@@ -156,7 +165,11 @@ ARRAY_FUNCTIONS = [
     ("std", "(x - mean) / ((n - correction) std)", "0 where std = 0 (PyTorch; JAX gives nan)"),
     ("all", BOOL_DOC, ""),
     ("any", BOOL_DOC, ""),
-    ("astype", "g cast back to x's dtype", "0 for a cast from floating to integer or bool"),
+    (
+        "astype",
+        "g cast back to x's dtype",
+        "0 for a cast from floating to integer or bool (a staircase; JAX gives float0 zeros, PyTorch refuses)",
+    ),
     ("reshape", "g reshaped back", ""),
     ("broadcast_to", "g summed over the broadcast axes", ""),
     ("t[key] (index)", "g scattered into zeros (op unindex, whose rule is index)", "basic indices only"),

@@ -419,7 +419,8 @@ _numbers: dict[tuple[Tensor, int], Any] = {}
 """`number_array`'s memo: (constant, the other operand's signature) -> the value to pass."""
 
 
-_ATOMS = frozenset((type(None), bool, int, float, complex, str, type(Ellipsis)))
+_ATOMS = frozenset((type(None), bool, int, str, type(Ellipsis)))
+"""Param types `_cse.typed` keys as themselves (not floats: 0.0 == -0.0, and nan != nan)."""
 
 
 def _memo_params(params: dict[str, Any]) -> Any:
@@ -429,10 +430,10 @@ def _memo_params(params: dict[str, Any]) -> Any:
     parts = []
     for k, v in params.items():
         t = type(v)
-        if t is tuple:
-            parts.append((k, _cse.typed(v)))
-        elif t in _ATOMS or not (t is Tensor or backend_of(v) is not None):  # (a dtype...)
+        if t in _ATOMS:
             parts.append((k, (t, v)))  # = `_cse.typed(v)`, without the call
+        elif t is tuple or t is float or t is complex or not (t is Tensor or backend_of(v) is not None):
+            parts.append((k, _cse.typed(v)))  # (a float by its bits, a dtype...)
         else:
             return None
     return tuple(parts)

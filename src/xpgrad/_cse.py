@@ -3,7 +3,8 @@
 `_build.apply` asks `find` before making a node and calls `remember` after (`_build._fast` inlines
 both for one or two operands without params: change them together). Two op nodes are the same when
 they have the same op, the same children *by identity* (Python numbers met in an expression by type
-and bit pattern, so ``-0.0`` is not ``0.0`` and ``1`` is not ``1.0`` or ``True``) and equal params.
+and bit pattern, so ``-0.0`` is not ``0.0`` and ``1`` is not ``1.0`` or ``True``) and the same params (by
+type and bits too: `typed`).
 Leaves and placeholders are never merged: only `apply` builds nodes.
 
 Where the merge index lives (issue 5): a node that could be merged with ``op(a, b)`` is a parent of
@@ -37,6 +38,7 @@ collector's lists (`_age`, `_before_collection`; see `_untrack`).
 from __future__ import annotations
 
 import gc
+import numbers
 import os
 import struct
 import weakref
@@ -76,11 +78,22 @@ def _const_part(v: Any) -> Any:
 
 def typed(v: Any) -> Any:
     """``v`` with its exact type, a tuple's items each with theirs: ``(1,)``, ``(True,)`` and ``(1.0,)`` are
-    equal tuples with equal hashes, but different params (a shape, an axis). Params are shallow tuples."""
+    equal tuples with equal hashes, but different params (a shape, an axis). Params are shallow tuples.
+    A float or complex number keys as its bits: ``0.0 == -0.0``, but ``full_like(x, -0.0)`` is not
+    ``full_like(x, 0.0)`` (1 / it is -inf), and a nan, never equal to itself, equals the same nan."""
     t = type(v)
     if t is tuple:
         return (tuple, tuple([typed(x) for x in v]))
+    if t is float:
+        return (t, struct.pack("<d", v))
+    if t is complex:
+        return (t, struct.pack("<dd", v.real, v.imag))
+    if t not in _EXACT and isinstance(v, numbers.Complex) and not isinstance(v, numbers.Integral):
+        return (t, repr(v))  # another library's float (numpy.float32(-0.0)): its repr tells the signs apart
     return (t, v)
+
+
+_EXACT = frozenset((type(None), bool, int, str, type(Ellipsis)))
 
 
 def params_key(params: dict[str, Any]) -> tuple[Any, ...]:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ._ops import OpDef
     from .backends import Backend
 
-__all__ = ["BOOL", "COMPLEX", "FLOAT", "INT", "dtype_kind", "dtype_name", "resolve", "scalar_kind"]
+__all__ = ["BOOL", "COMPLEX", "FLOAT", "INT", "dtype_kind", "dtype_name", "promote", "resolve", "scalar_kind"]
 
 BOOL, INT, FLOAT, COMPLEX = 0, 1, 2, 3
 _KIND_NAMES = ("bool", "integer", "real floating", "complex floating")
@@ -103,7 +103,9 @@ def resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], devic
         return _resolve(bk, op, dtypes, scalars, device)
 
 
-def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], device: Any) -> tuple[Any, Any]:
+def promote(bk: Backend, dtypes: list[Any], scalars: list[Any], device: Any) -> tuple[Any, int]:
+    """(dtype, kind) that arrays of ``dtypes`` and weak Python ``scalars`` promote to, by the policy above
+    (dtype None: no array and no scalar). What every op computes in, and the namespace's ``result_type``."""
     xp = bk.xp
     kinds = [dtype_kind(xp, d) for d in dtypes]
     top = max(kinds, default=-1)  # no array operand (where(c, 1.0, 0.0)): the scalars decide below
@@ -117,6 +119,14 @@ def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], devi
     if skind > top:
         top = skind
         target = _default(bk, top, device)
+    return target, top
+
+
+def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], device: Any) -> tuple[Any, Any]:
+    xp = bk.xp
+    target, top = promote(bk, dtypes, scalars, device)
+    kinds = [dtype_kind(xp, d) for d in dtypes]
+    skind = max(map(scalar_kind, scalars), default=-1)
     if op.domain == "floating" and top < FLOAT:
         top = FLOAT
         target = _default(bk, FLOAT, device)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._cse import typed
 from ._graph import toposort
 from ._tensor import Tensor
 
@@ -128,7 +129,10 @@ def _emit(top: Tensor, atoms: dict[int, tuple[str, int]]) -> str:
             for j, c in enumerate(cs):
                 parts += [", "] if j else []
                 parts.append((c, 0, False))
-            extra = [f"{k}={v!r}" for k, v in node.params.items() if node.op.params.get(k, object()) != v]
+            defaults = node.op.params  # (compared as CSE keys them: a fill_value -0.0 is not the default 0)
+            extra = [
+                f"{k}={v!r}" for k, v in node.params.items() if k not in defaults or typed(defaults[k]) != typed(v)
+            ]
             if node.op.moves:
                 extra = [f"backend={node._bk.name!r}"]
             if extra:

@@ -6,8 +6,9 @@ once per backend, a module ``xpgrad.namespace.<backend>`` holding
 
 - every xpgrad function (differentiable, backend taken from the Tensor arguments);
 - the creation functions, making leaves on *this* backend by default;
-- the backend's dtype objects and constants, and ``finfo iinfo isdtype result_type can_cast`` and
-  ``__array_namespace_info__``, which accept Tensors and delegate to the backend's namespace.
+- the backend's dtype objects and constants, and ``finfo iinfo isdtype can_cast`` and
+  ``__array_namespace_info__``, which accept Tensors and delegate to the backend's namespace;
+- ``result_type``, which answers with xpgrad's own promotion (`_dtypes.promote`), the dtype its ops produce.
 
 So ``array_api_compat.array_namespace(t)`` returns the module for ``t``'s backend, and code written with
 ``xp.`` calls builds differentiable graphs.
@@ -19,6 +20,7 @@ import functools
 import types
 from typing import Any
 
+from . import _dtypes
 from ._tensor import Tensor
 from .backends import Backend, get_backend
 
@@ -64,12 +66,44 @@ def _build(bk: Backend) -> types.ModuleType:
     ns["isdtype"] = lambda dtype, kind: xp.isdtype(_dtype_of(dtype), kind)
     ns["finfo"] = lambda t: xp.finfo(_dtype_of(t))
     ns["iinfo"] = lambda t: xp.iinfo(_dtype_of(t))
-    ns["result_type"] = lambda *args: xp.result_type(*map(_dtype_of, args))
+    ns["result_type"] = functools.partial(_result_type, bk)
     ns["can_cast"] = lambda from_, to: xp.can_cast(_dtype_of(from_), to)
     ns["__array_namespace_info__"] = xp.__array_namespace_info__
     ns["Tensor"] = Tensor
     ns["__getattr__"] = functools.partial(_missing, bk.name)
     return mod
+
+
+def _result_type(bk: Backend, *arrays_and_dtypes: Any) -> Any:
+    """The dtype xpgrad's ops give these arrays, dtypes and (weak) Python numbers: `_dtypes.promote`, not the
+    backend's ``result_type``, which disagrees across kinds (int64 with float32: xpgrad's ``i * f`` is float32,
+    NumPy says float64, array-api-strict refuses; the standard leaves it undefined)."""
+    import array_api_compat
+
+    dtypes: list[Any] = []
+    scalars: list[Any] = []
+    device = None
+    for a in arrays_and_dtypes:
+        if isinstance(a, Tensor):
+            if a.dtype is None:
+                raise TypeError(
+                    "result_type: got a placeholder of unknown dtype; declare it with placeholder(dtype=...) or "
+                    "feed it first"
+                )
+            dtypes.append(a.dtype)
+            device = a.device if device is None else device
+        elif type(a) in (bool, int, float, complex):
+            scalars.append(a)
+        else:
+            array = not isinstance(a, type) and array_api_compat.is_array_api_obj(a)  # (NumPy's dtypes are classes)
+            dtypes.append(a.dtype if array else a)
+    if not dtypes:
+        raise TypeError("result_type: pass at least one array or dtype (Python numbers alone have no dtype)")
+    try:
+        return _dtypes.promote(bk, dtypes, scalars, device)[0]
+    except (TypeError, ValueError) as e:  # not a dtype of this backend; a pair its table leaves out
+        got = ", ".join(repr(d) for d in dtypes)
+        raise TypeError(f"result_type: expected arrays or dtypes of backend {bk.name!r}; got {got} ({e})") from e
 
 
 def _missing(backend: str, name: str) -> Any:

@@ -9,7 +9,8 @@ objects), so a simplified graph is fed and compiled like the original.
 The rewrites, each exact for every input including inf, nan and -0.0 (a NaN stays a NaN; its
 sign bit, which IEEE 754 leaves unspecified, may differ, e.g. NumPy's ``-nan``):
 - ``(-a) * (-b)`` -> ``a * b`` and ``(-a) / (-b)`` -> ``a / b`` (signs of products and quotients
-  multiply exactly);
+  multiply exactly), where both negations are exact in the result's dtype (`_table.negation_exact`), and
+  for ``/`` in real floating only;
 - ``expand(ones_like(s), x)`` -> ``ones_like(x)`` (the seed cotangent of a sum is ones like x);
 - ``fit(g, ref)`` and ``broadcast_like(g, ref)`` -> ``g`` where g already has ref's dtype and provably
   ref's shape, also with None dimensions (elementwise ops of same-shaped inputs, ``ones_like(ref)``...),
@@ -28,8 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ._build import apply, derivative_level
+from ._dtypes import COMPLEX, FLOAT, INT, dtype_kind
 from ._graph import toposort
 from ._ops import OPS
+from ._table import negation_exact, result_dtype
 from ._tensor import Tensor
 
 __all__ = ["simplify"]
@@ -41,12 +44,26 @@ def _neg(t: Tensor) -> Tensor | None:
     return t.children[0] if t.op is OPS["negative"] else None
 
 
-def _both_negated(name: str) -> Callable[[Tensor, Tensor], Tensor | None]:
+def _both_negated(name: str, kinds: tuple[int, ...]) -> Callable[[Tensor, Tensor], Tensor | None]:
+    """``(-a) op (-b)`` -> ``a op b`` for results of ``kinds``, where each negation is exact in the
+    result's dtype (`negation_exact`: not for a wrapped integer negation, nor real operands of a complex
+    product, whose imaginary +0.0 the negation does not flip)."""
+
     def rewrite(a: Tensor, b: Tensor, **_: Any) -> Tensor | None:
         na, nb = _neg(a), _neg(b)
-        return apply(OPS[name], na, nb) if na is not None and nb is not None else None
+        if na is None or nb is None:
+            return None
+        result = result_dtype(OPS[name], a, b)
+        if result is None or dtype_kind(a._bk.xp, result) not in kinds:
+            return None
+        return apply(OPS[name], na, nb) if negation_exact(na, result) and negation_exact(nb, result) else None
 
     return rewrite
+
+
+# (-a)(-b) == ab for every integer dtype (two's complement), and in IEEE arithmetic (each real product's
+# sign is the product of the signs, its magnitude rounds alike; a complex product is sums of such products).
+_negated_product = _both_negated("multiply", (INT, FLOAT, COMPLEX))
 
 
 def _power_of_two_at_least_one(v: Any) -> bool:
@@ -57,7 +74,7 @@ def _power_of_two_at_least_one(v: Any) -> bool:
 
 
 def _rw_multiply(a: Tensor, b: Tensor, **_: Any) -> Tensor | None:
-    found = _both_negated("multiply")(a, b)
+    found = _negated_product(a, b)
     if found is not None:
         return found
     if b._const and a.op is OPS["multiply"] and a.children[1]._const:
@@ -120,7 +137,8 @@ def _rw_expand(g: Tensor, x: Tensor, axis: Any, keepdims: bool, mean: bool) -> T
 _REWRITES: dict[str, Callable[..., Tensor | None]] = {
     "expand": _rw_expand,
     "multiply": _rw_multiply,
-    "divide": _both_negated("divide"),
+    # real floating only: complex division by 0 is not odd in NumPy (1/0j is inf+nanj, (-1)/(-0j) -inf+nanj)
+    "divide": _both_negated("divide", (FLOAT,)),
 }
 
 

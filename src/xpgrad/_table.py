@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from typing import Any
 
 from . import _impls, _shapes
 from ._build import apply, apply_unary
-from ._dtypes import INT, dtype_kind
+from ._dtypes import FLOAT, INT, dtype_kind, resolve
 from ._ops import OPS, ZERO, defop
 from ._tensor import Tensor
 
-__all__: list[str] = []
+__all__ = ["negation_exact", "result_dtype", "through_cast"]
 
 
 def _f(name: str) -> Any:
@@ -34,6 +35,20 @@ def _f(name: str) -> Any:
 
 cos, sin, log, sign, square, where = map(_f, ("cos", "sin", "log", "sign", "square", "where"))
 expand, fit, broadcast_like, sum_, mean_op = map(_f, ("expand", "fit", "broadcast_like", "sum", "mean"))
+zeros_like, astype_vjp = map(_f, ("zeros_like", "astype_vjp"))
+
+
+def through_cast(x: Tensor, dtype: Any, cotangent: Callable[[], Tensor]) -> Tensor:
+    """The cotangent of ``x`` through a cast to ``dtype`` (``astype``, and ``sum``'s and ``prod``'s ``dtype=``,
+    which cast each element first), ``cotangent()`` being x's cotangent without the cast. From floating to
+    integer or bool it is zero (a staircase: JAX gives float0 zeros, PyTorch refuses integer outputs), so
+    ``sum(x, dtype=int64)`` has the gradient of ``sum(astype(x, int64))``; any other cast passes it on."""
+    xp = x._bk.xp
+    if dtype is None or dtype_kind(xp, dtype) >= FLOAT:
+        return cotangent()  # `_grad._fit` casts back to a floating x's dtype
+    if x._dtype is None:  # a placeholder of unknown dtype: decided when it is fed
+        return astype_vjp(cotangent(), x)
+    return zeros_like(x) if dtype_kind(xp, x._dtype) >= FLOAT else cotangent()
 
 
 # ----------------------------------------------------------------- build-time rewrites (IEEE-exact)
@@ -117,13 +132,50 @@ def _scale_of_one(t: Tensor) -> Tensor | None:
     return None
 
 
+def result_dtype(op: Any, a: Tensor, b: Tensor) -> Any:
+    """The dtype of ``op(a, b)`` by xpgrad's promotion (`_dtypes.resolve`); None while a dtype is unknown."""
+    if a._const:
+        a, b = b, a
+    if a._const or a._dtype is None or not (b._const or b._dtype is not None):
+        return None
+    if b._const:
+        return resolve(a._bk, op, [a._dtype], [b._value], a._device)[1]
+    return resolve(a._bk, op, [a._dtype, b._dtype], [], a._device)[1]
+
+
+def negation_exact(x: Tensor, result: Any) -> bool:
+    """Whether ``-x`` computed in x's dtype, then cast to ``result``, is ``-x`` computed in ``result``: the
+    condition for moving a negation across an op (``a + (-x)`` -> ``a - x`` negates in the result dtype).
+    Always when ``result`` is x's dtype; for floating x when ``result`` is of x's kind (negation and widening
+    are exact); never for integer x promoted (``-x`` wraps first: -uint8(1) is 255, not -1, and -int8(-128)
+    is -128, not 128), nor for real x into complex (the cast adds an imaginary +0.0 after the negation,
+    and ``im + 0.0`` is not ``im - 0.0`` where ``im`` is -0.0)."""
+    d = x._dtype
+    if d is None or result is None:
+        return False
+    if d == result:
+        return True
+    xp = x._bk.xp
+    kind = dtype_kind(xp, d)
+    return kind >= FLOAT and dtype_kind(xp, result) == kind
+
+
+def _negation_moves(op: Any, other: Tensor, neg: Tensor) -> bool:
+    """Whether ``op(other, neg)``, ``neg`` a negation ``-x``, may negate x in the result dtype instead."""
+    x = neg.children[0]
+    if not other._const and other._dtype is x._dtype is not None:  # the common case, without `resolve`:
+        return True  # a result of the operands' own dtype (a cotangent's ``g + (-h)``)
+    return negation_exact(x, result_dtype(op, other, neg))
+
+
 def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
-    # a + (-b) == a - b exactly (IEEE 754 defines subtraction so; two's complement wraps alike): one
-    # array pass instead of two, and no ``-b`` array. Cotangents meet this when a rule's contribution
-    # (``-(g * sin(a))``) is accumulated (issue 5, B5).
-    if b.op is _NEGATIVE:
+    # a + (-b) == a - b exactly (IEEE 754 defines subtraction so; two's complement wraps alike) where
+    # ``-b`` is exactly the negation of b in the sum's dtype (`negation_exact`): one array pass instead of
+    # two, and no ``-b`` array. Cotangents meet this when a rule's contribution (``-(g * sin(a))``) is
+    # accumulated (issue 5, B5).
+    if b.op is _NEGATIVE and _negation_moves(_ADD_OP, a, b):
         return apply(_SUBTRACT, a, b.children[0])
-    if a.op is _NEGATIVE:
+    if a.op is _NEGATIVE and _negation_moves(_ADD_OP, b, a):
         return apply(_SUBTRACT, b, a.children[0])
     # ones + ones == ones * 2 exactly (add refuses bool): a seed reaching a node twice (``s + s``) stays
     # a scaled one, which `_simplify_multiply` and `_simplify_divide` fold into the next rule's product
@@ -147,8 +199,8 @@ def _simplify_add(a: Tensor, b: Tensor) -> Tensor | None:
 
 
 def _simplify_subtract(a: Tensor, b: Tensor) -> Tensor | None:
-    if b.op is _NEGATIVE:
-        return apply(_ADD_OP, a, b.children[0])  # a - (-b) == a + b exactly
+    if b.op is _NEGATIVE and _negation_moves(_SUBTRACT, a, b):
+        return apply(_ADD_OP, a, b.children[0])  # a - (-b) == a + b exactly (as in `_simplify_add`)
     # x - 0 == x for every x, -0.0 included; x - (-0.0) is not (-0.0 - -0.0 is +0.0)
     return _unchanged(a, b) if _is(b, 0) and not _signed_zero(b._value) else None
 
@@ -382,11 +434,16 @@ defop(
     simplify=_simplify_where,
 )
 
+
 # reductions
+def _sum_rule(g: Tensor, out: Tensor, x: Tensor, axis: Any, keepdims: bool, dtype: Any) -> Tensor:
+    return through_cast(x, dtype, lambda: expand(g, x, axis=axis, keepdims=keepdims))
+
+
 defop(
     "sum",
     1,
-    vjp=(lambda g, out, x, axis, keepdims, dtype: expand(g, x, axis=axis, keepdims=keepdims),),
+    vjp=(_sum_rule,),
     elementwise=False,
     params={"axis": None, "keepdims": False, "dtype": None},
     shape=_reduced,

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import _dtypes, _shapes
 from ._ops import ZERO, defop
-from ._table import _dtype_first, _dtype_sum, _f, _like_second, _reduced
+from ._table import _dtype_first, _dtype_sum, _f, _like_second, _reduced, through_cast
 
 __all__: list[str] = []
 
@@ -30,6 +30,10 @@ def _spread(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 def _prod_rule(g: Any, out: Any, x: Any, axis: Any, keepdims: bool, dtype: Any) -> Any:
+    return through_cast(x, dtype, lambda: _prod_cotangent(g, x, axis, keepdims))
+
+
+def _prod_cotangent(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # d prod / d x_i = product of the others: out / x_i where no x is 0; at the one zero of a slice,
     # the product of the non-zeros; 0 elsewhere. No division by 0, so no nan at zeros.
     zero = x == 0
@@ -118,12 +122,7 @@ for _name in ("all", "any"):
 
 # ----------------------------------------------------------------- dtype and shape
 def _astype_rule(g: Any, out: Any, x: Any, dtype: Any, copy: bool) -> Any:
-    xp = x._bk.xp
-    if _dtypes.dtype_kind(xp, dtype) >= _dtypes.FLOAT:
-        return g  # `_fit` casts back to a floating x's dtype
-    if x._dtype is None:  # a placeholder of unknown dtype: decided when it is fed
-        return astype_vjp(g, x)
-    return zeros_like(x) if _dtypes.dtype_kind(xp, x._dtype) >= _dtypes.FLOAT else g  # float -> int: a staircase
+    return through_cast(x, dtype, lambda: g)  # float -> int: 0 (a staircase)
 
 
 def _astype_vjp(xp: Any, g: Any, x: Any) -> Any:

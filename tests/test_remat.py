@@ -71,7 +71,7 @@ def test_released_values_are_recomputed_bit_for_bit(tb: Any) -> None:
         _add_grads(off)
     for k in ("xy", "yy", "m", "r", "s", "e", "d", "q", "out", "gx", "gy"):
         assert np.array_equal(_bits(tb, on[k].value), _bits(tb, off[k].value)), k
-    assert on["xy"]._value is None  # reading it did not keep it
+    assert on["xy"]._value is not None and on["xy"]._remat == PINNED  # a user read it: kept from then on
     assert np.array_equal(tb.np(on["r"]), tb.np(off["r"]))
     assert str(on["yy"]) == str(off["yy"]) and float(on["out"]) == float(off["out"])
 
@@ -142,7 +142,8 @@ def test_a_deep_chain_of_released_nodes_recomputes_without_recursion(tb: Any) ->
     assert all(n._remat == RELEASED for n in nodes[:-1])
     for i, bits in kept.items():
         assert np.array_equal(_bits(tb, nodes[i].value), bits), i
-    assert all(n._value is None for n in nodes[:-1])  # recomputing freed each one again
+    assert all(n._value is None for i, n in enumerate(nodes[:-1]) if i not in kept)  # each freed again
+    assert all(nodes[i]._remat == PINNED for i in kept)  # the ones read are kept (the next read is free)
 
 
 def test_release_lowers_peak_memory() -> None:
@@ -326,10 +327,10 @@ def test_an_operand_met_twice_never_lends_its_buffer() -> None:
     assert xy._remat == RELEASED and np.array_equal(t.value, (a * b) + (a * b))
     assert buffer() is None or buffer() is not t.value  # written into a fresh array
     assert np.array_equal(xy.value, a * b)
-    p = x * y  # met once: its buffer is lent (so the check above can see a lent one)
+    p = x - y  # met once: its buffer is lent (so the check above can see a lent one)
     lent = weakref.ref(p._value)
     q = p + x
-    assert lent() is q.value and np.array_equal(q.value, a * b + a)
+    assert lent() is q.value and np.array_equal(q.value, (a - b) + a)
 
 
 def test_an_error_of_a_large_eager_op_names_it_also_with_releasing_off() -> None:
@@ -341,3 +342,26 @@ def test_an_error_of_a_large_eager_op_names_it_also_with_releasing_off() -> None
                     xpgrad.sqrt(y)
             told = [str(e.value), *getattr(e.value, "__notes__", [])]  # (a note from 3.11, the message before)
             assert any("xpgrad op 'sqrt'" in t for t in told), off
+
+
+def test_a_released_value_a_user_reads_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a user holding an intermediate of a long large chain read it at the cost of the whole released chain
+    # below it, at every read (print in a loop); it is recomputed once now, and kept (pinned)
+    x = xpgrad.Tensor(np.linspace(0.0, 1.0, LARGE))
+    h = x
+    for _ in range(50):
+        h = h * 1.01 + 0.01
+    held = h
+    loss = xpgrad.sum((h - 0.5) ** 2)
+    assert held._value is None and held._remat == RELEASED
+    calls = []
+    real = _remat.recompute
+    monkeypatch.setattr(_remat, "recompute", lambda t: calls.append(t) or real(t))
+    first = held.value
+    again = held.value
+    assert calls == [held] and again is first and held._remat == PINNED
+    want = np.linspace(0.0, 1.0, LARGE)
+    for _ in range(50):
+        want = want * 1.01 + 0.01
+    np.testing.assert_array_equal(first, want)
+    np.testing.assert_allclose(float(loss), np.sum((want - 0.5) ** 2))

@@ -18,7 +18,7 @@ Operands an op reads only for their shape, dtype and device (``OpDef.meta``: ``e
 A released node has ``_value`` None and ``_remat`` `RELEASED`, which tells it apart from a node on
 an unfed placeholder. Anything that needs its value (``t.value``, printing, a new op on it, a
 gradient) recomputes it with `recompute`, iteratively, a chain of released nodes in topological
-order, each freed again after its last use.
+order, each freed again after its last use; a user's read (``t.value``) keeps it (`keep`).
 
 An eager op with large operands is evaluated by `run`, which writes the result into the buffer of
 an operand it is about to release when nothing else holds that array (NumPy's temporary elision;
@@ -402,6 +402,20 @@ def standin(c: Tensor) -> Any:
     """An array with ``c``'s shape, dtype and device that allocates nothing (zero strides)."""
     xp = c._bk.xp
     return xp.broadcast_to(xp.zeros((), dtype=c._dtype, device=c._device), c._shape)
+
+
+def keep(t: Tensor) -> Any:
+    """The value of a released or freed ``t`` that a user reads (`Tensor.value`): recomputed, and kept from
+    then on (pinned) so that the next read costs nothing. None when an input has no value (unfed)."""
+    v = recompute(t)
+    if v is None:
+        return None
+    with _lock:  # (another thread may have kept it meanwhile: one value)
+        if t._value is None and t._remat >= RELEASED:
+            t._value = v  # from its operands' present values: maybe a change (see `fill`)
+            t._epoch = _tensor.changed[0] = _tensor.serial()
+            t._remat = PINNED
+        return t._value if t._value is not None else v
 
 
 def recompute(t: Tensor) -> Any:

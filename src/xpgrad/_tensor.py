@@ -119,10 +119,22 @@ class Tensor:
         """The backend array (None while a placeholder it depends on is unfed).
 
         A large intermediate whose value was released or freed (see `xpgrad._remat`, `_lazy`) is
-        recomputed here, and not kept."""
+        recomputed here and kept from then on: the user holds it, as a PyTorch user holds a tensor, and
+        reading it again costs nothing (it cost the whole released chain below it at every read)."""
         v = self._value
         if v is None and self._remat:  # released, or kept again by another thread since the read above
             if self._remat >= 2:  # `_remat.RELEASED`, `_remat.FREED`
+                from ._remat import keep
+
+                return keep(self)
+            return self._value
+        return v
+
+    def _peek(self) -> Any:
+        """`value` without keeping a recomputed one: the reads of evaluation itself (releasing is for them)."""
+        v = self._value
+        if v is None and self._remat:
+            if self._remat >= 2:
                 from ._remat import recompute
 
                 return recompute(self)
@@ -317,7 +329,7 @@ class Tensor:
         return host_item(self)
 
     def _require(self) -> Any:
-        v = self.value  # (recomputed if released; read once: another thread may release it meanwhile)
+        v = self._peek()  # (recomputed if released; read once: another thread may release it meanwhile)
         if v is None:
             from ._graph import unfed_placeholders
 

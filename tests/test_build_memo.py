@@ -44,8 +44,15 @@ def test_decisions_of_ops_with_params_are_memoized_per_params() -> None:
         xpgrad.sum(x, axis=2)  # out of range: refused at build time, memo or not
     with pytest.raises(Exception, match="axis"):
         xpgrad.sum(x, axis=2)
-    with pytest.raises(TypeError):
-        xpgrad.sum(x, axis=[0])  # unhashable: no memo key, and the checked path refuses it
+    assert xpgrad.sum(x, axis=[0]) is xpgrad.sum(x, axis=(0,))  # a list, as PyTorch takes it: the tuple
+    p = xpgrad.placeholder(shape=(2, 3), dtype="float64")
+    for name in ("sum", "mean", "max", "min", "prod", "var", "std", "all", "any"):
+        r = getattr(xpgrad, name)(p > 1.0 if name in ("all", "any") else p, axis=[1])
+        assert r.shape == (2,) and r.params["axis"] == (1,), name  # (NumPy itself refuses a list)
+        with pytest.raises(TypeError, match=f"{name}: keepdims must be True or False"):
+            getattr(xpgrad, name)(p > 1.0 if name in ("all", "any") else p, keepdims="yes")
+    p.value = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(xpgrad.sum(p, axis=[1]).forward().numpy(), [3.0, 12.0])
 
 
 def test_the_decision_memo_tells_params_apart_by_their_items_types() -> None:

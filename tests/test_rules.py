@@ -173,3 +173,25 @@ def test_check_grads_refines_finite_differences_before_blaming_a_rule() -> None:
             xpgrad.check_grads(lambda t: xpgrad.sin(200.0 * t), x, order=1)
     finally:
         object.__setattr__(sin, "vjp", right)
+
+
+def test_check_grads_takes_the_tolerance_of_single_precision_wherever_f_computes_in_it() -> None:
+    # float64 arguments cast to float32 inside f: finite differences of a float32 function disagree with
+    # the exact rule at float32's rounding, which float64's tolerance reported as a wrong rule
+    x = np.array([0.3, 1.2, -2.0])
+    xpgrad.check_grads(lambda a: xpgrad.astype(a, "float32"), x)
+    xpgrad.check_grads(lambda a: xpgrad.sin(xpgrad.astype(a, "float32")) * 3.0, x, order=2)
+    sin = xpgrad._ops.OPS["sin"]
+    right = sin.vjp
+    object.__setattr__(sin, "vjp", (lambda g, out, a: g * xpgrad.cos(a) * (1 + 1e-2),))
+    try:  # a rule 1e-2 off still fails at float32's tolerance
+        with pytest.raises(AssertionError, match="disagrees with finite differences"):
+            xpgrad.check_grads(lambda a: xpgrad.sin(xpgrad.astype(a, "float32")), x, order=1)
+    finally:
+        object.__setattr__(sin, "vjp", right)
+
+
+@pytest.mark.parametrize("order", [0, -1, 1.5])
+def test_check_grads_refuses_an_order_that_checks_nothing(order: object) -> None:
+    with pytest.raises(ValueError, match="order must be an int of 1 or more"):
+        xpgrad.check_grads(lambda a: a * a, np.array([1.0]), order=order)

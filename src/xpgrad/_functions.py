@@ -42,6 +42,8 @@ def make_function(op: OpDef, backend: Any = None) -> Any:
     def function(*args: Any, **params: Any) -> Tensor:
         if unary and not params and len(args) == 1 and type(args[0]) is Tensor:  # sin(x): the fast path
             return apply_unary(op, args[0])
+        if type(params.get("axis")) is list:  # sum(x, axis=[0, 1]), as PyTorch takes it: the standard's tuple
+            params["axis"] = tuple(params["axis"])
         if isinstance(params.get("dtype"), str):  # sum(x, dtype='float64'): a name, as astype takes
             owner = next((a._bk for a in args if isinstance(a, Tensor)), None) or backend_of(args[0])
             params["dtype"] = get_backend(owner or backend).dtype(params["dtype"])

@@ -43,7 +43,7 @@ def normalize_axis(opname: str, axis: Any, ndim: int | None) -> tuple[int, ...] 
     """``axis`` as a sorted tuple of non-negative ints (None = all axes), checked against ``ndim``."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int) else tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    axes = (axis,) if isinstance(axis, int) else axis if isinstance(axis, tuple) else (axis,)
     if any(isinstance(a, bool) or not isinstance(a, int) for a in axes):
         raise TypeError(f"{opname}: axis must be an int, a tuple of ints or None; got {axis!r}")
     if ndim is None:

@@ -246,6 +246,8 @@ def _like_second(name: str, a: Tensor, ref: Tensor, **_: Any) -> Any:
 
 
 def _reduced(name: str, x: Tensor, axis: Any = None, keepdims: bool = False, **_: Any) -> Any:
+    if type(keepdims) is not bool:  # (the backend would take any truthy object, or refuse it at run time)
+        raise TypeError(f"{name}: keepdims must be True or False; got {keepdims!r}")
     nd = None if x._shape is None else len(x._shape)
     return _shapes.reduced(x._shape, _shapes.normalize_axis(name, axis, nd), keepdims)
 

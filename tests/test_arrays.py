@@ -263,3 +263,40 @@ def test_clip_of_a_python_number_takes_the_bounds_backend_and_device(tb) -> None
     assert tb.np(xpgrad.clip(5.0, None, t)).tolist() == [1.0, 3.0]
     assert tb.np(xpgrad.clip(2.5, tb.t([1, 3], "int64"))).tolist() == [2.5, 3.0]
     assert xpgrad.clip(1.0, 0.5, 3.0).value == 1.0
+
+
+def test_the_methods_and_conversions_numpy_pytorch_and_jax_users_reach_for(tb) -> None:
+    data = np.arange(6.0).reshape(2, 3)
+    x = tb.t(data)
+    for name in ("sum", "mean", "max", "min", "prod", "var", "std"):
+        for axis in (None, 0, 1):
+            got = getattr(x, name)(axis) if axis is not None else getattr(x, name)()
+            want = getattr(xpgrad, name)(x, axis=axis)
+            assert got is want, (name, axis)  # the same node as the function's
+    assert x.sum(axis=0, keepdims=True).shape == (1, 3) and (x > 2.0).any() is xpgrad.any(x > 2.0)
+    assert x.reshape(3, 2).shape == x.reshape((3, 2)).shape == (3, 2) and x.reshape(-1).shape == (6,)
+    assert xpgrad.reshape(x, 6).shape == (6,)  # an int shape, as NumPy takes it
+    assert x.astype("float32").dtype == tb.xp.float32
+    g = (x * x).sum().grad(x)  # the methods differentiate like the functions
+    np.testing.assert_array_equal(tb.np(g), 2 * data)
+    loss = (x * x).sum()
+    assert f"{loss:.2f}" == "55.00" and f"{loss}" == str(loss) and round(loss, 1) == 55.0 and round(loss) == 55
+    with pytest.raises(TypeError, match=r"format spec '.2f' of a Tensor of shape \(2, 3\)"):
+        f"{x:.2f}"
+    assert len(x) == 2 and x.tolist() == data.tolist() and loss.tolist() == 55.0
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d Tensor"):
+        len(loss)
+    a = np.asarray(x)
+    assert a.dtype == np.float64 and np.array_equal(a, data)
+    with pytest.raises(TypeError):
+        np.sin(x)  # NumPy's functions still refuse Tensors (they would not differentiate)
+
+
+def test_lists_holding_tensors_are_refused_not_detached(tb) -> None:
+    # np.asarray reads a Tensor's value (`__array__`): a list of Tensors would become a constant array,
+    # with no gradient back to them
+    x = tb.t([1.0, 2.0])
+    for make in (lambda: xpgrad.asarray([x, x]), lambda: xpgrad.Tensor([x, 1.0]), lambda: xpgrad.Tensor([[1.0], (x,)])):
+        with pytest.raises(TypeError, match="a list holding Tensors would make an array of their values"):
+            make()
+    assert xpgrad.asarray([[1.0, 2.0]], backend=tb.name).shape == (1, 2)

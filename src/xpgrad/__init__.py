@@ -20,6 +20,7 @@ from ._fuse import FusionError, fuse
 from ._grad import grad
 from ._namespace import namespace
 from ._operators import install as _install_operators
+from ._operators import methods as _install_methods
 from ._ops import OPS
 from ._render import GraphvizUnavailableError, render
 from ._show import format_tree, show
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 
 _install_operators()
 globals().update(public_functions())
+_install_methods(public_functions())
 
 __all__ = [
     "OPS",

@@ -62,6 +62,10 @@ def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> T
 
 def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Tensor:
     """reshape(x, /, shape, *, copy=None): the array API's reshape, differentiable."""
+    if isinstance(shape, int):  # reshape(x, 6), as NumPy takes it
+        shape = (shape,)
+    elif not isinstance(shape, (tuple, list)):
+        raise TypeError(f"reshape: shape must be an int or a tuple of ints; got {type(shape).__name__} {shape!r}")
     return apply(OPS["reshape"], x, shape=tuple(shape), copy=copy)
 
 
@@ -99,8 +103,10 @@ def asarray(
     if isinstance(obj, Tensor):
         out = obj if dtype is None else astype(obj, dtype)
         return out if device is None or device == out.device else out.to_device(device)
+    from ._tensor import refuse_tensors_in
     from .backends import backend_of
 
+    refuse_tensors_in(obj, "asarray")
     bk = _on(backend) if backend is not None or backend_of(obj) is None else backend_of(obj)
     return Tensor(bk.xp.asarray(obj, dtype=bk.dtype(dtype), device=device, copy=copy), backend=bk)
 

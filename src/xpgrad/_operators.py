@@ -38,6 +38,43 @@ def _unary(op: OpDef) -> Any:
     return method
 
 
+_REDUCTIONS = ("sum", "mean", "max", "min", "prod", "var", "std", "all", "any")
+
+
+def _reduction(f: Any) -> Any:
+    def method(self: Tensor, axis: Any = None, **params: Any) -> Any:  # t.sum(0), as NumPy takes it
+        return f(self, axis=axis, **params)
+
+    method.__name__ = method.__qualname__ = f.__name__
+    method.__doc__ = f"``t.{f.__name__}(axis, ...)``: ``xpgrad.{f.__name__}(t, axis=axis, ...)``."
+    return method
+
+
+def _reshape(f: Any) -> Any:
+    def reshape(self: Tensor, *shape: Any, copy: bool | None = None) -> Any:  # t.reshape(2, 3) or ((2, 3))
+        return f(self, shape[0] if len(shape) == 1 else shape, copy=copy)
+
+    reshape.__doc__ = "``t.reshape(2, 3)`` or ``t.reshape((2, 3))``: ``xpgrad.reshape(t, (2, 3))``."
+    return reshape
+
+
+def _astype(f: Any) -> Any:
+    def astype(self: Tensor, dtype: Any, /, **params: Any) -> Any:
+        return f(self, dtype, **params)
+
+    astype.__doc__ = "``t.astype(dtype)``: ``xpgrad.astype(t, dtype)``."
+    return astype
+
+
+def methods(functions: dict[str, Any]) -> None:
+    """The methods NumPy, PyTorch and JAX arrays have (``t.sum()``, ``t.reshape(2, 3)``...), each the
+    public function of the same name (the array API's array object has none of them)."""
+    for name in _REDUCTIONS:
+        setattr(Tensor, name, _reduction(functions[name]))
+    Tensor.reshape = _reshape(functions["reshape"])  # type: ignore[attr-defined]
+    Tensor.astype = _astype(functions["astype"])  # type: ignore[attr-defined]
+
+
 def install() -> None:
     for op in OPS.values():
         if op.dunder is None:

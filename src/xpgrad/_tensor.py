@@ -171,6 +171,7 @@ class Tensor:
             return bk.from_numpy(owner.to_numpy(v), self._device)
         if isinstance(v, Tensor):
             raise TypeError(f"{self._label()}: fed a Tensor; feed its array (t.value) instead")
+        refuse_tensors_in(v, self._label())
         try:
             if self._dtype is not None:  # Python values: refuse a cast that would truncate (1.5 -> 1)
                 self._check_kind(bk.xp.asarray(v, device=self._device).dtype)
@@ -293,6 +294,47 @@ class Tensor:
     def __complex__(self) -> complex:
         return complex(self._require())
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"``: a format spec formats a 0-d Tensor's number, as for a PyTorch tensor."""
+        if not spec:
+            return str(self)
+        v = self._require()
+        if tuple(v.shape) != ():
+            raise TypeError(
+                f"format spec {spec!r} of a Tensor of shape {tuple(v.shape)}: only a 0-d Tensor formats as a "
+                "number; format its elements (t.numpy()) or reduce it first"
+            )
+        return format(self.item(), spec)
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        """``round(t)``, ``round(t, 4)``: the number of a one-element Tensor, rounded (as for a float)."""
+        return round(self.item(), ndigits)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
+        """``np.asarray(t)``: the value as a NumPy array (a copy when it lives on another device). NumPy's
+        functions on Tensors still refuse (``__array_ufunc__ = None``): use xpgrad's, which differentiate."""
+        import numpy as np
+
+        v = np.asarray(self._bk.to_numpy(self._require()))
+        if dtype is not None:
+            v = v.astype(dtype, copy=False)
+        return v.copy() if copy else v
+
+    def __len__(self) -> int:
+        shape = self._shape
+        if shape == ():
+            raise TypeError("len() of a 0-d Tensor")
+        if shape is None or shape[0] is None:
+            v = self._require()
+            if not v.ndim:
+                raise TypeError("len() of a 0-d Tensor")
+            return int(v.shape[0])
+        return shape[0]
+
+    def tolist(self) -> Any:
+        """The value as nested Python lists (a number for a 0-d Tensor), as ``ndarray.tolist``."""
+        return self.numpy().tolist()
+
     def __index__(self) -> int:
         v = self._require()
         index = getattr(v, "__index__", None)
@@ -407,6 +449,29 @@ class Tensor:
     # (array-api-strict arrays refuse foreign operands outright: put the Tensor on the left.)
     __array_ufunc__ = None
     __array_priority__ = 1000
+
+
+def refuse_tensors_in(v: Any, what: str) -> None:
+    """A list or tuple holding Tensors would become an array of their values (``np.asarray`` reads them),
+    cut from their graphs: a silent zero gradient. Refused, naming ``what``. (Level by level, any depth;
+    the types of a level's items are gathered in C: a list of 10^6 numbers costs ~20 ms, not a Python loop.)"""
+    level = [v] if type(v) in _SEQUENCES else []
+    while level:
+        deeper = []
+        for seq in level:
+            kinds = set(map(type, seq))
+            if any(issubclass(k, Tensor) for k in kinds):
+                raise TypeError(
+                    f"{what}: a list holding Tensors would make an array of their values, cut from their graphs "
+                    "(no gradient would flow back); build the array from Tensors with xpgrad ops instead "
+                    "(xpgrad.where, broadcasting, reshape), or pass t.value to mean a constant"
+                )
+            if not kinds.isdisjoint(_SEQUENCES):
+                deeper.extend(item for item in seq if type(item) in _SEQUENCES)
+        level = deeper
+
+
+_SEQUENCES = frozenset((list, tuple))
 
 
 def placeholder(

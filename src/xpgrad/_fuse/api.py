@@ -30,7 +30,8 @@ def fuse(inputs: Sequence[Tensor], outputs: Sequence[Tensor], engine: Engine = "
         ``f(*arrays) -> list`` of the outputs' arrays (sums as 0-d arrays).
 
     Raises:
-        FusionError: naming the op, when the graph is not one elementwise pass (a fused engine only).
+        FusionError: naming the op, when the graph is not one elementwise pass (a fused engine only; there
+            is no silent fallback: pass ``engine="unfused"`` for such a graph).
 
     Example:
         >>> x = placeholder(shape=(None,), dtype="float64"); out = sum(sin(x) * x)

@@ -172,7 +172,7 @@ def _runner(
                 result.append(outs[k])
             else:
                 t = totals[sums.index(v)] / (n if how == "mean" else 1)
-                result.append(np.asarray(t, dtype=dtype))
+                result.append(np.asarray(t, dtype=dtype).reshape(prog.sum_shapes.get(k, ())))
         return result
 
     run.source = src  # type: ignore[attr-defined]

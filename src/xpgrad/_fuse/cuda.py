@@ -198,7 +198,7 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
             return outs
         partial = cupy.empty(n_sums * blocks, dtype)
         kernel((blocks,), (BLOCK,), (*flat, *captured, *outs, partial, np.int64(n)))
-        totals = [cupy.empty((), dtype) for _ in sums]
+        totals = [cupy.empty(prog.sum_shapes.get(k, ()), dtype) for k, _, _ in sums]
         add_up((1,), (BLOCK,), (partial, *totals, np.int64(blocks), np.int64(n)))
         elem, total = iter(outs), iter(totals)
         return [next(elem) if how == "elem" else next(total) for _, how in prog.outputs]

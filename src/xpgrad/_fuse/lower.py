@@ -5,8 +5,9 @@ class ``"v"`` (varies per element: an input array or anything computed from one)
 for every element: a constant, a 0-d array, ``ones_like``) or ``"r"`` (a full ``sum``/``mean``: only
 allowed as an output, accumulated across the pass). The structural ops the reverse sweep builds are
 lowered away: ``ones_like``/``zeros_like`` are literals, ``expand`` of a 0-d cotangent is that scalar
-(divided by the count for ``mean``), and ``fit``/``broadcast_like`` are the identity once every array
-has the same shape. Anything else raises `FusionError`, naming the op.
+(divided by the count for ``mean``), ``fit``/``broadcast_like`` are the identity between shapes the call
+shape must match (checked on each call), and a ``fit`` down to one element (a gradient of a 0-d or ``(1,)``
+parameter) is a full sum, or the count times a uniform value. Anything else raises `FusionError`, naming the op.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Program:
     scalar_inputs: set[str]  # input or captured vars that are 0-d (passed as scalars)
     body: list[Instr] = field(default_factory=list)
     outputs: list[tuple[str, str]] = field(default_factory=list)  # (var, "elem" | "sum" | "mean")
+    sum_shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # output k's shape, when a sum's is not ()
+    checks: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)  # (shape, what): the call shape's patterns
 
     @property
     def sums(self) -> list[str]:
@@ -71,6 +74,7 @@ def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int,
     The kernels read an input or captured array at every element, except the 0-d ones of
     ``prog.scalar_inputs`` (read once): so each array must be 0-d exactly when lowered as such, and
     every other one must have the call's shape (a kernel does not broadcast; it would read past the end).
+    The shapes the lowering took as the call's (``prog.checks``: a gradient's target, an output) must match it too.
     """
     n_in = len(prog.inputs)
     if len(arrays) != n_in:
@@ -93,6 +97,12 @@ def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int,
             raise ValueError(
                 f"fused function: the graph holds an array of shape {tuple(a.shape)} and the inputs have "
                 f"shape {shape}; a fused kernel does not broadcast (broadcast the array when building the graph)"
+            )
+    for pattern, what in prog.checks:
+        if len(pattern) != len(shape) or any(p is not None and p != d for p, d in zip(pattern, shape, strict=False)):
+            raise ValueError(
+                f"fused function: {what} has shape {pattern} and the inputs have shape {shape}; the kernel was "
+                "fused for one shape (run this call unfused: fuse(..., engine='unfused'))"
             )
     return shape
 
@@ -122,6 +132,8 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     (dt,) = dtypes
     input_var = {id(t): f"a{k}" for k, t in enumerate(inputs)}
     prog = Program(dtype=dt, inputs=[input_var[id(t)] for t in inputs], captured=[], scalar_inputs=set())
+    # every 0-d input is passed as a scalar, read by the outputs or not: the call checks each input against this
+    prog.scalar_inputs.update(input_var[id(t)] for t in inputs if t._shape == ())
     var: dict[int, str] = {}
     kind: dict[int, str] = {}
     for node in order:
@@ -131,8 +143,6 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
         if key in input_var:
             var[key] = input_var[key]
             kind[key] = "s" if node._shape == () else "v"
-            if kind[key] == "s":
-                prog.scalar_inputs.add(var[key])
             continue
         if node._const:
             var[key] = _literal(prog, node._value, "bool" if type(node._value) is bool else dt)
@@ -154,10 +164,14 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
         v, c = var[id(o)], kind[id(o)]
         if c == "r":
             prog.outputs.append((v, "mean" if o.op.name == "mean" else "sum"))
+            if o._shape:  # a fit to (1,): a sum the shape of its target
+                prog.sum_shapes[k] = tuple(o._shape)
         elif o._shape == () and c == "s" and o.op is not None:
             raise FusionError(f"fuse: output {k} is a 0-d {_label(o)}, not a sum; compute it outside the kernel")
         else:
             prog.outputs.append((v, "elem"))
+            if o._shape is not None and o._shape != ():  # written in the call's shape: it must be the output's
+                prog.checks.append((tuple(o._shape), f"output {k} ({o._label()})"))
     return prog
 
 
@@ -189,10 +203,7 @@ def _lower_op(
         count = _literal(prog, math.prod(node._shape), dt) if static else _emit(prog, "count", (), "s", dt)
         return _emit(prog, "divide", (var[g], count), kind[g], dt), kind[g]
     if name in ("fit", "broadcast_like"):
-        g, ref = node.children
-        if not _same_size(g._shape, ref._shape) and not (kind[kids[0]] == "s" or g._shape == ()):
-            raise FusionError(f"fuse: op {name!r} reduces shape {g._shape} to {ref._shape}; it cannot be fused")
-        return var[kids[0]], kind[kids[0]]
+        return _lower_fit(prog, node, var[kids[0]], kind[kids[0]], dt)
     if name in ("sum", "mean"):
         axis = node.params["axis"]
         nd = None if node.children[0]._shape is None else len(node.children[0]._shape)
@@ -214,11 +225,50 @@ def _lower_op(
     return _emit(prog, name, tuple(var[k] for k in kids), c, out_dt), c
 
 
-def _same_size(a: Any, b: Any) -> bool:
-    """Static shapes that can be equal (None: a size fixed only when fed; checked on every call)."""
+def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[str, str]:
+    """``fit`` (sum down to the target's shape) or ``broadcast_like`` of ``g`` (of kind ``k``).
+
+    A "v" value has the call's shape, an "s" one is the same everywhere. So the identity is right only
+    where the call's shape is the target's (recorded in ``prog.checks``: the target may be a leaf used only
+    for its shape, which nothing else checks); a fit down to one element is a full sum (the count times an
+    "s" value); a partial sum, or a cast, is refused.
+    """
+    name = node.op.name
+    src, dst = node.children[0]._shape, node._shape
+    child_dt = node.children[0]._dtype
+    if node._dtype is not None and child_dt is not None and node._dtype != child_dt:
+        raise FusionError(
+            f"fuse: op {name!r} casts a gradient to {dtype_name(node._bk.xp, node._dtype)}; a fused kernel computes "
+            f"in {dt} only (give the target dtype {dt}, or run unfused)"
+        )
+    if src == dst:
+        return g, k
+    if name == "broadcast_like" and k == "s":
+        return g, k  # a uniform value broadcast is the same value everywhere
+    if name == "fit" and dst is not None and all(d == 1 for d in dst):
+        if src is not None and None not in src and math.prod(src) == 1:
+            return g, k
+        if k == "v":
+            return _emit(prog, "sum", (g,), "r", dt), "r"
+        if src is None:
+            raise FusionError(f"fuse: op {name!r} of a value of unknown rank; declare the shapes of placeholders")
+        count = _literal(prog, math.prod(src), dt) if None not in src else _emit(prog, "count", (), "s", dt)
+        return _emit(prog, "multiply", (g, count), "s", dt), "s"  # the sum of ``count`` equal values
+    if _call_shaped(src, dst):
+        prog.checks.append((tuple(dst), f"the target of op {name!r} ({node.children[1]._label()})"))
+        return g, k
+    raise FusionError(
+        f"fuse: op {name!r} from shape {src} to {dst} is a partial sum or a broadcast; only full sums can be fused"
+    )
+
+
+def _call_shaped(a: Any, b: Any) -> bool:
+    """Static shapes that are equal when both are the call's shape: same rank, and each pair of sizes equal or
+    a free size (None) against a size other than 1 (None against 1 would be a sum or a broadcast)."""
     if a is None or b is None:
-        return a is b
-    return len(a) == len(b) and all(p is None or q is None or p == q for p, q in zip(a, b, strict=True))
+        return False
+    pairs = zip(a, b, strict=False)
+    return len(a) == len(b) and all(p == q or (p is None and q != 1) or (q is None and p != 1) for p, q in pairs)
 
 
 def _is_literal_one(prog: Program, v: str) -> bool:

@@ -1,5 +1,6 @@
 """Fused kernels (numba, and the CUDA runner on the host through `tests/fake_cupy.py`) return what the unfused
-graph returns, or refuse: gradients of 0-d and one-element parameters. Each test runs on both engines."""
+graph returns, or refuse: gradients of 0-d and one-element parameters, the sign of zero. Each test runs on
+both engines."""
 
 from __future__ import annotations
 
@@ -103,3 +104,10 @@ def test_a_shape_taken_from_a_leaf_the_kernel_does_not_read_is_checked(engine: C
     same([np.asarray(v) for v in f(np.ones(3))], unfused([x], outs)(np.ones(3)), "float64", 3)
     with pytest.raises(ValueError, match=r"has shape \(3,\) and the inputs have shape \(5,\)"):
         f(np.ones(5))
+
+
+def test_sign_of_zero_is_plus_zero(engine: Compile) -> None:
+    x = _x()
+    (got,) = engine([x], [xpgrad.sign(x)])(np.array([-0.0, 0.0, np.nan, -2.0, 3.0]))
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(np.sign(np.array([-0.0, 0.0, np.nan, -2.0, 3.0]))))
+    np.testing.assert_array_equal(got, [0.0, 0.0, np.nan, -1.0, 1.0])

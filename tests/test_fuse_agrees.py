@@ -1,6 +1,6 @@
 """Fused kernels (numba, and the CUDA runner on the host through `tests/fake_cupy.py`) return what the unfused
-graph returns, or refuse: gradients of 0-d and one-element parameters, the sign of zero. Each test runs on
-both engines."""
+graph returns, or refuse: gradients of 0-d and one-element parameters, 0-d inputs and outputs, counts, the
+sign of zero, and sums as 0-d arrays. Each test runs on both engines, unless it names one."""
 
 from __future__ import annotations
 
@@ -106,8 +106,42 @@ def test_a_shape_taken_from_a_leaf_the_kernel_does_not_read_is_checked(engine: C
         f(np.ones(5))
 
 
+def test_0d_inputs_unread_or_returned(engine: Compile) -> None:
+    x, y = _x(), xpgrad.placeholder(shape=(), dtype="float64", name="y")
+    _agree(engine, [x, y], [xpgrad.sin(x)], np.arange(3.0), np.array(1.0))  # y unread: was refused as "an array"
+    got = _agree(engine, [x, y], [y, x * y], np.arange(3.0), np.array(2.0))  # y was broadcast to (3,)
+    assert got[0].shape == () and float(got[0]) == 2.0
+
+
 def test_sign_of_zero_is_plus_zero(engine: Compile) -> None:
     x = _x()
     (got,) = engine([x], [xpgrad.sign(x)])(np.array([-0.0, 0.0, np.nan, -2.0, 3.0]))
     np.testing.assert_array_equal(np.signbit(got), np.signbit(np.sign(np.array([-0.0, 0.0, np.nan, -2.0, 3.0]))))
     np.testing.assert_array_equal(got, [0.0, 0.0, np.nan, -1.0, 1.0])
+
+
+def test_a_count_has_the_dtype_of_the_unfused_one(engine: Compile) -> None:
+    """sum of a comparison is NumPy's int64 (mean: float64), not the program's float64."""
+    x = _x()
+    outs = [xpgrad.sum(x > 0.5), xpgrad.mean(x > 0.5), xpgrad.sum(x)]
+    data = np.linspace(0.0, 1.0, 11)
+    got, plain = engine([x], outs)(data), unfused([x], outs)(data)
+    assert [g.dtype for g in got] == [p.dtype for p in plain] == [np.int64, np.float64, np.float64]
+    np.testing.assert_allclose([float(g) for g in got], [float(p) for p in plain], rtol=1e-15)
+    assert int(got[0]) == 5
+
+
+def test_a_count_in_float32_on_the_gpu_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU kernel adds in the program's type: float32 counts only to 2**24."""
+    x = xpgrad.placeholder(shape=(None,), dtype="float32", name="x")
+    fake_cupy.install(monkeypatch)
+    with pytest.raises(FusionError, match="sums bools"):
+        compile_cuda(lower([x], [xpgrad.sum(x > 0.5)]))
+
+
+def test_sums_are_0d_arrays_on_every_engine(engine: Compile) -> None:
+    x = _x()
+    outs = [xpgrad.sum(x), xpgrad.mean(x * x)]
+    for f in (engine([x], outs), fuse([x], outs, engine="unfused")):
+        got = f(np.arange(3.0))
+        assert all(type(v) is np.ndarray and v.shape == () for v in got), [type(v) for v in got]

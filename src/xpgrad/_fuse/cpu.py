@@ -154,6 +154,7 @@ def _runner(
     import numba
 
     held: dict[int, Any] = {}  # the last call's outputs, reused once the caller has let them go
+    passed = {v: k for k, v in enumerate(prog.inputs)}
 
     def run(*arrays: Any) -> list[Any]:
         shape = call_shape(prog, arrays, dtype)
@@ -170,9 +171,12 @@ def _runner(
         for k, (v, how) in enumerate(prog.outputs):
             if how == "elem":
                 result.append(outs[k])
+            elif how == "pass":  # a 0-d input or captured leaf, as the unfused graph returns it
+                j = passed.get(v)
+                result.append(np.asarray(arrays[j] if j is not None else captured[int(v[1:])]))
             else:
                 t = totals[sums.index(v)] / (n if how == "mean" else 1)
-                result.append(np.asarray(t, dtype=dtype).reshape(prog.sum_shapes.get(k, ())))
+                result.append(np.asarray(t, dtype=out_dtypes[k]).reshape(prog.sum_shapes.get(k, ())))
         return result
 
     run.source = src  # type: ignore[attr-defined]

@@ -37,7 +37,7 @@ class Instr:
     op: str  # an op of `cexpr`; "literal" (args[0] is the value); "sum" (args[0]: the summand); "count" (n)
     args: tuple[Any, ...]
     kind: str  # "v", "s" or "r"
-    dtype: str  # "float64", "float32" or "bool"
+    dtype: str  # "float64", "float32" or "bool"; a sum of bools: NumPy's count dtype ("int64")
 
 
 @dataclass
@@ -49,14 +49,15 @@ class Program:
     captured: list[tuple[str, Any]]  # (var, array) of leaves the graph holds that are not inputs
     scalar_inputs: set[str]  # input or captured vars that are 0-d (passed as scalars)
     body: list[Instr] = field(default_factory=list)
-    outputs: list[tuple[str, str]] = field(default_factory=list)  # (var, "elem" | "sum" | "mean")
+    # (var, "elem" | "sum" | "mean" | "pass"); "pass": a 0-d input or captured leaf, returned as it is
+    outputs: list[tuple[str, str]] = field(default_factory=list)
     sum_shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # output k's shape, when a sum's is not ()
     checks: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)  # (shape, what): the call shape's patterns
 
     @property
     def sums(self) -> list[str]:
         """The reduced vars (accumulators), in output order, each once."""
-        return list(dict.fromkeys(v for v, how in self.outputs if how != "elem"))
+        return list(dict.fromkeys(v for v, how in self.outputs if how in ("sum", "mean")))
 
     def summand(self, var: str) -> str:
         return next(i.args[0] for i in self.body if i.var == var)
@@ -166,8 +167,10 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
             prog.outputs.append((v, "mean" if o.op.name == "mean" else "sum"))
             if o._shape:  # a fit to (1,): a sum the shape of its target
                 prog.sum_shapes[k] = tuple(o._shape)
-        elif o._shape == () and c == "s" and o.op is not None:
-            raise FusionError(f"fuse: output {k} is a 0-d {_label(o)}, not a sum; compute it outside the kernel")
+        elif o._shape == () and c == "s":
+            if o.op is not None or o._const:
+                raise FusionError(f"fuse: output {k} is a 0-d {_label(o)}, not a sum; compute it outside the kernel")
+            prog.outputs.append((v, "pass"))  # a 0-d input or leaf: returned as it is, not broadcast
         else:
             prog.outputs.append((v, "elem"))
             if o._shape is not None and o._shape != ():  # written in the call's shape: it must be the output's
@@ -211,7 +214,10 @@ def _lower_op(
             raise FusionError(f"fuse: op {name!r} over some axes cannot be fused; only full sums can")
         if kind[kids[0]] != "v":
             raise FusionError(f"fuse: op {name!r} of a value that does not vary per element; compute it directly")
-        return _emit(prog, "sum", (var[kids[0]],), "r", dt), "r"
+        out_dt = dt
+        if _dtype_of(prog, var[kids[0]]) == "bool":  # a count: in the dtype the backend gives (NumPy: int64)
+            out_dt = _bool_sum_dtype(node, name)
+        return _emit(prog, "sum", (var[kids[0]],), "r", out_dt), "r"
     if not cexpr.fusible(name) or not node.op.elementwise:
         raise FusionError(
             f"fuse: op {name!r} has no fused form; fusible ops are {', '.join(sorted(cexpr.PY))}, plus full sums"
@@ -262,6 +268,16 @@ def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[st
     )
 
 
+def _bool_sum_dtype(node: Tensor, name: str) -> str:
+    """The dtype of ``sum``/``mean`` of bools on ``node``'s backend (its default integer for a sum; NumPy's
+    mean is float64), found by asking the backend, as the unfused graph does."""
+    xp = node._bk.xp
+    try:
+        return dtype_name(xp, getattr(xp, name)(xp.asarray([True, False])).dtype)
+    except Exception as e:  # a backend without sums of bools: the unfused graph fails too
+        raise FusionError(f"fuse: op {name!r} of a bool value is refused by the backend ({e}); cast it first") from e
+
+
 def _call_shaped(a: Any, b: Any) -> bool:
     """Static shapes that are equal when both are the call's shape: same rank, and each pair of sizes equal or
     a free size (None) against a size other than 1 (None against 1 would be a sum or a broadcast)."""
@@ -269,6 +285,12 @@ def _call_shaped(a: Any, b: Any) -> bool:
         return False
     pairs = zip(a, b, strict=False)
     return len(a) == len(b) and all(p == q or (p is None and q != 1) or (q is None and p != 1) for p, q in pairs)
+
+
+def _dtype_of(prog: Program, v: str) -> str:
+    """The dtype of var ``v``: its instruction's, else (an input or captured array) the program's."""
+    ins = prog.body[int(v[1:])] if v.startswith("t") else None
+    return ins.dtype if ins is not None else prog.dtype
 
 
 def _is_literal_one(prog: Program, v: str) -> bool:

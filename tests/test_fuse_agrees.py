@@ -1,6 +1,7 @@
 """Fused kernels (numba, and the CUDA runner on the host through `tests/fake_cupy.py`) return what the unfused
-graph returns, or refuse: gradients of 0-d and one-element parameters, 0-d inputs and outputs, counts, the
-sign of zero, and sums as 0-d arrays. Each test runs on both engines, unless it names one."""
+graph returns, or refuse: gradients of 0-d and one-element parameters, captured leaves changed between calls,
+0-d inputs and outputs, counts, the sign of zero, and sums as 0-d arrays. Each test runs on both engines,
+unless it names one."""
 
 from __future__ import annotations
 
@@ -104,6 +105,22 @@ def test_a_shape_taken_from_a_leaf_the_kernel_does_not_read_is_checked(engine: C
     same([np.asarray(v) for v in f(np.ones(3))], unfused([x], outs)(np.ones(3)), "float64", 3)
     with pytest.raises(ValueError, match=r"has shape \(3,\) and the inputs have shape \(5,\)"):
         f(np.ones(5))
+
+
+def test_captured_leaves_are_read_at_each_call(engine: Compile) -> None:
+    """As `xpgrad.function` and the unfused graph: ``w.value = ...`` between calls is seen."""
+    x = _x()
+    w = xpgrad.Tensor(np.array([1.0, 2.0, 3.0]), name="w")
+    c = xpgrad.Tensor(np.array(1.0), name="c")  # a 0-d one, passed as a scalar
+    loss = xpgrad.sum(x * w * c)
+    outs = [loss, loss.grad(x), c]
+    f = engine([x], outs)
+    _agree(engine, [x], outs, np.ones(3))
+    w.value, c.value = np.array([10.0, 20.0, 30.0]), np.array(2.0)
+    got = [np.asarray(v) for v in f(np.ones(3))]
+    same(got, unfused([x], outs)(np.ones(3)), "float64", 3)
+    np.testing.assert_array_equal(got[1], [20.0, 40.0, 60.0])
+    assert float(got[2]) == 2.0
 
 
 def test_0d_inputs_unread_or_returned(engine: Compile) -> None:

@@ -28,7 +28,8 @@ def fuse(inputs: Sequence[Tensor], outputs: Sequence[Tensor], engine: Engine = "
 
     Returns:
         ``f(*arrays) -> list`` of the outputs' arrays, as the unfused graph computes them: sums as 0-d
-        arrays on every engine (a sum of bools in the backend's integer dtype, as NumPy counts).
+        arrays on every engine (a sum of bools in the backend's integer dtype, as NumPy counts). Leaves
+        not listed in ``inputs`` are captured and read at each call (``w.value = ...`` is seen).
 
     Raises:
         FusionError: naming the op, when the graph is not one elementwise pass (a fused engine only; there

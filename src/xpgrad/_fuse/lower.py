@@ -13,6 +13,7 @@ parameter) is a full sum, or the count times a uniform value. Anything else rais
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from .._graph import toposort
 from .._tensor import Tensor
 from . import cexpr
 
-__all__ = ["FusionError", "Instr", "Program", "call_shape", "lower"]
+__all__ = ["FusionError", "Instr", "Program", "call_shape", "captured_values", "lower"]
 
 _SHAPE_ONLY = {"ones_like": (), "zeros_like": (), "expand": (0,), "fit": (0,), "broadcast_like": (0,)}
 """Structural ops and which of their operands carry values (the others give only a shape)."""
@@ -46,7 +47,7 @@ class Program:
 
     dtype: str
     inputs: list[str]  # the caller's arrays, in order
-    captured: list[tuple[str, Any]]  # (var, array) of leaves the graph holds that are not inputs
+    captured: list[tuple[str, Tensor]]  # (var, leaf) of leaves the graph holds that are not inputs
     scalar_inputs: set[str]  # input or captured vars that are 0-d (passed as scalars)
     body: list[Instr] = field(default_factory=list)
     # (var, "elem" | "sum" | "mean" | "pass"); "pass": a 0-d input or captured leaf, returned as it is
@@ -69,20 +70,23 @@ class Program:
         return [var_dtype.get(v, self.dtype) for v, _ in self.outputs]
 
 
-def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int, ...]:
+def call_shape(
+    prog: Program, arrays: tuple[Any, ...], dtype: Any, captured: Sequence[tuple[int, ...]] = ()
+) -> tuple[int, ...]:
     """The shape of one call's elementwise outputs, after checking the arrays (count, dtype, shapes).
 
     The kernels read an input or captured array at every element, except the 0-d ones of
     ``prog.scalar_inputs`` (read once): so each array must be 0-d exactly when lowered as such, and
     every other one must have the call's shape (a kernel does not broadcast; it would read past the end).
-    The shapes the lowering took as the call's (``prog.checks``: a gradient's target, an output) must match it too.
+    ``captured`` holds the captured leaves' current shapes (`captured_values`). The shapes the lowering
+    took as the call's (``prog.checks``: a gradient's target, an output) must match it too.
     """
     n_in = len(prog.inputs)
     if len(arrays) != n_in:
         raise TypeError(f"fused function takes {n_in} arrays but {len(arrays)} were given")
     shape = next((tuple(a.shape) for a in arrays if a.ndim), None)
     if shape is None:
-        shape = next((tuple(a.shape) for _, a in prog.captured if a.ndim), ())
+        shape = next((c for c in captured if c), ())
     for k, (v, a) in enumerate(zip(prog.inputs, arrays, strict=True)):
         if a.dtype != dtype:
             raise TypeError(f"fused function: input {k} has dtype {a.dtype}; it was compiled for {dtype}")
@@ -93,10 +97,10 @@ def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int,
             )
         if a.ndim and tuple(a.shape) != shape:
             raise ValueError(f"fused function: input {k} has shape {tuple(a.shape)}; the others have {shape}")
-    for _, a in prog.captured:
-        if a.ndim and tuple(a.shape) != shape:
+    for c in captured:
+        if c and c != shape:
             raise ValueError(
-                f"fused function: the graph holds an array of shape {tuple(a.shape)} and the inputs have "
+                f"fused function: the graph holds an array of shape {c} and the inputs have "
                 f"shape {shape}; a fused kernel does not broadcast (broadcast the array when building the graph)"
             )
     for pattern, what in prog.checks:
@@ -106,6 +110,39 @@ def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int,
                 "fused for one shape (run this call unfused: fuse(..., engine='unfused'))"
             )
     return shape
+
+
+def captured_values(
+    prog: Program, cache: list[Any], convert: Callable[[Any], Any]
+) -> list[tuple[tuple[int, ...], Any]]:
+    """(shape, ``convert(host array)``) of each captured leaf's current value, in ``prog.captured`` order.
+
+    A captured leaf is read at every call, as `xpgrad.function` reads it (``w.value = ...`` between calls
+    is seen); it is converted for the kernel only when its value object changed (``cache`` keeps, per
+    leaf, the last value and its conversion), so an unchanged parameter costs one identity test a call.
+    """
+    out = []
+    for j, (v, leaf) in enumerate(prog.captured):
+        value = leaf._value
+        hit = cache[j]
+        if hit is None or hit[0] is not value:
+            if value is None:
+                raise ValueError(f"fused function: captured {leaf._label()} has no value; set it, or list it in inputs")
+            host = leaf._bk.to_numpy(value)
+            shape = tuple(host.shape)
+            if host.dtype.name != prog.dtype:
+                raise TypeError(
+                    f"fused function: captured {leaf._label()} now has dtype {host.dtype.name}; it was fused "
+                    f"for {prog.dtype} (cast the new value, or fuse again)"
+                )
+            if (shape == ()) != (v in prog.scalar_inputs):
+                raise ValueError(
+                    f"fused function: captured {leaf._label()} now has shape {shape}; it was fused as "
+                    f"{'a 0-d array' if v in prog.scalar_inputs else 'an array of one or more dimensions'} (fuse again)"
+                )
+            hit = cache[j] = (value, shape, convert(host))
+        out.append((hit[1], hit[2]))
+    return out
 
 
 def _label(node: Tensor) -> str:
@@ -155,7 +192,7 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
                     f"fuse: the graph needs placeholder {node.name or ''!s} that is not among the inputs; pass it"
                 )
             name = f"c{len(prog.captured)}"
-            prog.captured.append((name, node._bk.to_numpy(node._value)))
+            prog.captured.append((name, node))  # read at each call (`captured_values`)
             var[key], kind[key] = name, ("s" if tuple(node._value.shape) == () else "v")
             if kind[key] == "s":
                 prog.scalar_inputs.add(name)

@@ -16,7 +16,7 @@ import xpgrad
 from fuse_cases import same, unfused
 from xpgrad._fuse import FusionError, fuse
 from xpgrad._fuse.cuda import compile_cuda
-from xpgrad._fuse.lower import lower
+from xpgrad._fuse.lower import captured_cache, captured_values, lower
 
 Compile = Callable[[list[Any], list[Any]], Callable[..., list[Any]]]
 
@@ -121,6 +121,18 @@ def test_captured_leaves_are_read_at_each_call(engine: Compile) -> None:
     same(got, unfused([x], outs)(np.ones(3)), "float64", 3)
     np.testing.assert_array_equal(got[1], [20.0, 40.0, 60.0])
     assert float(got[2]) == 2.0
+
+
+def test_a_captured_leaf_is_converted_again_only_when_its_value_changes() -> None:
+    x = _x()
+    w = xpgrad.Tensor(np.ones(3), name="w")
+    prog, converted = lower([x], [x * w]), []
+    cache = captured_cache(prog)
+    for _ in range(3):
+        captured_values(prog, cache, lambda a: converted.append(a) or a)
+    w.value = np.full(3, 2.0)
+    shapes, args = captured_values(prog, cache, lambda a: converted.append(a) or a)
+    assert len(converted) == 2 and shapes == [(3,)] and args[0] is w.value
 
 
 def test_0d_inputs_unread_or_returned(engine: Compile) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._remat import lends
-from .lower import Instr, Program, call_shape, captured_values
+from .lower import Instr, Program, call_shape, captured_cache, captured_values
 
 __all__ = ["available", "compile_cpu", "source"]
 
@@ -157,13 +157,12 @@ def _runner(
     import numba
 
     held: dict[int, Any] = {}  # the last call's outputs, reused once the caller has let them go
-    cache: list[Any] = [None] * len(prog.captured)  # each captured leaf's last value and its flat array
+    cache = captured_cache(prog)  # each captured leaf's last value and its flat array
     passed = {v: k for k, v in enumerate(prog.inputs)}
 
     def run(*arrays: Any) -> list[Any]:
-        leaves = captured_values(prog, cache, _flat)
-        captured = [a for _, a in leaves]
-        shape = call_shape(prog, arrays, dtype, [c for c, _ in leaves])
+        shapes, captured = captured_values(prog, cache, _flat)
+        shape = call_shape(prog, arrays, dtype, shapes)
         flat = [_flat(a) for a in arrays]
         n = math.prod(shape)
         outs = {k: _buffer(held, k, shape, out_dtypes[k]) for k, (_, how) in enumerate(prog.outputs) if how == "elem"}
@@ -182,7 +181,8 @@ def _runner(
                 result.append(np.asarray(arrays[j] if j is not None else captured[int(v[1:])]))
             else:
                 t = totals[sums.index(v)] / (n if how == "mean" else 1)
-                result.append(np.asarray(t, dtype=out_dtypes[k]).reshape(prog.sum_shapes.get(k, ())))
+                r = np.asarray(t, dtype=out_dtypes[k])
+                result.append(r.reshape(prog.sum_shapes[k]) if k in prog.sum_shapes else r)
         return result
 
     run.source = src  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import cexpr
-from .lower import FusionError, Instr, Program, call_shape, captured_values
+from .lower import FusionError, Instr, Program, call_shape, captured_cache, captured_values
 
 __all__ = ["BLOCK", "C_TYPES", "compile_cuda", "grid", "kernel_body", "raw_source"]
 
@@ -190,7 +190,7 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
     module = cupy.RawModule(code=src)
     kernel = module.get_function("xpgrad_fused")
     dtype = np.dtype(prog.dtype)
-    cache: list[Any] = [None] * len(prog.captured)  # each captured leaf's last value and its device array
+    cache = captured_cache(prog)  # each captured leaf's last value and its device array
     passed = {v: k for k, v in enumerate(prog.inputs)}
     sums, n_sums = _sum_outputs(prog), len(prog.sums)
     sum_dtypes = [np.dtype(prog.output_dtypes[k]) for k, _, _ in sums]
@@ -203,9 +203,8 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
         return cupy.ascontiguousarray(cupy.asarray(host, dtype=dtype)).reshape(host.shape)
 
     def run(*arrays: Any) -> list[Any]:
-        leaves = captured_values(prog, cache, to_device)
-        captured = [a for _, a in leaves]
-        shape = call_shape(prog, arrays, dtype, [c for c, _ in leaves])
+        shapes, captured = captured_values(prog, cache, to_device)
+        shape = call_shape(prog, arrays, dtype, shapes)
         n = math.prod(shape)
         flat = [a if type(a) is cupy.ndarray and a.flags.c_contiguous else cupy.ascontiguousarray(a) for a in arrays]
         outs = [cupy.empty(shape, d) for d in dtypes]

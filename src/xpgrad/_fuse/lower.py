@@ -22,7 +22,7 @@ from .._graph import toposort
 from .._tensor import Tensor
 from . import cexpr
 
-__all__ = ["FusionError", "Instr", "Program", "call_shape", "captured_values", "lower"]
+__all__ = ["FusionError", "Instr", "Program", "call_shape", "captured_cache", "captured_values", "lower"]
 
 _SHAPE_ONLY = {"ones_like": (), "zeros_like": (), "expand": (0,), "fit": (0,), "broadcast_like": (0,)}
 """Structural ops and which of their operands carry values (the others give only a shape)."""
@@ -53,7 +53,8 @@ class Program:
     # (var, "elem" | "sum" | "mean" | "pass"); "pass": a 0-d input or captured leaf, returned as it is
     outputs: list[tuple[str, str]] = field(default_factory=list)
     sum_shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # output k's shape, when a sum's is not ()
-    checks: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)  # (shape, what): the call shape's patterns
+    checks: dict[tuple[Any, ...], str] = field(default_factory=dict)  # shape pattern -> what: the call shape's patterns
+    checked: set[tuple[int, ...]] = field(default_factory=set)  # call shapes that passed ``checks`` (a cache)
 
     @property
     def sums(self) -> list[str]:
@@ -103,46 +104,60 @@ def call_shape(
                 f"fused function: the graph holds an array of shape {c} and the inputs have "
                 f"shape {shape}; a fused kernel does not broadcast (broadcast the array when building the graph)"
             )
-    for pattern, what in prog.checks:
-        if len(pattern) != len(shape) or any(p is not None and p != d for p, d in zip(pattern, shape, strict=False)):
-            raise ValueError(
-                f"fused function: {what} has shape {pattern} and the inputs have shape {shape}; the kernel was "
-                "fused for one shape (run this call unfused: fuse(..., engine='unfused'))"
-            )
+    if prog.checks and shape not in prog.checked:  # (the patterns cost ~2 us a call: checked once per shape)
+        for pattern, what in prog.checks.items():
+            if len(pattern) != len(shape) or any(
+                p is not None and p != d for p, d in zip(pattern, shape, strict=False)
+            ):
+                raise ValueError(
+                    f"fused function: {what} has shape {pattern} and the inputs have shape {shape}; the kernel was "
+                    "fused for one shape (run this call unfused: fuse(..., engine='unfused'))"
+                )
+        if len(prog.checked) >= 64:  # a bound, for calls of ever new shapes
+            prog.checked.clear()
+        prog.checked.add(shape)
     return shape
 
 
+def captured_cache(prog: Program) -> tuple[list[Any], list[tuple[int, ...]], list[Any]]:
+    """An empty cache for `captured_values`: each captured leaf's last value, its shape and its conversion."""
+    n = len(prog.captured)
+    return [_UNSEEN] * n, [()] * n, [None] * n
+
+
+_UNSEEN = object()
+
+
 def captured_values(
-    prog: Program, cache: list[Any], convert: Callable[[Any], Any]
-) -> list[tuple[tuple[int, ...], Any]]:
-    """(shape, ``convert(host array)``) of each captured leaf's current value, in ``prog.captured`` order.
+    prog: Program, cache: tuple[list[Any], list[tuple[int, ...]], list[Any]], convert: Callable[[Any], Any]
+) -> tuple[list[tuple[int, ...]], list[Any]]:
+    """The shapes and ``convert(host array)`` of the captured leaves' current values, in ``prog.captured`` order.
 
     A captured leaf is read at every call, as `xpgrad.function` reads it (``w.value = ...`` between calls
-    is seen); it is converted for the kernel only when its value object changed (``cache`` keeps, per
-    leaf, the last value and its conversion), so an unchanged parameter costs one identity test a call.
+    is seen); it is converted for the kernel only when its value object changed (``cache``, from
+    `captured_cache`, keeps the last ones), so an unchanged parameter costs one identity test a call.
     """
-    out = []
+    values, shapes, args = cache
     for j, (v, leaf) in enumerate(prog.captured):
         value = leaf._value
-        hit = cache[j]
-        if hit is None or hit[0] is not value:
-            if value is None:
-                raise ValueError(f"fused function: captured {leaf._label()} has no value; set it, or list it in inputs")
-            host = leaf._bk.to_numpy(value)
-            shape = tuple(host.shape)
-            if host.dtype.name != prog.dtype:
-                raise TypeError(
-                    f"fused function: captured {leaf._label()} now has dtype {host.dtype.name}; it was fused "
-                    f"for {prog.dtype} (cast the new value, or fuse again)"
-                )
-            if (shape == ()) != (v in prog.scalar_inputs):
-                raise ValueError(
-                    f"fused function: captured {leaf._label()} now has shape {shape}; it was fused as "
-                    f"{'a 0-d array' if v in prog.scalar_inputs else 'an array of one or more dimensions'} (fuse again)"
-                )
-            hit = cache[j] = (value, shape, convert(host))
-        out.append((hit[1], hit[2]))
-    return out
+        if value is values[j]:
+            continue
+        if value is None:
+            raise ValueError(f"fused function: captured {leaf._label()} has no value; set it, or list it in inputs")
+        host = leaf._bk.to_numpy(value)
+        shape = tuple(host.shape)
+        if host.dtype.name != prog.dtype:
+            raise TypeError(
+                f"fused function: captured {leaf._label()} now has dtype {host.dtype.name}; it was fused "
+                f"for {prog.dtype} (cast the new value, or fuse again)"
+            )
+        if (shape == ()) != (v in prog.scalar_inputs):
+            raise ValueError(
+                f"fused function: captured {leaf._label()} now has shape {shape}; it was fused as "
+                f"{'a 0-d array' if v in prog.scalar_inputs else 'an array of one or more dimensions'} (fuse again)"
+            )
+        values[j], shapes[j], args[j] = value, shape, convert(host)
+    return shapes, args
 
 
 def _label(node: Tensor) -> str:
@@ -211,7 +226,7 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
         else:
             prog.outputs.append((v, "elem"))
             if o._shape is not None and o._shape != ():  # written in the call's shape: it must be the output's
-                prog.checks.append((tuple(o._shape), f"output {k} ({o._label()})"))
+                prog.checks.setdefault(tuple(o._shape), f"output {k} ({o._label()})")
     return prog
 
 
@@ -298,7 +313,7 @@ def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[st
         count = _literal(prog, math.prod(src), dt) if None not in src else _emit(prog, "count", (), "s", dt)
         return _emit(prog, "multiply", (g, count), "s", dt), "s"  # the sum of ``count`` equal values
     if _call_shaped(src, dst):
-        prog.checks.append((tuple(dst), f"the target of op {name!r} ({node.children[1]._label()})"))
+        prog.checks.setdefault(tuple(dst), f"the target of op {name!r} ({node.children[1]._label()})")
         return g, k
     raise FusionError(
         f"fuse: op {name!r} from shape {src} to {dst} is a partial sum or a broadcast; only full sums can be fused"

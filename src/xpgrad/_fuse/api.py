@@ -27,10 +27,13 @@ def fuse(inputs: Sequence[Tensor], outputs: Sequence[Tensor], engine: Engine = "
             installed, else unfused.
 
     Returns:
-        ``f(*arrays) -> list`` of the outputs' arrays (sums as 0-d arrays).
+        ``f(*arrays) -> list`` of the outputs' arrays, as the unfused graph computes them: sums as 0-d
+        arrays on every engine (a sum of bools in the backend's integer dtype, as NumPy counts). Leaves
+        not listed in ``inputs`` are captured and read at each call (``w.value = ...`` is seen).
 
     Raises:
-        FusionError: naming the op, when the graph is not one elementwise pass (a fused engine only).
+        FusionError: naming the op, when the graph is not one elementwise pass (a fused engine only; there
+            is no silent fallback: pass ``engine="unfused"`` for such a graph).
 
     Example:
         >>> x = placeholder(shape=(None,), dtype="float64"); out = sum(sin(x) * x)

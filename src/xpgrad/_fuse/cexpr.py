@@ -6,7 +6,8 @@ for now, so that the op table (`_table.py`, being extended by another change) st
 meant to move into the table as an ``OpDef`` field (``cexpr``), one line beside each op's rules.
 
 The forms follow the array API's IEEE semantics, inf and nan included: ``maximum``/``minimum``
-propagate nan as NumPy does; ``sign`` keeps nan and signed zeros.
+propagate nan as NumPy does; ``sign`` keeps nan and gives +0.0 for both zeros, as NumPy (``+ 0`` turns -0.0
+into +0.0 and leaves every other value as it is; numba's ``np.sign(-0.0)`` is -0.0).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ PY: dict[str, str] = {
     "sqrt": "math.sqrt({0})",
     "abs": "abs({0})",
     "pow": "({0} ** {1})",
-    "sign": "np.sign({0})",
+    "sign": "(np.sign({0}) + {T}(0))",
     "maximum": "({0} if ({0} > {1} or {0} != {0}) else {1})",
     "minimum": "({0} if ({0} < {1} or {0} != {0}) else {1})",
     "where": "({1} if {0} else {2})",
@@ -56,7 +57,7 @@ C: dict[str, str] = {
     "sqrt": "sqrt({0})",
     "abs": "fabs({0})",
     "pow": "pow({0}, {1})",
-    "sign": "(({0} > 0) ? ({T})1 : (({0} < 0) ? ({T})-1 : {0}))",
+    "sign": "(({0} > 0) ? ({T})1 : (({0} < 0) ? ({T})-1 : ({0} + ({T})0)))",
     "maximum": "((({0} > {1}) || ({0} != {0})) ? {0} : {1})",
     "minimum": "((({0} < {1}) || ({0} != {0})) ? {0} : {1})",
     "where": "({0} ? {1} : {2})",

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._remat import lends
-from .lower import Instr, Program, call_shape
+from .lower import Instr, Program, call_shape, captured_cache, captured_values
 
 __all__ = ["available", "compile_cpu", "source"]
 
@@ -90,10 +90,14 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     if kernel is None:
         kernel = _compiled[src] = _Kernel(src)
     dtype = np.dtype(prog.dtype)
-    captured = [np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()] for _, a in prog.captured]
     sums = prog.sums
     out_dtypes = [np.dtype(d) for d in prog.output_dtypes]
-    return _runner(prog, kernel, dtype, captured, sums, out_dtypes, src)
+    return _runner(prog, kernel, dtype, sums, out_dtypes, src)
+
+
+def _flat(a: Any) -> Any:
+    """An array as the kernel reads it: flat and C-contiguous, or a 0-d one as its scalar."""
+    return np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()]
 
 
 SERIAL_BELOW = 1 << 15
@@ -146,7 +150,6 @@ def _runner(
     prog: Program,
     kernel: Any,
     dtype: Any,
-    captured: list[Any],
     sums: list[str],
     out_dtypes: list[Any],
     src: str,
@@ -154,10 +157,13 @@ def _runner(
     import numba
 
     held: dict[int, Any] = {}  # the last call's outputs, reused once the caller has let them go
+    cache = captured_cache(prog)  # each captured leaf's last value and its flat array
+    passed = {v: k for k, v in enumerate(prog.inputs)}
 
     def run(*arrays: Any) -> list[Any]:
-        shape = call_shape(prog, arrays, dtype)
-        flat = [np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()] for a in arrays]
+        shapes, captured = captured_values(prog, cache, _flat)
+        shape = call_shape(prog, arrays, dtype, shapes)
+        flat = [_flat(a) for a in arrays]
         n = math.prod(shape)
         outs = {k: _buffer(held, k, shape, out_dtypes[k]) for k, (_, how) in enumerate(prog.outputs) if how == "elem"}
         held.clear()
@@ -170,9 +176,13 @@ def _runner(
         for k, (v, how) in enumerate(prog.outputs):
             if how == "elem":
                 result.append(outs[k])
+            elif how == "pass":  # a 0-d input or captured leaf, as the unfused graph returns it
+                j = passed.get(v)
+                result.append(np.asarray(arrays[j] if j is not None else captured[int(v[1:])]))
             else:
                 t = totals[sums.index(v)] / (n if how == "mean" else 1)
-                result.append(np.asarray(t, dtype=dtype))
+                r = np.asarray(t, dtype=out_dtypes[k])
+                result.append(r.reshape(prog.sum_shapes[k]) if k in prog.sum_shapes else r)
         return result
 
     run.source = src  # type: ignore[attr-defined]

@@ -24,11 +24,11 @@ from collections.abc import Callable
 from typing import Any
 
 from . import cexpr
-from .lower import Instr, Program, call_shape
+from .lower import FusionError, Instr, Program, call_shape, captured_cache, captured_values
 
 __all__ = ["BLOCK", "C_TYPES", "compile_cuda", "grid", "kernel_body", "raw_source"]
 
-C_TYPES = {"float64": "double", "float32": "float", "bool": "bool"}
+C_TYPES = {"float64": "double", "float32": "float", "bool": "bool", "int64": "long long"}
 
 
 def _literal(ins: Instr) -> str:
@@ -105,8 +105,14 @@ def raw_source(prog: Program) -> str:
     launched as one block, adds those up and writes each sum or mean output (a 0-d array of its own). Both
     add in a fixed order (a strided loop, then a tree over the block's threads): the totals are deterministic.
     """
-    body = kernel_body(prog)
     t = C_TYPES[prog.dtype]
+    counts = [k for k, _, _ in _sum_outputs(prog) if prog.output_dtypes[k] != prog.dtype]
+    if counts and prog.dtype == "float32":  # the totals add in the program's type: float counts only to 2**24
+        raise FusionError(
+            f"fuse: output {counts[0]} sums bools; the GPU kernel adds them in float32, exact only up to 2**24 "
+            "trues (fuse in float64, or sum where(condition, 1.0, 0.0))"
+        )
+    body = kernel_body(prog)
     ins = [*prog.inputs, *(c for c, _ in prog.captured)]
     outs = [(f"o{k}", C_TYPES[d]) for k, d in _elem_dtypes(prog)]
     sums = prog.sums
@@ -141,13 +147,14 @@ def raw_source(prog: Program) -> str:
 
 def _sum_outputs(prog: Program) -> list[tuple[int, str, str]]:
     """(k, var, "sum" | "mean") of each output that is a sum or a mean."""
-    return [(k, v, how) for k, (v, how) in enumerate(prog.outputs) if how != "elem"]
+    return [(k, v, how) for k, (v, how) in enumerate(prog.outputs) if how in ("sum", "mean")]
 
 
 def _sums_kernel(prog: Program, t: str) -> list[str]:
     """``xpgrad_sums``: one block adds the blocks' totals of each distinct sum and writes its outputs."""
     outs = _sum_outputs(prog)
-    params = [f"const {t}* __restrict__ p_partial", *(f"{t}* __restrict__ p_s{k}" for k, _, _ in outs)]
+    cts = [C_TYPES[d] for d in prog.output_dtypes]  # a count (a sum of bools) is written as an integer
+    params = [f"const {t}* __restrict__ p_partial", *(f"{cts[k]}* __restrict__ p_s{k}" for k, _, _ in outs)]
     params += ["const long long blocks", "const long long n"]
     lines = [
         f'extern "C" __global__ void __launch_bounds__({BLOCK}) xpgrad_sums({", ".join(params)}) {{',
@@ -155,7 +162,9 @@ def _sums_kernel(prog: Program, t: str) -> list[str]:
     ]
     for j, v in enumerate(prog.sums):
         writes = " ".join(
-            f"p_s{k}[0] = xpgrad_red[0]{f' / ({t})n' if how == 'mean' else ''};" for k, w, how in outs if w == v
+            f"p_s{k}[0] = ({cts[k]})(xpgrad_red[0]{f' / ({t})n' if how == 'mean' else ''});"
+            for k, w, how in outs
+            if w == v
         )
         lines += [
             "  {",
@@ -181,27 +190,42 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
     module = cupy.RawModule(code=src)
     kernel = module.get_function("xpgrad_fused")
     dtype = np.dtype(prog.dtype)
-    captured = [cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype)) for _, a in prog.captured]
+    cache = captured_cache(prog)  # each captured leaf's last value and its device array
+    passed = {v: k for k, v in enumerate(prog.inputs)}
     sums, n_sums = _sum_outputs(prog), len(prog.sums)
+    sum_dtypes = [np.dtype(prog.output_dtypes[k]) for k, _, _ in sums]
     add_up = module.get_function("xpgrad_sums") if sums else None
     dtypes = [np.dtype(d) for _, d in _elem_dtypes(prog)]
     sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
 
+    def to_device(host: Any) -> Any:
+        # (NumPy's ascontiguousarray makes a 0-d array 1-d: the shape is put back, a 0-d leaf may be an output)
+        return cupy.ascontiguousarray(cupy.asarray(host, dtype=dtype)).reshape(host.shape)
+
     def run(*arrays: Any) -> list[Any]:
-        shape = call_shape(prog, arrays, dtype)
+        shapes, captured = captured_values(prog, cache, to_device)
+        shape = call_shape(prog, arrays, dtype, shapes)
         n = math.prod(shape)
         flat = [a if type(a) is cupy.ndarray and a.flags.c_contiguous else cupy.ascontiguousarray(a) for a in arrays]
         outs = [cupy.empty(shape, d) for d in dtypes]
         blocks = grid(n, sms)
+        totals: list[Any] = []
         if add_up is None:
             kernel((blocks,), (BLOCK,), (*flat, *captured, *outs, np.int64(n)))
-            return outs
-        partial = cupy.empty(n_sums * blocks, dtype)
-        kernel((blocks,), (BLOCK,), (*flat, *captured, *outs, partial, np.int64(n)))
-        totals = [cupy.empty((), dtype) for _ in sums]
-        add_up((1,), (BLOCK,), (partial, *totals, np.int64(blocks), np.int64(n)))
+        else:
+            partial = cupy.empty(n_sums * blocks, dtype)
+            kernel((blocks,), (BLOCK,), (*flat, *captured, *outs, partial, np.int64(n)))
+            totals = [cupy.empty(prog.sum_shapes.get(k, ()), d) for (k, _, _), d in zip(sums, sum_dtypes, strict=True)]
+            add_up((1,), (BLOCK,), (partial, *totals, np.int64(blocks), np.int64(n)))
         elem, total = iter(outs), iter(totals)
-        return [next(elem) if how == "elem" else next(total) for _, how in prog.outputs]
+        result = []
+        for v, how in prog.outputs:
+            if how == "pass":  # a 0-d input or captured leaf, as the unfused graph returns it
+                j = passed.get(v)
+                result.append(arrays[j] if j is not None else captured[int(v[1:])])
+            else:
+                result.append(next(elem) if how == "elem" else next(total))
+        return result
 
     run.source = src  # type: ignore[attr-defined]
     return run

@@ -5,13 +5,15 @@ class ``"v"`` (varies per element: an input array or anything computed from one)
 for every element: a constant, a 0-d array, ``ones_like``) or ``"r"`` (a full ``sum``/``mean``: only
 allowed as an output, accumulated across the pass). The structural ops the reverse sweep builds are
 lowered away: ``ones_like``/``zeros_like`` are literals, ``expand`` of a 0-d cotangent is that scalar
-(divided by the count for ``mean``), and ``fit``/``broadcast_like`` are the identity once every array
-has the same shape. Anything else raises `FusionError`, naming the op.
+(divided by the count for ``mean``), ``fit``/``broadcast_like`` are the identity between shapes the call
+shape must match (checked on each call), and a ``fit`` down to one element (a gradient of a 0-d or ``(1,)``
+parameter) is a full sum, or the count times a uniform value. Anything else raises `FusionError`, naming the op.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,7 @@ from .._graph import toposort
 from .._tensor import Tensor
 from . import cexpr
 
-__all__ = ["FusionError", "Instr", "Program", "call_shape", "lower"]
+__all__ = ["FusionError", "Instr", "Program", "call_shape", "captured_cache", "captured_values", "lower"]
 
 _SHAPE_ONLY = {"ones_like": (), "zeros_like": (), "expand": (0,), "fit": (0,), "broadcast_like": (0,)}
 """Structural ops and which of their operands carry values (the others give only a shape)."""
@@ -36,7 +38,7 @@ class Instr:
     op: str  # an op of `cexpr`; "literal" (args[0] is the value); "sum" (args[0]: the summand); "count" (n)
     args: tuple[Any, ...]
     kind: str  # "v", "s" or "r"
-    dtype: str  # "float64", "float32" or "bool"
+    dtype: str  # "float64", "float32" or "bool"; a sum of bools: NumPy's count dtype ("int64")
 
 
 @dataclass
@@ -45,15 +47,19 @@ class Program:
 
     dtype: str
     inputs: list[str]  # the caller's arrays, in order
-    captured: list[tuple[str, Any]]  # (var, array) of leaves the graph holds that are not inputs
+    captured: list[tuple[str, Tensor]]  # (var, leaf) of leaves the graph holds that are not inputs
     scalar_inputs: set[str]  # input or captured vars that are 0-d (passed as scalars)
     body: list[Instr] = field(default_factory=list)
-    outputs: list[tuple[str, str]] = field(default_factory=list)  # (var, "elem" | "sum" | "mean")
+    # (var, "elem" | "sum" | "mean" | "pass"); "pass": a 0-d input or captured leaf, returned as it is
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+    sum_shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # output k's shape, when a sum's is not ()
+    checks: dict[tuple[Any, ...], str] = field(default_factory=dict)  # shape pattern -> what: the call shape's patterns
+    checked: set[tuple[int, ...]] = field(default_factory=set)  # call shapes that passed ``checks`` (a cache)
 
     @property
     def sums(self) -> list[str]:
         """The reduced vars (accumulators), in output order, each once."""
-        return list(dict.fromkeys(v for v, how in self.outputs if how != "elem"))
+        return list(dict.fromkeys(v for v, how in self.outputs if how in ("sum", "mean")))
 
     def summand(self, var: str) -> str:
         return next(i.args[0] for i in self.body if i.var == var)
@@ -65,19 +71,23 @@ class Program:
         return [var_dtype.get(v, self.dtype) for v, _ in self.outputs]
 
 
-def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int, ...]:
+def call_shape(
+    prog: Program, arrays: tuple[Any, ...], dtype: Any, captured: Sequence[tuple[int, ...]] = ()
+) -> tuple[int, ...]:
     """The shape of one call's elementwise outputs, after checking the arrays (count, dtype, shapes).
 
     The kernels read an input or captured array at every element, except the 0-d ones of
     ``prog.scalar_inputs`` (read once): so each array must be 0-d exactly when lowered as such, and
     every other one must have the call's shape (a kernel does not broadcast; it would read past the end).
+    ``captured`` holds the captured leaves' current shapes (`captured_values`). The shapes the lowering
+    took as the call's (``prog.checks``: a gradient's target, an output) must match it too.
     """
     n_in = len(prog.inputs)
     if len(arrays) != n_in:
         raise TypeError(f"fused function takes {n_in} arrays but {len(arrays)} were given")
     shape = next((tuple(a.shape) for a in arrays if a.ndim), None)
     if shape is None:
-        shape = next((tuple(a.shape) for _, a in prog.captured if a.ndim), ())
+        shape = next((c for c in captured if c), ())
     for k, (v, a) in enumerate(zip(prog.inputs, arrays, strict=True)):
         if a.dtype != dtype:
             raise TypeError(f"fused function: input {k} has dtype {a.dtype}; it was compiled for {dtype}")
@@ -88,13 +98,66 @@ def call_shape(prog: Program, arrays: tuple[Any, ...], dtype: Any) -> tuple[int,
             )
         if a.ndim and tuple(a.shape) != shape:
             raise ValueError(f"fused function: input {k} has shape {tuple(a.shape)}; the others have {shape}")
-    for _, a in prog.captured:
-        if a.ndim and tuple(a.shape) != shape:
+    for c in captured:
+        if c and c != shape:
             raise ValueError(
-                f"fused function: the graph holds an array of shape {tuple(a.shape)} and the inputs have "
+                f"fused function: the graph holds an array of shape {c} and the inputs have "
                 f"shape {shape}; a fused kernel does not broadcast (broadcast the array when building the graph)"
             )
+    if prog.checks and shape not in prog.checked:  # (the patterns cost ~2 us a call: checked once per shape)
+        for pattern, what in prog.checks.items():
+            if len(pattern) != len(shape) or any(
+                p is not None and p != d for p, d in zip(pattern, shape, strict=False)
+            ):
+                raise ValueError(
+                    f"fused function: {what} has shape {pattern} and the inputs have shape {shape}; the kernel was "
+                    "fused for one shape (run this call unfused: fuse(..., engine='unfused'))"
+                )
+        if len(prog.checked) >= 64:  # a bound, for calls of ever new shapes
+            prog.checked.clear()
+        prog.checked.add(shape)
     return shape
+
+
+def captured_cache(prog: Program) -> tuple[list[Any], list[tuple[int, ...]], list[Any]]:
+    """An empty cache for `captured_values`: each captured leaf's last value, its shape and its conversion."""
+    n = len(prog.captured)
+    return [_UNSEEN] * n, [()] * n, [None] * n
+
+
+_UNSEEN = object()
+
+
+def captured_values(
+    prog: Program, cache: tuple[list[Any], list[tuple[int, ...]], list[Any]], convert: Callable[[Any], Any]
+) -> tuple[list[tuple[int, ...]], list[Any]]:
+    """The shapes and ``convert(host array)`` of the captured leaves' current values, in ``prog.captured`` order.
+
+    A captured leaf is read at every call, as `xpgrad.function` reads it (``w.value = ...`` between calls
+    is seen); it is converted for the kernel only when its value object changed (``cache``, from
+    `captured_cache`, keeps the last ones), so an unchanged parameter costs one identity test a call.
+    """
+    values, shapes, args = cache
+    for j, (v, leaf) in enumerate(prog.captured):
+        value = leaf._value
+        if value is values[j]:
+            continue
+        if value is None:
+            raise ValueError(f"fused function: captured {leaf._label()} has no value; set it, or list it in inputs")
+        host = leaf._bk.to_numpy(value)
+        shape = tuple(host.shape)
+        if host.dtype.name != prog.dtype:
+            raise TypeError(
+                f"fused function: captured {leaf._label()} now has dtype {host.dtype.name}; it was fused "
+                f"for {prog.dtype} (cast the new value, or fuse again)"
+            )
+        if (shape == ()) != (v in prog.scalar_inputs):
+            raise ValueError(
+                f"fused function: captured {leaf._label()} now has shape {shape}; it was fused as "
+                f"{'a 0-d array' if v in prog.scalar_inputs else 'an array of one or more dimensions'} (fuse again)"
+            )
+        values[j], shapes[j], args[j] = value, shape, convert(host)
+    return shapes, args
 
 
 def _label(node: Tensor) -> str:
@@ -122,6 +185,8 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     (dt,) = dtypes
     input_var = {id(t): f"a{k}" for k, t in enumerate(inputs)}
     prog = Program(dtype=dt, inputs=[input_var[id(t)] for t in inputs], captured=[], scalar_inputs=set())
+    # every 0-d input is passed as a scalar, read by the outputs or not: the call checks each input against this
+    prog.scalar_inputs.update(input_var[id(t)] for t in inputs if t._shape == ())
     var: dict[int, str] = {}
     kind: dict[int, str] = {}
     for node in order:
@@ -131,8 +196,6 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
         if key in input_var:
             var[key] = input_var[key]
             kind[key] = "s" if node._shape == () else "v"
-            if kind[key] == "s":
-                prog.scalar_inputs.add(var[key])
             continue
         if node._const:
             var[key] = _literal(prog, node._value, "bool" if type(node._value) is bool else dt)
@@ -144,7 +207,7 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
                     f"fuse: the graph needs placeholder {node.name or ''!s} that is not among the inputs; pass it"
                 )
             name = f"c{len(prog.captured)}"
-            prog.captured.append((name, node._bk.to_numpy(node._value)))
+            prog.captured.append((name, node))  # read at each call (`captured_values`)
             var[key], kind[key] = name, ("s" if tuple(node._value.shape) == () else "v")
             if kind[key] == "s":
                 prog.scalar_inputs.add(name)
@@ -154,10 +217,16 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
         v, c = var[id(o)], kind[id(o)]
         if c == "r":
             prog.outputs.append((v, "mean" if o.op.name == "mean" else "sum"))
-        elif o._shape == () and c == "s" and o.op is not None:
-            raise FusionError(f"fuse: output {k} is a 0-d {_label(o)}, not a sum; compute it outside the kernel")
+            if o._shape:  # a fit to (1,): a sum the shape of its target
+                prog.sum_shapes[k] = tuple(o._shape)
+        elif o._shape == () and c == "s":
+            if o.op is not None or o._const:
+                raise FusionError(f"fuse: output {k} is a 0-d {_label(o)}, not a sum; compute it outside the kernel")
+            prog.outputs.append((v, "pass"))  # a 0-d input or leaf: returned as it is, not broadcast
         else:
             prog.outputs.append((v, "elem"))
+            if o._shape is not None and o._shape != ():  # written in the call's shape: it must be the output's
+                prog.checks.setdefault(tuple(o._shape), f"output {k} ({o._label()})")
     return prog
 
 
@@ -189,10 +258,7 @@ def _lower_op(
         count = _literal(prog, math.prod(node._shape), dt) if static else _emit(prog, "count", (), "s", dt)
         return _emit(prog, "divide", (var[g], count), kind[g], dt), kind[g]
     if name in ("fit", "broadcast_like"):
-        g, ref = node.children
-        if not _same_size(g._shape, ref._shape) and not (kind[kids[0]] == "s" or g._shape == ()):
-            raise FusionError(f"fuse: op {name!r} reduces shape {g._shape} to {ref._shape}; it cannot be fused")
-        return var[kids[0]], kind[kids[0]]
+        return _lower_fit(prog, node, var[kids[0]], kind[kids[0]], dt)
     if name in ("sum", "mean"):
         axis = node.params["axis"]
         nd = None if node.children[0]._shape is None else len(node.children[0]._shape)
@@ -200,7 +266,10 @@ def _lower_op(
             raise FusionError(f"fuse: op {name!r} over some axes cannot be fused; only full sums can")
         if kind[kids[0]] != "v":
             raise FusionError(f"fuse: op {name!r} of a value that does not vary per element; compute it directly")
-        return _emit(prog, "sum", (var[kids[0]],), "r", dt), "r"
+        out_dt = dt
+        if _dtype_of(prog, var[kids[0]]) == "bool":  # a count: in the dtype the backend gives (NumPy: int64)
+            out_dt = _bool_sum_dtype(node, name)
+        return _emit(prog, "sum", (var[kids[0]],), "r", out_dt), "r"
     if not cexpr.fusible(name) or not node.op.elementwise:
         raise FusionError(
             f"fuse: op {name!r} has no fused form; fusible ops are {', '.join(sorted(cexpr.PY))}, plus full sums"
@@ -214,11 +283,66 @@ def _lower_op(
     return _emit(prog, name, tuple(var[k] for k in kids), c, out_dt), c
 
 
-def _same_size(a: Any, b: Any) -> bool:
-    """Static shapes that can be equal (None: a size fixed only when fed; checked on every call)."""
+def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[str, str]:
+    """``fit`` (sum down to the target's shape) or ``broadcast_like`` of ``g`` (of kind ``k``).
+
+    A "v" value has the call's shape, an "s" one is the same everywhere. So the identity is right only
+    where the call's shape is the target's (recorded in ``prog.checks``: the target may be a leaf used only
+    for its shape, which nothing else checks); a fit down to one element is a full sum (the count times an
+    "s" value); a partial sum, or a cast, is refused.
+    """
+    name = node.op.name
+    src, dst = node.children[0]._shape, node._shape
+    child_dt = node.children[0]._dtype
+    if node._dtype is not None and child_dt is not None and node._dtype != child_dt:
+        raise FusionError(
+            f"fuse: op {name!r} casts a gradient to {dtype_name(node._bk.xp, node._dtype)}; a fused kernel computes "
+            f"in {dt} only (give the target dtype {dt}, or run unfused)"
+        )
+    if src == dst:
+        return g, k
+    if name == "broadcast_like" and k == "s":
+        return g, k  # a uniform value broadcast is the same value everywhere
+    if name == "fit" and dst is not None and all(d == 1 for d in dst):
+        if src is not None and None not in src and math.prod(src) == 1:
+            return g, k
+        if k == "v":
+            return _emit(prog, "sum", (g,), "r", dt), "r"
+        if src is None:
+            raise FusionError(f"fuse: op {name!r} of a value of unknown rank; declare the shapes of placeholders")
+        count = _literal(prog, math.prod(src), dt) if None not in src else _emit(prog, "count", (), "s", dt)
+        return _emit(prog, "multiply", (g, count), "s", dt), "s"  # the sum of ``count`` equal values
+    if _call_shaped(src, dst):
+        prog.checks.setdefault(tuple(dst), f"the target of op {name!r} ({node.children[1]._label()})")
+        return g, k
+    raise FusionError(
+        f"fuse: op {name!r} from shape {src} to {dst} is a partial sum or a broadcast; only full sums can be fused"
+    )
+
+
+def _bool_sum_dtype(node: Tensor, name: str) -> str:
+    """The dtype of ``sum``/``mean`` of bools on ``node``'s backend (its default integer for a sum; NumPy's
+    mean is float64), found by asking the backend, as the unfused graph does."""
+    xp = node._bk.xp
+    try:
+        return dtype_name(xp, getattr(xp, name)(xp.asarray([True, False])).dtype)
+    except Exception as e:  # a backend without sums of bools: the unfused graph fails too
+        raise FusionError(f"fuse: op {name!r} of a bool value is refused by the backend ({e}); cast it first") from e
+
+
+def _call_shaped(a: Any, b: Any) -> bool:
+    """Static shapes that are equal when both are the call's shape: same rank, and each pair of sizes equal or
+    a free size (None) against a size other than 1 (None against 1 would be a sum or a broadcast)."""
     if a is None or b is None:
-        return a is b
-    return len(a) == len(b) and all(p is None or q is None or p == q for p, q in zip(a, b, strict=True))
+        return False
+    pairs = zip(a, b, strict=False)
+    return len(a) == len(b) and all(p == q or (p is None and q != 1) or (q is None and p != 1) for p, q in pairs)
+
+
+def _dtype_of(prog: Program, v: str) -> str:
+    """The dtype of var ``v``: its instruction's, else (an input or captured array) the program's."""
+    ins = prog.body[int(v[1:])] if v.startswith("t") else None
+    return ins.dtype if ins is not None else prog.dtype
 
 
 def _is_literal_one(prog: Program, v: str) -> bool:

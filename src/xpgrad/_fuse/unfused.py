@@ -18,6 +18,14 @@ def compile_unfused(inputs: list[Tensor], outputs: list[Tensor]) -> Callable[...
         for t, a in zip(inputs, arrays, strict=True):
             t.value = a
         forward(outputs)
-        return [o._require() for o in outputs]
+        return [_as_array(o) for o in outputs]
 
     return run
+
+
+def _as_array(o: Tensor) -> Any:
+    """``o``'s value, a 0-d one as a 0-d array as the fused engines return it (NumPy's sums are NumPy scalars)."""
+    v = o._require()
+    if getattr(v, "ndim", 0) == 0 and o._bk is not None:
+        v = o._bk.xp.asarray(v)
+    return v

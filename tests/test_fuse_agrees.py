@@ -1,0 +1,176 @@
+"""Fused kernels (numba, and the CUDA runner on the host through `tests/fake_cupy.py`) return what the unfused
+graph returns, or refuse: gradients of 0-d and one-element parameters, captured leaves changed between calls,
+0-d inputs and outputs, counts, the sign of zero, and sums as 0-d arrays. Each test runs on both engines,
+unless it names one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import fake_cupy
+import xpgrad
+from fuse_cases import same, unfused
+from xpgrad._fuse import FusionError, fuse
+from xpgrad._fuse.cuda import compile_cuda
+from xpgrad._fuse.lower import captured_cache, captured_values, lower
+
+Compile = Callable[[list[Any], list[Any]], Callable[..., list[Any]]]
+
+
+@pytest.fixture(params=["numba", "cuda"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Compile:
+    """A fused compiler: numba's, or the CUDA runner with its kernels built by the host C++ compiler."""
+    if request.param == "numba":
+        pytest.importorskip("numba", reason="the fuse extra (numba) is not installed")
+        return lambda ins, outs: fuse(ins, outs, engine="numba")
+    if fake_cupy.CXX is None:
+        pytest.skip("no host C++ compiler for the CUDA kernels")
+    fake_cupy.install(monkeypatch)
+    return lambda ins, outs: compile_cuda(lower(ins, outs))
+
+
+def _x(shape: tuple[Any, ...] = (None,)) -> xpgrad.Tensor:
+    return xpgrad.placeholder(shape=shape, dtype="float64", name="x")
+
+
+def _agree(engine: Compile, ins: list[Any], outs: list[Any], *arrays: Any) -> list[Any]:
+    got = [np.asarray(v) for v in engine(ins, outs)(*arrays)]
+    same(got, unfused(ins, outs)(*arrays), "float64", max(np.size(a) for a in arrays))
+    return got
+
+
+@pytest.mark.parametrize("shape", [(), (1,)])
+def test_gradient_of_a_captured_parameter_of_one_element_is_summed(engine: Compile, shape: tuple[int, ...]) -> None:
+    """The fit back to w's shape is a sum over the call (it was the identity: an array of n values)."""
+    x = _x()
+    w = xpgrad.Tensor(np.full(shape, 2.0), name="w")
+    gw = xpgrad.sum(xpgrad.sin(x) * w).grad(w)
+    (got,) = _agree(engine, [x], [gw], np.arange(4.0))
+    assert got.shape == shape
+    np.testing.assert_allclose(got, np.sum(np.sin(np.arange(4.0))))
+
+
+def test_gradient_of_a_1x1_parameter_of_a_matrix(engine: Compile) -> None:
+    x = _x((None, None))
+    w = xpgrad.Tensor(np.full((1, 1), 0.5), name="w")
+    (gw,) = xpgrad.grad(xpgrad.sum(x * w + x), [w])  # w itself is not read: only its shape
+    (got,) = _agree(engine, [x], [gw], np.arange(6.0).reshape(2, 3))
+    assert got.shape == (1, 1) and float(got[0, 0]) == 15.0
+
+
+def test_a_uniform_gradient_of_a_0d_input_is_the_count_times_it(engine: Compile) -> None:
+    """d sum(x + y) / dy is n, a value the same everywhere: it is n * 1, not 1, wherever it is used."""
+    x, y = _x(), xpgrad.placeholder(shape=(), dtype="float64", name="y")
+    (gy,) = xpgrad.grad(xpgrad.sum(x + y), [y])
+    got = _agree(engine, [x, y], [x * gy + y], np.arange(5.0), np.array(2.0))
+    np.testing.assert_array_equal(got[0], np.arange(5.0) * 5 + 2)
+    s = xpgrad.placeholder(shape=(3,), dtype="float64", name="s")  # a static count
+    (gs,) = xpgrad.grad(xpgrad.sum(s + y), [y])
+    np.testing.assert_array_equal(_agree(engine, [s, y], [s * gs], np.ones(3), np.array(2.0))[0], [3.0, 3.0, 3.0])
+
+
+def test_a_varying_gradient_of_a_0d_input_is_a_sum_and_only_an_output(engine: Compile) -> None:
+    x, y = _x(), xpgrad.placeholder(shape=(), dtype="float64", name="y")
+    (gy,) = xpgrad.grad(xpgrad.sum(x * y), [y])
+    got = _agree(engine, [x, y], [gy], np.arange(5.0), np.array(2.0))
+    assert got[0].shape == () and float(got[0]) == 10.0
+    with pytest.raises(FusionError, match="uses the result of a sum"):
+        engine([x, y], [x * gy])
+
+
+def test_partial_sums_back_to_a_parameter_are_refused(engine: Compile) -> None:
+    """A gradient summed over some axes only (a bias of a matrix) cannot be one elementwise pass; the fit
+    of a uniform cotangent was the identity, a wrong array of the call's shape."""
+    x = _x((None, 3))
+    for bias in (np.zeros(3), np.zeros((1, 3))):
+        b = xpgrad.Tensor(bias, name="b")
+        with pytest.raises(FusionError, match="'fit' from shape"):
+            engine([x], [*xpgrad.grad(xpgrad.sum(x + b), [b])])
+        with pytest.raises(FusionError, match="'fit' from shape"):
+            engine([x], [*xpgrad.grad(xpgrad.sum(x * b), [b])])
+
+
+def test_a_shape_taken_from_a_leaf_the_kernel_does_not_read_is_checked(engine: Compile) -> None:
+    """gw has w's shape (3,), which the kernel never reads: a call of another shape is refused, not
+    answered with an array of the call's shape."""
+    x = _x()
+    w = xpgrad.Tensor(np.ones(3), name="w")
+    loss = xpgrad.sum(xpgrad.sin(x)) + xpgrad.sum(w)
+    outs = xpgrad.grad(loss, [x, w])
+    f = engine([x], outs)
+    same([np.asarray(v) for v in f(np.ones(3))], unfused([x], outs)(np.ones(3)), "float64", 3)
+    with pytest.raises(ValueError, match=r"has shape \(3,\) and the inputs have shape \(5,\)"):
+        f(np.ones(5))
+
+
+def test_captured_leaves_are_read_at_each_call(engine: Compile) -> None:
+    """As `xpgrad.function` and the unfused graph: ``w.value = ...`` between calls is seen."""
+    x = _x()
+    w = xpgrad.Tensor(np.array([1.0, 2.0, 3.0]), name="w")
+    c = xpgrad.Tensor(np.array(1.0), name="c")  # a 0-d one, passed as a scalar
+    loss = xpgrad.sum(x * w * c)
+    outs = [loss, loss.grad(x), c]
+    f = engine([x], outs)
+    _agree(engine, [x], outs, np.ones(3))
+    w.value, c.value = np.array([10.0, 20.0, 30.0]), np.array(2.0)
+    got = [np.asarray(v) for v in f(np.ones(3))]
+    same(got, unfused([x], outs)(np.ones(3)), "float64", 3)
+    np.testing.assert_array_equal(got[1], [20.0, 40.0, 60.0])
+    assert float(got[2]) == 2.0
+
+
+def test_a_captured_leaf_is_converted_again_only_when_its_value_changes() -> None:
+    x = _x()
+    w = xpgrad.Tensor(np.ones(3), name="w")
+    prog, converted = lower([x], [x * w]), []
+    cache = captured_cache(prog)
+    for _ in range(3):
+        captured_values(prog, cache, lambda a: converted.append(a) or a)
+    w.value = np.full(3, 2.0)
+    shapes, args = captured_values(prog, cache, lambda a: converted.append(a) or a)
+    assert len(converted) == 2 and shapes == [(3,)] and args[0] is w.value
+
+
+def test_0d_inputs_unread_or_returned(engine: Compile) -> None:
+    x, y = _x(), xpgrad.placeholder(shape=(), dtype="float64", name="y")
+    _agree(engine, [x, y], [xpgrad.sin(x)], np.arange(3.0), np.array(1.0))  # y unread: was refused as "an array"
+    got = _agree(engine, [x, y], [y, x * y], np.arange(3.0), np.array(2.0))  # y was broadcast to (3,)
+    assert got[0].shape == () and float(got[0]) == 2.0
+
+
+def test_sign_of_zero_is_plus_zero(engine: Compile) -> None:
+    x = _x()
+    (got,) = engine([x], [xpgrad.sign(x)])(np.array([-0.0, 0.0, np.nan, -2.0, 3.0]))
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(np.sign(np.array([-0.0, 0.0, np.nan, -2.0, 3.0]))))
+    np.testing.assert_array_equal(got, [0.0, 0.0, np.nan, -1.0, 1.0])
+
+
+def test_a_count_has_the_dtype_of_the_unfused_one(engine: Compile) -> None:
+    """sum of a comparison is NumPy's int64 (mean: float64), not the program's float64."""
+    x = _x()
+    outs = [xpgrad.sum(x > 0.5), xpgrad.mean(x > 0.5), xpgrad.sum(x)]
+    data = np.linspace(0.0, 1.0, 11)
+    got, plain = engine([x], outs)(data), unfused([x], outs)(data)
+    assert [g.dtype for g in got] == [p.dtype for p in plain] == [np.int64, np.float64, np.float64]
+    np.testing.assert_allclose([float(g) for g in got], [float(p) for p in plain], rtol=1e-15)
+    assert int(got[0]) == 5
+
+
+def test_a_count_in_float32_on_the_gpu_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU kernel adds in the program's type: float32 counts only to 2**24."""
+    x = xpgrad.placeholder(shape=(None,), dtype="float32", name="x")
+    fake_cupy.install(monkeypatch)
+    with pytest.raises(FusionError, match="sums bools"):
+        compile_cuda(lower([x], [xpgrad.sum(x > 0.5)]))
+
+
+def test_sums_are_0d_arrays_on_every_engine(engine: Compile) -> None:
+    x = _x()
+    outs = [xpgrad.sum(x), xpgrad.mean(x * x)]
+    for f in (engine([x], outs), fuse([x], outs, engine="unfused")):
+        got = f(np.arange(3.0))
+        assert all(type(v) is np.ndarray and v.shape == () for v in got), [type(v) for v in got]

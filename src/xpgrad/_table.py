@@ -15,7 +15,7 @@ from typing import Any
 
 from . import _impls, _shapes
 from ._build import apply, apply_unary
-from ._dtypes import FLOAT, INT, dtype_kind, resolve
+from ._dtypes import COMPLEX, FLOAT, INT, dtype_kind, resolve
 from ._ops import OPS, ZERO, defop
 from ._tensor import Tensor
 
@@ -80,13 +80,24 @@ def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tens
     s = keep._shape
     if s is None or None in s or not result_kind_ok or keep._dtype is None:
         return None
+    kind = _kinds.get(keep._sig)
+    if kind is None:
+        kind = dtype_kind(keep._bk.xp, keep._dtype)
+        if keep._sig is not None:
+            _kinds[keep._sig] = kind
+    if kind == COMPLEX:  # no identity is exact: (inf + 0j) * (1 + 0j) is inf + nanj, (1 - 0j) + (-0.0) is 1 + 0j
+        return None
     if other._const:
-        from ._dtypes import dtype_kind, scalar_kind
+        from ._dtypes import scalar_kind
 
-        return keep if scalar_kind(other._value) <= dtype_kind(keep._bk.xp, keep._dtype) else None
+        return keep if scalar_kind(other._value) <= kind else None
     if other._dtype == keep._dtype and _shapes.broadcast("", s, other._shape) == s:
         return keep
     return None
+
+
+_kinds: dict[int, int] = {}
+"""`_unchanged`'s dtype kinds, by signature (which names the dtype)."""
 
 
 def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:

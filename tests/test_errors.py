@@ -89,7 +89,7 @@ def test_setting_an_op_value_is_refused() -> None:
 
 def test_leaf_refeed_must_keep_shape() -> None:
     x = xpgrad.Tensor(np.ones(2), name="x")
-    with pytest.raises(ValueError, match=r"leaf 'x' is declared with shape \(2,\).*xpgrad.placeholder"):
+    with pytest.raises(ValueError, match=r"leaf 'x' was built with shape \(2,\).*xpgrad.placeholder"):
         x.value = np.ones(3)
 
 
@@ -156,7 +156,7 @@ def test_where_condition_must_be_bool() -> None:
 def test_declarations_are_checked_when_a_value_is_given() -> None:
     import array_api_strict as s
 
-    with pytest.raises(TypeError, match="leaf is declared with dtype float32 but was fed float64"):
+    with pytest.raises(TypeError, match="leaf was built with dtype float32 but was fed float64"):
         xpgrad.Tensor(np.ones(2), dtype="float32")  # the declaration used to be dropped silently
     assert xpgrad.Tensor([1, 2], dtype="float32").dtype == np.float32
     for bad in ("abc", {}, np.array(["a"])):
@@ -229,3 +229,29 @@ def test_bool_results_of_unknown_dtype_placeholders_are_known_at_build_time() ->
     p.value = np.array([-1.0, 2.0])
     assert y.forward().numpy().tolist() == [0.0, 2.0]
     assert xpgrad.sum(y).grad(p).forward().numpy().tolist() == [0.0, 1.0]
+
+
+def test_habits_from_other_libraries_get_errors_that_say_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    a = xpgrad.Tensor(np.ones((2, 3)))
+    with pytest.raises(
+        TypeError, match=r"sum\(\) takes 1 array argument\(s\) but 2 were given; pass its parameters by keyword \(axis="
+    ):
+        xpgrad.sum(a, 0)  # NumPy's positional axis
+    with pytest.raises(TypeError, match=r"not a function as jax.grad does: out = f\(x\), then xpgrad.grad"):
+        xpgrad.grad(lambda x: x, [a])
+    with pytest.raises(TypeError, match="show/format_tree: expected one Tensor, got float"):
+        xpgrad.show(3.0)
+    with pytest.raises(TypeError, match="a modulus is not supported"):
+        pow(a, 2, 5)
+    with pytest.raises(ValueError, match=r"leaf was built with shape \(2, 3\) but was fed shape \(3,\)"):
+        a.value = np.ones(3)  # (a leaf from an array declared nothing)
+    with pytest.raises(ValueError, match=r"is declared with shape \(2,\)"):
+        xpgrad.placeholder(shape=(2,)).value = np.ones(3)
+    p = xpgrad.placeholder(shape=(None,), dtype="float64")
+    assert float(xpgrad.function(p, xpgrad.sum(p * p))(np.ones(3))) == 3.0  # one input, not in a list
+    from xpgrad import backends
+
+    monkeypatch.setattr(backends, "_default", None)
+    monkeypatch.setenv("XPGRAD_BACKEND", "bogus")
+    with pytest.raises(ValueError, match="the environment variable XPGRAD_BACKEND='bogus': unknown backend"):
+        xpgrad.Tensor(1.0)

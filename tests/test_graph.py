@@ -135,7 +135,7 @@ def test_feeding_python_values_never_truncates(tb) -> None:
     p = xpgrad.placeholder(dtype="int64", backend=tb.name, device=tb.device, name="p")
     with pytest.raises(TypeError, match="placeholder 'p' is declared with dtype int64 but was fed float64 values"):
         p.value = [1.5, 2.7]  # used to become [1, 2] silently
-    with pytest.raises(TypeError, match="leaf is declared with dtype bool but was fed float64 values"):
+    with pytest.raises(TypeError, match="leaf was built with dtype bool but was fed float64 values"):
         xpgrad.Tensor([2.0, 0.0], backend=tb.name, dtype="bool")
     q = xpgrad.placeholder(dtype="float32", backend=tb.name, device=tb.device)
     q.value = [1, 2]  # Python ints widen to floats: no information lost

@@ -167,7 +167,8 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
 def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     """`apply`, every step checked: the path of every first meeting and of every unusual node."""
     if len(args) != op.arity:
-        raise TypeError(f"{op.name}() takes {op.arity} array argument(s) but {len(args)} were given")
+        hint = f"; pass its parameters by keyword ({', '.join(f'{k}=...' for k in op.params)})" if op.params else ""
+        raise TypeError(f"{op.name}() takes {op.arity} array argument(s) but {len(args)} were given{hint}")
     if params:
         unknown = params.keys() - op.params.keys()
         if unknown:

@@ -60,7 +60,7 @@ def function(inputs: Sequence[Tensor], outputs: Tensor | Sequence[Tensor], *, si
     """
     single = isinstance(outputs, Tensor)
     outs = [outputs] if single else list(outputs)
-    ins = list(inputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)  # function(x, loss): one input
     for what, seq in (("inputs", ins), ("outputs", outs)):
         for i, t in enumerate(seq):
             if not isinstance(t, Tensor):

@@ -43,7 +43,13 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
         T:[2. 4.]
     """
     if not isinstance(out, Tensor):
-        raise TypeError(f"grad: expected a Tensor to differentiate, got {type(out).__name__}")
+        hint = (
+            " (xpgrad differentiates a built graph, not a function as jax.grad does: out = f(x), then "
+            "xpgrad.grad(out, [x]))"
+            if callable(out)
+            else ""
+        )
+        raise TypeError(f"grad: expected a Tensor to differentiate, got {type(out).__name__}{hint}")
     targets = [wrt] if isinstance(wrt, Tensor) else list(wrt)
     for i, w in enumerate(targets):
         if not isinstance(w, Tensor):

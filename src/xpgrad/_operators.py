@@ -24,6 +24,15 @@ def _forward(op: OpDef) -> Any:
     return method
 
 
+def _power(op: OpDef) -> Any:
+    def method(self: Tensor, other: Any, modulo: Any = None) -> Any:
+        if modulo is not None:
+            raise TypeError("pow(t, y, modulo): a modulus is not supported; compute (t ** y) % modulo")
+        return _fast(op, self, other if type(other) is Tensor else _operand(op, other))
+
+    return method
+
+
 def _reflected(op: OpDef) -> Any:
     def method(self: Tensor, other: Any) -> Any:
         return _fast(op, other if type(other) is Tensor else _operand(op, other), self)
@@ -82,7 +91,7 @@ def install() -> None:
         if op.arity == 1:
             setattr(Tensor, f"__{op.dunder}__", _unary(op))
             continue
-        setattr(Tensor, f"__{op.dunder}__", _forward(op))
+        setattr(Tensor, f"__{op.dunder}__", _forward(op) if op.dunder != "pow" else _power(op))
         if op.dunder not in _NO_REFLECTION:
             setattr(Tensor, f"__r{op.dunder}__", _reflected(op))
     from ._composites import getitem, iterate

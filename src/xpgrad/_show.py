@@ -39,6 +39,11 @@ def format_tree(root: Tensor, max_nodes: int = 2000) -> str:
     printed and referenced (``-> #k``) after. Two passes over the printed walk only (no walk of the
     whole graph), so cutting a huge graph costs what is printed.
     """
+    if not isinstance(root, Tensor):
+        raise TypeError(
+            f"show/format_tree: expected one Tensor, got {type(root).__name__}; for several, show each "
+            "(or draw them together with xpgrad.to_dot / xpgrad.render)"
+        )
     # pass 1: the walk, with a node's second and later visits not expanded (they become references)
     walk: list[tuple[Tensor, str, str]] = []
     visits: dict[int, int] = {}

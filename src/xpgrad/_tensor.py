@@ -193,7 +193,7 @@ class Tensor:
         xp = self._bk.xp
         if self._bk.supports(got) and dtype_kind(xp, got) > dtype_kind(xp, self._dtype):
             raise TypeError(
-                f"{self._label()} is declared with dtype {dtype_name(xp, self._dtype)} but was fed "
+                f"{self._label()} {self._declared()} dtype {dtype_name(xp, self._dtype)} but was fed "
                 f"{dtype_name(xp, got)} values; converting would truncate them. Feed values of that dtype"
             )
 
@@ -209,7 +209,7 @@ class Tensor:
 
             xp = self._bk.xp
             raise TypeError(
-                f"{self._label()} is declared with dtype {dtype_name(xp, self._dtype)} but was fed "
+                f"{self._label()} {self._declared()} dtype {dtype_name(xp, self._dtype)} but was fed "
                 f"{dtype_name(xp, arr.dtype)}; cast the array (xp.astype) or declare another dtype"
             )
         self._check_shape(arr)
@@ -224,9 +224,13 @@ class Tensor:
             len(shape) != len(arr.shape) or any(d is not None and d != a for d, a in zip(shape, arr.shape, strict=True))
         ):
             raise ValueError(
-                f"{self._label()} is declared with shape {shape} but was fed shape {tuple(arr.shape)}; feed that "
+                f"{self._label()} {self._declared()} shape {shape} but was fed shape {tuple(arr.shape)}; feed that "
                 "shape, or use xpgrad.placeholder(shape=(None, ...)) for a size that varies"
             )
+
+    def _declared(self) -> str:
+        """How this leaf got the facts a feed is checked against: declared (a placeholder) or its first array."""
+        return "is declared with" if self._ph else "was built with"
 
     def _label(self) -> str:
         if self.op is not None:

@@ -159,8 +159,13 @@ def default_backend() -> str:
 
     'auto' is resolved here: 'cupy' when a CUDA device is usable, else 'numpy'.
     """
-    spec = _default if _default is not None else os.environ.get("XPGRAD_BACKEND") or "numpy"
-    return _resolve_name(spec)
+    if _default is not None:
+        return _resolve_name(_default)
+    spec = os.environ.get("XPGRAD_BACKEND") or "numpy"
+    try:
+        return _resolve_name(spec)
+    except (ValueError, KeyError) as e:
+        raise type(e)(f"the environment variable XPGRAD_BACKEND={spec!r}: {e}") from None
 
 
 def available_backends() -> list[str]:

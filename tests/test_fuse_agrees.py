@@ -129,9 +129,9 @@ def test_a_captured_leaf_is_converted_again_only_when_its_value_changes() -> Non
     prog, converted = lower([x], [x * w]), []
     cache = captured_cache(prog)
     for _ in range(3):
-        captured_values(prog, cache, lambda a: converted.append(a) or a)
+        captured_values(prog, cache, lambda leaf, a: converted.append(a) or a)
     w.value = np.full(3, 2.0)
-    shapes, args = captured_values(prog, cache, lambda a: converted.append(a) or a)
+    shapes, args = captured_values(prog, cache, lambda leaf, a: converted.append(a) or a)
     assert len(converted) == 2 and shapes == [(3,)] and args[0] is w.value
 
 

@@ -106,6 +106,20 @@ def test_mean_a_constant_gradient_and_a_captured_leaf_on_the_gpu(cp: Any) -> Non
     np.testing.assert_allclose(gx, 0.3 + np.linspace(0.0, 1.0, 10))
 
 
+def test_a_captured_cupy_leaf_changed_between_calls_stays_on_the_device(
+    cp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a training loop sets w.value each step: the fused call reads it there, without a host round trip
+    (x,) = placeholders(1, backend="cupy")
+    w = xpgrad.Tensor(cp.ones(10))
+    f = fuse([x], [xpgrad.sum(w * x)])
+    data = cp.arange(10.0)
+    assert float(f(data)[0]) == 45.0
+    w.value = cp.full(10, 2.0)
+    monkeypatch.setattr(w._bk, "to_numpy", lambda *a, **k: pytest.fail("a captured CuPy leaf went through the host"))
+    assert float(f(data)[0].get()) == 90.0
+
+
 def test_gpu_inputs_are_checked_on_each_call(cp: Any) -> None:
     ps = placeholders(2, backend="cupy")
     refuses_bad_calls(fuse(ps, with_grads(B1["memory"](*ps), ps)), cp)

@@ -161,7 +161,7 @@ def _runner(
     passed = {v: k for k, v in enumerate(prog.inputs)}
 
     def run(*arrays: Any) -> list[Any]:
-        shapes, captured = captured_values(prog, cache, _flat)
+        shapes, captured = captured_values(prog, cache, lambda leaf, v: _flat(leaf._bk.to_numpy(v)))
         shape = call_shape(prog, arrays, dtype, shapes)
         flat = [_flat(a) for a in arrays]
         n = math.prod(shape)

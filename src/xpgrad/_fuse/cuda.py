@@ -198,9 +198,11 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
     dtypes = [np.dtype(d) for _, d in _elem_dtypes(prog)]
     sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
 
-    def to_device(host: Any) -> Any:
-        # (NumPy's ascontiguousarray makes a 0-d array 1-d: the shape is put back, a 0-d leaf may be an output)
-        return cupy.ascontiguousarray(cupy.asarray(host, dtype=dtype)).reshape(host.shape)
+    def to_device(leaf: Any, value: Any) -> Any:
+        # a CuPy value as it is (no host round trip a training step); others through the host. (NumPy's
+        # ascontiguousarray makes a 0-d array 1-d: the shape is put back, a 0-d leaf may be an output)
+        a = value if type(value) is cupy.ndarray else leaf._bk.to_numpy(value)
+        return cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype)).reshape(tuple(value.shape))
 
     def run(*arrays: Any) -> list[Any]:
         shapes, captured = captured_values(prog, cache, to_device)

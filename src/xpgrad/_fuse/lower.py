@@ -129,9 +129,10 @@ _UNSEEN = object()
 
 
 def captured_values(
-    prog: Program, cache: tuple[list[Any], list[tuple[int, ...]], list[Any]], convert: Callable[[Any], Any]
+    prog: Program, cache: tuple[list[Any], list[tuple[int, ...]], list[Any]], convert: Callable[[Tensor, Any], Any]
 ) -> tuple[list[tuple[int, ...]], list[Any]]:
-    """The shapes and ``convert(host array)`` of the captured leaves' current values, in ``prog.captured`` order.
+    """The shapes and ``convert(leaf, value)`` of the captured leaves' current values, in ``prog.captured`` order
+    (``value`` on the leaf's backend: the engine moves it, a CuPy value to a CUDA kernel without a host copy).
 
     A captured leaf is read at every call, as `xpgrad.function` reads it (``w.value = ...`` between calls
     is seen); it is converted for the kernel only when its value object changed (``cache``, from
@@ -144,11 +145,10 @@ def captured_values(
             continue
         if value is None:
             raise ValueError(f"fused function: captured {leaf._label()} has no value; set it, or list it in inputs")
-        host = leaf._bk.to_numpy(value)
-        shape = tuple(host.shape)
-        if host.dtype.name != prog.dtype:
+        shape, got = tuple(value.shape), dtype_name(leaf._bk.xp, value.dtype)
+        if got != prog.dtype:
             raise TypeError(
-                f"fused function: captured {leaf._label()} now has dtype {host.dtype.name}; it was fused "
+                f"fused function: captured {leaf._label()} now has dtype {got}; it was fused "
                 f"for {prog.dtype} (cast the new value, or fuse again)"
             )
         if (shape == ()) != (v in prog.scalar_inputs):
@@ -156,7 +156,7 @@ def captured_values(
                 f"fused function: captured {leaf._label()} now has shape {shape}; it was fused as "
                 f"{'a 0-d array' if v in prog.scalar_inputs else 'an array of one or more dimensions'} (fuse again)"
             )
-        values[j], shapes[j], args[j] = value, shape, convert(host)
+        values[j], shapes[j], args[j] = value, shape, convert(leaf, value)
     return shapes, args
 
 

@@ -61,3 +61,14 @@ def test_shared_dag_40_steps_is_linear() -> None:
     gg = xpgrad.sum(g).grad(x)
     assert len(toposort([gg])) < 40 * 40
     assert math.isfinite(float(xpgrad.sum(gg).numpy()))
+
+
+def test_a_deep_chain_prints_short_lines() -> None:
+    # a cut tree of a deep chain was indented by 4 characters a level: 2000 lines up to 8000 wide (8 MB)
+    t = xpgrad.Tensor(np.ones(2), name="x")
+    for _ in range(3000):
+        t = xpgrad.sin(t)
+    lines = format_tree(t).splitlines()
+    assert len(lines) == 2001 and max(map(len, lines)) < 200
+    assert lines[40].startswith("[depth ") and "sin" in lines[40]  # the depth written where the indent restarts
+    assert lines[-1].endswith("... (tree cut at 2000 lines)")

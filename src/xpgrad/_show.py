@@ -47,10 +47,10 @@ def format_tree(root: Tensor, max_nodes: int = 2000) -> str:
     # pass 1: the walk, with a node's second and later visits not expanded (they become references)
     walk: list[tuple[Tensor, str, str]] = []
     visits: dict[int, int] = {}
-    stack: list[Any] = [(root, "", "", True)]
+    stack: list[Any] = [(root, "", "", True, 0)]
     cut: str | None = None  # the indent of the first line not printed
     while stack:
-        node, lead, branch, top = stack.pop()
+        node, lead, branch, top, depth = stack.pop()
         if len(walk) >= max_nodes:
             cut = lead
             break
@@ -61,9 +61,11 @@ def format_tree(root: Tensor, max_nodes: int = 2000) -> str:
         if seen and node.op is not None:
             continue
         child_lead = lead if top else lead + ("    " if branch.startswith("└") else "│   ")
+        if len(child_lead) > _WIDEST:  # a deep chain: the indent starts again, saying how deep (lines stay short)
+            child_lead = f"[depth {depth + 1}] "
         kids = node.children
         for j in range(len(kids) - 1, -1, -1):
-            stack.append((kids[j], child_lead, "└── " if j == len(kids) - 1 else "├── ", False))
+            stack.append((kids[j], child_lead, "└── " if j == len(kids) - 1 else "├── ", False, depth + 1))
     # pass 2: the lines, tagging op nodes visited more than once
     refs: dict[int, int] = {}
     lines: list[str] = []
@@ -80,6 +82,11 @@ def format_tree(root: Tensor, max_nodes: int = 2000) -> str:
     if cut is not None:
         lines.append(f"{cut}... (tree cut at {max_nodes} lines)")
     return "\n".join(lines)
+
+
+_WIDEST = 120
+"""The widest indent `format_tree` prints (30 levels); deeper, it starts again with the depth written out: a
+cut 10^6-op chain printed 2000 lines indented up to 8000 characters (8 MB)."""
 
 
 def show(t: Tensor) -> None:

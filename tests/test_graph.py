@@ -7,6 +7,7 @@ import pytest
 
 import xpgrad
 from xpgrad import Tensor
+from xpgrad._show import format_tree
 
 
 def test_building_evaluates_and_forward_reevaluates(tb) -> None:
@@ -140,3 +141,12 @@ def test_feeding_python_values_never_truncates(tb) -> None:
     q = xpgrad.placeholder(dtype="float32", backend=tb.name, device=tb.device)
     q.value = [1, 2]  # Python ints widen to floats: no information lost
     assert q.dtype == tb.xp.float32 and tb.np(q).tolist() == [1.0, 2.0]
+
+
+def test_declared_dtypes_print_by_name() -> None:
+    # a declared dtype is the backend's class (numpy.float64): repr, show and expr printed "<class ...>"
+    p = xpgrad.placeholder(shape=(None,), dtype="float64", name="p")
+    y = xpgrad.astype(p, "float32") * 2.0
+    assert "dtype=float64," in repr(p)
+    assert format_tree(y).splitlines()[0] == "multiply (no value; (None,) float32)"
+    assert y.expr() == "astype(p, dtype='float32') * 2.0"

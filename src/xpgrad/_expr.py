@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._cse import typed
+from ._dtypes import dtype_name
 from ._graph import toposort
 from ._tensor import Tensor
 
@@ -131,7 +132,9 @@ def _emit(top: Tensor, atoms: dict[int, tuple[str, int]]) -> str:
                 parts.append((c, 0, False))
             defaults = node.op.params  # (compared as CSE keys them: a fill_value -0.0 is not the default 0)
             extra = [
-                f"{k}={v!r}" for k, v in node.params.items() if k not in defaults or typed(defaults[k]) != typed(v)
+                f"{k}={_param(node, k, v)}"
+                for k, v in node.params.items()
+                if k not in defaults or typed(defaults[k]) != typed(v)
             ]
             if node.op.moves:
                 extra = [f"backend={node._bk.name!r}"]
@@ -142,3 +145,10 @@ def _emit(top: Tensor, atoms: dict[int, tuple[str, int]]) -> str:
             parts.append(")")
         stack.extend(reversed(parts))
     return "".join(out)
+
+
+def _param(node: Tensor, k: str, v: Any) -> str:
+    """A param as Python would spell it: a dtype by its name (``dtype='float32'``, not the class)."""
+    if k == "dtype" and v is not None and node._bk is not None:
+        return repr(dtype_name(node._bk.xp, v))
+    return repr(v)

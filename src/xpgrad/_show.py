@@ -25,7 +25,7 @@ def label(t: Tensor) -> str:
         head = f"{t.name}: {head}"
     v = t._value
     if v is None:
-        return f"{head} ({_STATES.get(t._remat, 'no value')}; {t.shape} {t.dtype})"
+        return f"{head} ({_STATES.get(t._remat, 'no value')}; {t.shape} {t._dtype_label()})"
     size = 1
     for d in v.shape:
         size *= d

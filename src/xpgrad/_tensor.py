@@ -228,6 +228,14 @@ class Tensor:
                 "shape, or use xpgrad.placeholder(shape=(None, ...)) for a size that varies"
             )
 
+    def _dtype_label(self) -> str:
+        """The dtype's standard name ('float64'; a declared dtype is the backend's class), '?' when unknown."""
+        if self._dtype is None or self._bk is None:
+            return "?"
+        from ._dtypes import dtype_name
+
+        return dtype_name(self._bk.xp, self._dtype)
+
     def _declared(self) -> str:
         """How this leaf got the facts a feed is checked against: declared (a placeholder) or its first array."""
         return "is declared with" if self._ph else "was built with"
@@ -444,7 +452,7 @@ class Tensor:
         if self._const:
             return f"Tensor({head} {self._value!r})"
         return (
-            f"Tensor({head}, shape={self.shape}, dtype={self.dtype}, backend={self.backend!r}, "
+            f"Tensor({head}, shape={self.shape}, dtype={self._dtype_label()}, backend={self.backend!r}, "
             f"value={_short(self.value)})"
         )
 

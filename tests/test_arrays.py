@@ -283,13 +283,29 @@ def test_the_methods_and_conversions_numpy_pytorch_and_jax_users_reach_for(tb) -
     assert f"{loss:.2f}" == "55.00" and f"{loss}" == str(loss) and round(loss, 1) == 55.0 and round(loss) == 55
     with pytest.raises(TypeError, match=r"format spec '.2f' of a Tensor of shape \(2, 3\)"):
         f"{x:.2f}"
-    assert len(x) == 2 and x.tolist() == data.tolist() and loss.tolist() == 55.0
-    with pytest.raises(TypeError, match="len\\(\\) of a 0-d Tensor"):
-        len(loss)
-    a = np.asarray(x)
-    assert a.dtype == np.float64 and np.array_equal(a, data)
+    assert x.tolist() == data.tolist() and loss.tolist() == 55.0
     with pytest.raises(TypeError):
-        np.sin(x)  # NumPy's functions still refuse Tensors (they would not differentiate)
+        np.sin(x)  # NumPy's ufuncs refuse Tensors (they would compute on the value, cut from the graph)
+    assert np.sum(x) is xpgrad.sum(x) and np.mean(x, axis=0) is xpgrad.mean(x, axis=0)  # via the methods
+    with pytest.raises(TypeError, match="out= is not supported"):
+        x.sum(out=np.empty(()))
+
+
+def test_numpy_functions_never_cut_the_graph_silently() -> None:
+    # a Tensor is not an array to NumPy (no __array__, no __len__): NumPy's functions raise, or call the
+    # Tensor's own method (np.sum), never return a constant array of its values (a silent zero gradient)
+    t, w = xpgrad.Tensor(np.array([1.0, 2.0, 3.0])), xpgrad.Tensor(np.ones(3))
+    for call in (
+        lambda: xpgrad.sum(np.where(t > 1.0, t, 0.0) * w),
+        lambda: xpgrad.sum(np.concatenate([t, t]) * w),
+        lambda: xpgrad.sum(np.clip(t, 0.0, 1.0) * w),
+        lambda: xpgrad.sum(xpgrad.asarray(np.array([t, t])) * w),
+    ):
+        with pytest.raises((TypeError, ValueError)):
+            call()
+    g = xpgrad.grad(xpgrad.sum(xpgrad.where(t > 1.0, t, 0.0) * w), [t])[0]  # xpgrad's own: differentiates
+    np.testing.assert_array_equal(g.numpy(), [0.0, 1.0, 1.0])
+    assert type(np.float64(2.0) * t) is xpgrad.Tensor and type(np.array([1.0, 2.0, 3.0]) * t) is xpgrad.Tensor
 
 
 def test_lists_holding_tensors_are_refused_not_detached(tb) -> None:

@@ -184,6 +184,60 @@ def test_a_merge_over_a_released_operand_reads_its_present_value() -> None:
     np.testing.assert_array_equal(s.value, np.ones(n))
 
 
+def test_a_merge_over_a_freed_gradient_node_reads_its_present_value() -> None:
+    # a freed intermediate of a large gradient is recomputed from its operands when read: a node on it is
+    # outdated once a leaf below was fed (it was taken for current and kept its old value)
+    from xpgrad import _remat
+
+    n = 1 << 17
+    x = xpgrad.Tensor(np.full(n, 0.5))
+    (g,) = xpgrad.grad(xpgrad.sum((xpgrad.sin(x) * x) ** 2), [x])
+    order = toposort([g])
+    freed = [t for t in order if t._remat == _remat.FREED]
+    on_freed = [
+        p for p in order if p.op is not None and not p.params and any(c._remat == _remat.FREED for c in p.children)
+    ]
+    assert freed and on_freed
+    x.value = np.full(n, 2.0)  # no forward(): a new node reads the freed operands' present values
+    for p in on_freed:
+        merged = xpgrad._build.apply(p.op, *p.children)
+        with _cse.disabled():
+            fresh = xpgrad._build.apply(p.op, *p.children)
+        assert merged is p and merged.value is not None, p.op.name  # (a freed operand was taken for "unfed")
+        np.testing.assert_array_equal(merged.value, fresh.value)
+
+
+def test_a_large_value_kept_again_does_not_outdate_the_nodes_on_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a released value recomputed and kept (a user's read, or an op whose rule reads it) is the value it had:
+    # a new stamp made every node computed on it recompute at its next merge
+    from xpgrad import _build
+
+    n = 1 << 17
+    x = xpgrad.Tensor(np.linspace(0.0, 1.0, n))
+    y = x * 2.0
+    z = y + 1.0  # y released
+    assert y._value is None
+    assert y.value is not None  # kept
+    y3 = x * 3.0
+    z3 = y3 + 1.0
+    w = xpgrad.sin(y3)  # sin's rule reads y3: recomputed and pinned
+    calls = []
+    real = _build.evaluate
+    monkeypatch.setattr(_build, "evaluate", lambda *a: calls.append(a[0].op.name) or real(*a))
+    assert y + 1.0 is z and xpgrad.sin(y3) is w and y3 + 1.0 is z3
+    assert calls == []  # nothing recomputed
+
+
+def test_complex_constants_with_a_zero_part_are_not_shared() -> None:
+    # complex(2, -0.0) == complex(2, 0.0): one shared constant made x * complex(2, -0.0) compute with +0.0
+    x = xpgrad.Tensor(np.array([complex(-0.0, 0.0)]))
+    a, b = x * complex(2, 0.0), x * complex(2, -0.0)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(np.signbit(a.numpy().real), np.signbit((x.numpy() * complex(2, 0.0)).real))
+        np.testing.assert_array_equal(np.signbit(b.numpy().real), np.signbit((x.numpy() * complex(2, -0.0)).real))
+    assert a is not b
+
+
 def test_a_long_lived_operands_records_stay_bounded() -> None:
     x = xpgrad.Tensor(np.array([1.0, 2.0]))
     for i in range(3 * _cse._limit[0]):

@@ -119,8 +119,15 @@ allocation per ``x * 0.999``). Zeros are never shared (0.0 == -0.0 would merge t
 _PLAIN = frozenset(_NUMBER)
 
 
+def _shared(a: Any) -> bool:
+    """Whether the number ``a`` may share one constant with every number equal to it: not a zero (0.0 == -0.0)
+    nor a complex number with a zero part (``complex(2, -0.0) == complex(2, 0.0)``, which multiply
+    ``-0.0 + 0j`` differently)."""
+    return bool(a) and not (type(a) is complex and not (a.real and a.imag))
+
+
 def _operand(op: OpDef, a: Any) -> Tensor:
-    if type(a) in _PLAIN and a:  # a nonzero Python number met before: one lookup (issue 5)
+    if type(a) in _PLAIN and a:  # a nonzero Python number met before: one lookup (issue 5; see `_shared`)
         t = _consts.get((type(a), a))
         if t is not None:
             return t
@@ -129,7 +136,7 @@ def _operand(op: OpDef, a: Any) -> Tensor:
     if isinstance(a, _NUMBER):
         if type(a) not in _NUMBER:  # a subclass (numpy.float64) becomes the plain number the backend accepts
             a = next(t for t in _NUMBER if isinstance(a, t))(a)
-        if not a:
+        if not _shared(a):
             return const(a)
         key = (type(a), a)
         t = _consts.get(key)
@@ -459,8 +466,8 @@ def current(node: Tensor) -> bool:
     e = node._epoch
     if e > changed[0]:  # nothing changed since it was computed (the common case)
         return True
-    for c in node.children:  # (a released operand is recomputed from its own operands: maybe changed)
-        if c._epoch >= e or (c._value is None and c._remat == _remat.RELEASED):
+    for c in node.children:  # (a released or freed operand is recomputed from its own operands: maybe changed)
+        if c._epoch >= e or (c._value is None and c._remat >= _remat.RELEASED):
             return False
     return True
 
@@ -472,7 +479,7 @@ def _reuse(found: Tensor) -> Tensor:
     if found._value is None or not current(found):
         ready = True
         for c in found.children:
-            if c._value is None and c._remat != _remat.RELEASED:
+            if c._value is None and c._remat < _remat.RELEASED:  # (released and freed ones recompute)
                 ready = False
                 break
         found._value = evaluate(found) if ready else None

@@ -180,7 +180,7 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None =
                 if c.op is not None:
                     if c._value is None and vals is not None:
                         c._value = vals[i]  # (recomputed: maybe a change, see `fill`)
-                        c._epoch = _tensor.changed[0] = _tensor.serial()
+                        _restamp(c)
                     if c._value is not None:  # (else released by another thread: recomputed when needed)
                         c._remat = PINNED
             elif c._remat == 0 and releasable(c) and not reads(c)[0]:
@@ -380,7 +380,7 @@ def fill(node: Tensor) -> Tensor:
     """Evaluate ``node`` whose children have values or are released (else leave it unevaluated)."""
     children = node.children
     for c in children:
-        if c._value is None and c._remat != RELEASED:
+        if c._value is None and c._remat < RELEASED:  # (released and freed ones are recomputed)
             return node
     if _on[0]:  # operands the node's rules read are kept from now on
         r = reads(node)
@@ -390,7 +390,7 @@ def fill(node: Tensor) -> Tensor:
                 with _lock:  # (another thread may have kept it meanwhile)
                     if c._value is None:
                         c._value = v  # recomputed from its operands' present values: maybe a change
-                        c._epoch = _tensor.changed[0] = _tensor.serial()
+                        _restamp(c)
                     if c._value is not None:
                         c._remat = PINNED
     _build.settle(node)
@@ -404,6 +404,14 @@ def standin(c: Tensor) -> Any:
     return xp.broadcast_to(xp.zeros((), dtype=c._dtype, device=c._device), c._shape)
 
 
+def _restamp(t: Tensor) -> None:
+    """``t`` was recomputed and kept: a change for the nodes computed on it before (`_build.current`) only
+    when an operand may have changed since ``t`` was first computed; else the same value, and its stamp stays
+    (a new one made every node on it recompute at its next merge)."""
+    if not _build.current(t):
+        t._epoch = _tensor.changed[0] = _tensor.serial()
+
+
 def keep(t: Tensor) -> Any:
     """The value of a released or freed ``t`` that a user reads (`Tensor.value`): recomputed, and kept from
     then on (pinned) so that the next read costs nothing. None when an input has no value (unfed)."""
@@ -413,7 +421,7 @@ def keep(t: Tensor) -> Any:
     with _lock:  # (another thread may have kept it meanwhile: one value)
         if t._value is None and t._remat >= RELEASED:
             t._value = v  # from its operands' present values: maybe a change (see `fill`)
-            t._epoch = _tensor.changed[0] = _tensor.serial()
+            _restamp(t)
             t._remat = PINNED
         return t._value if t._value is not None else v
 

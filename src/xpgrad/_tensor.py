@@ -322,27 +322,6 @@ class Tensor:
         """``round(t)``, ``round(t, 4)``: the number of a one-element Tensor, rounded (as for a float)."""
         return round(self.item(), ndigits)
 
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
-        """``np.asarray(t)``: the value as a NumPy array (a copy when it lives on another device). NumPy's
-        functions on Tensors still refuse (``__array_ufunc__ = None``): use xpgrad's, which differentiate."""
-        import numpy as np
-
-        v = np.asarray(self._bk.to_numpy(self._require()))
-        if dtype is not None:
-            v = v.astype(dtype, copy=False)
-        return v.copy() if copy else v
-
-    def __len__(self) -> int:
-        shape = self._shape
-        if shape == ():
-            raise TypeError("len() of a 0-d Tensor")
-        if shape is None or shape[0] is None:
-            v = self._require()
-            if not v.ndim:
-                raise TypeError("len() of a 0-d Tensor")
-            return int(v.shape[0])
-        return shape[0]
-
     def tolist(self) -> Any:
         """The value as nested Python lists (a number for a 0-d Tensor), as ``ndarray.tolist``."""
         return self.numpy().tolist()
@@ -453,7 +432,7 @@ class Tensor:
             return f"Tensor({head} {self._value!r})"
         return (
             f"Tensor({head}, shape={self.shape}, dtype={self._dtype_label()}, backend={self.backend!r}, "
-            f"value={_short(self.value)})"
+            f"value={_short(self._peek())})"  # (transient: a debugger's or an error message's read)
         )
 
     __hash__ = object.__hash__

@@ -181,6 +181,7 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None =
                     if c._value is None and vals is not None:
                         c._value = vals[i]  # (recomputed: maybe a change, see `fill`)
                         _restamp(c)
+                        p._epoch = _tensor.serial()  # (computed from that very value: not outdated by it)
                     if c._value is not None:  # (else released by another thread: recomputed when needed)
                         c._remat = PINNED
             elif c._remat == 0 and releasable(c) and not reads(c)[0]:
@@ -394,6 +395,7 @@ def fill(node: Tensor) -> Tensor:
                     if c._value is not None:
                         c._remat = PINNED
     _build.settle(node)
+    node._epoch = _tensor.serial()  # computed now, from the values just kept: not outdated by their new stamps
     after(node)
     return node
 
@@ -405,11 +407,10 @@ def standin(c: Tensor) -> Any:
 
 
 def _restamp(t: Tensor) -> None:
-    """``t`` was recomputed and kept: a change for the nodes computed on it before (`_build.current`) only
-    when an operand may have changed since ``t`` was first computed; else the same value, and its stamp stays
-    (a new one made every node on it recompute at its next merge)."""
-    if not _build.current(t):
-        t._epoch = _tensor.changed[0] = _tensor.serial()
+    """``t`` was recomputed and kept: a change for the nodes computed on it before (`_build.current`), always.
+    (Skipping it when ``t``'s operands look unchanged was wrong: a value kept when a leaf was fed without
+    ``forward()``, read by a gradient, then released, recomputes to another value; found by review.)"""
+    t._epoch = _tensor.changed[0] = _tensor.serial()
 
 
 def keep(t: Tensor) -> Any:

@@ -185,6 +185,7 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None =
                     if c._value is not None:  # (else released by another thread: recomputed when needed)
                         c._remat = PINNED
             elif c._remat == 0 and releasable(c) and not reads(c)[0]:
+                _dropping(c)
                 c._remat = RELEASED  # (first: a thread reading ``value`` meanwhile gets the array, or recomputes it)
                 c._value = None
                 _releases[0] += 1
@@ -203,11 +204,21 @@ def releasable(c: Tensor) -> bool:
     return True
 
 
+def _dropping(c: Tensor) -> None:
+    """``c``'s value is about to be released: recomputed from its operands' present values from then on. If
+    an operand changed since ``c`` was computed (a leaf fed without ``forward()``), that is another value: a
+    change for the nodes computed on ``c`` before (a merge with one recomputes it, as a new node would read
+    ``c``; a gradient computed from the kept value, then merged, returned it; found by a differential fuzz)."""
+    if not _build.current(c):
+        c._epoch = _tensor.changed[0] = _tensor.serial()
+
+
 def release(c: Tensor) -> None:
     """Release ``c``'s value once a gradient has read it for the last time (`_lazy.settle_all`): it
     is recomputed if anything needs it again, like a value no rule reads."""
     with _lock:
         if releasable(c):
+            _dropping(c)
             c._remat = RELEASED  # (before the value goes: see `after`)
             c._value = None
             _releases[0] += 1
@@ -222,6 +233,7 @@ def take(c: Tensor, vals: list[Any], i: int) -> bool:
     with _lock:
         if c._value is not vals[i]:
             return False
+        _dropping(c)
         c._remat = RELEASED
         c._value = None
         _releases[0] += 1

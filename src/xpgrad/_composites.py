@@ -106,9 +106,15 @@ def asarray(
     from ._tensor import refuse_tensors_in
     from .backends import backend_of
 
-    refuse_tensors_in(obj, "asarray")
     bk = _on(backend) if backend is not None or backend_of(obj) is None else backend_of(obj)
-    return Tensor(bk.xp.asarray(obj, dtype=bk.dtype(dtype), device=device, copy=copy), backend=bk)
+    try:
+        arr = bk.xp.asarray(obj, dtype=bk.dtype(dtype), device=device, copy=copy)
+    except Exception:
+        refuse_tensors_in(obj, "asarray")  # (the reason, where Tensors are it)
+        raise
+    if not bk.supports(arr.dtype):
+        refuse_tensors_in(obj, "asarray")
+    return Tensor(arr, backend=bk)
 
 
 def _shape(shape: Any) -> tuple[int, ...]:

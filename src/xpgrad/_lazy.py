@@ -6,8 +6,8 @@ hand-written gradient holds ~6 (and paid for the fresh memory in page faults). F
 `grad` therefore builds the whole gradient graph first, then evaluates it here in creation order
 (which is topological) and drops the value of every new intermediate node once its last consumer
 is computed. The returned gradients keep their values; an internal node of a gradient graph is
-`_remat.FREED` afterwards: reading its ``value`` recomputes it without keeping it, ``forward()`` on a
-gradient recomputes and keeps it like any other node. The
+`_remat.FREED` afterwards: recomputed where needed, like a released value (reading ``value`` keeps
+it), and ``forward()`` on a gradient recomputes and keeps it like any other node. The
 exception is a libm function of forward values (``cos(x)`` for ``sin``'s rule, see `_residual`),
 which keeps its value like those forward values: a second derivative needs it again.
 """

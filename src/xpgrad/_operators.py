@@ -54,7 +54,7 @@ def _reduction(f: Any) -> Any:
     def method(self: Tensor, axis: Any = None, *, out: Any = None, **params: Any) -> Any:  # t.sum(0), as NumPy
         if out is not None:  # (np.sum(t) calls t.sum(axis=None, dtype=None, out=None): a Tensor, differentiable)
             raise TypeError(f"{f.__name__}: out= is not supported (a Tensor is a new node, never written into)")
-        if params.get("dtype", 0) is None:
+        if params.get("dtype", 0) is None:  # (np.mean(t) passes dtype=None; xpgrad's mean takes no dtype)
             del params["dtype"]
         return f(self, axis=axis, **params)
 

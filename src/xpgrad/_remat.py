@@ -60,8 +60,8 @@ PINNED = 1
 RELEASED = 2
 """``_remat``: the value was dropped and is recomputed on demand."""
 FREED = 4
-"""``_remat``: an intermediate of a large gradient, freed after its last use (`_lazy`): reading ``value``
-recomputes it (`recompute`), without keeping it; ops built on it treat it as having no value, as before."""
+"""``_remat``: an intermediate of a large gradient, freed after its last use (`_lazy`): recomputed where
+needed, like a released value (a user's read keeps it: `keep`)."""
 
 _on = [True]
 _releases = [0]  # how many values were ever released: 0 spares `forward` the bookkeeping

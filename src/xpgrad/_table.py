@@ -80,11 +80,7 @@ def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tens
     s = keep._shape
     if s is None or None in s or not result_kind_ok or keep._dtype is None:
         return None
-    kind = _kinds.get(keep._sig)
-    if kind is None:
-        kind = dtype_kind(keep._bk.xp, keep._dtype)
-        if keep._sig is not None:
-            _kinds[keep._sig] = kind
+    kind = dtype_kind(keep._bk.xp, keep._dtype)
     if kind == COMPLEX:  # no identity is exact: (inf + 0j) * (1 + 0j) is inf + nanj, (1 - 0j) + (-0.0) is 1 + 0j
         return None
     if other._const:
@@ -94,10 +90,6 @@ def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tens
     if other._dtype == keep._dtype and _shapes.broadcast("", s, other._shape) == s:
         return keep
     return None
-
-
-_kinds: dict[int, int] = {}
-"""`_unchanged`'s dtype kinds, by signature (which names the dtype)."""
 
 
 def _simplify_multiply(a: Tensor, b: Tensor) -> Tensor | None:
@@ -213,14 +205,9 @@ def _simplify_subtract(a: Tensor, b: Tensor) -> Tensor | None:
     if b.op is _NEGATIVE and _negation_moves(_SUBTRACT, a, b):
         return apply(_ADD_OP, a, b.children[0])  # a - (-b) == a + b exactly (as in `_simplify_add`)
     # x - 0 == x for every x, -0.0 included; x - (-0.0) is not (-0.0 - -0.0 is +0.0)
-    return _unchanged(a, b) if _is(b, 0) and not _signed_zero(b._value) else None
-
-
-def _signed_zero(v: Any) -> bool:
-    """A zero with a negative sign in it: -0.0, or a complex zero with a -0.0 part."""
-    if type(v) is complex:
-        return _signed_zero(v.real) or _signed_zero(v.imag)
-    return type(v) is float and math.copysign(1.0, v) < 0
+    # (a complex zero: `_unchanged` refuses every complex result)
+    negative_zero = type(b._value) is float and math.copysign(1.0, b._value) < 0
+    return _unchanged(a, b) if _is(b, 0) and not negative_zero else None
 
 
 def _simplify_divide(a: Tensor, b: Tensor) -> Tensor | None:

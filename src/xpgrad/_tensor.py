@@ -122,22 +122,19 @@ class Tensor:
         recomputed here and kept from then on: the user holds it, as a PyTorch user holds a tensor, and
         reading it again costs nothing (it cost the whole released chain below it at every read)."""
         v = self._value
-        if v is None and self._remat:  # released, or kept again by another thread since the read above
-            if self._remat >= 2:  # `_remat.RELEASED`, `_remat.FREED`
-                from ._remat import keep
-
-                return keep(self)
-            return self._value
-        return v
+        return v if v is not None else self._read(True)
 
     def _peek(self) -> Any:
         """`value` without keeping a recomputed one: the reads of evaluation itself (releasing is for them)."""
-        v = self._value
-        if v is None and self._remat:
-            if self._remat >= 2:
-                from ._remat import recompute
+        return self._read(False)
 
-                return recompute(self)
+    def _read(self, keep: bool) -> Any:
+        v = self._value
+        if v is None and self._remat:  # released, or kept again by another thread since the read above
+            if self._remat >= 2:  # `_remat.RELEASED`, `_remat.FREED`
+                from . import _remat
+
+                return _remat.keep(self) if keep else _remat.recompute(self)
             return self._value
         return v
 
@@ -171,11 +168,13 @@ class Tensor:
             return bk.from_numpy(owner.to_numpy(v), self._device)
         if isinstance(v, Tensor):
             raise TypeError(f"{self._label()}: fed a Tensor; feed its array (t.value) instead")
-        refuse_tensors_in(v, self._label())
         try:
             if self._dtype is not None:  # Python values: refuse a cast that would truncate (1.5 -> 1)
                 self._check_kind(bk.xp.asarray(v, device=self._device).dtype)
-            return bk.xp.asarray(v, dtype=self._dtype, device=self._device)
+            arr = bk.xp.asarray(v, dtype=self._dtype, device=self._device)
+            if not bk.supports(arr.dtype):  # (an object array: say why, where Tensors are the reason)
+                refuse_tensors_in(v, self._label())
+            return arr
         except TypeError as e:
             if str(e).startswith(self._label()):
                 raise
@@ -443,9 +442,10 @@ class Tensor:
 
 
 def refuse_tensors_in(v: Any, what: str) -> None:
-    """A list or tuple holding Tensors would become an array of their values (``np.asarray`` reads them),
-    cut from their graphs: a silent zero gradient. Refused, naming ``what``. (Level by level, any depth;
-    the types of a level's items are gathered in C: a list of 10^6 numbers costs ~20 ms, not a Python loop.)"""
+    """A list or tuple holding Tensors cannot become an array (xpgrad has no ``stack`` yet; NumPy makes an
+    object array of them, or, for a library that reads their values, a constant cut from their graphs): say
+    so, naming ``what``, where a conversion failed. (Level by level, any depth; the types of a level's items
+    gathered in C.)"""
     level = [v] if type(v) in _SEQUENCES else []
     while level:
         deeper = []
@@ -453,9 +453,9 @@ def refuse_tensors_in(v: Any, what: str) -> None:
             kinds = set(map(type, seq))
             if any(issubclass(k, Tensor) for k in kinds):
                 raise TypeError(
-                    f"{what}: a list holding Tensors would make an array of their values, cut from their graphs "
-                    "(no gradient would flow back); build the array from Tensors with xpgrad ops instead "
-                    "(xpgrad.where, broadcasting, reshape), or pass t.value to mean a constant"
+                    f"{what}: a list holding Tensors cannot become an array (xpgrad has no stack or concat yet); "
+                    "build it from Tensors with xpgrad ops (xpgrad.where, broadcasting, reshape), or pass t.value "
+                    "to mean a constant"
                 )
             if not kinds.isdisjoint(_SEQUENCES):
                 deeper.extend(item for item in seq if type(item) in _SEQUENCES)

@@ -88,6 +88,16 @@ def unfused(ps: list[Any], outs: list[Any]) -> Callable[..., list[Any]]:
 ULP = {"float64": 4 * np.finfo(np.float64).eps, "float32": 4 * np.finfo(np.float32).eps}
 
 
+def agree(
+    fused: Callable[..., list[Any]], ps: list[Any], outs: list[Any], *arrays: Any, dtype: str = "float64"
+) -> list:
+    """Call a fused function of ``outs`` and check that it gives the unfused results (`same`); its outputs."""
+    with np.errstate(invalid="ignore"):  # NumPy (standing in for CuPy) warns at inf - inf in the final sums
+        got = [np.asarray(v) for v in fused(*arrays)]
+    same(got, unfused(ps, outs)(*arrays), dtype, max((np.size(a) for a in arrays), default=1))
+    return got
+
+
 def same(fused: list, plain: list, dtype: str, n_sum_terms: int) -> None:
     """Fused outputs equal unfused ones: specials exactly, elementwise within ULP, sums within the summation-order bound
     (both given as host NumPy arrays)."""

@@ -10,11 +10,11 @@ import pytest
 
 import xpgrad
 from in_threads import run_in_threads
-from xpgrad._remat import RELEASED
+from xpgrad._remat import LARGE, RELEASED
 
 
 def _large() -> np.ndarray:
-    return np.linspace(0.1, 1.0, 1 << 16)  # large: its intermediates are released and lend buffers (`_remat`)
+    return np.linspace(0.1, 1.0, LARGE)  # large: its intermediates are released and lend buffers (`_remat`)
 
 
 def test_gradients_in_threads_leave_every_other_node_at_order_zero() -> None:
@@ -38,7 +38,7 @@ def test_a_large_gradient_in_one_thread_defers_none_of_another_threads_nodes(
 ) -> None:
     from xpgrad import _grad
 
-    n = 1 << 16  # large: this gradient graph is built first and evaluated afterwards (`_lazy`)
+    n = LARGE  # large: this gradient graph is built first and evaluated afterwards (`_lazy`)
     deferring, built = threading.Event(), threading.Event()
     sweep = _grad._sweep
 
@@ -75,7 +75,7 @@ def test_a_thread_never_merges_with_a_large_gradient_another_thread_is_settling(
     # B would hold a node whose value A frees
     from xpgrad import _lazy
 
-    n = 1 << 16
+    n = LARGE
     x, y = xpgrad.Tensor(np.linspace(0.1, 1.0, n)), xpgrad.Tensor(np.linspace(1.0, 2.0, n))
     out = xpgrad.sum(xpgrad.exp(x) * y * y)
     settling, built = threading.Event(), threading.Event()
@@ -299,7 +299,7 @@ def test_a_released_value_recomputed_while_another_thread_releases_its_operand()
                 bad.append("u")
 
     run_in_threads(differentiate, read)
-    assert reads[0] > 0 and not bad, (reads[0], bad[:3])
+    assert reads[0] > 10 and not bad, (reads[0], bad[:3])  # (the reader ran alongside, many times)
 
 
 def test_a_deferred_node_belongs_to_its_thread_before_another_can_find_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,7 @@ from ._tensor import Tensor
 
 __all__ = ["LARGE", "deferred", "is_large", "settle_all"]
 
-LARGE = 1 << 16
+LARGE = _remat.LARGE
 """Gradients with respect to arrays of at least this many elements are built deferred and freed."""
 
 

@@ -281,18 +281,9 @@ def _donor(node: Tensor, r: Any, vals: list[Any]) -> int | None:
     for i, c in enumerate(children):
         if r[i + 1] or c._remat != 0 or c.op is None or not is_big(c) or reads(c)[0] or not releasable(c):
             continue
-        if fits(vals[i], node._dtype, node._shape) and alone(vals, i, 1) and _once(c, children):
+        if fits(vals[i], node._dtype, node._shape) and alone(vals, i, 1):  # (``y * y``: held twice by vals)
             return i
     return None
-
-
-def _once(c: Tensor, children: tuple[Tensor, ...]) -> bool:
-    """Whether ``c`` is one operand of ``children`` only (``y * y`` must not write into y's buffer)."""
-    n = 0
-    for d in children:
-        if d is c:
-            n += 1
-    return n == 1
 
 
 refcount = getattr(sys, "getrefcount", None)

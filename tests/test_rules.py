@@ -5,6 +5,7 @@ One table: op name -> (sample domain, orders to check). Adding an op adds one li
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 
 import xpgrad
+from xpgrad import _cse
+from xpgrad._graph import toposort
 
 # name: (low, high) of sample inputs, and the derivative order checked (3 where smooth there)
 UNARY = {
@@ -106,6 +109,38 @@ def test_closed_forms(tb) -> None:
         g = y.grad(x)
         np.testing.assert_allclose(tb.np(g), d1, rtol=1e-13)
         np.testing.assert_allclose(tb.np(g.grad(x)), d2, rtol=1e-13)
+
+
+@pytest.mark.parametrize("merging", [True, False], ids=["merging", "no-merging"])
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_rule_of_one_operand_twice(tb, name: str, merging: bool) -> None:
+    # op(x, x): both inputs' rules reach the same node (the sweep takes one contribution twice for the
+    # ops marked symmetric, add and multiply), with merging on and off
+    ((lo, hi), (lo_b, hi_b)), order = BINARY[name]
+    x = sample(tb, max(lo, lo_b), min(hi, hi_b), (2, 3), "float64", seed=7)
+    fn = getattr(xpgrad, name)
+    with contextlib.nullcontext() if merging else _cse.disabled():
+        xpgrad.check_grads(lambda t: fn(t, t), x, order=order)
+        xs, t = tb.np(x), xpgrad.Tensor(x)
+        closed = {
+            "add": lambda: 2.0,
+            "subtract": lambda: 0.0,
+            "multiply": lambda: 2 * xs,
+            "divide": lambda: 0.0,
+            "pow": lambda: xs**xs * (np.log(xs) + 1),
+        }
+        if name in closed:
+            want = np.broadcast_to(closed[name](), xs.shape)
+            np.testing.assert_allclose(tb.np(fn(t, t).grad(t)), want, rtol=1e-13)
+
+
+def test_a_product_of_one_operand_twice_has_one_product_in_its_gradient() -> None:
+    # the rules of x * x give g * x for both inputs: built once, not once and again to be merged (issue 5, B4)
+    with _cse.disabled():
+        x = xpgrad.Tensor(np.array([0.5, 1.5]))
+        (g,) = xpgrad.grad(x * x, [x], cotangent=np.array([3.0, 5.0]))
+    np.testing.assert_array_equal(g.numpy(), [3.0, 15.0])
+    assert sum(n.op is not None and n.op.name == "multiply" for n in toposort([g])) == 1
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # NumPy warns on IEEE inf; others don't

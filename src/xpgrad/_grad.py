@@ -143,8 +143,12 @@ def _sweep(
         if op is None or op.result == "bool":
             continue
         children, params, rules = node.children, node.params, op.vjp
+        contrib = None
         for k, child in enumerate(children):
             if child not in relevant:
+                continue
+            if contrib is not None and op.symmetric and child is children[0]:  # ``y * y``: the second rule
+                cts[child] = _fast(_ADD, cts[child], contrib)  # gives the first's node (issue 5, B4: a merge)
                 continue
             rule = rules[k]
             if rule is ZERO:

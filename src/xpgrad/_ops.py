@@ -56,6 +56,7 @@ class OpDef:
     promote: tuple[int, ...] = ()
     dtype: Callable[..., Any] | None = None
     moves: bool = False
+    symmetric: bool = False  # op(a, b) == op(b, a), each input's rule the other's mirrored: one rule for y * y
     meta: tuple[int, ...] = ()  # inputs whose values are read only for their shape, dtype and device
     shape: Callable[..., Any] | None = None
     simplify: Callable[..., Any] | None = None

@@ -298,6 +298,7 @@ _binary(
     dunder="add",
     fold=operator.add,
     simplify=_simplify_add,
+    symmetric=True,
 )
 _binary(
     "subtract",
@@ -316,6 +317,7 @@ _binary(
     dunder="mul",
     fold=operator.mul,
     simplify=_simplify_multiply,
+    symmetric=True,
 )
 # d(a/b)/db = -out/b: no b*b, which would overflow for |b| > 1e154
 _binary(

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import timing
 from .peers.numpy_ref import hand_written
+from .peers.xpgrad_peer import graph
 from .runner import output_labels
 from .scenarios import F64, Task
 from .timing import disagreement
@@ -80,29 +81,22 @@ def contenders(task: Task, dev: Device, xs: list[Any], want: list[np.ndarray]) -
     """The calls to time, each checked against ``want`` first; and what was not timed, with the reason."""
     import xpgrad as xg
 
-    expr = task.expr()
     calls: dict[str, Call] = {}
     notes: dict[str, str] = {}
 
-    def graph(leaves: list[Any]) -> list[Any]:
-        out = expr(xg, *leaves)
-        if task.order == 1:
-            return [out, *xg.grad(out, leaves)]
-        return [xg.grad(xg.sum(xg.grad(out, [leaves[0]])[0]), [leaves[0]])[0]]
-
     def eager() -> list[Any]:
-        return [t.value for t in graph([xg.Tensor(a) for a in xs])]
+        return [t.value for t in graph(xg, task, [xg.Tensor(a) for a in xs])]
 
     calls["xpgrad"] = eager
     t0 = time.perf_counter()
     ps = [xg.placeholder(shape=a.shape, dtype=str(a.dtype), backend=dev.backend) for a in xs]
-    fn = xg.function(ps, graph(ps))
+    fn = xg.function(ps, graph(xg, task, ps))
     notes["xpgrad-fn compile_s"] = f"{time.perf_counter() - t0:.3f}"
     calls["xpgrad-fn"] = lambda: fn(*xs)
     if task.expr_name in ("compute", "memory", "sinx", "cube", "chain") or task.steps <= 100:
         t0 = time.perf_counter()
         try:
-            fused = xg.fuse(ps, graph(ps))
+            fused = xg.fuse(ps, graph(xg, task, ps))
             fused(*xs)
             dev.sync()
             notes["xpgrad-fused compile_s"] = f"{time.perf_counter() - t0:.3f}"
@@ -173,18 +167,17 @@ def _torch(task: Task, dev: Device, xs: list[Any]) -> Call | str:
     return call
 
 
+def bandwidth_calls(xp: Any, n: int) -> list[tuple[str, Call, int]]:
+    """The device's copy and ``x + y`` on ``n`` float64 elements (into a buffer of their own), with the bytes
+    each moves: the bandwidth the fused kernels are measured against."""
+    x, y, z = xp.ones(n), xp.ones(n), xp.empty(n)
+    return [("copy", lambda: xp.copyto(z, x), 2 * n * F64), ("add", lambda: xp.add(x, y, out=z), 3 * n * F64)]
+
+
 def bandwidth(dev: Device, n: int, rounds: int) -> dict[str, float]:
     xp = dev.xp
-    x, y, z = xp.ones(n), xp.ones(n), xp.empty(n)
-
-    def copy() -> None:
-        xp.copyto(z, x)
-
-    def add() -> None:
-        xp.add(x, y, out=z)
-
     res = {}
-    for name, call, nbytes in (("copy", copy, 2 * n * F64), ("add", add, 3 * n * F64)):
+    for name, call, nbytes in bandwidth_calls(xp, n):
         inner = calibrate(call, dev, 0.02)
         t = statistics.median(timing.sample(call, inner, dev.sync) for _ in range(rounds))
         res[f"{name}_GBps"] = nbytes / t / 1e9

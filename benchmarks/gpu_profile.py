@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 
 from . import timing
-from .exprs import compute_bound, memory_bound
+from .gpu import bandwidth_calls
+from .peers.xpgrad_peer import graph
 from .scenarios import F64, Task
 
-EXPRS = {"compute": compute_bound, "memory": memory_bound}
+EXPRS = ("compute", "memory")  # the B1 expressions (`Task.expr_name`), fused
 STEPS = ("call_shape", "ascontiguousarray", "empty", "launch")
 
 
@@ -122,8 +123,7 @@ def fused(name: str, n: int, xp: Any) -> tuple[Callable[..., Any], list[Any]]:
     xp.RawModule = Timed
     try:
         ps = [xg.placeholder(shape=(None,), dtype="float64") for _ in range(2)]
-        out = EXPRS[name](xg, *ps)
-        f = xg.fuse(ps, [out, *xg.grad(out, ps)], engine="cupy")
+        f = xg.fuse(ps, graph(xg, Task(name, 1, n), ps), engine="cupy")
     finally:
         xp.RawModule = real
     return f, [xp.asarray(a) for a in Task(name, 1, n).inputs()]
@@ -155,10 +155,8 @@ def profile(xp: Any, sync: Callable[[], None], sizes: list[int], repeat: int) ->
 
     report: dict[str, Any] = {"sizes": {}}
     for n in sizes:
-        x, y, z = xp.ones(n), xp.ones(n), xp.empty(n)
         entry: dict[str, Any] = {
-            "copy": timings(lambda x=x, z=z: xp.copyto(z, x), sync, repeat) | {"bytes": 2 * n * F64},
-            "add": timings(lambda x=x, y=y, z=z: xp.add(x, y, out=z), sync, repeat) | {"bytes": 3 * n * F64},
+            name: timings(call, sync, repeat) | {"bytes": nbytes} for name, call, nbytes in bandwidth_calls(xp, n)
         }
         for name in EXPRS:  # (the memory-bound one last: its function is the grid sizes' below)
             f, xs = fused(name, n, xp)

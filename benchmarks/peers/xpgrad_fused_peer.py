@@ -14,6 +14,7 @@ import numpy as np
 
 from ..scenarios import Task
 from .base import Prepared, Unavailable, arrays
+from .xpgrad_peer import graph
 
 MAX_NODES = 600  # nodes of the value + gradient graph a kernel is generated for
 
@@ -36,13 +37,8 @@ class XpgradFusedPeer:
             raise Unavailable(f"{task.steps}-step chain: too long for one generated kernel (limit ~{MAX_NODES} nodes)")
         t0 = time.perf_counter()
         ps = [xg.placeholder(shape=a.shape, dtype=str(a.dtype)) for a in inputs]
-        out = task.expr()(xg, *ps)
-        if task.order == 1:
-            outs = [out, *xg.grad(out, ps)]
-        else:
-            outs = [xg.grad(xg.sum(xg.grad(out, [ps[0]])[0]), [ps[0]])[0]]
         try:
-            fn = xg.fuse(ps, outs, engine="numba")
+            fn = xg.fuse(ps, graph(xg, task, ps), engine="numba")
         except xg.FusionError as e:
             raise Unavailable(str(e)) from e
         fn(*inputs)  # numba compiles on the first call

@@ -31,6 +31,16 @@ def _to_numpy(outs: Sequence[Any]) -> list[np.ndarray]:
     return arrays([getattr(o, "value", o) for o in outs])
 
 
+def graph(xg: Any, task: Task, xs: Sequence[Any]) -> list[Any]:
+    """Outputs of the task as xpgrad Tensors built on the leaves or placeholders ``xs`` (value and gradients,
+    or the second derivative): what every xpgrad contender computes, eager, compiled, fused, on any device."""
+    out = task.expr()(xg, *xs)
+    if task.order == 1:
+        return [out, *xg.grad(out, list(xs))]
+    g = xg.grad(out, [xs[0]])[0]
+    return [xg.grad(xg.sum(g), [xs[0]])[0]]
+
+
 class XpgradPeer:
     compiled: bool
 
@@ -41,15 +51,6 @@ class XpgradPeer:
 
     def version(self) -> str:
         return str(getattr(self.xg, "__version__", "?"))
-
-    def _graph(self, task: Task, xs: list[Any]) -> list[Any]:
-        """Outputs of the task as xpgrad Tensors built on the leaves or placeholders ``xs``."""
-        xg, expr = self.xg, task.expr()
-        out = expr(xg, *xs)
-        if task.order == 1:
-            return [out, *xg.grad(out, xs)]
-        g = xg.grad(out, [xs[0]])[0]
-        return [xg.grad(xg.sum(g), [xs[0]])[0]]
 
     def prepare(self, task: Task, inputs: Sequence[np.ndarray]) -> Prepared:
         try:
@@ -62,7 +63,7 @@ class XpgradPeer:
         if not self.compiled:
 
             def call() -> list[Any]:
-                return _values(self._graph(task, [xg.Tensor(a) for a in inputs]))
+                return _values(graph(xg, task, [xg.Tensor(a) for a in inputs]))
 
             return Prepared(call=call, to_numpy=arrays)
         for attr in ("placeholder", "function"):
@@ -70,7 +71,7 @@ class XpgradPeer:
                 raise Unavailable(f"xpgrad has no {attr}()")
         t0 = time.perf_counter()
         ps = [xg.placeholder(shape=a.shape, dtype=str(a.dtype)) for a in inputs]
-        fn = xg.function(ps, self._graph(task, ps))
+        fn = xg.function(ps, graph(xg, task, ps))
         compile_s = time.perf_counter() - t0
         return Prepared(call=lambda: fn(*inputs), to_numpy=_to_numpy, compile_s=compile_s)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The same suite on CuPy, for a machine with a CUDA GPU. Fails (rather than skipping) when CuPy
 # cannot use a device, so a green GPU job really ran on the GPU.
-# Set XPGRAD_NO_INSTALL=1 where dependencies are preinstalled and there is no package index.
+# Set XPGRAD_NO_INSTALL=1 where dependencies are preinstalled and there is no package index (xpgrad itself is
+# installed without its dependencies, unless this checkout's is importable already, as ci/gpu-run.sh leaves it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Set PYTHON to pick the interpreter (default: python, else python3: GPU images often have only the latter).
@@ -10,7 +11,7 @@ if [[ -z "${XPGRAD_NO_INSTALL:-}" ]]; then
   # a CuPy already installed (any CUDA build) is kept; otherwise the CUDA 12 build (pip install -e '.[cuda13]' for 13)
   if "$PY" -c "import cupy" 2>/dev/null; then extra="test"; else extra="test,cupy"; fi
   "$PY" -m pip install --quiet -e ".[$extra]"
-else
+elif ! "$PY" -c "import sys, xpgrad; sys.exit(not xpgrad.__file__.startswith('$PWD/src/'))" 2>/dev/null; then
   "$PY" -m pip install --quiet --no-deps --no-build-isolation -e .
 fi
 "$PY" - <<'PY'

@@ -82,3 +82,12 @@ def tb(request: pytest.FixtureRequest) -> TB:
     if why is not None:
         pytest.skip(f"backend {request.param.id} unavailable: {why}")
     return request.param
+
+
+@pytest.fixture
+def cp(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`tests/fake_cupy.py` as ``cupy`` for the test: the fused GPU runner's kernels compiled by the host C++
+    compiler and run on the host."""
+    import fake_cupy
+
+    return fake_cupy.install(monkeypatch)

@@ -18,11 +18,6 @@ from xpgrad._fuse.lower import lower
 pytestmark = pytest.mark.skipif(fake_cupy.CXX is None, reason="no host C++ compiler")
 
 
-@pytest.fixture
-def cp(monkeypatch: Any) -> Any:
-    return fake_cupy.install(monkeypatch)
-
-
 def _gpu(ins: list[Any], outs: list[Any]) -> Any:
     return compile_cuda(lower(ins, outs))
 

@@ -29,11 +29,6 @@ NVCC = shutil.which("nvcc")
 host = pytest.mark.skipif(fake_cupy.CXX is None, reason="no host C++ compiler to compile the kernel with")
 
 
-@pytest.fixture
-def cp(monkeypatch: pytest.MonkeyPatch) -> Any:
-    return fake_cupy.install(monkeypatch)
-
-
 def _on_host(ps: list[Any], outs: list[Any], data: list[np.ndarray], dtype: str = "float64") -> None:
     agree(compile_cuda(lower(ps, outs)), ps, outs, *data, dtype=dtype)
 

@@ -172,3 +172,21 @@ def test_sums_are_0d_arrays_on_every_engine(engine: Compile) -> None:
     for f in (engine([x], outs), fuse([x], outs, engine="unfused")):
         got = f(np.arange(3.0))
         assert all(type(v) is np.ndarray and v.shape == () for v in got), [type(v) for v in got]
+
+
+def test_the_fallback_is_the_plan_executor_and_feeds_no_placeholder(tb) -> None:
+    """``engine="unfused"`` (and "auto" without a fused engine for the backend) runs `xpgrad.function`'s
+    plan: eager's results to the bit, on any backend's arrays, and the graph's own placeholders stay unfed
+    (it fed them, so the user's graph held the last call's arrays, and two threads fed one graph)."""
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", name="x")
+    loss = xpgrad.sum(xpgrad.sin(x) * x)
+    outs = [loss, loss.grad(x)]
+    f = fuse([x], outs, engine="unfused")
+    data = tb.arr([0.5, 1.0, 2.0])
+    got = f(data)
+    assert x.value is None and loss._value is None
+    leaf = xpgrad.Tensor(data)
+    eager = xpgrad.sum(xpgrad.sin(leaf) * leaf)
+    for g, want in zip(got, [eager, eager.grad(leaf)], strict=True):
+        assert getattr(g, "shape", None) == want.shape  # a 0-d array, not a scalar
+        np.testing.assert_array_equal(tb.np(g), tb.np(want))

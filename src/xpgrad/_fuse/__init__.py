@@ -3,7 +3,7 @@
 `fuse(inputs, outputs)` returns ``f(*arrays) -> [arrays]``. On NumPy arrays with numba installed
 (the ``fuse`` extra) it is one generated, multi-threaded loop (`cpu`); `cuda` generates the same
 program as CUDA kernels (CuPy RawModule): one pass, then one launch for the final sums. Without numba the
-graph is evaluated unfused (`unfused`).
+graph runs on `xpgrad.function`'s plan executor, unfused (`unfused`).
 """
 
 from __future__ import annotations

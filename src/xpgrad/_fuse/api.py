@@ -23,8 +23,8 @@ def fuse(inputs: Sequence[Tensor], outputs: Sequence[Tensor], engine: Engine = "
         outputs: Tensors built from them: elementwise ops of the fusible set (see `cexpr`), the
             structural ops of gradient graphs, and full ``sum``/``mean`` as final results.
         engine: "numba" (CPU, one parallel loop), "cupy" (one CUDA kernel), "unfused"
-            (re-evaluate the graph op by op), or "auto": the backend's fused engine when it is
-            installed, else unfused.
+            (`xpgrad.function`'s plan executor, op by op: eager's results), or "auto": the backend's
+            fused engine when it is installed, else unfused.
 
     Returns:
         ``f(*arrays) -> list`` of the outputs' arrays, as the unfused graph computes them: sums as 0-d

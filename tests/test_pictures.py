@@ -141,6 +141,30 @@ def test_expr_is_python_with_minimal_parentheses(build, text) -> None:
     np.testing.assert_array_equal(got.numpy(), t.numpy())
 
 
+@pytest.mark.parametrize(
+    ("build", "text"),
+    [
+        (lambda x, y: x[1], "x[1]"),
+        (lambda x, y: x[1:3], "x[1:3]"),
+        (lambda x, y: x[:, ::2], "x[:, ::2]"),
+        (lambda x, y: x[::-1, -3:-1], "x[::-1, -3:-1]"),
+        (lambda x, y: x[..., None], "x[..., None]"),
+        (lambda x, y: x[-1, ..., 1], "x[-1, ..., 1]"),
+        (lambda x, y: x[...], "x[...]"),
+        (lambda x, y: (x + y)[0] * 2, "(x + y)[0] * 2"),
+        (lambda x, y: -(x[0] ** 2), "-x[0] ** 2"),
+        (lambda x, y: xpgrad.sum(x[:, 1:] * y[:, 1:]), "sum(x[:, 1:] * y[:, 1:])"),
+    ],
+)
+def test_expr_of_basic_indexing_is_python(build, text) -> None:
+    x = Tensor(np.arange(12.0).reshape(3, 4), name="x")
+    y = Tensor(np.linspace(1.0, 2.0, 12).reshape(3, 4), name="y")
+    t = build(x, y)
+    assert t.expr() == text
+    got = eval(text, {"x": x, "y": y, "sum": xpgrad.sum})  # the text means the same graph
+    np.testing.assert_array_equal(got.numpy(), t.numpy())
+
+
 def test_expr_of_the_seed_gradient_is_as_by_hand() -> None:
     _, _, z2, g = _seed()
     assert z2.expr() == "(x + y) * y"

@@ -20,6 +20,7 @@ from typing import Any
 from ._cse import typed
 from ._dtypes import dtype_name
 from ._graph import toposort
+from ._shapes import unpack_key
 from ._tensor import Tensor
 
 __all__ = ["expr"]
@@ -118,7 +119,9 @@ def _emit(top: Tensor, atoms: dict[int, tuple[str, int]]) -> str:
         paren = prec < need
         parts: list[Any] = ["("] if paren else []
         cs = node.children
-        if sym is not None and len(cs) == 1:
+        if node.op.name == "index":  # basic indexing as Python writes it: x[1:3, None]
+            parts += [(cs[0], ATOM, False), _subscript(node.params["key"])]
+        elif sym is not None and len(cs) == 1:
             parts += [sym, (cs[0], POW, False)]
         elif sym is not None:
             left, right = (prec + 1, prec) if sym == "**" else (prec, prec + 1)
@@ -147,8 +150,25 @@ def _emit(top: Tensor, atoms: dict[int, tuple[str, int]]) -> str:
     return "".join(out)
 
 
+def _subscript(key: tuple[Any, ...]) -> str:
+    """A packed basic index (`_shapes.pack_key`) as Python writes it, ``[1:3, ::2, None]``; the ``...`` that
+    packing appends to every key is left out (``x[0]`` means ``x[0, ...]``)."""
+    items = key[:-1] if len(key) > 1 and key[-1] is Ellipsis else key
+    out = []
+    for k in items:
+        if isinstance(k, tuple):  # ("slice", start, stop, step)
+            start, stop, step = ("" if v is None else str(v) for v in k[1:])
+            out.append(f"{start}:{stop}" + (f":{step}" if step else ""))
+        else:
+            out.append("..." if k is Ellipsis else repr(k))
+    return "[" + ", ".join(out) + "]"
+
+
 def _param(node: Tensor, k: str, v: Any) -> str:
-    """A param as Python would spell it: a dtype by its name (``dtype='float32'``, not the class)."""
+    """A param as Python would spell it: a dtype by its name (``dtype='float32'``, not the class), an index
+    with its slices (``key=(slice(1, None, None), Ellipsis)``)."""
     if k == "dtype" and v is not None and node._bk is not None:
         return repr(dtype_name(node._bk.xp, v))
+    if k == "key":  # a packed basic index (`_shapes.pack_key`): its slices as slice objects
+        return repr(unpack_key(v))
     return repr(v)

@@ -365,3 +365,26 @@ def test_a_released_value_a_user_reads_is_kept(monkeypatch: pytest.MonkeyPatch) 
         want = want * 1.01 + 0.01
     np.testing.assert_array_equal(first, want)
     np.testing.assert_allclose(float(loss), np.sum((want - 0.5) ** 2))
+
+
+def _fortran_sums(tb: Any, a: np.ndarray, refeed: bool) -> tuple[float, np.ndarray]:
+    x = tb.t(np.zeros(a.shape) if refeed else a)
+    c = x * 2.0
+    s = xpgrad.sum(c)  # reads only c's shape: c may be released
+    if refeed:  # c recomputed by forward() from a column-major leaf, then dropped again after its last use
+        x.value = tb.arr(a)
+        s.forward()
+    w = (xpgrad.ones_like(c) + 1.0) * x  # laid out as ones_like's result is, as the sums' order is
+    return xpgrad.sum(w).item(), tb.np(xpgrad.sum(w, axis=0))
+
+
+@pytest.mark.parametrize("refeed", [False, True])
+def test_a_value_laid_out_unlike_its_stand_in_is_kept(tb: Any, refeed: bool) -> None:
+    # Found by review: ones_like of a released value was evaluated on a stand-in (zero strides), which
+    # NumPy lays out in row-major order, where the value itself (a transpose: column-major) gave column-major;
+    # a sum of a product with it then added in another order (-310.93292552650706 against -310.9329255265072).
+    a = np.random.default_rng(0).uniform(-1, 1, (256, LARGE // 256)).T
+    total, columns = _fortran_sums(tb, a, refeed)
+    with _remat.disabled():
+        want_total, want_columns = _fortran_sums(tb, a, refeed)
+    assert total == want_total and np.array_equal(columns, want_columns)

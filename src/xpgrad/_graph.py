@@ -51,7 +51,7 @@ def forward(roots: Iterable[Tensor]) -> None:
 
 def _recompute(order: list[Tensor], uses: dict[int, int] | None) -> None:
     from ._build import evaluate
-    from ._remat import FREED, RELEASED
+    from ._remat import FREED, RELEASED, like_standin
 
     for node in order:
         if node.op is None:
@@ -70,7 +70,10 @@ def _recompute(order: list[Tensor], uses: dict[int, int] | None) -> None:
                 if c._remat == RELEASED and id(c) in uses:
                     left = uses[id(c)] = uses[id(c)] - 1
                     if left == 0:
-                        c._value = None
+                        if like_standin(c._bk, c._value):
+                            c._value = None
+                        else:  # now laid out unlike its stand-in (a leaf fed a transpose): kept (see `_remat`)
+                            c._remat = 0
 
 
 def unfed_placeholders(root: Tensor) -> list[Tensor]:

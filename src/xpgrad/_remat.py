@@ -7,7 +7,8 @@ the ``add`` under ``sum``, read only for its shape). Like PyTorch, which keeps o
 saves, an eager node's value is now released when a parent is evaluated, if
 
 - it is an op node (never a leaf, placeholder or constant) of at least `LARGE` elements with a
-  fully known static shape and dtype,
+  fully known static shape and dtype, laid out in row-major order as its stand-in would make what is
+  made like it (`like_standin`),
 - its own rule does not read its output, and no parent's rule read it (that pins it for good).
 
 What a rule reads is found once per op (and params and constant operands) by tracing the rule on
@@ -43,6 +44,7 @@ __all__ = [
     "after",
     "disabled",
     "fill",
+    "like_standin",
     "recompute",
     "reads",
     "release",
@@ -196,11 +198,29 @@ def releasable(c: Tensor) -> bool:
     operands have values or are released themselves. (An operand with neither is an intermediate of an
     earlier gradient that `_lazy` freed: a returned gradient must keep its value, or reading it after a
     second derivative would give None.)"""
-    if not (_on[0] and c.op is not None and c._value is not None and is_big(c)):
+    if not (_on[0] and c.op is not None and c._value is not None and is_big(c) and like_standin(c._bk, c._value)):
         return False
     for d in c.children:  # (a loop, not all(<generator>): issue 5, per large node)
         if d._value is None and d._remat != RELEASED:
             return False
+    return True
+
+
+def like_standin(bk: Any, v: Any) -> bool:
+    """Whether the array ``v`` is laid out as its `standin` lays out what is made like it: ``ones_like``,
+    ``zeros_like`` (NumPy's and CuPy's order 'K') follow their operand's strides, and a stand-in's, all zero,
+    give row-major order. A value in another order (a transpose's column-major one) is not released: made
+    like its stand-in, a ones_like would be laid out otherwise than with the value, and a later sum of a
+    product with it would add in another order (other last bits). ``bk``: ``v``'s backend."""
+    strides = getattr(v, "strides", None) if bk.strides is None or v is None else bk.strides(v)
+    if strides is None or len(strides) < 2:
+        return True
+    outer = None
+    for n, s in zip(v.shape, strides, strict=True):  # |strides| of the axes that are not 1 never grow
+        if n > 1:
+            if outer is not None and abs(s) > outer:
+                return False
+            outer = abs(s)
     return True
 
 

@@ -34,6 +34,9 @@ class Backend:
     ``x * 0.999`` in ~1.0 us on small arrays (it converts the number at every call). The result is the
     same: the number takes the array's dtype either way. CuPy leaves it off (a number is a kernel argument,
     a 0-d array a device read)."""
+    strides: Callable[[Any], Any] | None = None
+    """An array's strides, where the array has no ``strides`` of its own (array-api-strict): only their
+    order is read, to know whether a released value's stand-in is laid out as the value (`_remat.like_standin`)."""
     _fns: dict[Any, Callable[..., Any]] = field(default_factory=dict)
     _into: dict[Any, Any] = field(default_factory=dict)
 

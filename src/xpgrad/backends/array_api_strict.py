@@ -35,6 +35,7 @@ def load() -> Backend:
         owns=lambda x: type(x).__module__.startswith("array_api_strict"),
         to_numpy=lambda x: np.from_dlpack(x),
         from_numpy=from_numpy,
+        strides=lambda x: np.from_dlpack(x).strides,  # (a view: the wrapped NumPy array's layout)
     )
 
 

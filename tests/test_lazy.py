@@ -91,3 +91,15 @@ def test_a_large_gradient_never_merges_with_a_value_gone_stale() -> None:
     (g,) = xpgrad.grad(xpgrad.sum(xpgrad.sin(x)), [x])
     np.testing.assert_allclose(g.value, np.cos(1.0), rtol=1e-15)
     np.testing.assert_allclose(c.value, np.cos(1.0), rtol=1e-15)  # the merged node is current again
+
+
+def test_releasing_off_keeps_every_value_of_a_large_gradient() -> None:
+    # Found by review: `_remat.disabled()` still built large gradients deferred, freeing their intermediates
+    # and writing results into their buffers, where the README says it keeps everything (the reference the
+    # released and lent values are compared with).
+    a, b = _data()
+    with _remat.disabled():
+        x, y = xpgrad.Tensor(a), xpgrad.Tensor(b)
+        out = xpgrad.sum(xpgrad.sin(x) * y + xpgrad.exp(x * y) / (1 + y * y))
+        nodes = [n for n in toposort(xpgrad.grad(out, [x, y])) if n.op is not None]
+    assert all(n._value is not None and n._remat == 0 for n in nodes)

@@ -13,6 +13,7 @@ import pytest
 
 import xpgrad
 from fuse_cases import B1, FUSIBLE_OPS, inputs, op_graph, placeholders, refuses_bad_calls, same, unfused, with_grads
+from in_threads import run_in_threads
 from xpgrad._fuse import FusionError, fuse
 
 pytest.importorskip("numba", reason="the fuse extra (numba) is not installed; fused kernels run unfused")
@@ -155,3 +156,21 @@ def test_arrays_a_kernel_would_read_past_the_end_of_are_refused() -> None:
     g = fuse([y, z], [y * z], engine="numba")
     with pytest.raises(ValueError, match="fused as an array"):
         g(np.array(2.0), np.ones(4))
+
+
+def test_threads_calling_one_function_never_share_an_output() -> None:
+    """Each call takes its outputs from the last call's under a lock: two threads that both saw a dropped output
+    as free took the same array (and wrote each other's results into it), or found it gone (a KeyError)."""
+    x = xpgrad.placeholder(shape=(None,), dtype="float64")
+    f = fuse([x], [x * 2.0], engine="numba")
+    f(np.ones(64))  # compiled before the threads start
+
+    def job(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(3000):
+            a = rng.standard_normal(64)
+            (r,) = f(a)
+            np.testing.assert_array_equal(r, a * 2.0)
+            del r  # dropped: free for the next call to write into
+
+    run_in_threads(*(lambda s=s: job(s) for s in range(8)))

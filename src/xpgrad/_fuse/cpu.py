@@ -15,6 +15,7 @@ NumPy's pairwise sum), so their rounding error stays within a few ``(1024 + n/10
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -157,17 +158,22 @@ def _runner(
     import numba
 
     held: dict[int, Any] = {}  # the last call's outputs, reused once the caller has let them go
+    # Choosing the outputs and holding them is one step: two threads that both saw a dropped output as free
+    # would take the same array (and write each other's results into it), or find it gone from ``held``
+    lock = threading.Lock()
     cache = captured_cache(prog)  # each captured leaf's last value and its flat array
     passed = {v: k for k, v in enumerate(prog.inputs)}
+    elems = [k for k, (_, how) in enumerate(prog.outputs) if how == "elem"]
 
     def run(*arrays: Any) -> list[Any]:
         shapes, captured = captured_values(prog, cache, lambda leaf, v: _flat(leaf._bk.to_numpy(v)))
         shape = call_shape(prog, arrays, dtype, shapes)
         flat = [_flat(a) for a in arrays]
         n = math.prod(shape)
-        outs = {k: _buffer(held, k, shape, out_dtypes[k]) for k, (_, how) in enumerate(prog.outputs) if how == "elem"}
-        held.clear()
-        held.update(outs)
+        with lock:  # (once this call's ``outs`` holds an array, `lends` sees it taken)
+            outs = {k: _buffer(held, k, shape, out_dtypes[k]) for k in elems}
+            held.clear()
+            held.update(outs)
         nchunks = max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads())) if n >= SERIAL_BELOW else 1
         partial = np.zeros((nchunks, max(1, len(sums))))
         kernel(*flat, *captured, *(o.reshape(-1) for o in outs.values()), partial, nchunks, n)

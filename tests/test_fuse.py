@@ -174,3 +174,20 @@ def test_threads_calling_one_function_never_share_an_output() -> None:
             del r  # dropped: free for the next call to write into
 
     run_in_threads(*(lambda s=s: job(s) for s in range(8)))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_number_or_0d_exponent_of_one_half_is_numpys_square_root(dtype: str) -> None:
+    """NumPy's power takes the square root for an exponent of 0.5 that is a number or a 0-d array (not for an
+    array of 0.5s): -0.0 ** 0.5 is -0.0 and -inf ** 0.5 nan there, where pow gives +0.0 and inf."""
+    x = xpgrad.placeholder(shape=(None,), dtype=dtype)
+    e = xpgrad.placeholder(shape=(), dtype=dtype)
+    y = xpgrad.placeholder(shape=(None,), dtype=dtype)
+    ps, outs = [x, e, y], [x**0.5, x**e, x**y, xpgrad.sum(x**0.5 * y)]
+    data = np.array([-0.0, -np.inf, np.inf, 0.0, 4.0, 2.0, -1.0, np.nan], dtype)
+    for half in (0.5, 1.5):
+        args = (data, np.array(half, dtype), np.full(8, half, dtype))
+        got, want = fuse(ps, outs, engine="numba")(*args), unfused(ps, outs)(*args)
+        same(got, want, dtype, 8)
+        for g, w in zip(got[:3], want[:3], strict=True):  # `same` takes -0.0 for 0.0
+            np.testing.assert_array_equal(np.signbit(g), np.signbit(w))

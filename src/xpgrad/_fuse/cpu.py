@@ -37,11 +37,15 @@ def available() -> bool:
     return True
 
 
-def _expr(ins: Instr, dt: str, squares: set[str]) -> str:
+def _expr(ins: Instr, dt: str, squares: set[str], halves: set[str], scalar_exponents: set[str]) -> str:
     from .cexpr import PY
 
     if ins.op == "pow" and ins.args[1] in squares:  # x ** 2.0 is x * x exactly (as NumPy computes it)
         return "({0} * {0})".format(*ins.args)
+    if ins.op == "pow" and ins.var in scalar_exponents:  # NumPy's power: x ** 0.5 is sqrt(x), -0.0 and -inf too
+        if ins.args[1] in halves:
+            return f"math.sqrt({ins.args[0]})"
+        return "(math.sqrt({0}) if {1} == 0.5 else {0} ** {1})".format(*ins.args)
     if ins.op == "count":
         return f"{ins.dtype}(n)"
     if ins.op == "literal":
@@ -63,6 +67,7 @@ def source(prog: Program) -> str:
     params += [f"O{k}" for k in elems] + ["partial", "nchunks", "n"]
     ind = " " * 16
     squares = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 2}
+    halves = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 0.5}
     lines = [f"def kernel({', '.join(params)}):", "    for c in prange(nchunks):"]
     lines += ["        lo = (c * n) // nchunks", "        hi = ((c + 1) * n) // nchunks"]
     lines += [f"        s{j} = 0.0" for j in range(len(sums))]
@@ -77,7 +82,7 @@ def source(prog: Program) -> str:
         if ins.op == "sum":
             lines.append(f"{ind}b{sums.index(ins.var)} += {ins.args[0]}")
         else:
-            lines.append(f"{ind}{ins.var} = {_expr(ins, prog.dtype, squares)}")
+            lines.append(f"{ind}{ins.var} = {_expr(ins, prog.dtype, squares, halves, prog.scalar_exponents)}")
     lines += [f"{ind}O{k}[i] = {prog.outputs[k][0]}" for k in elems]
     lines += [f"            s{j} += b{j}" for j in range(len(sums))]
     lines += [f"        partial[c, {j}] = s{j}" for j in range(len(sums))]

@@ -55,6 +55,9 @@ class Program:
     sum_shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # output k's shape, when a sum's is not ()
     checks: dict[tuple[Any, ...], str] = field(default_factory=dict)  # shape pattern -> what: the call shape's patterns
     checked: set[tuple[int, ...]] = field(default_factory=set)  # call shapes that passed ``checks`` (a cache)
+    # ``pow`` instructions whose exponent is a number or a 0-d array in the graph: NumPy's power takes the
+    # square root for such an exponent of 0.5 (sqrt(-0.0) is -0.0, pow's +0.0; sqrt(-inf) nan, pow's inf)
+    scalar_exponents: set[str] = field(default_factory=set)
 
     @property
     def sums(self) -> list[str]:
@@ -280,7 +283,10 @@ def _lower_op(
             if _is_literal_one(prog, var[one]) and node._dtype == node.children[kids.index(other)]._dtype:
                 return var[other], kind[other]
     out_dt = "bool" if node.op.result == "bool" else dt
-    return _emit(prog, name, tuple(var[k] for k in kids), c, out_dt), c
+    v = _emit(prog, name, tuple(var[k] for k in kids), c, out_dt)
+    if name == "pow" and node.children[1]._shape == ():
+        prog.scalar_exponents.add(v)
+    return v, c
 
 
 def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[str, str]:

@@ -191,3 +191,20 @@ def test_a_number_or_0d_exponent_of_one_half_is_numpys_square_root(dtype: str) -
         same(got, want, dtype, 8)
         for g, w in zip(got[:3], want[:3], strict=True):  # `same` takes -0.0 for 0.0
             np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
+
+
+def test_a_where_of_bools_is_bool_and_ops_in_another_float_dtype_are_refused() -> None:
+    """An op's result has the graph's dtype: ``where(c, x > 1, y > 0)`` is bool (it was written as 0.0/1.0), and an
+    op NumPy computes in float64 in a float32 program (``exp`` of a bool, a bool over a bool) is refused, naming it
+    (it was computed in float32)."""
+    x, y = placeholders(2)
+    outs = [xpgrad.where(x > 0, x > 1, y > 0), xpgrad.sum(xpgrad.where(x > 0, x > 1, y > 0))]
+    data = inputs(150, 2)
+    (got, count), (want, want_count) = fuse([x, y], outs, engine="numba")(*data), unfused([x, y], outs)(*data)
+    assert got.dtype == want.dtype == bool and count.dtype == want_count.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
+    assert count == want_count
+    a, b = placeholders(2, "float32")
+    for out, op in ((xpgrad.exp(a > 0), "exp"), ((a > 0) / (b > 0), "divide")):
+        with pytest.raises(FusionError, match=f"op '{op}' computes in float64 in a float32 program"):
+            fuse([a, b], [out * a], engine="numba")

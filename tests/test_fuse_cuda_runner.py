@@ -114,3 +114,10 @@ def test_a_captured_array_broadcast_against_the_inputs_is_refused(cp: Any) -> No
         ValueError, match="does not broadcast"
     ):  # unfused broadcasts (4,) to (3, 4); the kernel reads w[4..11]
         f(np.ones((3, 4)))
+
+
+def test_a_where_of_bools_is_bool(cp: Any) -> None:
+    x, y = placeholders(2)
+    outs = [xpgrad.where(x > 0, x > 1, y > 0)]
+    data = inputs(300, 2)
+    same(_gpu([x, y], outs)(*data), unfused([x, y], outs)(*data), "float64", 300)

@@ -282,11 +282,27 @@ def _lower_op(
         for one, other in ((kids[0], kids[1]), (kids[1], kids[0])):
             if _is_literal_one(prog, var[one]) and node._dtype == node.children[kids.index(other)]._dtype:
                 return var[other], kind[other]
-    out_dt = "bool" if node.op.result == "bool" else dt
+    out_dt = _result_dtype(node, dt)
     v = _emit(prog, name, tuple(var[k] for k in kids), c, out_dt)
     if name == "pow" and node.children[1]._shape == ():
         prog.scalar_exponents.add(v)
     return v, c
+
+
+def _result_dtype(node: Tensor, dt: str) -> str:
+    """The dtype of an elementwise op's result: bool (a comparison, a ``where`` of bools) or the program's ``dt``.
+
+    Any other dtype is refused: NumPy computes some ops of bools in float64 (``exp`` of a bool, a bool
+    divided by a bool) where the kernel would compute in a float32 program's float32."""
+    if node._dtype is None:  # (not known when building: as the op table says)
+        return "bool" if node.op.result == "bool" else dt
+    got = dtype_name(node._bk.xp, node._dtype)
+    if got not in ("bool", dt):
+        raise FusionError(
+            f"fuse: op {node.op.name!r} computes in {got} in a {dt} program; a fused kernel computes in {dt} "
+            "only (cast its operands to it, or run unfused)"
+        )
+    return got
 
 
 def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[str, str]:

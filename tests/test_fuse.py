@@ -208,3 +208,14 @@ def test_a_where_of_bools_is_bool_and_ops_in_another_float_dtype_are_refused() -
     for out, op in ((xpgrad.exp(a > 0), "exp"), ((a > 0) / (b > 0), "divide")):
         with pytest.raises(FusionError, match=f"op '{op}' computes in float64 in a float32 program"):
             fuse([a, b], [out * a], engine="numba")
+
+
+def test_inputs_of_a_graph_of_sums_are_checked_against_their_declared_shapes() -> None:
+    """With only sums as outputs, nothing else pins the call's shape: a (3,) placeholder fed 5 elements, or a
+    (None,) one fed a matrix, was summed over all of them where the unfused graph refuses the call."""
+    x, v = xpgrad.placeholder(shape=(3,), dtype="float64"), xpgrad.placeholder(shape=(None,), dtype="float64")
+    f, g = fuse([x], [xpgrad.sum(x * x)], engine="numba"), fuse([v], [xpgrad.mean(v)], engine="numba")
+    assert float(f(np.ones(3))[0]) == 3.0 and float(g(np.ones(4))[0]) == 1.0
+    for call, data in ((f, np.ones(5)), (f, np.ones((1, 3))), (g, np.ones((2, 3)))):
+        with pytest.raises(ValueError, match=r"input 0 \(placeholder\) as declared"):
+            call(data)

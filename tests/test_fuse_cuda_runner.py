@@ -121,3 +121,11 @@ def test_a_where_of_bools_is_bool(cp: Any) -> None:
     outs = [xpgrad.where(x > 0, x > 1, y > 0)]
     data = inputs(300, 2)
     same(_gpu([x, y], outs)(*data), unfused([x, y], outs)(*data), "float64", 300)
+
+
+def test_inputs_of_a_graph_of_sums_are_checked_against_their_declared_shapes(cp: Any) -> None:
+    x = xpgrad.placeholder(shape=(3,), dtype="float64")
+    f = _gpu([x], [xpgrad.sum(x * x)])
+    assert float(f(np.ones(3))[0]) == 3.0
+    with pytest.raises(ValueError, match=r"input 0 \(placeholder\) as declared"):
+        f(np.ones(5))

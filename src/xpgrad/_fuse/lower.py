@@ -190,6 +190,9 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     prog = Program(dtype=dt, inputs=[input_var[id(t)] for t in inputs], captured=[], scalar_inputs=set())
     # every 0-d input is passed as a scalar, read by the outputs or not: the call checks each input against this
     prog.scalar_inputs.update(input_var[id(t)] for t in inputs if t._shape == ())
+    for k, t in enumerate(inputs):  # as the unfused graph checks its placeholders (a graph of sums has no other check)
+        if t._shape:
+            prog.checks.setdefault(tuple(t._shape), f"input {k} ({t._label()}) as declared")
     var: dict[int, str] = {}
     kind: dict[int, str] = {}
     for node in order:

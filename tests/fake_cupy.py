@@ -118,10 +118,13 @@ extern "C" int launch_{name}(unsigned blocks, unsigned threads, void** args, uns
 
 _dir = Path(tempfile.mkdtemp(prefix="fake_cupy_"))
 launches: list[dict[str, Any]] = []
+modules: list[RawModule] = []  # every module compiled, with the NVRTC options it was given
 
 
 class RawModule:
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, options: tuple[str, ...] = ()) -> None:
+        self.options = options
+        modules.append(self)
         self.kernels = {m[0]: m[1].split(", ") for m in re.findall(r"__launch_bounds__\(\d+\) (\w+)\((.*)\) \{", code)}
         src = SHIM + _shared(code) + "".join(_launcher(k, p) for k, p in self.kernels.items())
         key = hashlib.sha1(src.encode()).hexdigest()[:16]
@@ -188,4 +191,5 @@ def install(monkeypatch: Any, sms: int = SMS) -> types.ModuleType:
     monkeypatch.setitem(sys.modules, "cupy", m)
     monkeypatch.setattr(_Device, "attributes", {"MultiProcessorCount": sms})
     launches.clear()
+    modules.clear()
     return m

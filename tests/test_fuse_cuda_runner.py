@@ -129,3 +129,13 @@ def test_inputs_of_a_graph_of_sums_are_checked_against_their_declared_shapes(cp:
     assert float(f(np.ones(3))[0]) == 3.0
     with pytest.raises(ValueError, match=r"input 0 \(placeholder\) as declared"):
         f(np.ones(5))
+
+
+def test_nvrtc_is_told_not_to_contract_multiplies_and_adds(cp: Any) -> None:
+    """NVRTC fuses ``x * x - y`` into one multiply-add unless told not to (``--fmad=false``): its result then
+    differs from CuPy's unfused one by up to half an ulp of ``x * x`` (-5.6e-5 for x = 1e6 + 0.1, y = its square
+    rounded, where the unfused difference is 0). The host compiler runs with -ffp-contract=off, so only the
+    option shows it here."""
+    x, y = placeholders(2)
+    _gpu([x, y], [x * x - y])
+    assert "--fmad=false" in fake_cupy.modules[-1].options

@@ -26,7 +26,7 @@ from typing import Any
 from . import cexpr
 from .lower import FusionError, Instr, Program, call_shape, captured_cache, captured_values
 
-__all__ = ["BLOCK", "C_TYPES", "compile_cuda", "grid", "kernel_body", "raw_source"]
+__all__ = ["BLOCK", "C_TYPES", "OPTIONS", "compile_cuda", "grid", "kernel_body", "raw_source"]
 
 C_TYPES = {"float64": "double", "float32": "float", "bool": "bool", "int64": "long long"}
 
@@ -176,6 +176,12 @@ def _sums_kernel(prog: Program, t: str) -> list[str]:
     return [*lines, "}"]
 
 
+OPTIONS = ("--fmad=false",)
+"""NVRTC's options. NVRTC contracts a multiply and an add into one fused multiply-add by default (``--fmad=true``),
+across the kernel's statements: ``x * x - y`` then skips the rounding of ``x * x`` (an error of up to half an ulp
+of ``x * x``, unbounded relative to the result) where CuPy's unfused ``multiply`` and ``subtract`` round each."""
+
+
 def grid(n: int, sms: int) -> int:
     """Blocks of `BLOCK` threads for ``n`` elements: one thread an element up to what the SMs hold at once."""
     return max(1, min(-(-n // BLOCK), sms * BLOCKS_PER_SM))
@@ -187,7 +193,7 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
     import numpy as np
 
     src = raw_source(prog)
-    module = cupy.RawModule(code=src)
+    module = cupy.RawModule(code=src, options=OPTIONS)
     kernel = module.get_function("xpgrad_fused")
     dtype = np.dtype(prog.dtype)
     cache = captured_cache(prog)  # each captured leaf's last value and its device array

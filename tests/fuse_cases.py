@@ -150,3 +150,7 @@ def refuses_bad_calls(f: Callable[..., Any], xp: Any) -> None:
         f(xp.zeros(3, xp.float32), xp.zeros(3, xp.float32))
     with pytest.raises(TypeError, match="takes 2 arrays"):
         f(xp.zeros(3))
+    with pytest.raises(TypeError, match="input 1 is a float; pass an array of dtype float64"):
+        f(xp.zeros(3), 2.0)
+    with pytest.raises(TypeError, match="input 0 is a list"):
+        f([1.0, 2.0], xp.zeros(2))

@@ -88,10 +88,12 @@ def call_shape(
     n_in = len(prog.inputs)
     if len(arrays) != n_in:
         raise TypeError(f"fused function takes {n_in} arrays but {len(arrays)} were given")
-    shape = next((tuple(a.shape) for a in arrays if a.ndim), None)
+    shape = next((tuple(a.shape) for a in arrays if getattr(a, "ndim", 0)), None)
     if shape is None:
         shape = next((c for c in captured if c), ())
     for k, (v, a) in enumerate(zip(prog.inputs, arrays, strict=True)):
+        if not hasattr(a, "dtype"):  # (a Python number or list: the kernel reads arrays of its dtype only)
+            raise TypeError(f"fused function: input {k} is a {type(a).__name__}; pass an array of dtype {dtype}")
         if a.dtype != dtype:
             raise TypeError(f"fused function: input {k} has dtype {a.dtype}; it was compiled for {dtype}")
         if (a.ndim == 0) != (v in prog.scalar_inputs):

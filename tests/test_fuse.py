@@ -219,3 +219,15 @@ def test_inputs_of_a_graph_of_sums_are_checked_against_their_declared_shapes() -
     for call, data in ((f, np.ones(5)), (f, np.ones((1, 3))), (g, np.ones((2, 3)))):
         with pytest.raises(ValueError, match=r"input 0 \(placeholder\) as declared"):
             call(data)
+
+
+def test_float32_sums_add_in_float32_as_numpys() -> None:
+    """A float32 sum overflows where NumPy's does: the kernel added float32 summands in float64, so the mean of
+    [3e38, 3e38] was 3e38 and the sum of [3e38, 3e38, -3e38] 3e38, where NumPy's are inf."""
+    (x,) = placeholders(1, "float32")
+    outs = [xpgrad.mean(x), xpgrad.sum(x), xpgrad.sum(x > 0)]
+    for data in ([3e38, 3e38], [3e38, 3e38, -3e38]):
+        a = np.array(data, np.float32)
+        with np.errstate(over="ignore"):
+            same(fuse([x], outs[:2], engine="numba")(a), unfused([x], outs[:2])(a), "float32", len(data))
+        assert fuse([x], outs, engine="numba")(a)[2] == len(data) - data.count(-3e38)  # counts still add in int64

@@ -231,3 +231,12 @@ def test_float32_sums_add_in_float32_as_numpys() -> None:
         with np.errstate(over="ignore"):
             same(fuse([x], outs[:2], engine="numba")(a), unfused([x], outs[:2])(a), "float32", len(data))
         assert fuse([x], outs, engine="numba")(a)[2] == len(data) - data.count(-3e38)  # counts still add in int64
+
+
+def test_an_engine_for_another_backend_is_refused_when_fusing() -> None:
+    """engine='numba' on array-api-strict placeholders fused, then refused every call: "input 0 has dtype
+    array_api_strict.float64; it was compiled for float64"."""
+    pytest.importorskip("array_api_strict")
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", backend="array_api_strict")
+    with pytest.raises(ValueError, match="engine 'numba' runs numpy arrays and the inputs are on array_api_strict"):
+        fuse([x], [x * 2.0], engine="numba")

@@ -56,6 +56,11 @@ def fuse(inputs: Sequence[Tensor], outputs: Sequence[Tensor], engine: Engine = "
             engine = "unfused"
     if engine == "unfused":
         return compile_unfused(ins, outs)
+    if engine == "numba" and not backends <= {"numpy"}:  # (each call would refuse its arrays: "dtype float64 ...")
+        raise ValueError(
+            f"fuse: engine 'numba' runs numpy arrays and the inputs are on {', '.join(sorted(backends))}; "
+            "use engine='auto' or 'unfused'"
+        )
     prog = lower(ins, outs)
     if engine == "numba":
         if not cpu.available():

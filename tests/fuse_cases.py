@@ -99,8 +99,8 @@ def agree(
 
 
 def same(fused: list, plain: list, dtype: str, n_sum_terms: int) -> None:
-    """Fused outputs equal unfused ones: specials exactly, elementwise within ULP, sums within the summation-order bound
-    (both given as host NumPy arrays)."""
+    """Fused outputs equal unfused ones: specials exactly (inf, nan, and the sign of a zero), elementwise within ULP,
+    sums within the summation-order bound (both given as host NumPy arrays)."""
     assert len(fused) == len(plain)
     for f, u in zip(fused, plain, strict=True):
         f, u = np.asarray(f), np.asarray(u)
@@ -116,6 +116,8 @@ def same(fused: list, plain: list, dtype: str, n_sum_terms: int) -> None:
             np.testing.assert_array_equal(np.isnan(f), np.isnan(u))
             finite = np.isfinite(u)
             np.testing.assert_array_equal(f[~finite], u[~finite])
+            zero = u == 0  # a zero keeps its sign (-0.0 is a special value too)
+            np.testing.assert_array_equal(np.signbit(f[zero]), np.signbit(u[zero]))
             err = np.abs(f[finite].astype(np.float64) - u[finite])
             assert np.all(err <= ULP[dtype] * (np.abs(u[finite]) + 1)), float(np.max(err))
 

@@ -133,6 +133,19 @@ def test_float32_is_kept_and_integers_promote(tb) -> None:
     assert xpgrad.atan2(tb.t([1, 2], "int64"), 1).dtype == default_float
 
 
+def test_a_complex_number_keeps_a_real_arrays_precision(tb) -> None:
+    # float32 * 1j is complex64 in NumPy 2 and array-api-strict (the standard); it was complex128
+    x = tb.t([1.5, -0.0], "float32")
+    for out in (x * 1j, 1j * x, x + complex(1.0, -0.0), xpgrad.where(x == x, x, 2j)):
+        assert out.dtype == tb.xp.complex64
+    c64 = tb.xp.complex64
+    want = tb.xp.multiply(tb.xp.astype(x.value, c64), tb.xp.asarray(1j, dtype=c64, device=tb.device))
+    np.testing.assert_array_equal(tb.np(x * 1j), tb.np(want))
+    assert xpgrad.namespace(tb.bk).result_type(x, 1j) == tb.xp.complex64
+    assert (tb.t([1.5], "float64") * 1j).dtype == tb.xp.complex128
+    assert (tb.t([1], "int32") * 1j).dtype == tb.xp.complex128  # an integer array: the default complex dtype
+
+
 # ----------------------------------------------------------------- edge conventions, at their points
 def _g(tb, f, *vals):
     ts = [tb.t(v) for v in vals]

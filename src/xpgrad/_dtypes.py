@@ -5,7 +5,9 @@
   operand of the higher kind wins (float32), as in PyTorch and JAX. The standard leaves this
   undefined and array-api-strict rejects it, so xpgrad casts explicitly.
 - Python scalars are weak: they take the array's dtype when their kind fits (float32 * 0.5 stays
-  float32), else the namespace's default dtype of their kind (int array * 0.5 -> default float).
+  float32), a complex number with a real floating array the complex dtype of its precision (float32 * 1j
+  is complex64, as in NumPy 2 and the standard), else the namespace's default dtype of their kind (int
+  array * 0.5 -> default float).
 - Ops whose domain is 'floating' promote bool and integer inputs to the default floating dtype.
 """
 
@@ -117,8 +119,11 @@ def promote(bk: Backend, dtypes: list[Any], scalars: list[Any], device: Any) -> 
         target = xp.result_type(*[d for d, k in zip(dtypes, kinds, strict=True) if k == top])
     skind = max(map(scalar_kind, scalars), default=-1)
     if skind > top:
+        if skind == COMPLEX and top == FLOAT:  # float32 * 1j is complex64 (NumPy 2, the standard): the precision stays
+            target = xp.complex64 if target == xp.float32 else xp.complex128
+        else:
+            target = _default(bk, skind, device)
         top = skind
-        target = _default(bk, top, device)
     return target, top
 
 

@@ -133,6 +133,21 @@ def test_float32_is_kept_and_integers_promote(tb) -> None:
     assert xpgrad.atan2(tb.t([1, 2], "int64"), 1).dtype == default_float
 
 
+def test_float32_gradients_compute_in_float32(tb) -> None:
+    # not only their results: logaddexp's rule made its exponent with a where of two Python numbers, a
+    # default-float (float64) array, so float32 cotangents were computed in float64 and cast back
+    from xpgrad._graph import toposort
+
+    for e in ENTRIES:
+        if e.order > 0:
+            xs = [xpgrad.Tensor(x) for x in inputs(tb, e.name, "float32")]
+            gs = xpgrad.grad(xpgrad.sum(e(xpgrad, *xs)), xs)
+            second = xpgrad.grad(xpgrad.sum(gs[0]), xs)
+            kept = (tb.xp.float32, tb.xp.bool)
+            wide = {str(n.dtype) for n in toposort([*gs, *second]) if not n._const and n.dtype not in kept}
+            assert not wide, (e.name, wide)
+
+
 def test_a_complex_number_keeps_a_real_arrays_precision(tb) -> None:
     # float32 * 1j is complex64 in NumPy 2 and array-api-strict (the standard); it was complex128
     x = tb.t([1.5, -0.0], "float32")

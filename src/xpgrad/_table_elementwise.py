@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from typing import Any
 
 from . import _table
 from ._ops import ZERO
@@ -74,15 +75,20 @@ _binary(
     lambda g, out, a, b: g * (a / where(out == 0, 1, out)),
     lambda g, out, a, b: g * (b / where(out == 0, 1, out)),
 )
+
+
 # exp(a - out) is in [0, 1]: never overflows, unlike exp(a) / (exp(a) + exp(b)). Where a == out it
 # is exactly 1 (also at a = +inf, where a - out is nan): logaddexp(inf, b) gives (1, 0), the limit,
 # as PyTorch's 1 / (1 + exp(b - a)) does (JAX gives exp(b) to b there).
 # Where both equal out (a = b = +-inf) each gets 1/2, the limit along the diagonal, not 1 + 1.
-_binary(
-    "logaddexp",
-    lambda g, out, a, b: g * exp(where(a == out, where(b == out, -math.log(2), 0), a - out)),
-    lambda g, out, a, b: g * exp(where(b == out, where(a == out, -math.log(2), 0), b - out)),
-)
+# Each where has an array branch, so the exponent has out's dtype (a where of two Python numbers is an
+# array of the default float: float32 inputs computed their cotangents in float64, then cast back).
+def _logaddexp_rule(g: Any, out: Any, a: Any, b: Any) -> Any:
+    e = where(a == out, 0, a - out)
+    return g * exp(where(b == out, where(a == out, -math.log(2), e), e))
+
+
+_binary("logaddexp", _logaddexp_rule, lambda g, out, a, b: _logaddexp_rule(g, out, b, a))
 # clip(x, min, max) is clip_max(clip_min(x, min), max), the standard's order. Like PyTorch's clamp,
 # the gradient goes to x on the closed interval (at a bound too) and to a bound only where it binds.
 _binary(

@@ -17,7 +17,7 @@ sign bit, which IEEE 754 leaves unspecified, may differ, e.g. NumPy's ``-nan``):
   and ``ones_like(r) * x`` -> ``x`` under the same condition;
 - ``(x * c1) * c2`` -> ``x * (c1 * c2)`` only where both constants are powers of two of magnitude
   >= 1 and product <= 2**64, Python floats (so every product is exact up to overflow, and
-  overflows to the same inf, in float32 as in float64).
+  overflows to the same inf, in float32 as in float64), and ``x * c1`` is real (not complex).
 Not done, because they change IEEE results: ``x - x`` -> 0 (inf, nan), ``0 * x`` -> 0, ``-(a - b)``
 -> ``b - a`` (``-0.0`` vs ``+0.0`` when a == b), reassociating sums, ``x / c`` -> ``x * (1 / c)``.
 """
@@ -73,11 +73,18 @@ def _power_of_two_at_least_one(v: Any) -> bool:
     return m == 0.5
 
 
+def _real(t: Tensor) -> bool:
+    """Whether ``t`` has a known real dtype: scaling a complex value is a complex product, where a part's
+    inf times the other factor's imaginary 0.0 is nan ((inf + 0j) * 2.0 is inf + nanj, times 4.0 nan + nanj,
+    but (inf + 0j) * 8.0 is inf + nanj)."""
+    return t._dtype is not None and dtype_kind(t._bk.xp, t._dtype) != COMPLEX
+
+
 def _rw_multiply(a: Tensor, b: Tensor, **_: Any) -> Tensor | None:
     found = _negated_product(a, b)
     if found is not None:
         return found
-    if b._const and a.op is OPS["multiply"] and a.children[1]._const:
+    if b._const and a.op is OPS["multiply"] and a.children[1]._const and _real(a):
         x, c1, c2 = a.children[0], a.children[1]._value, b._value
         if _power_of_two_at_least_one(c1) and _power_of_two_at_least_one(c2) and abs(c1 * c2) <= 2.0**64:
             return apply(OPS["multiply"], x, c1 * c2)

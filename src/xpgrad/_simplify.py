@@ -14,7 +14,7 @@ sign bit, which IEEE 754 leaves unspecified, may differ, e.g. NumPy's ``-nan``):
 - ``expand(ones_like(s), x)`` -> ``ones_like(x)`` (the seed cotangent of a sum is ones like x);
 - ``fit(g, ref)`` and ``broadcast_like(g, ref)`` -> ``g`` where g already has ref's dtype and provably
   ref's shape, also with None dimensions (elementwise ops of same-shaped inputs, ``ones_like(ref)``...),
-  and ``ones_like(r) * x`` -> ``x`` under the same condition;
+  and ``ones_like(r) * x`` -> ``x`` under the same condition, for real x;
 - ``(x * c1) * c2`` -> ``x * (c1 * c2)`` only where both constants are powers of two of magnitude
   >= 1 and product <= 2**64, Python floats (so every product is exact up to overflow, and
   overflows to the same inf, in float32 as in float64), and ``x * c1`` is real (not complex).
@@ -124,9 +124,10 @@ def _same_layout(memo: dict[int, int]) -> Callable[..., Tensor | None]:
 
 def _times_ones(memo: dict[int, int]) -> Callable[..., Tensor | None]:
     def rewrite(a: Tensor, b: Tensor, **_: Any) -> Tensor | None:
-        # ones_like(r) * x -> x where x has the product's dtype and provably its shape (1 * x == x exactly)
+        # ones_like(r) * x -> x where x has the product's dtype and provably its shape (1 * x == x exactly for
+        # real x; a complex product is not: (1 + 0j) * (inf + 0j) is inf + nanj)
         for one, x in ((a, b), (b, a)):
-            if one.op is OPS["ones_like"] and not x._const and x._dtype is not None and x._dtype == one._dtype:
+            if one.op is OPS["ones_like"] and not x._const and _real(x) and x._dtype == one._dtype:
                 if _shape_class(one, memo) == _shape_class(x, memo):
                     return x
         return _rw_multiply(a, b)

@@ -241,3 +241,16 @@ def test_compiled_calls_never_write_into_a_view_of_an_input() -> None:
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(r, x0 * 2.0 + 1.0)
     np.testing.assert_array_equal(e, np.exp(x0))
+
+
+def test_captured_leaf_moved_to_each_device_it_is_called_on() -> None:
+    pytest.importorskip("array_api_strict")
+    import array_api_strict as s
+
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", backend="numpy", name="x")
+    w = xpgrad.Tensor(np.array([1.0, 2.0]), name="w")  # captured: moved to the call's backend and device
+    f = xpgrad.function([x], x * w)
+    for dev in (s.Device("CPU_DEVICE"), s.Device("device1"), s.Device("CPU_DEVICE")):
+        out = f(s.asarray([3.0, 4.0], device=dev))
+        assert out.device == dev
+        np.testing.assert_array_equal(np.asarray(s.asarray(out, device=s.Device("CPU_DEVICE"))), [3.0, 8.0])

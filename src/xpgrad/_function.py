@@ -195,7 +195,7 @@ class Function:
         # a graph with explicit moves runs only with arrays on its inputs' own backend
         self._pinned = (inputs[0]._bk if inputs else self._home) if moves else None
         self._mirrors: dict[tuple[str, str], _Mirror] = {}
-        self._moved: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._moved: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._lock = threading.Lock()
         self.n_nodes = len(order)
         self.n_steps = len(steps)
@@ -297,7 +297,7 @@ class Function:
             raise PlaceholderError(f"function: captured {leaf._label()} has no value; set it, or list it in inputs")
         if leaf._bk is bk and (dev is None or leaf._device == dev):
             return v
-        key = (bk.name, id(leaf))
+        key = (bk.name, repr(dev), id(leaf))  # per device too: a copy on another device cannot be combined
         hit = self._moved.get(key)
         if hit is None or hit[0] is not v:
             hit = self._moved[key] = (v, bk.from_numpy(leaf._bk.to_numpy(v), dev))

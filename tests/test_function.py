@@ -254,3 +254,19 @@ def test_captured_leaf_moved_to_each_device_it_is_called_on() -> None:
         out = f(s.asarray([3.0, 4.0], device=dev))
         assert out.device == dev
         np.testing.assert_array_equal(np.asarray(s.asarray(out, device=s.Device("CPU_DEVICE"))), [3.0, 8.0])
+
+
+def test_dtype_params_are_matched_by_name_on_another_backend() -> None:
+    pytest.importorskip("array_api_strict")
+    import array_api_strict as s
+
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", backend="numpy", name="x")
+    outs = [xpgrad.astype(x, "float32"), xpgrad.sum(x, dtype="float32"), xpgrad.prod(x, dtype="float32")]
+    f = xpgrad.function([x], outs)
+    a = s.asarray([1.5, -2.0, 3.25])
+    got = f(a)
+    leaf = xpgrad.Tensor(a)
+    want = [xpgrad.astype(leaf, "float32"), xpgrad.sum(leaf, dtype="float32"), xpgrad.prod(leaf, dtype="float32")]
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.value.dtype == s.float32
+        assert s.all(g == w.value)

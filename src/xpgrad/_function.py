@@ -107,6 +107,9 @@ class _Mirror:
                 t = n._target
                 if rename and t is not None and t is not _RUNTIME:  # the same dtype, by name, in bk
                     m._target = getattr(bk.xp, dtype_name(home.xp, t))
+                d = n.params.get("dtype")
+                if rename and d is not None:  # astype, sum(dtype=)...: the backend's function takes its own
+                    m.params = {**n.params, "dtype": getattr(bk.xp, dtype_name(home.xp, d))}
             copies.append(m)
         self.inputs = [copies[i] for i in fn._input_pos]
         self.captured = [(copies[i], leaf) for i, leaf in fn._captured]

@@ -270,3 +270,23 @@ def test_dtype_params_are_matched_by_name_on_another_backend() -> None:
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.value.dtype == s.float32
         assert s.all(g == w.value)
+
+
+def test_python_number_arguments_join_the_calls_arrays() -> None:
+    pytest.importorskip("array_api_strict")
+    import array_api_strict as s
+
+    x = xpgrad.placeholder(shape=(None,), dtype="float32", backend="numpy", name="x")
+    y = xpgrad.placeholder(shape=(), dtype="float32", backend="numpy", name="y")
+    f = xpgrad.function([x, y], x * y)
+    np.testing.assert_array_equal(f(np.ones(2, np.float32), 2.0), np.full(2, 2.0, np.float32))
+    for dev in (s.Device("CPU_DEVICE"), s.Device("device1")):  # another backend, another device: as on NumPy
+        out = f(s.ones(2, dtype=s.float32, device=dev), 2.0)
+        assert out.dtype == s.float32 and out.device == dev
+        assert s.all(out == s.asarray(2.0, dtype=s.float32, device=dev))
+    xs = xpgrad.placeholder(shape=(None,), dtype="float32", backend="array_api_strict", name="xs")
+    ys = xpgrad.placeholder(shape=(), dtype="float32", backend="array_api_strict", name="ys")
+    out = xpgrad.function([xs, ys], xs * ys)(s.ones(2, dtype=s.float32, device=s.Device("device1")), 2.0)
+    assert out.device == s.Device("device1")
+    with pytest.raises(TypeError, match="argument 1: placeholder 'y'"):  # the feed's own checks still hold
+        f(s.ones(2, dtype=s.float32), 1.5j)

@@ -209,7 +209,7 @@ class Function:
             names = ", ".join(t._label() for t in ins)
             raise TypeError(f"function: takes {len(ins)} array(s) ({names}) but {len(arrays)} were given")
         bk, dev = self._backend_of_call(arrays)
-        fed = [self._checked(i, t, a, bk) for i, (t, a) in enumerate(zip(ins, arrays, strict=True))]
+        fed = [self._checked(i, t, a, bk, dev) for i, (t, a) in enumerate(zip(ins, arrays, strict=True))]
         with self._lock:  # the mirror nodes hold one call's values
             m = self._mirror(bk, dev)
             try:
@@ -275,8 +275,12 @@ class Function:
             )
         return bk, dev
 
-    def _checked(self, i: int, t: Tensor, a: Any, bk: Backend) -> Any:
+    def _checked(self, i: int, t: Tensor, a: Any, bk: Backend, dev: Any) -> Any:
         try:
+            if backend_of(a) is None:  # a Python number or list: made as a feed makes it (declared dtype, checks),
+                a = t._coerce(a, None)  # then moved to where the call runs (other backend, other device)
+                if t._bk is not bk or (dev is not None and _device_of(a) != dev):
+                    a = bk.from_numpy(t._bk.to_numpy(a), dev)
             if t._bk is bk:
                 arr = t._coerce(a, backend_of(a))
                 t._check_feed(arr)

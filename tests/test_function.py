@@ -290,3 +290,17 @@ def test_python_number_arguments_join_the_calls_arrays() -> None:
     assert out.device == s.Device("device1")
     with pytest.raises(TypeError, match="argument 1: placeholder 'y'"):  # the feed's own checks still hold
         f(s.ones(2, dtype=s.float32), 1.5j)
+
+
+def test_captured_leaf_changed_in_place_is_moved_again(monkeypatch) -> None:
+    pytest.importorskip("array_api_strict")
+    import array_api_strict as s
+
+    bk = xpgrad.get_backend("array_api_strict")  # a move that copies, as CuPy's does (strict shares memory)
+    monkeypatch.setattr(bk, "from_numpy", lambda a, device=None: s.asarray(np.array(a, copy=True), device=device))
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", backend="numpy", name="x")
+    w = xpgrad.Tensor(np.array([1.0, 2.0]), name="w")
+    f = xpgrad.function([x], x * w)
+    f(s.asarray([1.0, 1.0]))
+    w.value += 1  # the same array, changed in place and set again
+    np.testing.assert_array_equal(np.asarray(f(s.asarray([1.0, 1.0]))), [2.0, 3.0])

@@ -198,7 +198,7 @@ class Function:
         # a graph with explicit moves runs only with arrays on its inputs' own backend
         self._pinned = (inputs[0]._bk if inputs else self._home) if moves else None
         self._mirrors: dict[tuple[str, str], _Mirror] = {}
-        self._moved: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._moved: dict[tuple[str, str, int], tuple[Any, int, Any]] = {}
         self._lock = threading.Lock()
         self.n_nodes = len(order)
         self.n_steps = len(steps)
@@ -306,9 +306,10 @@ class Function:
             return v
         key = (bk.name, repr(dev), id(leaf))  # per device too: a copy on another device cannot be combined
         hit = self._moved.get(key)
-        if hit is None or hit[0] is not v:
-            hit = self._moved[key] = (v, bk.from_numpy(leaf._bk.to_numpy(v), dev))
-        return hit[1]
+        # a new value, or the same array set again (``w.value += 1`` changed it in place): the copy is stale
+        if hit is None or hit[0] is not v or hit[1] != leaf._epoch:
+            hit = self._moved[key] = (v, leaf._epoch, bk.from_numpy(leaf._bk.to_numpy(v), dev))
+        return hit[2]
 
     @staticmethod
     def _as_array(v: Any, bk: Backend, dev: Any) -> Any:

@@ -304,3 +304,15 @@ def test_captured_leaf_changed_in_place_is_moved_again(monkeypatch) -> None:
     f(s.asarray([1.0, 1.0]))
     w.value += 1  # the same array, changed in place and set again
     np.testing.assert_array_equal(np.asarray(f(s.asarray([1.0, 1.0]))), [2.0, 3.0])
+
+
+def test_backend_mismatch_names_the_argument_that_chose_the_backend() -> None:
+    pytest.importorskip("array_api_strict")
+    import array_api_strict as s
+
+    c = xpgrad.placeholder(shape=(), dtype="float64", backend="numpy", name="c")
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", backend="numpy", name="x")
+    y = xpgrad.placeholder(shape=(None,), dtype="float64", backend="numpy", name="y")
+    f = xpgrad.function([c, x, y], c * x + y)
+    with pytest.raises(xpgrad.BackendMismatchError, match="argument 2 is a array_api_strict array but argument 1 is"):
+        f(2.0, np.ones(2), s.ones(2))  # argument 0 is a Python number: it chose no backend

@@ -254,16 +254,17 @@ class Function:
     def _backend_of_call(self, arrays: tuple[Any, ...]) -> tuple[Backend, Any]:
         bk: Backend | None = None
         dev = None
+        first = 0  # the argument that chose the backend (Python numbers before it choose none)
         for i, a in enumerate(arrays):
             owner = backend_of(a)
             if owner is None:
                 continue
             if bk is None:
-                bk, dev = owner, _device_of(a)
+                bk, dev, first = owner, _device_of(a), i
             elif owner is not bk:
                 raise BackendMismatchError(
-                    f"function: argument {i} is a {owner.name} array but argument 0 is {bk.name}; pass arrays "
-                    "of one backend (move them with xpgrad.Tensor(a).to(name).value)"
+                    f"function: argument {i} is a {owner.name} array but argument {first} is {bk.name}; pass "
+                    "arrays of one backend (move them with xpgrad.Tensor(a).to(name).value)"
                 )
         if bk is None:  # Python numbers or lists only: the graph's own backend
             bk = self._home or (self.inputs[0]._bk if self.inputs else None)

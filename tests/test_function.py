@@ -316,3 +316,11 @@ def test_backend_mismatch_names_the_argument_that_chose_the_backend() -> None:
     f = xpgrad.function([c, x, y], c * x + y)
     with pytest.raises(xpgrad.BackendMismatchError, match="argument 2 is a array_api_strict array but argument 1 is"):
         f(2.0, np.ones(2), s.ones(2))  # argument 0 is a Python number: it chose no backend
+
+
+def test_a_fed_placeholder_the_outputs_need_must_be_listed_too() -> None:
+    x = xpgrad.placeholder(shape=(None,), dtype="float64", name="x")
+    y = xpgrad.placeholder(shape=(None,), dtype="float64", name="y")
+    x.value = np.ones(2)  # fed once, for an eager look: not a captured leaf for it
+    with pytest.raises(xpgrad.PlaceholderError, match="placeholder 'x', which is not among the inputs"):
+        xpgrad.function([y], x * y)

@@ -171,7 +171,7 @@ class Function:
                 steps.append(i)
                 moves = moves or n.op.moves
             elif not n._const and i not in listed:
-                if n._ph and n._value is None:
+                if n._ph:  # (also one fed before: the plan would read its last feed at every call)
                     raise PlaceholderError(
                         f"function: the outputs depend on {n._label()}, which is not among the inputs; add it to inputs"
                     )

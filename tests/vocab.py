@@ -125,7 +125,7 @@ ENTRIES = [
         (-1.5, 2.5),
         3,
         "b a^(b-1), out log(a)",
-        "d/da = 0 where b = 0 (also at a = 0); d/db = 0 where a = 0 (JAX)",
+        "d/da = 0 where b = 0 (also at a = 0); d/db = 0 where a = 0 and b >= 0, nan where a = 0 and b < 0 (JAX)",
     ),
     _u("real", R, 3, "1 (real input)", d="real"),
     _u("reciprocal", (0.5, 2.0), 3, "-out^2"),

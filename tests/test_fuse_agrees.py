@@ -121,7 +121,7 @@ def test_captured_leaves_are_read_at_each_call(engine: Compile) -> None:
     assert float(got[2]) == 2.0
 
 
-def test_a_captured_leaf_is_converted_again_only_when_its_value_changes() -> None:
+def test_a_captured_leaf_is_converted_again_only_when_it_was_set() -> None:
     x = _x()
     w = xpgrad.Tensor(np.ones(3), name="w")
     prog, converted = lower([x], [x * w]), []
@@ -131,6 +131,22 @@ def test_a_captured_leaf_is_converted_again_only_when_its_value_changes() -> Non
     w.value = np.full(3, 2.0)
     shapes, args = captured_values(prog, cache, lambda leaf, a: converted.append(a) or a)
     assert len(converted) == 2 and shapes == [(3,)] and args[0] is w.value
+    w.value = w.value  # the same array set again (changed in place meanwhile, maybe): converted again
+    captured_values(prog, cache, lambda leaf, a: converted.append(a) or a)
+    assert len(converted) == 3
+
+
+def test_a_captured_leaf_changed_in_place_and_set_again_is_read_again(engine: Compile) -> None:
+    """``w.value += 1`` sets the same array again: a kernel reading a converted copy (a non-contiguous leaf is
+    copied to contiguous memory; a host leaf to the GPU) must convert it again, as `xpgrad.function` does."""
+    x = _x()
+    w = xpgrad.Tensor(np.ones((3, 2))[:, 0], name="w")  # a strided view: the kernel reads a contiguous copy
+    outs = [xpgrad.sum(x * w)]
+    f = engine([x], outs)
+    assert float(np.asarray(f(np.ones(3))[0])) == 3.0
+    w.value += 1
+    assert float(np.asarray(f(np.ones(3))[0])) == 6.0
+    same([np.asarray(v) for v in f(np.ones(3))], unfused([x], outs)(np.ones(3)), "float64", 3)
 
 
 def test_0d_inputs_unread_or_returned(engine: Compile) -> None:

@@ -124,29 +124,35 @@ def call_shape(
     return shape
 
 
-def captured_cache(prog: Program) -> tuple[list[Any], list[tuple[int, ...]], list[Any]]:
-    """An empty cache for `captured_values`: each captured leaf's last value, its shape and its conversion."""
+Cache = tuple[list[Any], list[int], list[tuple[int, ...]], list[Any]]
+
+
+def captured_cache(prog: Program) -> Cache:
+    """An empty cache for `captured_values`: each captured leaf's last value, the stamp of its last feed, its
+    shape and its conversion."""
     n = len(prog.captured)
-    return [_UNSEEN] * n, [()] * n, [None] * n
+    return [_UNSEEN] * n, [-1] * n, [()] * n, [None] * n
 
 
 _UNSEEN = object()
 
 
 def captured_values(
-    prog: Program, cache: tuple[list[Any], list[tuple[int, ...]], list[Any]], convert: Callable[[Tensor, Any], Any]
+    prog: Program, cache: Cache, convert: Callable[[Tensor, Any], Any]
 ) -> tuple[list[tuple[int, ...]], list[Any]]:
     """The shapes and ``convert(leaf, value)`` of the captured leaves' current values, in ``prog.captured`` order
     (``value`` on the leaf's backend: the engine moves it, a CuPy value to a CUDA kernel without a host copy).
 
     A captured leaf is read at every call, as `xpgrad.function` reads it (``w.value = ...`` between calls
-    is seen); it is converted for the kernel only when its value object changed (``cache``, from
-    `captured_cache`, keeps the last ones), so an unchanged parameter costs one identity test a call.
+    is seen); it is converted for the kernel only when it was fed since (``cache``, from `captured_cache`,
+    keeps the last value and feed stamp), so an unchanged parameter costs two tests a call. A feed of the same
+    array counts (``w.value += 1`` changes it in place: a conversion that copied, a non-contiguous leaf's or a
+    host leaf's for the GPU, would be stale), as `xpgrad.function` does.
     """
-    values, shapes, args = cache
+    values, stamps, shapes, args = cache
     for j, (v, leaf) in enumerate(prog.captured):
         value = leaf._value
-        if value is values[j]:
+        if value is values[j] and leaf._epoch == stamps[j]:
             continue
         if value is None:
             raise ValueError(f"fused function: captured {leaf._label()} has no value; set it, or list it in inputs")
@@ -161,7 +167,7 @@ def captured_values(
                 f"fused function: captured {leaf._label()} now has shape {shape}; it was fused as "
                 f"{'a 0-d array' if v in prog.scalar_inputs else 'an array of one or more dimensions'} (fuse again)"
             )
-        values[j], shapes[j], args[j] = value, shape, convert(leaf, value)
+        values[j], stamps[j], shapes[j], args[j] = value, leaf._epoch, shape, convert(leaf, value)
     return shapes, args
 
 

@@ -73,3 +73,20 @@ def test_tensor_device_is_the_arrays_own_object() -> None:
     a = xps.ones(3, device=xps.Device("device1"))  # an equal device, another object
     t = xpgrad.Tensor(a)
     assert t.device is a.device and t.device == first.device and t._device is first._device
+
+
+def test_function_refuses_arguments_on_two_devices() -> None:
+    """A call's arguments on two devices of one backend are refused at the call, naming both arguments,
+    as eager ops refuse them; they reached the first op combining them (a backend error inside the plan)."""
+    import array_api_strict as xps
+    import pytest
+
+    import xpgrad
+
+    p, q = (xpgrad.placeholder(shape=(3,), dtype="float64", backend="array_api_strict") for _ in range(2))
+    f = xpgrad.function([p, q], [p + q])
+    a = xps.ones(3, dtype=xps.float64, device=xps.Device("device1"))
+    b = xps.ones(3, dtype=xps.float64)
+    with pytest.raises(xpgrad.BackendMismatchError, match=r"argument 1 is on device .*CPU_DEVICE.* argument 0"):
+        f(a, b)
+    assert f(a, a)[0].device == a.device and f(b, b)[0].device == b.device

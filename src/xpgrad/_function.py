@@ -266,6 +266,11 @@ class Function:
                     f"function: argument {i} is a {owner.name} array but argument {first} is {bk.name}; pass "
                     "arrays of one backend (move them with xpgrad.Tensor(a).to(name).value)"
                 )
+            elif (d := _device_of(a)) is not dev and dev is not None and d is not None and d != dev:
+                raise BackendMismatchError(  # else the first op combining them fails inside the backend
+                    f"function: argument {i} is on device {d} but argument {first} is on {dev}; pass arrays "
+                    "on one device (move them with xpgrad.Tensor(a).to_device(device).value)"
+                )
         if bk is None:  # Python numbers or lists only: the graph's own backend
             bk = self._home or (self.inputs[0]._bk if self.inputs else None)
             dev = None

@@ -90,3 +90,22 @@ def test_function_refuses_arguments_on_two_devices() -> None:
     with pytest.raises(xpgrad.BackendMismatchError, match=r"argument 1 is on device .*CPU_DEVICE.* argument 0"):
         f(a, b)
     assert f(a, a)[0].device == a.device and f(b, b)[0].device == b.device
+
+
+def test_check_grads_puts_a_number_argument_with_the_arrays() -> None:
+    """A Python number among check_grads' arguments becomes a leaf on the backend and device of the array
+    arguments; it was made on the default backend, so ``f`` failed combining it with them."""
+    import array_api_strict as xps
+
+    import xpgrad
+
+    a = xps.asarray([0.3, 1.2], dtype=xps.float64, device=xps.Device("device1"))
+    seen = []
+
+    def f(x: xpgrad.Tensor, k: xpgrad.Tensor) -> xpgrad.Tensor:
+        seen.append(k.device)
+        return xpgrad.sin(x) * k
+
+    xpgrad.check_grads(f, a, 2.0, order=2)
+    xpgrad.check_grads(f, a, [2.0, 3.0], order=1)
+    assert seen and all(d == a.device for d in seen)

@@ -18,6 +18,7 @@ from . import _dtypes
 from ._grad import grad
 from ._graph import toposort
 from ._tensor import Tensor
+from .backends import backend_of
 
 __all__ = ["check_grads"]
 
@@ -50,10 +51,25 @@ def check_grads(
     """
     if type(order) is not int or order < 1:
         raise ValueError(f"check_grads: order must be an int of 1 or more (1 = gradients); got {order!r}")
-    leaves = [a if isinstance(a, Tensor) else Tensor(a) for a in args]
+    home = next((a if isinstance(a, Tensor) else Tensor(a) for a in args if _is_array(a)), None)
+    leaves = [_leaf(a, home) for a in args]
     if not any(_is_float(t) for t in leaves):
         raise TypeError("check_grads: no floating-point argument to check; pass float arrays")
     _check(f, leaves, order, 1, random.Random(seed), rtol, atol)
+
+
+def _is_array(a: Any) -> bool:
+    return isinstance(a, Tensor) or backend_of(a) is not None
+
+
+def _leaf(a: Any, home: Tensor | None) -> Tensor:
+    """Argument ``a`` as a leaf: a Python number or list on the backend and device of the first array argument
+    (as an op takes a number to the arrays it meets), not on the default backend's default device."""
+    if isinstance(a, Tensor):
+        return a
+    if home is None or backend_of(a) is not None:
+        return Tensor(a)
+    return Tensor(a, backend=home._bk, device=home._device)
 
 
 def _single(out: Tensor) -> bool:

@@ -109,3 +109,23 @@ def test_check_grads_puts_a_number_argument_with_the_arrays() -> None:
     xpgrad.check_grads(f, a, 2.0, order=2)
     xpgrad.check_grads(f, a, [2.0, 3.0], order=1)
     assert seen and all(d == a.device for d in seen)
+
+
+def test_function_called_with_numbers_runs_on_the_graphs_device() -> None:
+    """Python numbers fed to placeholders of no declared device are made on the device of the graph (here a
+    captured leaf's), as an eager op takes a number to its arrays; they were made on the default device, and
+    the first op meeting the leaf failed inside the backend."""
+    import array_api_strict as xps
+
+    import xpgrad
+
+    d1 = xps.Device("device1")
+    w = xpgrad.Tensor(xps.asarray([1.0, 2.0], dtype=xps.float64, device=d1))
+    p = xpgrad.placeholder(shape=(), dtype="float64", backend="array_api_strict")
+    q = xpgrad.placeholder(shape=(2,), dtype="float64", backend="array_api_strict")
+    out = [p * w + q, xpgrad.grad(xpgrad.sum(p * w * q), [p])[0]]
+    for engine in ("function", "unfused"):
+        f = xpgrad.function([p, q], out) if engine == "function" else xpgrad.fuse([p, q], out, engine="unfused")
+        got = f(2.0, [0.5, 0.25])
+        assert [g.device for g in got] == [d1, d1]
+        assert xps.all(got[0] == xps.asarray([2.5, 4.25], dtype=xps.float64, device=d1))

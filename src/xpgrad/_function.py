@@ -195,6 +195,9 @@ class Function:
         ]
         self._order = _detach(order)  # the plan keeps no original node, so no eager value stays alive
         self._home: Backend | None = next((t._bk for t in order if t._bk is not None), None)
+        # where a call of Python numbers only runs: the graph's device (its leaves' and ops'), as an eager op
+        # takes a number to the arrays it meets; not the default device, where a captured leaf cannot join it
+        self._home_device = None if moves else next((t._device for t in order if t._device is not None), None)
         # a graph with explicit moves runs only with arrays on its inputs' own backend
         self._pinned = (inputs[0]._bk if inputs else self._home) if moves else None
         self._mirrors: dict[tuple[str, str], _Mirror] = {}
@@ -271,9 +274,9 @@ class Function:
                     f"function: argument {i} is on device {d} but argument {first} is on {dev}; pass arrays "
                     "on one device (move them with xpgrad.Tensor(a).to_device(device).value)"
                 )
-        if bk is None:  # Python numbers or lists only: the graph's own backend
+        if bk is None:  # Python numbers or lists only: the graph's own backend and device
             bk = self._home or (self.inputs[0]._bk if self.inputs else None)
-            dev = None
+            dev = self._home_device if bk is self._home else None
         if self._pinned is not None and bk is not self._pinned:
             raise BackendMismatchError(
                 f"function: this graph moves arrays between backends (op 'to'), so it runs only on "

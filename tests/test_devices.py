@@ -129,3 +129,23 @@ def test_function_called_with_numbers_runs_on_the_graphs_device() -> None:
         got = f(2.0, [0.5, 0.25])
         assert [g.device for g in got] == [d1, d1]
         assert xps.all(got[0] == xps.asarray([2.5, 4.25], dtype=xps.float64, device=d1))
+
+
+def test_function_refuses_a_graph_on_two_devices_or_backends() -> None:
+    """Outputs built apart on two devices (or backends) are refused when the function is made; a call ran
+    every node on the call's device, so one output came back moved (eager leaves it where it is) or, with an
+    integer leaf of another backend, the cast to its dtype failed inside the backend."""
+    import array_api_strict as xps
+    import numpy as np
+    import pytest
+
+    import xpgrad
+
+    x = xpgrad.Tensor(xps.asarray([0.3, 0.5], dtype=xps.float64, device=xps.Device("device1")))
+    here = xpgrad.Tensor(xps.asarray([1, 2]))  # the default device
+    with pytest.raises(xpgrad.BackendMismatchError, match="two devices"):
+        xpgrad.function([x], [x * 2.0, here * 1.5])
+    with pytest.raises(xpgrad.BackendMismatchError, match="two backends"):
+        xpgrad.function([x], [x * 2.0, xpgrad.Tensor(np.array([1, 2])) * 1.5])
+    moved = xpgrad.function([x], [x * 2.0, here.to_device(x.device) * 1.5])(x.value)
+    assert [v.device for v in moved] == [x.device, x.device]

@@ -193,6 +193,8 @@ class Function:
             tuple(j for j, a in enumerate(args) if a in free and a in self._args and args.count(a) == 1)
             for args, free in ((self._args[i], free) for i, free in self._steps)
         ]
+        if not moves:
+            _one_place(order)
         self._order = _detach(order)  # the plan keeps no original node, so no eager value stays alive
         self._home: Backend | None = next((t._bk for t in order if t._bk is not None), None)
         # where a call of Python numbers only runs: the graph's device (its leaves' and ops'), as an eager op
@@ -329,6 +331,35 @@ class Function:
     def __repr__(self) -> str:
         names = ", ".join(t._label() for t in self.inputs)
         return f"<xpgrad.function of ({names}): {self.n_steps} op(s) over {self.n_nodes} node(s)>"
+
+
+def _one_place(order: list[Tensor]) -> None:
+    """Refuse a graph (without explicit moves) whose nodes live on two backends or devices: outputs built
+    apart, each op's operands on one place. A mirror runs every node on the call's backend and device, so
+    one part would be moved silently (a result elsewhere than eagerly) or cast with the other backend's dtype."""
+    first: Tensor | None = None
+    for n in order:
+        if n._const or n._bk is None:
+            continue
+        if first is None:
+            first = n
+        elif n._bk is not first._bk or (
+            n._device is not None
+            and first._device is not None
+            and n._device is not first._device
+            and n._device != first._device
+        ):
+            where = (
+                f"backends {first._bk.name!r} and {n._bk.name!r}"
+                if n._bk is not first._bk
+                else f"devices {first._device} and {n._device}"
+            )
+            raise BackendMismatchError(
+                f"function: the graph lives on two {where} ({first._label()} and {n._label()}); build "
+                "all outputs on one, moving a part with t.to(backend) or t.to_device(device)"
+            )
+        elif first._device is None:
+            first = n
 
 
 def _plan(

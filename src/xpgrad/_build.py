@@ -19,7 +19,7 @@ from typing import Any
 from . import _cse, _dtypes, _remat, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
-from ._tensor import _NO_PARAMS, _NUMBER, Tensor, changed, serial, signature
+from ._tensor import _NO_PARAMS, _NUMBER, Tensor, changed, devices_differ, restamp, serial, signature
 from .backends import Backend, backend_of, get_backend
 
 __all__ = ["apply", "apply_binary", "apply_unary", "const", "evaluate", "derivative_level", "settle"]
@@ -427,8 +427,7 @@ _numbers: dict[tuple[Tensor, int], Any] = {}
 """`number_array`'s memo: (constant, the other operand's signature) -> the value to pass."""
 
 
-_ATOMS = frozenset((type(None), bool, int, str, type(Ellipsis)))
-"""Param types `_cse.typed` keys as themselves (not floats: 0.0 == -0.0, and nan != nan)."""
+_ATOMS = _cse.EXACT
 
 
 def _memo_params(params: dict[str, Any]) -> Any:
@@ -483,7 +482,7 @@ def _reuse(found: Tensor) -> Tensor:
                 ready = False
                 break
         found._value = evaluate(found) if ready else None
-        found._epoch = changed[0] = serial()  # (its parents computed before are outdated)
+        restamp(found)  # (its parents computed before are outdated)
         found._remat &= 1  # a released value recomputed here is kept: the caller holds the node again
     return found
 
@@ -547,7 +546,7 @@ def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> 
                 f"{op.name}: operands live on different backends ({bk.name!r} and {c._bk.name!r}); "
                 f"move one first, e.g. t.to({bk.name!r})"
             )
-        elif c._device is not None and dev is not None and c._device != dev:
+        elif devices_differ(c._device, dev):
             raise BackendMismatchError(
                 f"{op.name}: operands live on different devices ({dev} and {c._device}) of backend "
                 f"{bk.name!r}; move one first with t.to_device(device)"

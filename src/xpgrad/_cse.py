@@ -88,12 +88,13 @@ def typed(v: Any) -> Any:
         return (t, struct.pack("<d", v))
     if t is complex:
         return (t, struct.pack("<dd", v.real, v.imag))
-    if t not in _EXACT and isinstance(v, numbers.Complex) and not isinstance(v, numbers.Integral):
+    if t not in EXACT and isinstance(v, numbers.Complex) and not isinstance(v, numbers.Integral):
         return (t, repr(v))  # another library's float (numpy.float32(-0.0)): its repr tells the signs apart
     return (t, v)
 
 
-_EXACT = frozenset((type(None), bool, int, str, type(Ellipsis)))
+EXACT = frozenset((type(None), bool, int, str, type(Ellipsis)))
+"""Param types `typed` keys as themselves (not floats: 0.0 == -0.0, and nan != nan)."""
 
 
 def params_key(params: dict[str, Any]) -> tuple[Any, ...]:

@@ -35,7 +35,7 @@ from ._build import _RUNTIME, _note, _number_slot, evaluate, number_value, settl
 from ._dtypes import dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
 from ._graph import toposort
-from ._tensor import Tensor, _device_of
+from ._tensor import Tensor, _device_of, devices_differ
 from .backends import Backend, backend_of
 
 __all__ = ["Function", "function"]
@@ -271,7 +271,7 @@ class Function:
                     f"function: argument {i} is a {owner.name} array but argument {first} is {bk.name}; pass "
                     "arrays of one backend (move them with xpgrad.Tensor(a).to(name).value)"
                 )
-            elif (d := _device_of(a)) is not dev and dev is not None and d is not None and d != dev:
+            elif devices_differ(d := _device_of(a), dev):
                 raise BackendMismatchError(  # else the first op combining them fails inside the backend
                     f"function: argument {i} is on device {d} but argument {first} is on {dev}; pass arrays "
                     "on one device (move them with xpgrad.Tensor(a).to_device(device).value)"
@@ -343,12 +343,7 @@ def _one_place(order: list[Tensor]) -> None:
             continue
         if first is None:
             first = n
-        elif n._bk is not first._bk or (
-            n._device is not None
-            and first._device is not None
-            and n._device is not first._device
-            and n._device != first._device
-        ):
+        elif n._bk is not first._bk or devices_differ(n._device, first._device):
             where = (
                 f"backends {first._bk.name!r} and {n._bk.name!r}"
                 if n._bk is not first._bk

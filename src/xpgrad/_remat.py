@@ -182,7 +182,7 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None =
                 if c.op is not None:
                     if c._value is None and vals is not None:
                         c._value = vals[i]  # (recomputed: maybe a change, see `fill`)
-                        _restamp(c)
+                        _tensor.restamp(c)
                         p._epoch = _tensor.serial()  # (computed from that very value: not outdated by it)
                     if c._value is not None:  # (else released by another thread: recomputed when needed)
                         c._remat = PINNED
@@ -230,7 +230,7 @@ def _dropping(c: Tensor) -> None:
     change for the nodes computed on ``c`` before (a merge with one recomputes it, as a new node would read
     ``c``; a gradient computed from the kept value, then merged, returned it; found by a differential fuzz)."""
     if not _build.current(c):
-        c._epoch = _tensor.changed[0] = _tensor.serial()
+        _tensor.restamp(c)
 
 
 def release(c: Tensor) -> None:
@@ -414,7 +414,7 @@ def fill(node: Tensor) -> Tensor:
                 with _lock:  # (another thread may have kept it meanwhile)
                     if c._value is None:
                         c._value = v  # recomputed from its operands' present values: maybe a change
-                        _restamp(c)
+                        _tensor.restamp(c)
                     if c._value is not None:
                         c._remat = PINNED
     _build.settle(node)
@@ -429,13 +429,6 @@ def standin(c: Tensor) -> Any:
     return xp.broadcast_to(xp.zeros((), dtype=c._dtype, device=c._device), c._shape)
 
 
-def _restamp(t: Tensor) -> None:
-    """``t`` was recomputed and kept: a change for the nodes computed on it before (`_build.current`), always.
-    (Skipping it when ``t``'s operands look unchanged was wrong: a value kept when a leaf was fed without
-    ``forward()``, read by a gradient, then released, recomputes to another value; found by review.)"""
-    t._epoch = _tensor.changed[0] = _tensor.serial()
-
-
 def keep(t: Tensor) -> Any:
     """The value of a released or freed ``t`` that a user reads (`Tensor.value`): recomputed, and kept from
     then on (pinned) so that the next read costs nothing. None when an input has no value (unfed)."""
@@ -445,7 +438,7 @@ def keep(t: Tensor) -> Any:
     with _lock:  # (another thread may have kept it meanwhile: one value)
         if t._value is None and t._remat >= RELEASED:
             t._value = v  # from its operands' present values: maybe a change (see `fill`)
-            _restamp(t)
+            _tensor.restamp(t)
             t._remat = PINNED
         return t._value if t._value is not None else v
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._remat import FREED, RELEASED
 from ._tensor import Tensor, _short
 
 __all__ = ["format_tree", "label", "show"]
 
 
-_STATES = {2: "released", 4: "freed"}
-"""How a node without a value got there (`_remat.RELEASED`, `_remat.FREED`): its value recomputes on demand."""
+_STATES = {RELEASED: "released", FREED: "freed"}
+"""How a node without a value got there: its value recomputes on demand (see `_remat`)."""
 
 
 def label(t: Tensor) -> str:

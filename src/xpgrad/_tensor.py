@@ -35,6 +35,18 @@ changed = [0]
 by `forward` or by a merge, a released value kept again. A node stamped after it is current."""
 
 
+def devices_differ(a: Any, b: Any) -> bool:
+    """Whether devices ``a`` and ``b`` are both known and not the same one (None: not known yet)."""
+    return a is not b and a is not None and b is not None and a != b
+
+
+def restamp(t: Tensor) -> None:
+    """``t``'s value changed (fed, or recomputed and kept): the nodes computed from it before are outdated.
+    Always on a recompute that is kept, even where ``t``'s operands look unchanged (a value kept while a leaf
+    was fed without ``forward()``, read by a gradient, then released, recomputes to another value)."""
+    t._epoch = changed[0] = serial()
+
+
 class Tensor:
     """A node of an xpgrad graph.
 
@@ -147,7 +159,7 @@ class Tensor:
             )
         if v is None:
             self._value = None
-            self._epoch = changed[0] = serial()  # nodes computed before are outdated (`_build.current`)
+            restamp(self)
             return
         owner = backend_of(v)
         if owner is not None and owner is not self._bk:
@@ -158,7 +170,7 @@ class Tensor:
         arr = self._coerce(v, owner)
         self._check_feed(arr)
         self._value = arr
-        self._epoch = changed[0] = serial()  # nodes computed before are outdated (`_build.current`)
+        restamp(self)  # nodes computed before are outdated (`_build.current`)
 
     def _coerce(self, v: Any, owner: Backend | None) -> Any:
         bk = self._bk

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._remat import lends
-from .lower import Instr, Program, call_shape, captured_cache, captured_values
+from .lower import Instr, Program, call_shape, captured_cache, captured_values, passed
 
 __all__ = ["available", "compile_cpu", "source"]
 
@@ -172,7 +172,6 @@ def _runner(
     # would take the same array (and write each other's results into it), or find it gone from ``held``
     lock = threading.Lock()
     cache = captured_cache(prog)  # each captured leaf's last value and its flat array
-    passed = {v: k for k, v in enumerate(prog.inputs)}
     elems = [k for k, (_, how) in enumerate(prog.outputs) if how == "elem"]
 
     def run(*arrays: Any) -> list[Any]:
@@ -193,8 +192,7 @@ def _runner(
             if how == "elem":
                 result.append(outs[k])
             elif how == "pass":  # a 0-d input or captured leaf, as the unfused graph returns it
-                j = passed.get(v)
-                result.append(np.asarray(arrays[j] if j is not None else captured[int(v[1:])]))
+                result.append(np.asarray(passed(prog, v, arrays, captured)))
             else:
                 t = totals[sums.index(v)] / (n if how == "mean" else 1)
                 r = np.asarray(t, dtype=out_dtypes[k])

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import cexpr
-from .lower import FusionError, Instr, Program, call_shape, captured_cache, captured_values
+from .lower import FusionError, Instr, Program, call_shape, captured_cache, captured_values, passed
 
 __all__ = ["BLOCK", "C_TYPES", "OPTIONS", "compile_cuda", "grid", "kernel_body", "raw_source"]
 
@@ -197,7 +197,6 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
     kernel = module.get_function("xpgrad_fused")
     dtype = np.dtype(prog.dtype)
     cache = captured_cache(prog)  # each captured leaf's last value and its device array
-    passed = {v: k for k, v in enumerate(prog.inputs)}
     sums, n_sums = _sum_outputs(prog), len(prog.sums)
     sum_dtypes = [np.dtype(prog.output_dtypes[k]) for k, _, _ in sums]
     add_up = module.get_function("xpgrad_sums") if sums else None
@@ -229,8 +228,7 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
         result = []
         for v, how in prog.outputs:
             if how == "pass":  # a 0-d input or captured leaf, as the unfused graph returns it
-                j = passed.get(v)
-                result.append(arrays[j] if j is not None else captured[int(v[1:])])
+                result.append(passed(prog, v, arrays, captured))
             else:
                 result.append(next(elem) if how == "elem" else next(total))
         return result

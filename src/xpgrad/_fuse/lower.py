@@ -22,7 +22,7 @@ from .._graph import toposort
 from .._tensor import Tensor
 from . import cexpr
 
-__all__ = ["FusionError", "Instr", "Program", "call_shape", "captured_cache", "captured_values", "lower"]
+__all__ = ["FusionError", "Instr", "Program", "call_shape", "captured_cache", "captured_values", "lower", "passed"]
 
 _SHAPE_ONLY = {"ones_like": (), "zeros_like": (), "expand": (0,), "fit": (0,), "broadcast_like": (0,)}
 """Structural ops and which of their operands carry values (the others give only a shape)."""
@@ -169,6 +169,11 @@ def captured_values(
             )
         values[j], stamps[j], shapes[j], args[j] = value, leaf._epoch, shape, convert(leaf, value)
     return shapes, args
+
+
+def passed(prog: Program, v: str, arrays: Sequence[Any], captured: Sequence[Any]) -> Any:
+    """The value of a "pass" output ``v``: the call's 0-d input, or the captured leaf's current value, as it is."""
+    return arrays[prog.inputs.index(v)] if v in prog.inputs else captured[int(v[1:])]
 
 
 def _label(node: Tensor) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 import fake_cupy
 import xpgrad
-from fuse_cases import agree, same, unfused
+from fuse_cases import agree, inputs, placeholders, unfused
 from xpgrad._fuse import FusionError, fuse
 from xpgrad._fuse.cuda import compile_cuda
 from xpgrad._fuse.lower import captured_cache, captured_values, lower
@@ -22,14 +22,14 @@ Compile = Callable[[list[Any], list[Any]], Callable[..., list[Any]]]
 
 
 @pytest.fixture(params=["numba", "cuda"])
-def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Compile:
+def engine(request: pytest.FixtureRequest) -> Compile:
     """A fused compiler: numba's, or the CUDA runner with its kernels built by the host C++ compiler."""
     if request.param == "numba":
         pytest.importorskip("numba", reason="the fuse extra (numba) is not installed")
         return lambda ins, outs: fuse(ins, outs, engine="numba")
     if fake_cupy.CXX is None:
         pytest.skip("no host C++ compiler for the CUDA kernels")
-    fake_cupy.install(monkeypatch)
+    request.getfixturevalue("cp")  # the fake CuPy, as `cp` installs it
     return lambda ins, outs: compile_cuda(lower(ins, outs))
 
 
@@ -100,7 +100,7 @@ def test_a_shape_taken_from_a_leaf_the_kernel_does_not_read_is_checked(engine: C
     loss = xpgrad.sum(xpgrad.sin(x)) + xpgrad.sum(w)
     outs = xpgrad.grad(loss, [x, w])
     f = engine([x], outs)
-    same([np.asarray(v) for v in f(np.ones(3))], unfused([x], outs)(np.ones(3)), "float64", 3)
+    agree(f, [x], outs, np.ones(3))
     with pytest.raises(ValueError, match=r"has shape \(3,\) and the inputs have shape \(5,\)"):
         f(np.ones(5))
 
@@ -113,10 +113,9 @@ def test_captured_leaves_are_read_at_each_call(engine: Compile) -> None:
     loss = xpgrad.sum(x * w * c)
     outs = [loss, loss.grad(x), c]
     f = engine([x], outs)
-    _agree(engine, [x], outs, np.ones(3))
+    agree(f, [x], outs, np.ones(3))  # the first call, on f itself: the next must not reuse what it read
     w.value, c.value = np.array([10.0, 20.0, 30.0]), np.array(2.0)
-    got = [np.asarray(v) for v in f(np.ones(3))]
-    same(got, unfused([x], outs)(np.ones(3)), "float64", 3)
+    got = agree(f, [x], outs, np.ones(3))
     np.testing.assert_array_equal(got[1], [20.0, 40.0, 60.0])
     assert float(got[2]) == 2.0
 
@@ -146,7 +145,7 @@ def test_a_captured_leaf_changed_in_place_and_set_again_is_read_again(engine: Co
     assert float(np.asarray(f(np.ones(3))[0])) == 3.0
     w.value += 1
     assert float(np.asarray(f(np.ones(3))[0])) == 6.0
-    same([np.asarray(v) for v in f(np.ones(3))], unfused([x], outs)(np.ones(3)), "float64", 3)
+    agree(f, [x], outs, np.ones(3))
 
 
 def test_0d_inputs_unread_or_returned(engine: Compile) -> None:
@@ -158,8 +157,7 @@ def test_0d_inputs_unread_or_returned(engine: Compile) -> None:
 
 def test_sign_of_zero_is_plus_zero(engine: Compile) -> None:
     x = _x()
-    (got,) = engine([x], [xpgrad.sign(x)])(np.array([-0.0, 0.0, np.nan, -2.0, 3.0]))
-    np.testing.assert_array_equal(np.signbit(got), np.signbit(np.sign(np.array([-0.0, 0.0, np.nan, -2.0, 3.0]))))
+    (got,) = _agree(engine, [x], [xpgrad.sign(x)], np.array([-0.0, 0.0, np.nan, -2.0, 3.0]))  # (signs of zeros too)
     np.testing.assert_array_equal(got, [0.0, 0.0, np.nan, -1.0, 1.0])
 
 
@@ -174,10 +172,9 @@ def test_a_count_has_the_dtype_of_the_unfused_one(engine: Compile) -> None:
     assert int(got[0]) == 5
 
 
-def test_a_count_in_float32_on_the_gpu_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_count_in_float32_on_the_gpu_is_refused(cp: Any) -> None:
     """The GPU kernel adds in the program's type: float32 counts only to 2**24."""
     x = xpgrad.placeholder(shape=(None,), dtype="float32", name="x")
-    fake_cupy.install(monkeypatch)
     with pytest.raises(FusionError, match="sums bools"):
         compile_cuda(lower([x], [xpgrad.sum(x > 0.5)]))
 
@@ -206,3 +203,27 @@ def test_the_fallback_is_the_plan_executor_and_feeds_no_placeholder(tb) -> None:
     for g, want in zip(got, [eager, eager.grad(leaf)], strict=True):
         assert getattr(g, "shape", None) == want.shape  # a 0-d array, not a scalar
         np.testing.assert_array_equal(tb.np(g), tb.np(want))
+
+
+def test_a_where_of_bools_is_bool(engine: Compile) -> None:
+    """An op's result has the graph's dtype: ``where(c, x > 1, y > 0)`` is bool (it was written as 0.0/1.0), its
+    sum NumPy's int64 count."""
+    x, y = placeholders(2)
+    w = xpgrad.where(x > 0, x > 1, y > 0)
+    outs = [w, xpgrad.sum(w)]
+    data = inputs(300, 2)
+    (got, count), (want, want_count) = engine([x, y], outs)(*data), unfused([x, y], outs)(*data)
+    assert got.dtype == want.dtype == bool and count.dtype == want_count.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
+    assert count == want_count
+
+
+def test_inputs_of_a_graph_of_sums_are_checked_against_their_declared_shapes(engine: Compile) -> None:
+    """With only sums as outputs, nothing else pins the call's shape: a (3,) placeholder fed 5 elements, or a
+    (None,) one fed a matrix, was summed over all of them where the unfused graph refuses the call."""
+    x, v = xpgrad.placeholder(shape=(3,), dtype="float64"), xpgrad.placeholder(shape=(None,), dtype="float64")
+    f, g = engine([x], [xpgrad.sum(x * x)]), engine([v], [xpgrad.mean(v)])
+    assert float(f(np.ones(3))[0]) == 3.0 and float(g(np.ones(4))[0]) == 1.0
+    for call, data in ((f, np.ones(5)), (f, np.ones((1, 3))), (g, np.ones((2, 3)))):
+        with pytest.raises(ValueError, match=r"input 0 \(placeholder\) as declared"):
+            call(data)

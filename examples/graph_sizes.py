@@ -14,7 +14,7 @@ import numpy as np
 
 import xpgrad
 from xpgrad import Tensor, _cse
-from xpgrad._graph import toposort
+from xpgrad._walk import toposort
 
 
 def seed() -> tuple[Tensor, list[Tensor]]:

@@ -79,7 +79,7 @@ def test_one_sweep_shares_work() -> None:
 
 
 def _nodes(t):
-    from xpgrad._graph import toposort
+    from xpgrad._walk import toposort
 
     return toposort([t])
 

@@ -6,9 +6,9 @@ import numpy as np
 
 import xpgrad
 from xpgrad import _remat
-from xpgrad._graph import toposort
 from xpgrad._lazy import LARGE
 from xpgrad._show import format_tree
+from xpgrad._walk import toposort
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ import pytest
 
 import xpgrad
 from xpgrad import _cse
-from xpgrad._graph import toposort
+from xpgrad._walk import toposort
 
 # name: (low, high) of sample inputs, and the derivative order checked (3 where smooth there)
 UNARY = {

@@ -14,8 +14,8 @@ import pytest
 
 import xpgrad
 from xpgrad import _build
-from xpgrad._graph import toposort
 from xpgrad._lazy import LARGE
+from xpgrad._walk import toposort
 
 
 def _x() -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 
 import xpgrad
 from xpgrad import Tensor, _cse
-from xpgrad._graph import toposort
+from xpgrad._walk import toposort
 
 _spec = importlib.util.spec_from_file_location(
     "graph_sizes", Path(__file__).resolve().parents[1] / "examples" / "graph_sizes.py"

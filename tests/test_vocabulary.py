@@ -136,7 +136,7 @@ def test_float32_is_kept_and_integers_promote(tb) -> None:
 def test_float32_gradients_compute_in_float32(tb) -> None:
     # not only their results: logaddexp's rule made its exponent with a where of two Python numbers, a
     # default-float (float64) array, so float32 cotangents were computed in float64 and cast back
-    from xpgrad._graph import toposort
+    from xpgrad._walk import toposort
 
     for e in ENTRIES:
         if e.order > 0:

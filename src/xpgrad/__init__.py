@@ -10,7 +10,19 @@ Example:
 
 from __future__ import annotations
 
-from . import _table, _table_arrays, _table_elementwise  # noqa: F401  (register the ops)
+from . import (  # noqa: F401  (register the ops)
+    _build,
+    _cse,
+    _expr,
+    _graph,
+    _namespace,
+    _plugins,
+    _release,
+    _render,
+    _table,
+    _table_arrays,
+    _table_elementwise,
+)
 from ._check import check_grads
 from ._dot import to_dot
 from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
@@ -29,6 +41,20 @@ from ._tensor import Tensor, placeholder
 from .backends import available_backends, default_backend, get_backend, set_default_backend
 
 __version__ = "0.1.0"
+
+# The core's plug-in interface (`_plugins`): the optimisations, and what a Tensor's methods call above the node
+_plugins.connect(
+    release=_release.RELEASE,
+    merge=_cse.MERGE,
+    apply=_build.apply,
+    binary=_build.apply_binary,
+    settle=_build.settle,
+    forward=_graph.forward,
+    grad=grad,
+    namespace=_namespace.for_tensor,
+    expr=_expr.expr,
+    svg=_render.repr_svg,
+)
 
 _install_operators()
 globals().update(public_functions())

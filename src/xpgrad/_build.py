@@ -16,14 +16,16 @@ from functools import partial
 from threading import Lock, get_ident
 from typing import Any
 
-from . import _cse, _dtypes, _remat, _shapes
+from . import _cse, _dtypes, _plugins, _shapes
 from ._errors import BackendMismatchError
+from ._keys import EXACT, typed
 from ._ops import OpDef
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, changed, devices_differ, restamp, serial, signature
 from .backends import Backend, backend_of, get_backend
 
 __all__ = ["apply", "apply_binary", "apply_unary", "const", "evaluate", "derivative_level", "settle"]
 
+_RELEASED = _plugins.State.RELEASED
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _ABSENT: Any = object()
 _DEFAULTS = ("params", "the op's defaults")  # `_decided`'s key part for them (no `_memo_params` to build)
@@ -230,7 +232,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
                 _decided.clear()
                 _quick.clear()
             fn = None if params else decided[0].fn(op)  # with params: `evaluate` passes them
-            _decided[key] = decided = (*decided[:5], _remat.watch(children), fn, decided[7])
+            _decided[key] = decided = (*decided[:5], _plugins.release.watch(children), fn, decided[7])
             if decided[4] is None and decided[1] is not None and (not op.params or defaults):  # see `_fast`
                 run = partial(decided[0].fn(op), **params) if params else fn  # (the op's defaults)
                 num = 0 if params else _number_slot(op, children, decided[0], decided[3])
@@ -240,7 +242,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         found = op.simplify(*children, **params) if params else op.simplify(*children)
         if found is not None:
             return found
-    found = _cse.find(op, children, params)
+    found = _plugins.merge.find(op, children, params)
     if found is not None:
         found = _merged(found, deferral())
         if found is not None:
@@ -255,12 +257,12 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     into = deferral()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
         into.add(node)  # (before `remember`: another thread that finds it must see it is this one's)
-    _cse.remember(node)
+    _plugins.merge.remember(node)
     if into is not None:
         return node
     for c in children:
         if c._value is None:
-            return _remat.fill(node)  # unfed (left unevaluated), or released values to recompute
+            return _plugins.release.fill(node)  # unfed (left unevaluated), or released values to recompute
     if fn is not None and target is None:  # the common case: one direct namespace call, no casts
         try:
             if len(children) == 2:
@@ -277,8 +279,8 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
 
         node._device = _device_of(node._value)
         node._sig = signature(bk, node._device, shape, dtype)
-    if _remat.watch(children):
-        _remat.after(node)
+    if _plugins.release.watch(children):
+        _plugins.release.after(node)
     return node
 
 
@@ -356,14 +358,14 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
         return node
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
-        return _remat.run(node, fn)
+        return _plugins.release.run(node, fn)
     av = a._value
     if av is None:
-        return _remat.fill(node)  # unfed (left unevaluated), or released values to recompute
+        return _plugins.release.fill(node)  # unfed (left unevaluated), or released values to recompute
     if b is not None:
         bv = b._value
         if bv is None:
-            return _remat.fill(node)
+            return _plugins.release.fill(node)
         if num:  # a Python number operand, as the 0-d array the backend takes faster (`number_array`)
             if num == 2:
                 bv = _numbers.get((b, a._sig))
@@ -427,20 +429,20 @@ _numbers: dict[tuple[Tensor, int], Any] = {}
 """`number_array`'s memo: (constant, the other operand's signature) -> the value to pass."""
 
 
-_ATOMS = _cse.EXACT
+_ATOMS = EXACT
 
 
 def _memo_params(params: dict[str, Any]) -> Any:
-    """The part of `_decided`'s key for ``params``: `_cse.params_key` (an axis ``(1.0,)`` is refused where
+    """The part of `_decided`'s key for ``params``: `_keys.params_key` (an axis ``(1.0,)`` is refused where
     ``(1,)`` is accepted, and must not share its decision), built in the same loop that refuses a Tensor or
     an array among them: the memo would keep it (and its graph) alive, so that decision is not memoized."""
     parts = []
     for k, v in params.items():
         t = type(v)
         if t in _ATOMS:
-            parts.append((k, (t, v)))  # = `_cse.typed(v)`, without the call
+            parts.append((k, (t, v)))  # = `typed(v)`, without the call
         elif t is tuple or t is float or t is complex or not (t is Tensor or backend_of(v) is not None):
-            parts.append((k, _cse.typed(v)))  # (a float by its bits, a dtype...)
+            parts.append((k, typed(v)))  # (a float by its bits, a dtype...)
         else:
             return None
     return tuple(parts)
@@ -466,7 +468,7 @@ def current(node: Tensor) -> bool:
     if e > changed[0]:  # nothing changed since it was computed (the common case)
         return True
     for c in node.children:  # (a released or freed operand is recomputed from its own operands: maybe changed)
-        if c._epoch >= e or (c._value is None and c._remat >= _remat.RELEASED):
+        if c._epoch >= e or (c._value is None and c._remat >= _RELEASED):
             return False
     return True
 
@@ -478,12 +480,12 @@ def _reuse(found: Tensor) -> Tensor:
     if found._value is None or not current(found):
         ready = True
         for c in found.children:
-            if c._value is None and c._remat < _remat.RELEASED:  # (released and freed ones recompute)
+            if c._value is None and c._remat < _RELEASED:  # (released and freed ones recompute)
                 ready = False
                 break
         found._value = evaluate(found) if ready else None
         restamp(found)  # (its parents computed before are outdated)
-        found._remat &= 1  # a released value recomputed here is kept: the caller holds the node again
+        _plugins.release.reuse(found)  # a released value recomputed here is kept: the caller holds the node again
     return found
 
 
@@ -614,7 +616,7 @@ def evaluate(node: Tensor, vals: list[Any] | None = None) -> Any:
     for i, v in enumerate(vals):
         if v is None:  # a released value (`_remat`): recomputed, or a stand-in where only its shape is read
             c = node.children[i]
-            vals[i] = _remat.standin(c) if i in op.meta and c._remat == _remat.RELEASED else c._require()
+            vals[i] = _plugins.release.standin(c) if i in op.meta and c._remat == _RELEASED else c._require()
     target = node._target
     if target is not None:
         xp = bk.xp

@@ -16,8 +16,8 @@ from typing import Any
 
 from . import _dtypes
 from ._grad import grad
-from ._graph import toposort
 from ._tensor import Tensor
+from ._walk import toposort
 from .backends import backend_of
 
 __all__ = ["check_grads"]

@@ -14,6 +14,7 @@ from typing import Any
 from . import _dtypes
 from ._build import apply
 from ._ops import OPS
+from ._plugins import State
 from ._shapes import pack_key
 from ._tensor import Tensor
 from .backends import Backend, backend_of, get_backend
@@ -150,7 +151,7 @@ def _like(x: Any, node_op: str | None, fill: Any, dtype: Any, device: Any) -> Te
         return apply(OPS[node_op], x)  # a graph node: follows x's shape, also for placeholders
     t = x if isinstance(x, Tensor) else Tensor(x)
     xp = t._bk.xp
-    if t._value is None and t._remat != 2:  # a placeholder (or a node on one): a node, evaluated once fed
+    if t._value is None and t._remat != State.RELEASED:  # a placeholder (or a node on one): a node, evaluated once fed
         node = apply(OPS["fill_like"], t, fill_value=fill, dtype=None if dtype is None else t._bk.dtype(dtype))
         return node if device is None else node.to_device(device)
     v = t._require()

@@ -38,7 +38,6 @@ collector's lists (`_age`, `_before_collection`; see `_untrack`).
 from __future__ import annotations
 
 import gc
-import numbers
 import os
 import struct
 import weakref
@@ -46,7 +45,9 @@ from contextlib import AbstractContextManager
 from time import perf_counter
 from typing import Any
 
+from . import _plugins
 from ._flags import off
+from ._keys import params_key
 from ._tensor import Tensor
 from ._untrack import can_untrack, untrack
 
@@ -74,34 +75,6 @@ def _const_part(v: Any) -> Any:
     # a nonzero float that is not nan keys as itself (the common ``x * 0.999``); any other number by its
     # type and text, so that 2, 2.0 and True, 0.0 and -0.0 differ and nan equals itself
     return v if type(v) is float and v == v and v else (type(v), repr(v))
-
-
-def typed(v: Any) -> Any:
-    """``v`` with its exact type, a tuple's items each with theirs: ``(1,)``, ``(True,)`` and ``(1.0,)`` are
-    equal tuples with equal hashes, but different params (a shape, an axis). Params are shallow tuples.
-    A float or complex number keys as its bits: ``0.0 == -0.0``, but ``full_like(x, -0.0)`` is not
-    ``full_like(x, 0.0)`` (1 / it is -inf), and a nan, never equal to itself, equals the same nan."""
-    t = type(v)
-    if t is tuple:
-        return (tuple, tuple([typed(x) for x in v]))
-    if t is float:
-        return (t, struct.pack("<d", v))
-    if t is complex:
-        return (t, struct.pack("<dd", v.real, v.imag))
-    if t not in EXACT and isinstance(v, numbers.Complex) and not isinstance(v, numbers.Integral):
-        return (t, repr(v))  # another library's float (numpy.float32(-0.0)): its repr tells the signs apart
-    return (t, v)
-
-
-EXACT = frozenset((type(None), bool, int, str, type(Ellipsis)))
-"""Param types `typed` keys as themselves (not floats: 0.0 == -0.0, and nan != nan)."""
-
-
-def params_key(params: dict[str, Any]) -> tuple[Any, ...]:
-    """``params`` as a key: each value after its exact type (`typed`), so keys that collide compare the
-    types first and a backend's dtype is never compared with another backend's (array-api-strict warns on
-    that comparison). May hold an unhashable value: the caller hashes."""
-    return tuple([(name, typed(v)) for name, v in params.items()])
 
 
 def index(children: tuple[Tensor, ...] | list[Tensor]) -> Tensor | None:
@@ -331,3 +304,19 @@ def parents(t: Tensor) -> list[Tensor]:
 def disabled() -> AbstractContextManager[None]:
     """Build without merging (to measure what CSE saves, or to get distinct nodes on purpose)."""
     return off(_on)
+
+
+class Merging(_plugins.Merge):
+    """`_plugins.Merge`, done: the functions of this module."""
+
+    find = staticmethod(find)
+    among = staticmethod(among)
+    same = staticmethod(same)
+    remember = staticmethod(remember)
+    add_user = staticmethod(add_user)
+
+    def enabled(self) -> bool:
+        return _on[0]
+
+
+MERGE = Merging()

@@ -13,8 +13,8 @@ Iterative (one topological sort), so any graph converts; drawing huge ones is `r
 
 from __future__ import annotations
 
-from ._graph import toposort
 from ._tensor import Tensor, _short
+from ._walk import toposort
 
 __all__ = ["to_dot"]
 

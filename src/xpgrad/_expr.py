@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._cse import typed
 from ._dtypes import dtype_name
-from ._graph import toposort
+from ._keys import typed
 from ._shapes import unpack_key
 from ._tensor import Tensor
+from ._walk import toposort
 
 __all__ = ["expr"]
 

@@ -34,8 +34,9 @@ from . import _remat
 from ._build import _RUNTIME, _note, _number_slot, evaluate, number_value, settle
 from ._dtypes import dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
-from ._graph import toposort
+from ._plugins import State
 from ._tensor import Tensor, _device_of, devices_differ
+from ._walk import toposort
 from .backends import Backend, backend_of
 
 __all__ = ["Function", "function"]
@@ -131,7 +132,7 @@ def _blank_copy(n: Tensor) -> Tensor:
         if hasattr(n, name):
             setattr(m, name, getattr(n, name))
     m._value = None
-    m._remat = 0
+    m._remat = State.HELD
     m._users = None  # a copy has no parents of its own yet
     return m
 

@@ -7,20 +7,20 @@ so it can be printed, re-evaluated after feeding placeholders, and differentiate
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
 from operator import attrgetter
 from typing import Any
 
-from . import _cse, _dtypes, _lazy, _remat
+from . import _dtypes, _plugins
 from ._build import _fast, apply, derivative_level
-from ._graph import toposort
 from ._ops import NO_RULE, OPS, ZERO
 from ._tensor import Tensor
 from ._untrack import untrack
+from ._walk import toposort
 
 __all__ = ["grad"]
 
 _ADD = OPS["add"]
+_BATCH = 1 << 12  # a graph this large: its sort and set leave the cyclic collector's lists
 _level_of = attrgetter("_level")
 
 
@@ -76,17 +76,17 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
             mark(n)
             if n._sig not in _real_sigs:
                 _refuse_complex(n)
-    if len(order) > _cse.BATCH:  # two containers a full collection would otherwise walk entry by entry
+    if len(order) > _BATCH:  # two containers a full collection would otherwise walk entry by entry
         untrack([order, relevant])
     results: dict[Tensor, Tensor] = {}
-    # large arrays: build, then evaluate and free (not with releasing off: `_remat.disabled()` keeps every value)
-    large = _remat._on[0] and any(_lazy.is_large(w) for w in targets)
-    with derivative_level(1 + max(map(_level_of, order))), _lazy.deferred() if large else nullcontext() as made:
+    # large arrays: built first, then evaluated in one go, freeing intermediates (with the release plug-in)
+    release = _plugins.release
+    with derivative_level(1 + max(map(_level_of, order))), release.gradient(targets) as made:
         if out in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
         grads = [results[w] if w in results else apply(OPS["zeros_like"], w) for w in targets]
         if made is not None:  # (still deferring: other threads do not merge with these nodes until settled)
-            _lazy.settle_all(made, [*grads, out])  # the output differentiated keeps its value too
+            release.settle_all(made, [*grads, out])  # the output differentiated keeps its value too
     return grads
 
 

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import _build, _remat, _shapes
-from ._graph import toposort
 from ._tensor import Tensor
+from ._walk import toposort
 
 __all__ = ["LARGE", "deferred", "is_large", "settle_all"]
 
@@ -160,4 +160,4 @@ def _recompute_freed(outside: list[Any]) -> None:
             and all(c._value is not None or c._remat == released for c in node.children)
         ):
             _build.settle(node)
-            node._remat &= 1  # (kept: no longer freed)
+            _remat.reuse(node)  # (kept: no longer freed)

@@ -45,9 +45,15 @@ def namespace(backend: Any = None) -> types.ModuleType:
     return mod
 
 
-def _build(bk: Backend) -> types.ModuleType:
-    import xpgrad
+def for_tensor(backend: Backend, *, api_version: str | None = None) -> types.ModuleType:
+    """`Tensor.__array_namespace__`: `namespace` of ``backend``, refusing an ``api_version`` newer than xpgrad's."""
+    if api_version is not None and api_version > API_VERSION:
+        raise ValueError(f"xpgrad implements the array API {API_VERSION}; api_version={api_version!r} is newer")
+    return namespace(backend)
 
+
+def _build(bk: Backend) -> types.ModuleType:
+    from ._composites import COMPOSITES
     from ._functions import public_functions
 
     xp = bk.xp
@@ -57,7 +63,7 @@ def _build(bk: Backend) -> types.ModuleType:
     ns["__xpgrad_backend__"] = bk
     ns.update(public_functions(bk))
     for name in _CREATION:
-        ns[name] = functools.partial(getattr(xpgrad, name), backend=bk)
+        ns[name] = functools.partial(COMPOSITES[name], backend=bk)
     for name in _DTYPES:
         if hasattr(xp, name):
             ns[name] = getattr(xp, name)

@@ -33,8 +33,10 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
-from . import _build, _cse, _shapes, _tensor
+from . import _build, _shapes, _tensor
 from ._flags import off
+from ._keys import params_key
+from ._plugins import State
 from ._tensor import Tensor
 
 __all__ = [
@@ -57,13 +59,8 @@ __all__ = [
 
 LARGE = 1 << 16
 """Only values of at least this many elements are released (as `_lazy.LARGE`)."""
-PINNED = 1
-"""``_remat``: a parent's rule reads this value: it is kept for as long as the node lives."""
-RELEASED = 2
-"""``_remat``: the value was dropped and is recomputed on demand."""
-FREED = 4
-"""``_remat``: an intermediate of a large gradient, freed after its last use (`_lazy`): recomputed where
-needed, like a released value (a user's read keeps it: `keep`)."""
+HELD, PINNED, RELEASED, FREED = State.HELD, State.PINNED, State.RELEASED, State.FREED
+"""A node's states (``_remat``), which this module and `_lazy` write: see `State`."""
 
 _on = [True]
 _releases = [0]  # how many values were ever released: 0 spares `forward` the bookkeeping
@@ -114,7 +111,7 @@ def reads(node: Tensor) -> tuple[bool, ...]:
                 hit = _reads_plain[op] = _trace(node)
             return hit
     try:
-        params = _cse.params_key(node.params)
+        params = params_key(node.params)
         key = (op, params, tuple((type(c._value), c._value) if c._const else 0 for c in children))
         hit = _reads.get(key)
     except TypeError:  # unhashable params: assume every value is read
@@ -129,9 +126,9 @@ def reads(node: Tensor) -> tuple[bool, ...]:
 def _trace(node: Tensor) -> tuple[bool, ...]:
     """Build each rule of ``node``'s op on placeholders and see which of them the graph reads."""
     from ._build import derivative_level
-    from ._graph import toposort
     from ._ops import NO_RULE, ZERO
     from ._tensor import placeholder
+    from ._walk import toposort
 
     op = node.op
     everything = (True,) * (len(node.children) + 1)
@@ -186,7 +183,7 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None =
                         p._epoch = _tensor.serial()  # (computed from that very value: not outdated by it)
                     if c._value is not None:  # (else released by another thread: recomputed when needed)
                         c._remat = PINNED
-            elif c._remat == 0 and releasable(c) and not reads(c)[0]:
+            elif c._remat == HELD and releasable(c) and not reads(c)[0]:
                 _dropping(c)
                 c._remat = RELEASED  # (first: a thread reading ``value`` meanwhile gets the array, or recomputes it)
                 c._value = None
@@ -299,7 +296,7 @@ def _donor(node: Tensor, r: Any, vals: list[Any]) -> int | None:
         return None
     children = node.children
     for i, c in enumerate(children):
-        if r[i + 1] or c._remat != 0 or c.op is None or not is_big(c) or reads(c)[0] or not releasable(c):
+        if r[i + 1] or c._remat != HELD or c.op is None or not is_big(c) or reads(c)[0] or not releasable(c):
             continue
         if fits(vals[i], node._dtype, node._shape) and alone(vals, i, 1):  # (``y * y``: held twice by vals)
             return i
@@ -396,7 +393,7 @@ def released(order: list[Tensor]) -> dict[int, int] | None:
                 uses[id(c)] = uses.get(id(c), 0) + 1
     for n in order:
         if n._remat == RELEASED and id(n) not in uses:
-            n._remat = 0
+            n._remat = HELD
     return uses
 
 
@@ -487,3 +484,27 @@ def recompute(t: Tensor) -> Any:
                 if left == 0 and c is not t:
                     known.pop(c, None)
     return known[t]
+
+
+def reuse(node: Tensor) -> None:
+    """``node``'s value was recomputed and is kept (a merge, a second sweep): no longer released or freed."""
+    if node._remat >= RELEASED:
+        node._remat = HELD
+
+
+def reevaluated(node: Tensor, known: bool) -> None:
+    """``forward`` set ``node``'s value (``known``: a freed intermediate is kept from now on; a released
+    value is dropped again after its last use, `used`), or found an input unfed (not released: unknown)."""
+    if node._remat == FREED or (not known and node._remat >= RELEASED):
+        node._remat = HELD
+
+
+def used(c: Tensor, uses: dict[int, int]) -> None:
+    """``forward`` used released ``c`` once more (``uses``: `released`): its value is dropped after the last
+    use, unless it is now laid out unlike its stand-in (a leaf fed a transpose): then it is kept."""
+    left = uses[id(c)] = uses[id(c)] - 1
+    if left == 0:
+        if like_standin(c._bk, c._value):
+            c._value = None
+        else:
+            c._remat = HELD

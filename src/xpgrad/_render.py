@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._dot import to_dot
-from ._graph import toposort
 from ._tensor import Tensor
+from ._walk import toposort
 
 __all__ = ["GraphvizUnavailableError", "render", "svg"]
 

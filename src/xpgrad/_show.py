@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._remat import FREED, RELEASED
+from ._plugins import State
 from ._tensor import Tensor, _short
 
 __all__ = ["format_tree", "label", "show"]
 
 
-_STATES = {RELEASED: "released", FREED: "freed"}
-"""How a node without a value got there: its value recomputes on demand (see `_remat`)."""
+_STATES = {State.RELEASED: "released", State.FREED: "freed"}
+"""How a node without a value got there: its value recomputes on demand (see `State`)."""
 
 
 def label(t: Tensor) -> str:

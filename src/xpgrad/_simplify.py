@@ -30,10 +30,10 @@ from typing import Any
 
 from ._build import apply, derivative_level
 from ._dtypes import COMPLEX, FLOAT, INT, dtype_kind
-from ._graph import toposort
 from ._ops import OPS
 from ._table import negation_exact, result_dtype
 from ._tensor import Tensor
+from ._walk import toposort
 
 __all__ = ["simplify"]
 

@@ -12,7 +12,14 @@ import itertools
 import threading
 from typing import TYPE_CHECKING, Any
 
+import array_api_compat
+
+from . import _plugins
+from ._dtypes import dtype_kind, dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
+from ._ops import OPS
+from ._shapes import size as _size
+from ._walk import unfed_placeholders
 from .backends import Backend, backend_of, get_backend
 
 if TYPE_CHECKING:
@@ -23,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Tensor", "placeholder", "signature"]
 
 _NUMBER = (bool, int, float, complex)
+_RELEASED = _plugins.State.RELEASED
 _NO_PARAMS: dict[str, Any] = {}
 serial = itertools.count(1).__next__
 """Each Tensor's creation number (``_n``): a node's children are always older than it, so sorting nodes
@@ -109,7 +117,7 @@ class Tensor:
         self._n = self._epoch = serial()
         self._const = False
         self._ph = value is None
-        self._remat = 0  # see `_remat`
+        self._remat = _plugins.State.HELD  # where the value is: see `_plugins.State`
         self._target = None
         self._dtype = bk.dtype(dtype)
         self._device = device
@@ -143,10 +151,9 @@ class Tensor:
     def _read(self, keep: bool) -> Any:
         v = self._value
         if v is None and self._remat:  # released, or kept again by another thread since the read above
-            if self._remat >= 2:  # `_remat.RELEASED`, `_remat.FREED`
-                from . import _remat
-
-                return _remat.keep(self) if keep else _remat.recompute(self)
+            if self._remat >= _RELEASED:  # released or freed: recomputed
+                release = _plugins.release
+                return release.keep(self) if keep else release.recompute(self)
             return self._value
         return v
 
@@ -199,8 +206,6 @@ class Tensor:
             ) from e
 
     def _check_kind(self, got: Any) -> None:
-        from ._dtypes import dtype_kind, dtype_name
-
         xp = self._bk.xp
         if self._bk.supports(got) and dtype_kind(xp, got) > dtype_kind(xp, self._dtype):
             raise TypeError(
@@ -216,8 +221,6 @@ class Tensor:
                 "and complex floating dtypes (pass numbers, or cast the array)"
             )
         if self._dtype is not None and arr.dtype != self._dtype:
-            from ._dtypes import dtype_name
-
             xp = self._bk.xp
             raise TypeError(
                 f"{self._label()} {self._declared()} dtype {dtype_name(xp, self._dtype)} but was fed "
@@ -243,8 +246,6 @@ class Tensor:
         """The dtype's standard name ('float64'; a declared dtype is the backend's class), '?' when unknown."""
         if self._dtype is None or self._bk is None:
             return "?"
-        from ._dtypes import dtype_name
-
         return dtype_name(self._bk.xp, self._dtype)
 
     def _declared(self) -> str:
@@ -280,8 +281,6 @@ class Tensor:
         else the declared one. xpgrad compares and memoizes devices by `canonical_device`."""
         v = self._value
         if v is not None:
-            import array_api_compat
-
             return array_api_compat.device(v)
         return self._device
 
@@ -292,17 +291,11 @@ class Tensor:
 
     @property
     def size(self) -> int | None:
-        from ._shapes import size
-
-        return size(self.shape)
+        return _size(self.shape)
 
     def __array_namespace__(self, /, *, api_version: str | None = None) -> ModuleType:
         """xpgrad's array-API namespace for this Tensor's backend (see `xpgrad.namespace`)."""
-        from ._namespace import API_VERSION, namespace
-
-        if api_version is not None and api_version > API_VERSION:
-            raise ValueError(f"xpgrad implements the array API {API_VERSION}; api_version={api_version!r} is newer")
-        return namespace(self._bk)
+        return _plugins.above.namespace(self._bk, api_version=api_version)
 
     # Python conversions need a value: a Tensor that depends on an unfed placeholder raises PlaceholderError
     def __bool__(self) -> bool:
@@ -357,9 +350,7 @@ class Tensor:
     # ----------------------------------------------------------------- evaluation
     def forward(self) -> Tensor:
         """Re-evaluate the graph below this Tensor from its leaves' current values; returns self."""
-        from ._graph import forward
-
-        forward([self])
+        _plugins.above.forward([self])
         return self
 
     def numpy(self) -> Any:
@@ -368,15 +359,14 @@ class Tensor:
 
     def item(self) -> Any:
         """The value of a one-element Tensor as a Python number."""
-        from ._graph import host_item
-
-        return host_item(self)
+        v = self._require()
+        if _size(tuple(v.shape)) != 1:
+            raise TypeError(f"item() needs a Tensor with one element; this one has shape {tuple(v.shape)}")
+        return self._bk.to_numpy(v).reshape(()).item()
 
     def _require(self) -> Any:
         v = self._peek()  # (recomputed if released; read once: another thread may release it meanwhile)
         if v is None:
-            from ._graph import unfed_placeholders
-
             missing = unfed_placeholders(self)
             names = ", ".join(p._label() for p in missing[:5]) or "(none: call forward())"
             raise PlaceholderError(
@@ -388,41 +378,29 @@ class Tensor:
     # ----------------------------------------------------------------- gradients
     def grad(self, wrt: Tensor) -> Tensor:
         """The gradient of ``sum(self)`` with respect to ``wrt``: a new graph of Tensors shaped like ``wrt``."""
-        from ._grad import grad
-
         if not isinstance(wrt, Tensor):
             raise TypeError(
                 f"Tensor.grad(wrt) takes one Tensor, got {type(wrt).__name__}; for several use "
                 "xpgrad.grad(t, [a, b, ...]), which returns one gradient each from a single sweep"
             )
-        return grad(self, [wrt])[0]
+        return _plugins.above.grad(self, [wrt])[0]
 
     # ----------------------------------------------------------------- conversions
     def to(self, backend: str | ModuleType | Backend, device: Any = None) -> Tensor:
         """This Tensor on another backend (and/or device); differentiable, gradients flow back."""
-        from ._build import apply
-        from ._ops import OPS
-
-        return apply(OPS["to"], self, backend=get_backend(backend), device=device)
+        return _plugins.above.apply(OPS["to"], self, backend=get_backend(backend), device=device)
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
-        from ._build import apply
-        from ._ops import OPS
-
-        return apply(OPS["to"], self, backend=self._bk, device=device)
+        return _plugins.above.apply(OPS["to"], self, backend=self._bk, device=device)
 
     # ----------------------------------------------------------------- printing
     def expr(self) -> str:
         """This graph as infix text, e.g. ``(x + y) * y`` (shared parts let-bound; see `xpgrad._expr`)."""
-        from ._expr import expr
-
-        return expr(self)
+        return _plugins.above.expr(self)
 
     def _repr_svg_(self) -> str | None:
         """Jupyter shows a Tensor as the picture of its graph (plain text when Graphviz is missing)."""
-        from ._render import repr_svg
-
-        return repr_svg(self)
+        return _plugins.above.svg(self)
 
     def __str__(self) -> str:
         return f"T:{self.value}"
@@ -578,8 +556,6 @@ def _declared_shape(shape: Any) -> tuple[int | None, ...] | None:
 
 
 def _device_of(arr: Any) -> Any:
-    import array_api_compat
-
     return canonical_device(array_api_compat.device(arr))
 
 

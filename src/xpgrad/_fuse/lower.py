@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._dtypes import dtype_name
-from .._graph import toposort
 from .._tensor import Tensor
+from .._walk import toposort
 from . import cexpr
 
 __all__ = ["FusionError", "Instr", "Program", "call_shape", "captured_cache", "captured_values", "lower", "passed"]

@@ -19,7 +19,6 @@ from ._walk import toposort
 
 __all__ = ["grad"]
 
-_ADD = OPS["add"]
 _BATCH = 1 << 12  # a graph this large: its sort and set leave the cyclic collector's lists
 _level_of = attrgetter("_level")
 
@@ -134,6 +133,7 @@ def _sweep(
     cts: dict[Tensor, Tensor] = {out: seed}
     results: dict[Tensor, Tensor] = {}
     take, get = cts.pop, cts.get
+    add = OPS["add"]  # (looked up here: the op table registers after the core is imported)
     for node in reversed(order):
         g = take(node, None)
         if g is None:
@@ -149,7 +149,7 @@ def _sweep(
             if child not in relevant:
                 continue
             if contrib is not None and op.symmetric and child is children[0]:  # ``y * y``: the second rule
-                cts[child] = _fast(_ADD, cts[child], contrib)  # gives the first's node (issue 5, B4: a merge)
+                cts[child] = _fast(add, cts[child], contrib)  # gives the first's node (issue 5, B4: a merge)
                 continue
             rule = rules[k]
             if rule is ZERO:
@@ -163,7 +163,7 @@ def _sweep(
             if contrib._sig != child._sig or contrib._sig not in _plain_sigs:  # `_fit`'s first test, inlined
                 contrib = _fit(contrib, child)
             prev = get(child)
-            cts[child] = contrib if prev is None else _fast(_ADD, prev, contrib)  # = prev + contrib
+            cts[child] = contrib if prev is None else _fast(add, prev, contrib)  # = prev + contrib
     return results
 
 

@@ -255,3 +255,41 @@ def test_habits_from_other_libraries_get_errors_that_say_what_to_do(monkeypatch:
     monkeypatch.setenv("XPGRAD_BACKEND", "bogus")
     with pytest.raises(ValueError, match="the environment variable XPGRAD_BACKEND='bogus': unknown backend"):
         xpgrad.Tensor(1.0)
+
+
+# ----------------------------------------------------------------- issue 18, items 8, 9 and 11
+def _standard_refuses_complex(name: str, arity: int) -> bool:
+    """Whether the standard's reference implementation, array-api-strict, refuses complex128 for ``name``."""
+    import array_api_strict as s
+
+    z = s.asarray([1 + 2j, 3 - 1j])
+    try:
+        getattr(s, name)(*[z] * arity)
+    except TypeError:
+        return True
+    return False
+
+
+def test_real_only_functions_refuse_complex_when_built(tb) -> None:
+    # floor/ceil/trunc/atan2... of complex failed inside NumPy ("ufunc 'floor' not supported"), maximum/max/var...
+    # worked on NumPy and failed inside array-api-strict: the table's domains now follow the standard, checked
+    # here against its reference implementation, on placeholders (no value: refused while building)
+    from xpgrad import OPS
+
+    z = xpgrad.placeholder(shape=(2,), dtype="complex128", backend=tb.bk, device=tb.device)
+    refused = []
+    for name, op in OPS.items():
+        fn = getattr(xpgrad, name, None)
+        if fn is None or op.arity > 2 or name in ("astype", "reshape", "broadcast_to"):
+            continue  # (internal ops; the three that need a dtype or a shape argument accept any dtype)
+        if not _standard_refuses_complex(name, op.arity):
+            fn(*[z] * op.arity)  # built
+            continue
+        refused.append(name)
+        with pytest.raises(TypeError, match=rf"^{name}: only .*dtypes are allowed; got complex128.*xpgrad.real"):
+            fn(*[z] * op.arity)
+    assert {"floor", "ceil", "trunc", "atan2", "maximum", "greater", "max", "var", "std"} <= set(refused)
+    x = tb.t([0.5, -1.5])
+    with pytest.raises(TypeError, match="atan2: only bool or integer or real floating dtypes are allowed; got "):
+        xpgrad.atan2(x, 1j)  # a complex Python number too
+    assert tb.np(xpgrad.floor(x)).tolist() == [0.0, -2.0]  # real inputs as before

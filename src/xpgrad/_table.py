@@ -355,24 +355,24 @@ _binary(
     "maximum",
     lambda g, out, a, b: where(a > b, g, where(a == b, g * 0.5, 0)),
     lambda g, out, a, b: where(b > a, g, where(a == b, g * 0.5, 0)),
-    domain="numeric",
+    domain="real",
 )
 _binary(
     "minimum",
     lambda g, out, a, b: where(a < b, g, where(a == b, g * 0.5, 0)),
     lambda g, out, a, b: where(b < a, g, where(a == b, g * 0.5, 0)),
-    domain="numeric",
+    domain="real",
 )
 
-for _name, _dunder, _fold in (
-    ("equal", "eq", operator.eq),
-    ("not_equal", "ne", operator.ne),
-    ("greater", "gt", operator.gt),
-    ("greater_equal", "ge", operator.ge),
-    ("less", "lt", operator.lt),
-    ("less_equal", "le", operator.le),
+for _name, _dunder, _fold, _domain in (
+    ("equal", "eq", operator.eq, "any"),
+    ("not_equal", "ne", operator.ne, "any"),
+    ("greater", "gt", operator.gt, "real"),  # the standard orders real numbers only (not bool, not complex)
+    ("greater_equal", "ge", operator.ge, "real"),
+    ("less", "lt", operator.lt, "real"),
+    ("less_equal", "le", operator.le, "real"),
 ):
-    _binary(_name, ZERO, ZERO, domain="any", result="bool", dunder=_dunder, fold=_fold)
+    _binary(_name, ZERO, ZERO, domain=_domain, result="bool", dunder=_dunder, fold=_fold)
 
 _unary(
     "negative",

@@ -105,13 +105,13 @@ defop(
     dtype=_dtype_first,
 )
 for _name in ("max", "min"):
-    defop(_name, 1, vjp=(_extremum_rule,), elementwise=False, params=_AXES, shape=_reduced)
+    defop(_name, 1, vjp=(_extremum_rule,), domain="real", elementwise=False, params=_AXES, shape=_reduced)
 for _name, _rule in (("var", _var_rule), ("std", _std_rule)):
     defop(
         _name,
         1,
         vjp=(_rule,),
-        domain="floating",
+        domain="real_floating",
         elementwise=False,
         params={"axis": None, "correction": 0.0, "keepdims": False},
         shape=_reduced,

@@ -293,3 +293,27 @@ def test_real_only_functions_refuse_complex_when_built(tb) -> None:
     with pytest.raises(TypeError, match="atan2: only bool or integer or real floating dtypes are allowed; got "):
         xpgrad.atan2(x, 1j)  # a complex Python number too
     assert tb.np(xpgrad.floor(x)).tolist() == [0.0, -2.0]  # real inputs as before
+
+
+def test_std_and_var_check_correction_and_take_numpys_ddof(tb) -> None:
+    x = tb.t([1.0, 2.0, 4.0])
+    for name in ("std", "var"):
+        with pytest.raises(TypeError, match=rf"{name}: correction must be a real number .*; got str '1'"):
+            getattr(xpgrad, name)(x, correction="1")  # failed inside the backend, comparing it
+        ref = getattr(tb.xp, name)
+        # np.std(t) calls t.std(axis=None, dtype=None, out=None, ddof=0): NumPy's name for correction
+        np.testing.assert_array_equal(tb.np(getattr(np, name)(x)), tb.np(ref(x.value)))
+        np.testing.assert_array_equal(tb.np(getattr(np, name)(x, ddof=1)), tb.np(ref(x.value, correction=1)))
+        with pytest.raises(TypeError, match=rf"{name}: pass correction= .* or NumPy's ddof=, not both"):
+            getattr(x, name)(ddof=1, correction=1)
+
+
+def test_max_and_min_of_an_empty_array_are_refused_when_built(tb) -> None:
+    e = tb.t(np.zeros((0, 3)))
+    for name, what in (("max", "maximum"), ("min", "minimum")):
+        fn = getattr(xpgrad, name)
+        with pytest.raises(ValueError, match=rf"{name}: an empty array \(shape \(0, 3\)\) has no {what}; check"):
+            fn(e)
+        with pytest.raises(ValueError, match=rf"{name}: an empty array .* has no {what} along axis 0"):
+            fn(e, axis=0)
+        assert fn(e, axis=1).shape == (0,)  # a reduction along an axis of nonzero size is fine

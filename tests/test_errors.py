@@ -317,3 +317,11 @@ def test_max_and_min_of_an_empty_array_are_refused_when_built(tb) -> None:
         with pytest.raises(ValueError, match=rf"{name}: an empty array .* has no {what} along axis 0"):
             fn(e, axis=0)
         assert fn(e, axis=1).shape == (0,)  # a reduction along an axis of nonzero size is fine
+
+
+def test_integer_to_a_negative_integer_power_is_refused_when_built(tb) -> None:
+    two = tb.t(2, "int64")
+    for build in (lambda: two**-1, lambda: xpgrad.pow(two, -2), lambda: tb.t([1, 2], "int32") ** -1):
+        with pytest.raises(ValueError, match=r"pow: integers to negative integer powers are not allowed; got int"):
+            build()
+    assert float(two**-1.0) == 0.5 and int(two**2) == 4 and float(tb.t(2.0) ** -1) == 0.5

@@ -319,9 +319,48 @@ def test_max_and_min_of_an_empty_array_are_refused_when_built(tb) -> None:
         assert fn(e, axis=1).shape == (0,)  # a reduction along an axis of nonzero size is fine
 
 
+def test_creation_and_broadcast_to_check_their_shape(tb) -> None:
+    on = {"backend": tb.bk, "device": tb.device}
+    with pytest.raises(ValueError, match="zeros: shape -1 has a negative size"):
+        xpgrad.zeros(-1, **on)
+    with pytest.raises(TypeError, match=r"ones: shape must be an int or a tuple of ints; got tuple \(2.5,\)"):
+        xpgrad.ones((2.5,), **on)
+    with pytest.raises(TypeError, match="full: shape must be an int or a tuple of ints; got bool True"):
+        xpgrad.full(True, 1.0, **on)
+    with pytest.raises(TypeError, match="empty: shape must be an int or a tuple of ints; got str 'abc'"):
+        xpgrad.empty("abc", **on)
+    x = tb.t([1.0, 2.0])
+    with pytest.raises(TypeError, match="broadcast_to: shape must be an int or a tuple of ints; got str 'abc'"):
+        xpgrad.broadcast_to(x, "abc")
+    assert xpgrad.zeros(np.int64(2), **on).shape == xpgrad.full([2, np.int32(3)], 1.0, **on).shape[:1] == (2,)
+    assert xpgrad.broadcast_to(x, [3, 2]).shape == (3, 2)
+
+
+def test_to_device_refuses_a_tensor(tb) -> None:
+    x = tb.t([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"to_device: expected a device, got a Tensor; pass its .device"):
+        x.to_device(x)
+    with pytest.raises(TypeError, match=r"to: expected a device, got a Tensor"):
+        x.to(tb.bk, device=x)
+    assert x.to_device(x.device).device == x.device
+
+
 def test_integer_to_a_negative_integer_power_is_refused_when_built(tb) -> None:
     two = tb.t(2, "int64")
     for build in (lambda: two**-1, lambda: xpgrad.pow(two, -2), lambda: tb.t([1, 2], "int32") ** -1):
         with pytest.raises(ValueError, match=r"pow: integers to negative integer powers are not allowed; got int"):
             build()
     assert float(two**-1.0) == 0.5 and int(two**2) == 4 and float(tb.t(2.0) ** -1) == 0.5
+
+
+def test_clip_names_clip_not_the_ops_it_is_made_of(tb) -> None:
+    x = tb.t([0.5, 2.0])
+    with pytest.raises(TypeError, match="clip: cannot use str 'abc' as x; pass a Tensor"):
+        xpgrad.clip("abc", min=0)  # named 'positive'
+    with pytest.raises(TypeError, match="clip: cannot use str 'abc' as max"):
+        xpgrad.clip(x, max="abc")  # named 'clip_max'
+    with pytest.raises(ValueError, match=r"clip: shapes \(2,\) and \(3,\) cannot be broadcast"):
+        xpgrad.clip(x, min=tb.t([0.0, 0.0, 0.0]))
+    with pytest.raises(TypeError, match="clip: only integer or real floating dtypes are allowed; got complex128"):
+        xpgrad.clip(tb.t([1j], "complex128"), min=0.0)  # named 'clip_min'
+    assert tb.np(xpgrad.clip(x, min=1.0, max=1.5)).tolist() == [1.0, 1.5]

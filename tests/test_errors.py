@@ -258,6 +258,28 @@ def test_habits_from_other_libraries_get_errors_that_say_what_to_do(monkeypatch:
 
 
 # ----------------------------------------------------------------- issue 18, items 8, 9 and 11
+def test_operands_that_do_not_broadcast_name_their_placeholders(tb) -> None:
+    # placeholders of free sizes fed arrays that do not broadcast: the backend's "operands could not be
+    # broadcast together" named no op or placeholder; now the error of a build with known shapes, naming both
+    x = xpgrad.placeholder(shape=(None,), name="x", backend=tb.bk, device=tb.device)
+    y = xpgrad.placeholder(shape=(None,), backend=tb.bk, device=tb.device)
+    z = xpgrad.sin(x) + y * 2.0
+    expected = (
+        r"add: shapes \(10,\) and \(7,\) cannot be broadcast together \(axis -1: sizes \[7, 10\]\); make the sizes "
+        r"equal or 1.* operand 1 \(10,\) comes from placeholder 'x' \(fed shape \(10,\)\); operand 2 \(7,\) comes "
+        r"from placeholder \(fed shape \(7,\)\): feed arrays whose shapes broadcast"
+    )
+    f = xpgrad.function([x, y], z)
+    with pytest.raises(ValueError, match=expected):
+        f(tb.arr(np.ones(10)), tb.arr(np.ones(7)))
+    assert tb.np(f(tb.arr(np.ones(7)), tb.arr(np.ones(7)))).shape == (7,)  # and the function still runs
+    x.value, y.value = tb.arr(np.ones(10)), tb.arr(np.ones(7))
+    with pytest.raises(ValueError, match=expected):
+        z.forward()
+    with pytest.raises(ValueError, match=r"multiply: shapes \(10,\) and \(4,\) .* operand 2 \(4,\) comes from no pl"):
+        (x * 2.0) * tb.t(np.ones(4))  # an eager build on a node of unknown static shape
+
+
 def _standard_refuses_complex(name: str, arity: int) -> bool:
     """Whether the standard's reference implementation, array-api-strict, refuses complex128 for ``name``."""
     import array_api_strict as s

@@ -386,3 +386,21 @@ def test_clip_names_clip_not_the_ops_it_is_made_of(tb) -> None:
     with pytest.raises(TypeError, match="clip: only integer or real floating dtypes are allowed; got complex128"):
         xpgrad.clip(tb.t([1j], "complex128"), min=0.0)  # named 'clip_min'
     assert tb.np(xpgrad.clip(x, min=1.0, max=1.5)).tolist() == [1.0, 1.5]
+
+
+def test_an_unusable_backend_from_the_environment_says_the_variable_chose_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xpgrad import backends
+    from xpgrad.backends import cupy as cupy_backend
+
+    monkeypatch.setattr(cupy_backend, "probe", lambda: "CuPy found no CUDA device")  # as on a machine without one
+    monkeypatch.setattr(backends, "_loaded", {k: v for k, v in backends._loaded.items() if k != "cupy"})
+    monkeypatch.setattr(backends, "_default", None)
+    monkeypatch.setenv("XPGRAD_BACKEND", "cupy")
+    with pytest.raises(
+        xpgrad.BackendUnavailableError,
+        match=r"backend 'cupy', chosen by the environment variable XPGRAD_BACKEND='cupy', is unavailable: CuPy "
+        r"found no CUDA device. Set XPGRAD_BACKEND=auto",
+    ):
+        xpgrad.Tensor(1.0)
+    with pytest.raises(xpgrad.BackendUnavailableError, match=r"backend 'cupy' is unavailable: .*backend='auto'"):
+        xpgrad.Tensor(1.0, backend="cupy")  # asked for by name: the hint for the argument, as before

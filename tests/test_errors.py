@@ -404,3 +404,15 @@ def test_an_unusable_backend_from_the_environment_says_the_variable_chose_it(mon
         xpgrad.Tensor(1.0)
     with pytest.raises(xpgrad.BackendUnavailableError, match=r"backend 'cupy' is unavailable: .*backend='auto'"):
         xpgrad.Tensor(1.0, backend="cupy")  # asked for by name: the hint for the argument, as before
+
+
+def test_floating_point_warnings_name_the_op_when_made_errors() -> None:
+    # README: NumPy's RuntimeWarnings point at xpgrad's line; np.errstate(all="raise") (or warnings as errors)
+    # makes them errors whose note names the op, eagerly and in a compiled call
+    p = xpgrad.placeholder(shape=(None,))
+    f = xpgrad.function([p], xpgrad.log(p) * 2.0)
+    with np.errstate(divide="raise"):
+        for run in (lambda: xpgrad.log(xpgrad.Tensor(np.zeros(2))), lambda: f(np.zeros(2))):
+            with pytest.raises(FloatingPointError) as info:
+                run()
+            assert "while evaluating xpgrad op 'log' on numpy operands: (2,) float64" in info.value.__notes__

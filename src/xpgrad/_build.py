@@ -644,8 +644,13 @@ def _note(e: Exception, node: Tensor, vals: list[Any]) -> None:
 
     On Python 3.11+ the context is a note on ``e`` (the caller re-raises it). On 3.10 it raises, from
     ``e``, an exception of the same type whose message carries the context, when that type can be
-    built from one message; otherwise it returns and ``e`` is re-raised unchanged.
+    built from one message; otherwise it returns and ``e`` is re-raised unchanged. Operands whose shapes
+    do not broadcast (placeholders fed arrays of other sizes) raise, from ``e``, the ValueError a build
+    with known shapes raises, naming the placeholders each operand is computed from.
     """
+    unbroadcastable = _unbroadcastable(node, vals)
+    if unbroadcastable is not None:
+        raise ValueError(unbroadcastable) from e
     shapes = ", ".join(
         repr(v) if node.children[i]._const else f"{tuple(getattr(v, 'shape', ()))} {getattr(v, 'dtype', '?')}"
         for i, v in enumerate(vals)
@@ -660,3 +665,40 @@ def _note(e: Exception, node: Tensor, vals: list[Any]) -> None:
         return
     if type(again) is type(e):
         raise again from e
+
+
+def _unbroadcastable(node: Tensor, vals: list[Any]) -> str | None:
+    """The message of `_shapes.broadcast` when the operands of elementwise ``node`` (values ``vals``) do not
+    broadcast, with the placeholders (and their fed shapes) each operand is computed from; else None."""
+    op = node.op
+    if op is None or not op.elementwise or len(vals) < 2:
+        return None
+    arrays = [(k, c, v) for k, (c, v) in enumerate(zip(node.children, vals, strict=False), 1) if not c._const]
+    try:
+        _shapes.broadcast(op.name, *(tuple(getattr(v, "shape", ())) for _, _, v in arrays))
+        return None
+    except ValueError as e:
+        message = str(e)
+    parts = []
+    for k, c, v in arrays:
+        names = ", ".join(
+            f"{p._label()} (fed shape {tuple(getattr(p._value, 'shape', ()))})" for p in _placeholders_of(c)
+        )
+        parts.append(f"operand {k} {tuple(getattr(v, 'shape', ()))} comes from {names or 'no placeholder'}")
+    return f"{message}. Here {'; '.join(parts)}: feed arrays whose shapes broadcast"
+
+
+def _placeholders_of(t: Tensor, limit: int = 3) -> list[Tensor]:
+    """The first ``limit`` placeholders ``t`` is computed from, in creation order (an iterative walk)."""
+    found: list[Tensor] = []
+    seen = {id(t)}
+    stack = [t]
+    while stack and len(found) < limit:
+        n = stack.pop()
+        if n._ph:
+            found.append(n)
+        for c in n.children:
+            if id(c) not in seen:
+                seen.add(id(c))
+                stack.append(c)
+    return sorted(found, key=lambda p: p._n)

@@ -8,7 +8,10 @@
   float32), a complex number with a real floating array the complex dtype of its precision (float32 * 1j
   is complex64, as in NumPy 2 and the standard), else the namespace's default dtype of their kind (int
   array * 0.5 -> default float).
-- Ops whose domain is 'floating' promote bool and integer inputs to the default floating dtype.
+- Ops whose domain is 'floating' or 'real_floating' promote bool and integer inputs to the default floating
+  dtype. The domains follow the standard's: 'real' and 'real_floating' functions (floor, maximum, atan2,
+  var...) refuse complex inputs when the node is built, as array-api-strict does (NumPy's own errors
+  named no op, or it ordered complex numbers lexicographically where other backends refuse).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ _kinds: dict[tuple[type, Any], int] = {}
 _ACCEPTS = {
     "numeric": frozenset((INT, FLOAT, COMPLEX)),
     "floating": frozenset((BOOL, INT, FLOAT, COMPLEX)),  # promoted to floating first
+    "real": frozenset((INT, FLOAT)),
+    "real_floating": frozenset((BOOL, INT, FLOAT)),  # promoted to floating first
     "integer": frozenset((INT,)),
     "integer_or_bool": frozenset((BOOL, INT)),
     "bool": frozenset((BOOL,)),
@@ -132,7 +137,7 @@ def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], devi
     target, top = promote(bk, dtypes, scalars, device)
     kinds = [dtype_kind(xp, d) for d in dtypes]
     skind = max(map(scalar_kind, scalars), default=-1)
-    if op.domain == "floating" and top < FLOAT:
+    if top < FLOAT and (op.domain == "floating" or op.domain == "real_floating"):
         top = FLOAT
         target = _default(bk, FLOAT, device)
     accepted = _ACCEPTS[op.domain]
@@ -141,7 +146,12 @@ def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], devi
             f" and Python {type(scalars[0]).__name__}" if scalars else ""
         )
         want = " or ".join(_KIND_NAMES[k] for k in sorted(accepted))
-        raise TypeError(f"{op.name}: only {want} dtypes are allowed; got {got}. Cast first, e.g. with xpgrad.astype")
+        fix = (
+            "Take the real or imaginary part first (xpgrad.real, xpgrad.imag)"
+            if top == COMPLEX
+            else "Cast first, e.g. with xpgrad.astype"
+        )
+        raise TypeError(f"{op.name}: only {want} dtypes are allowed; got {got}. {fix}")
     if op.result == "bool":
         return target, xp.bool
     if op.result == "real" and top == COMPLEX:  # abs, real, imag: complex64 -> float32, complex128 -> float64

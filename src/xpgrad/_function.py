@@ -114,8 +114,11 @@ class _Mirror:
             copies.append(m)
         self.inputs = [copies[i] for i in fn._input_pos]
         self.captured = [(copies[i], leaf) for i, leaf in fn._captured]
+        # an input keeps its argument for the whole call (the call holds the array anyway): an operand that does
+        # not broadcast names the placeholders it comes from with their shapes (`_build._unbroadcastable`)
+        listed = set(fn._input_pos)
         self.steps = [
-            _plan(copies[i], tuple(copies[j] for j in free), lendable, numbers=not rename)
+            _plan(copies[i], tuple(copies[j] for j in free if j not in listed), lendable, numbers=not rename)
             for (i, free), lendable in zip(fn._steps, fn._lendable, strict=True)
         ]
         self.outs = [copies[i] for i in fn._out_pos]

@@ -51,11 +51,19 @@ _REDUCTIONS = ("sum", "mean", "max", "min", "prod", "var", "std", "all", "any")
 
 
 def _reduction(f: Any) -> Any:
+    spread = f.__name__ in ("var", "std")
+
     def method(self: Tensor, axis: Any = None, *, out: Any = None, **params: Any) -> Any:  # t.sum(0), as NumPy
         if out is not None:  # (np.sum(t) calls t.sum(axis=None, dtype=None, out=None): a Tensor, differentiable)
             raise TypeError(f"{f.__name__}: out= is not supported (a Tensor is a new node, never written into)")
         if params.get("dtype", 0) is None:  # (np.mean(t) passes dtype=None; xpgrad's mean takes no dtype)
             del params["dtype"]
+        if spread and "ddof" in params:  # np.std(t) calls t.std(..., ddof=0): NumPy's name for correction
+            ddof = params.pop("ddof")
+            if type(ddof) is not int or ddof != 0:  # (0, the default: the op's own params, its fast path)
+                if "correction" in params:
+                    raise TypeError(f"{f.__name__}: pass correction= (the array API's name) or NumPy's ddof=, not both")
+                params["correction"] = ddof
         return f(self, axis=axis, **params)
 
     method.__name__ = method.__qualname__ = f.__name__

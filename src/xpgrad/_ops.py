@@ -38,9 +38,10 @@ ZERO: Any = _Marker("ZERO")
 NO_RULE: Any = _Marker("NO_RULE")
 """Rule entry: no derivative is defined; differentiating through it raises, naming the op."""
 
-Domain = Literal["numeric", "floating", "integer", "bool", "integer_or_bool", "any"]
-"""Which dtypes an op accepts. 'floating' ops promote bool and integer inputs to the namespace's
-default floating dtype (deliberately: sin(1) is a float, as in NumPy, PyTorch and JAX)."""
+Domain = Literal["numeric", "floating", "real", "real_floating", "integer", "bool", "integer_or_bool", "any"]
+"""Which dtypes an op accepts (see `_dtypes._ACCEPTS`). 'floating' and 'real_floating' ops promote bool and
+integer inputs to the namespace's default floating dtype (deliberately: sin(1) is a float, as in NumPy,
+PyTorch and JAX); the 'real' ones refuse complex inputs, as the standard does."""
 
 
 @dataclass(frozen=True, eq=False, repr=False)

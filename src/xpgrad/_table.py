@@ -15,7 +15,7 @@ from typing import Any
 
 from . import _impls, _shapes
 from ._build import apply, apply_unary
-from ._dtypes import COMPLEX, FLOAT, INT, dtype_kind, resolve
+from ._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve
 from ._ops import OPS, ZERO, defop
 from ._tensor import Tensor
 
@@ -220,7 +220,24 @@ def _simplify_divide(a: Tensor, b: Tensor) -> Tensor | None:
 
 
 def _simplify_pow(a: Tensor, b: Tensor) -> Tensor | None:
-    return _unchanged(a, b) if _is(b, 1) else None  # x ** 1 == x
+    if b._const:  # (`_is`, inlined: this runs on every pow)
+        v = b._value
+        if v == 1 and type(v) is not bool:
+            return _unchanged(a, b)  # x ** 1 == x
+        if type(v) is int and v < 0:
+            _integer_to_negative_power(a, b)
+    return None
+
+
+def _integer_to_negative_power(a: Tensor, b: Tensor) -> None:
+    """Refuse ``int_array ** -1`` when it is built (the backend raised when evaluating it, naming no op). Here,
+    not in `_decide`: its decision is memoized on the exponent's Python type, and only a negative value fails."""
+    result = result_dtype(OPS["pow"], a, b)
+    if result is not None and dtype_kind(a._bk.xp, result) == INT:
+        raise ValueError(
+            f"pow: integers to negative integer powers are not allowed; got {dtype_name(a._bk.xp, result)} ** "
+            f"{b._value}. Use a floating exponent or base, e.g. t ** {b._value}.0 or xpgrad.astype(t, 'float64')"
+        )
 
 
 def _simplify_negative(a: Tensor) -> Tensor | None:
@@ -355,24 +372,24 @@ _binary(
     "maximum",
     lambda g, out, a, b: where(a > b, g, where(a == b, g * 0.5, 0)),
     lambda g, out, a, b: where(b > a, g, where(a == b, g * 0.5, 0)),
-    domain="numeric",
+    domain="real",
 )
 _binary(
     "minimum",
     lambda g, out, a, b: where(a < b, g, where(a == b, g * 0.5, 0)),
     lambda g, out, a, b: where(b < a, g, where(a == b, g * 0.5, 0)),
-    domain="numeric",
+    domain="real",
 )
 
-for _name, _dunder, _fold in (
-    ("equal", "eq", operator.eq),
-    ("not_equal", "ne", operator.ne),
-    ("greater", "gt", operator.gt),
-    ("greater_equal", "ge", operator.ge),
-    ("less", "lt", operator.lt),
-    ("less_equal", "le", operator.le),
+for _name, _dunder, _fold, _domain in (
+    ("equal", "eq", operator.eq, "any"),
+    ("not_equal", "ne", operator.ne, "any"),
+    ("greater", "gt", operator.gt, "real"),  # the standard orders real numbers only (not bool, not complex)
+    ("greater_equal", "ge", operator.ge, "real"),
+    ("less", "lt", operator.lt, "real"),
+    ("less_equal", "le", operator.le, "real"),
 ):
-    _binary(_name, ZERO, ZERO, domain="any", result="bool", dunder=_dunder, fold=_fold)
+    _binary(_name, ZERO, ZERO, domain=_domain, result="bool", dunder=_dunder, fold=_fold)
 
 _unary(
     "negative",

@@ -26,7 +26,8 @@ cosh, sinh, sqrt, exp, hypot, sign, square, where, floor_divide = map(
 )
 
 
-_binary = functools.partial(_table._binary, domain="floating")  # most binary functions here are float-only
+# most binary functions here are real floating only (the standard's atan2, hypot, logaddexp, copysign, nextafter)
+_binary = functools.partial(_table._binary, domain="real_floating")
 
 
 # ----------------------------------------------------------------- smooth unary functions
@@ -53,9 +54,10 @@ _unary("imag", ZERO, domain="numeric", result="real")  # imag of a real input is
 _unary("conj", lambda g, out, a: g, domain="numeric")
 
 # ----------------------------------------------------------------- piecewise-constant: zero by definition
-for _name in ("floor", "ceil", "round", "trunc"):
-    _unary(_name, ZERO, domain="numeric")
-_unary("signbit", ZERO, result="bool")
+for _name in ("floor", "ceil", "trunc"):  # real only (the standard; NumPy has no complex loop)
+    _unary(_name, ZERO, domain="real")
+_unary("round", ZERO, domain="numeric")  # complex: each part rounded
+_unary("signbit", ZERO, domain="real_floating", result="bool")
 for _name in ("isnan", "isinf", "isfinite"):
     _unary(_name, ZERO, domain="numeric", result="bool")
 _unary("logical_not", ZERO, domain="bool", result="bool")
@@ -95,14 +97,14 @@ _binary(
     "clip_min",
     lambda g, out, x, lo: where(x >= lo, g, 0),
     lambda g, out, x, lo: where(x < lo, g, 0),
-    domain="numeric",
+    domain="real",
     impl=lambda xp, x, lo: xp.clip(x, min=lo),
 )
 _binary(
     "clip_max",
     lambda g, out, x, hi: where(x <= hi, g, 0),
     lambda g, out, x, hi: where(x > hi, g, 0),
-    domain="numeric",
+    domain="real",
     impl=lambda xp, x, hi: xp.clip(x, max=hi),
 )
 # copysign(a, b) = +-|a|: d/da = sign(a) * sign(out), 0 at a = 0 (JAX: |a|'(0) = 0; PyTorch masks a == 0 to 0);
@@ -113,7 +115,7 @@ _binary(
     "remainder",
     lambda g, out, a, b: g,
     lambda g, out, a, b: -(g * floor_divide(a, b)),
-    domain="numeric",
+    domain="real",
     dunder="mod",
 )
 # nextafter is a staircase over the reals (constant between representable numbers, like floor):
@@ -121,7 +123,7 @@ _binary(
 _binary("nextafter", ZERO, ZERO)
 
 # ----------------------------------------------------------------- piecewise-constant binary functions
-_binary("floor_divide", ZERO, ZERO, domain="numeric", dunder="floordiv", fold=operator.floordiv)
+_binary("floor_divide", ZERO, ZERO, domain="real", dunder="floordiv", fold=operator.floordiv)
 for _name in ("logical_and", "logical_or", "logical_xor"):
     _binary(_name, ZERO, ZERO, domain="bool", result="bool")
 for _name, _dunder, _fold in (

@@ -388,9 +388,11 @@ class Tensor:
     # ----------------------------------------------------------------- conversions
     def to(self, backend: str | ModuleType | Backend, device: Any = None) -> Tensor:
         """This Tensor on another backend (and/or device); differentiable, gradients flow back."""
+        _check_device("to", device)
         return _plugins.above.apply(OPS["to"], self, backend=get_backend(backend), device=device)
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
+        _check_device("to_device", device)
         return _plugins.above.apply(OPS["to"], self, backend=self._bk, device=device)
 
     # ----------------------------------------------------------------- printing
@@ -429,6 +431,16 @@ class Tensor:
     # (array-api-strict arrays refuse foreign operands outright: put the Tensor on the left.)
     __array_ufunc__ = None
     __array_priority__ = 1000
+
+
+def _check_device(what: str, device: Any) -> None:
+    """Refuse a Tensor or an array where a device is expected (the backend failed at evaluation, naming
+    another op or none)."""
+    if isinstance(device, Tensor) or (hasattr(device, "shape") and hasattr(device, "dtype")):
+        raise TypeError(
+            f"{what}: expected a device, got a {type(device).__name__}; pass its .device to move next to it, "
+            "e.g. t.to_device(other.device)"
+        )
 
 
 def refuse_tensors_in(v: Any, what: str) -> None:

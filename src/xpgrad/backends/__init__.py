@@ -39,7 +39,8 @@ _loading = threading.RLock()
 Backend (two 'numpy' Backends refused each other's operands: "different backends ('numpy' and 'numpy')")."""
 
 
-def _load(name: str) -> Backend:
+def _load(name: str, env: str | None = None) -> Backend:
+    """The Backend ``name``, made on first use; ``env``: the value of $XPGRAD_BACKEND that chose it."""
     bk = _loaded.get(name)
     if bk is not None:
         return bk
@@ -50,6 +51,12 @@ def _load(name: str) -> Backend:
         mod = _MODULES[name]
         reason = mod.probe()
         if reason is not None:
+            if env is not None:  # no backend= was passed: say what chose it, and how to change that
+                raise BackendUnavailableError(
+                    f"backend {name!r}, chosen by the environment variable XPGRAD_BACKEND={env!r}, is "
+                    f"unavailable: {reason}. Set XPGRAD_BACKEND=auto to fall back to NumPy when no GPU is "
+                    "usable, unset it, or call xpgrad.set_default_backend(...)"
+                )
             hint = " Use backend='auto' to fall back to NumPy when no GPU is usable." if name == "cupy" else ""
             raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason}.{hint}")
         bk = _loaded[name] = mod.load()
@@ -103,6 +110,8 @@ def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
         return spec
     if spec is None:
         spec = default_backend()
+        if _default is None and spec not in _loaded:  # chosen by $XPGRAD_BACKEND (or NumPy, without it)
+            return _load(spec, os.environ.get("XPGRAD_BACKEND") or None)
     if isinstance(spec, str):
         return _load(_resolve_name(spec))
     if isinstance(spec, ModuleType):

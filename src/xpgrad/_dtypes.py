@@ -57,6 +57,7 @@ _NAMES = (
     "uint16",
     "uint32",
     "uint64",
+    "float16",
     "float32",
     "float64",
     "complex64",

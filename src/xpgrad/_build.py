@@ -22,7 +22,7 @@ from ._ops import OpDef
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, changed, devices_differ, restamp, serial, signature
 from .backends import Backend, backend_of, get_backend
 
-__all__ = ["apply", "apply_binary", "apply_unary", "const", "evaluate", "derivative_level", "settle"]
+__all__ = ["apply", "apply_binary", "apply_unary", "const", "derivative_level", "evaluate", "number", "settle"]
 
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _ABSENT: Any = object()
@@ -143,23 +143,28 @@ def _operand(op: OpDef, a: Any) -> Tensor:
     if isinstance(a, Tensor):
         return a
     if isinstance(a, _NUMBER):
-        if type(a) not in _NUMBER:  # a subclass (numpy.float64) becomes the plain number the backend accepts
-            a = next(t for t in _NUMBER if isinstance(a, t))(a)
-        if not _shared(a):
-            return const(a)
-        key = (type(a), a)
-        t = _consts.get(key)
-        if t is None:
-            if len(_consts) >= 4096:
-                _consts.clear()
-            t = _consts[key] = const(a)
-        return t
+        return number(a)
     if backend_of(a) is not None:
         return Tensor(a)
     raise TypeError(
         f"{op.name}: cannot use {type(a).__name__} {a!r:.40} as an operand; pass a Tensor, a Python number, "
         "or an array of a supported backend (wrap lists with xpgrad.asarray)"
     )
+
+
+def number(a: Any) -> Tensor:
+    """The constant for the Python number ``a`` (shared with every operand equal to it, see `_consts`)."""
+    if type(a) not in _NUMBER:  # a subclass (numpy.float64) becomes the plain number the backend accepts
+        a = next(t for t in _NUMBER if isinstance(a, t))(a)
+    if not _shared(a):
+        return const(a)
+    key = (type(a), a)
+    t = _consts.get(key)
+    if t is None:
+        if len(_consts) >= 4096:
+            _consts.clear()
+        t = _consts[key] = const(a)
+    return t
 
 
 def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:

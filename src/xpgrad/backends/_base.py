@@ -105,6 +105,12 @@ class Backend:
             pass
         return ok
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by name (its namespace module and memos stay behind): loaded as this process's Backend."""
+        from . import backend_named
+
+        return backend_named, (self.name,)
+
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
 

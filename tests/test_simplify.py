@@ -47,6 +47,7 @@ EXPRESSIONS = {
     "grad sum(a * b)": lambda a, b: xpgrad.grad(xpgrad.sum(a * b), [a])[0],
     "grad sum(sin(a) * b * 4.0 * 2.0)": lambda a, b: xpgrad.grad(xpgrad.sum(xpgrad.sin(a) * b * 4.0 * 2.0), [a])[0],
     "grad sum((-a) / (-b))": lambda a, b: xpgrad.sum(xpgrad.grad(xpgrad.sum((-a) / (-b)), [a, b])[1] * a),
+    "grad of grad (broadcast_like)": lambda a, b: xpgrad.grad(xpgrad.sum(xpgrad.sin(a) * a * b).grad(a), [b])[0],
 }
 DTYPES = ["float16", "float32", "float64", "complex64", "complex128"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import zlib
 from pathlib import Path
 
@@ -358,8 +359,9 @@ def fuzz_graph(program, a: Tensor, b: Tensor) -> Tensor:
     sb=st.sampled_from(FUZZ_SHAPES),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_fuzz_simplify_gives_the_same_bits(tb, program, dtype, sa, sb, seed) -> None:
-    # random small graphs over every dtype (and the gradients of real floating ones): simplify must not change a bit
+def test_fuzz_simplify_and_pickle_give_the_same_bits(tb, program, dtype, sa, sb, seed) -> None:
+    # random small graphs over every dtype (and the gradients of real floating ones): simplify must not change a
+    # bit, nor a pickle round trip (tests/test_pickle.py fuzzes pickling on its own graphs too)
     assume(hasattr(tb.xp, dtype))
     rng = np.random.default_rng(seed)
     a = Tensor(tb.arr(draw(rng, int(np.prod(sa)), dtype).reshape(sa), dtype), name="a")
@@ -370,5 +372,6 @@ def test_fuzz_simplify_gives_the_same_bits(tb, program, dtype, sa, sb, seed) -> 
         if dtype.startswith("float") and out.op is not None and tb.xp.isdtype(out.dtype, "real floating"):
             outs += xpgrad.grad(xpgrad.sum(out), [a, b])
         simple = xpgrad.simplify(*outs)
-    for got, want in zip(simple, outs, strict=True):
+        loaded = pickle.loads(pickle.dumps(outs))
+    for got, want in zip([*simple, *loaded], outs + outs, strict=True):
         same_bits(tb.np(got.value), tb.np(want.value))

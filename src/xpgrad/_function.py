@@ -331,6 +331,12 @@ class Function:
             return bk.xp.asarray(v, device=dev)
         return v
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickling: the inputs, captured leaves and plan, planned again when loaded (see `xpgrad._pickling`)."""
+        from ._pickling import reduce_function
+
+        return reduce_function(self)
+
     def __repr__(self) -> str:
         names = ", ".join(t._label() for t in self.inputs)
         return f"<xpgrad.function of ({names}): {self.n_steps} op(s) over {self.n_nodes} node(s)>"

@@ -21,6 +21,7 @@ from ._base import Backend
 __all__ = [
     "Backend",
     "available_backends",
+    "backend_named",
     "backend_of",
     "default_backend",
     "get_backend",
@@ -129,6 +130,15 @@ def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
         f"unknown backend {spec!r}; valid backends are {', '.join(map(repr, BACKEND_NAMES))} "
         "or an array-API namespace module"
     )
+
+
+def backend_named(name: str) -> Backend:
+    """The Backend a pickled one names: a backend of the registry, or any other namespace by its module name."""
+    if name in _MODULES:
+        return _load(name)
+    import importlib
+
+    return get_backend(importlib.import_module(name))
 
 
 def backend_of(x: Any) -> Backend | None:

@@ -119,6 +119,24 @@ def test_complex_forward_and_no_complex_gradients(tb) -> None:
         xpgrad.sum(xpgrad.real(t * t)).grad(t)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "int64", "int32", "uint8"])
+def test_imag_of_a_real_input_is_zeros_of_its_dtype_on_every_backend(tb, dtype) -> None:
+    # NumPy gave zeros and array-api-strict refused a real input (the standard defines imag for complex only)
+    if not hasattr(tb.xp, dtype):
+        pytest.skip(f"backend {tb.id} has no {dtype} (the array API standard does not define it)")
+    x = xpgrad.Tensor(tb.arr([[1.5, -2.0, 0.0]] if dtype.startswith("float") else [[1, 7, 0]], dtype))
+    got = xpgrad.imag(x)
+    assert got.dtype == x.dtype and got.shape == (1, 3) and got.device == x.device
+    np.testing.assert_array_equal(tb.np(got), np.zeros((1, 3), dtype))
+    f = xpgrad.function([x], got)
+    np.testing.assert_array_equal(tb.np(f(x.value)), np.zeros((1, 3), dtype))
+    if dtype.startswith("float"):  # d imag(x)/dx = 0 for real x; next to x's own term, the derivative is 1
+        np.testing.assert_array_equal(tb.np(xpgrad.sum(xpgrad.imag(x)).grad(x)), np.zeros((1, 3), dtype))
+        np.testing.assert_array_equal(tb.np(xpgrad.sum(xpgrad.imag(x) * x + x).grad(x)), np.ones((1, 3), dtype))
+    with pytest.raises(TypeError, match="imag: only"):
+        xpgrad.imag(x > 0)
+
+
 def test_float32_is_kept_and_integers_promote(tb) -> None:
     default_float = tb.xp.__array_namespace_info__().default_dtypes(device=tb.device)["real floating"]
     for e in ENTRIES:

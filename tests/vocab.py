@@ -90,7 +90,7 @@ ENTRIES = [
     _b("greater", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
     _b("greater_equal", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
     _b("hypot", R, R, 3, "a/out, b/out", "0 at (0, 0) (JAX)"),
-    _u("imag", R, 0, "0 (real input)", d="complex"),
+    _u("imag", R, 0, "0 (real input)", "of a real input: zeros of its dtype, on every backend", d="complex"),
     _u("isfinite", R, 0, BOOL_DOC, d="real"),
     _u("isinf", R, 0, BOOL_DOC, d="real"),
     _u("isnan", R, 0, BOOL_DOC, d="real"),

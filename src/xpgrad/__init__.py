@@ -16,6 +16,7 @@ from . import (  # noqa: F401  (register the ops)
     _expr,
     _graph,
     _namespace,
+    _pickling,
     _plugins,
     _release,
     _render,
@@ -54,6 +55,7 @@ _plugins.connect(
     namespace=_namespace.for_tensor,
     expr=_expr.expr,
     svg=_render.repr_svg,
+    reduce=_pickling.reduce_tensor,
 )
 
 _install_operators()

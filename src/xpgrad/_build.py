@@ -23,7 +23,7 @@ from ._ops import OpDef
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, changed, devices_differ, restamp, serial, signature
 from .backends import Backend, backend_of, get_backend
 
-__all__ = ["apply", "apply_binary", "apply_unary", "const", "evaluate", "derivative_level", "settle"]
+__all__ = ["apply", "apply_binary", "apply_unary", "const", "derivative_level", "evaluate", "number", "settle"]
 
 _RELEASED = _plugins.State.RELEASED
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
@@ -108,9 +108,18 @@ def const(v: Any) -> Tensor:
     t = object.__new__(Tensor)
     t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
-    t._sig = type(v)  # a constant's build-time facts are its Python type (see `apply`)
+    t._sig = number_sig(v)  # a constant's build-time facts are its Python type (see `apply`)
     t._n, t._remat, t._users, t._epoch = serial(), 0, None, 0  # (never changes: older than any node)
     return t
+
+
+def number_sig(v: Any) -> Any:
+    """The build-time facts of the Python number ``v`` (its `_sig`, a key of `apply`'s memos): its type; for an int
+    outside 0..127 (which every integer dtype holds), also which integer dtypes hold it (its bit length, negated
+    for a negative int), so a decision memoized for one int is never taken for one that overflows the dtype."""
+    if type(v) is int and not 0 <= v <= 127:
+        return (int, v.bit_length() if v > 0 else -1 - (~v).bit_length())
+    return type(v)
 
 
 _consts: dict[tuple[type, Any], Tensor] = {}
@@ -136,23 +145,28 @@ def _operand(op: OpDef, a: Any) -> Tensor:
     if isinstance(a, Tensor):
         return a
     if isinstance(a, _NUMBER):
-        if type(a) not in _NUMBER:  # a subclass (numpy.float64) becomes the plain number the backend accepts
-            a = next(t for t in _NUMBER if isinstance(a, t))(a)
-        if not _shared(a):
-            return const(a)
-        key = (type(a), a)
-        t = _consts.get(key)
-        if t is None:
-            if len(_consts) >= 4096:
-                _consts.clear()
-            t = _consts[key] = const(a)
-        return t
+        return number(a)
     if backend_of(a) is not None:
         return Tensor(a)
     raise TypeError(
         f"{op.name}: cannot use {type(a).__name__} {a!r:.40} as an operand; pass a Tensor, a Python number, "
         "or an array of a supported backend (wrap lists with xpgrad.asarray)"
     )
+
+
+def number(a: Any) -> Tensor:
+    """The constant for the Python number ``a`` (shared with every operand equal to it, see `_consts`)."""
+    if type(a) not in _NUMBER:  # a subclass (numpy.float64) becomes the plain number the backend accepts
+        a = next(t for t in _NUMBER if isinstance(a, t))(a)
+    if not _shared(a):
+        return const(a)
+    key = (type(a), a)
+    t = _consts.get(key)
+    if t is None:
+        if len(_consts) >= 4096:
+            _consts.clear()
+        t = _consts[key] = const(a)
+    return t
 
 
 def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
@@ -601,6 +615,8 @@ def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk:
         return _RUNTIME, (bk.xp.bool if op.result == "bool" else None)
     scalars = [cs[i]._value for i in idx if cs[i]._const]
     target, out = _dtypes.resolve(bk, op, dts, scalars, dev)
+    if scalars:
+        _dtypes.check_ints(bk, op, target, scalars)
     return (None if all(d == target for d in dts) else target), out
 
 
@@ -625,6 +641,8 @@ def evaluate(node: Tensor, vals: list[Any] | None = None) -> Any:
             dts = [vals[i].dtype for i in idx if not node.children[i]._const]
             scalars = [vals[i] for i in idx if node.children[i]._const]
             target = _dtypes.resolve(bk, op, dts, scalars, node._device)[0]
+            if scalars:
+                _dtypes.check_ints(bk, op, target, scalars)
         for i in idx:
             v = vals[i]
             if not node.children[i]._const and v.dtype != target:

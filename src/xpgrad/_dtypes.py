@@ -22,7 +22,18 @@ if TYPE_CHECKING:
     from ._ops import OpDef
     from .backends import Backend
 
-__all__ = ["BOOL", "COMPLEX", "FLOAT", "INT", "dtype_kind", "dtype_name", "promote", "resolve", "scalar_kind"]
+__all__ = [
+    "BOOL",
+    "COMPLEX",
+    "FLOAT",
+    "INT",
+    "check_ints",
+    "dtype_kind",
+    "dtype_name",
+    "promote",
+    "resolve",
+    "scalar_kind",
+]
 
 BOOL, INT, FLOAT, COMPLEX = 0, 1, 2, 3
 _KIND_NAMES = ("bool", "integer", "real floating", "complex floating")
@@ -62,6 +73,7 @@ _NAMES = (
     "uint16",
     "uint32",
     "uint64",
+    "float16",
     "float32",
     "float64",
     "complex64",
@@ -130,6 +142,25 @@ def promote(bk: Backend, dtypes: list[Any], scalars: list[Any], device: Any) -> 
             target = _default(bk, skind, device)
         top = skind
     return target, top
+
+
+def check_ints(bk: Backend, op: OpDef, dtype: Any, scalars: list[Any]) -> None:
+    """Refuse a Python int among ``scalars`` that ``op`` would convert to the integer ``dtype`` but that does not fit
+    it (NumPy raised a bare OverflowError, or compared it exactly; array-api-strict refused it): integer arithmetic
+    wraps around, as NumPy's does, but a number is never silently changed on the way in."""
+    xp = bk.xp
+    if dtype is None or dtype_kind(xp, dtype) != INT:
+        return
+    for v in scalars:
+        if type(v) is int:
+            info = xp.iinfo(dtype)
+            if not info.min <= v <= info.max:
+                name = dtype_name(xp, dtype)
+                raise OverflowError(
+                    f"{op.name}: the Python integer {v} does not fit the {name} operand (range {info.min} to "
+                    f"{info.max}); cast the array to a wider integer or a floating dtype first (xpgrad.astype(x, "
+                    f"'float64')), or pass a number in range"
+                )
 
 
 def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], device: Any) -> tuple[Any, Any]:

@@ -34,6 +34,7 @@ from . import _remat
 from ._build import _RUNTIME, _note, _number_slot, evaluate, number_value, settle
 from ._dtypes import dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
+from ._pickling import constant, op_node
 from ._plugins import State
 from ._tensor import Tensor, _device_of, devices_differ
 from ._walk import toposort
@@ -332,6 +333,10 @@ class Function:
             return bk.xp.asarray(v, device=dev)
         return v
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickling: the inputs, captured leaves and plan, planned again when loaded (see `xpgrad._pickling`)."""
+        return _reduce_function(self)
+
     def __repr__(self) -> str:
         names = ", ".join(t._label() for t in self.inputs)
         return f"<xpgrad.function of ({names}): {self.n_steps} op(s) over {self.n_nodes} node(s)>"
@@ -409,3 +414,40 @@ def _lend(node: Tensor, vals: list[Any], places: tuple[int, ...]) -> int | None:
         if _remat.fits(vals[j], node._dtype, shape) and _remat.alone(vals, j, 1):
             return j
     return None
+
+
+# ----------------------------------------------------------------- pickling
+def _reduce_function(f: Function) -> tuple[Any, ...]:
+    """``Function.__reduce__()``: its inputs, captured leaves and plan, as flat records."""
+    inputs = {i: k for k, i in enumerate(f._input_pos)}
+    captured = {i: k for k, (i, _) in enumerate(f._captured)}
+    records: list[tuple[Any, ...]] = []
+    for i, n in enumerate(f._order):
+        if n._const:
+            records.append(("number", n._value))
+        elif n.op is None:
+            records.append(("input", inputs[i]) if i in inputs else ("captured", captured[i]))
+        else:
+            params = {} if n.params is n.op.params else n.params
+            records.append(("op", n.op.name, f._args[i], params, n.name, n._level))
+    leaves = [leaf for _, leaf in f._captured]
+    return _rebuilt, (f.inputs, leaves, records, f._out_pos, f._single)
+
+
+def _rebuilt(
+    inputs: list[Tensor], leaves: list[Tensor], records: list[tuple[Any, ...]], outs: list[int], single: bool
+) -> Function:
+    nodes: list[Any] = []
+    for r in records:
+        kind = r[0]
+        if kind == "number":
+            nodes.append(constant(r[1]))
+        elif kind == "input":
+            nodes.append(inputs[r[1]])
+        elif kind == "captured":
+            nodes.append(leaves[r[1]])
+        else:
+            _, name, args, params, label, level = r
+            nodes.append(op_node(name, tuple(nodes[j] for j in args), params, label, level))
+    outputs = [nodes[i] for i in outs]
+    return function(inputs, outputs[0] if single else outputs)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ._build import apply, apply_unary
 from ._ops import OPS, OpDef
+from ._shapes import axis_ints
 from ._tensor import Tensor
 from .backends import backend_of, get_backend
 
@@ -42,8 +43,11 @@ def make_function(op: OpDef, backend: Any = None) -> Any:
     def function(*args: Any, **params: Any) -> Tensor:
         if unary and not params and len(args) == 1 and type(args[0]) is Tensor:  # sin(x): the fast path
             return apply_unary(op, args[0])
-        if type(params.get("axis")) is list:  # sum(x, axis=[0, 1]), as PyTorch takes it: the standard's tuple
-            params["axis"] = tuple(params["axis"])
+        axis = params.get("axis")
+        if axis is not None and type(axis) is not int:
+            if type(axis) is list:  # sum(x, axis=[0, 1]), as PyTorch takes it: the standard's tuple
+                axis = tuple(axis)
+            params["axis"] = axis_ints(axis)  # np.int64(0) as 0, as NumPy and the standard take it
         if isinstance(params.get("dtype"), str):  # sum(x, dtype='float64'): a name, as astype takes
             owner = next((a._bk for a in args if isinstance(a, Tensor)), None) or backend_of(args[0])
             params["dtype"] = get_backend(owner or backend).dtype(params["dtype"])

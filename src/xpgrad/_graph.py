@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from . import _plugins
 from ._build import evaluate
+from ._errors import PlaceholderError
 from ._tensor import Tensor, changed, serial
 from ._walk import toposort
 
@@ -18,8 +19,12 @@ _RELEASED = _plugins.State.RELEASED
 
 
 def forward(roots: Iterable[Tensor]) -> None:
-    """Recompute every op node below ``roots`` from the current leaf values (None where unfed)."""
+    """Recompute every op node below ``roots`` from the current leaf values; a PlaceholderError naming the
+    unfed placeholders (and leaves set to None) they depend on, before anything is recomputed."""
     order = toposort(roots)
+    unfed = [n for n in order if n.op is None and n._value is None and not n._const]
+    if unfed:
+        raise PlaceholderError(f"forward: {_depends(roots, unfed)}; set p.value = array for each, then call forward()")
     uses = _plugins.release.released(order)
     try:
         _recompute(order, uses)
@@ -46,3 +51,9 @@ def _recompute(order: list[Tensor], uses: dict[int, int] | None) -> None:
             for c in children:
                 if c._remat == _RELEASED and id(c) in uses:
                     release.used(c, uses)
+
+
+def _depends(roots: Iterable[Tensor], unfed: list[Tensor]) -> str:
+    what = " and ".join(dict.fromkeys(r._label() for r in roots))
+    names = ", ".join(p._label() for p in unfed[:5]) + (f" and {len(unfed) - 5} more" if len(unfed) > 5 else "")
+    return f"{what} depends on unfed {names}"

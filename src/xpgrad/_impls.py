@@ -12,7 +12,7 @@ import array_api_compat
 
 from .backends import backend_of
 
-__all__ = ["broadcast_like", "expand", "fit", "move"]
+__all__ = ["broadcast_like", "expand", "fit", "imag", "move"]
 
 
 def fit(xp: Any, g: Any, ref: Any) -> Any:
@@ -51,6 +51,12 @@ def expand(xp: Any, g: Any, x: Any, axis: Any, keepdims: bool, mean: bool) -> An
     if mean:
         out = out / math.prod(x.shape[i] for i in axes)
     return out
+
+
+def imag(xp: Any, x: Any) -> Any:
+    """The imaginary part of ``x``; of a real ``x``, zeros of its own dtype on every backend (NumPy's, JAX's and
+    PyTorch's answer: the standard defines ``imag`` for complex arrays only, and array-api-strict refuses others)."""
+    return xp.imag(x) if xp.isdtype(x.dtype, "complex floating") else xp.zeros_like(x)
 
 
 def move(xp: Any, a: Any, backend: Any, device: Any) -> Any:

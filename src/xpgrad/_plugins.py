@@ -150,6 +150,8 @@ class Above:
     """`xpgrad._expr.expr`: a graph as infix text."""
     svg: Callable[..., str | None]
     """`xpgrad._render.repr_svg`: a graph as an SVG picture (None without Graphviz)."""
+    reduce: Callable[..., tuple[Any, ...]]
+    """`xpgrad._pickling.reduce_tensor`: a Tensor's recipe for pickling."""
 
 
 release: Release = Release()

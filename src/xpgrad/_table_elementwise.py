@@ -15,7 +15,7 @@ import math
 import operator
 from typing import Any
 
-from . import _table
+from . import _impls, _table
 from ._ops import ZERO
 from ._table import _f, _unary
 
@@ -50,7 +50,7 @@ _unary("reciprocal", lambda g, out, a: -(g * square(out)))  # -1/a^2 from the ou
 
 # ----------------------------------------------------------------- complex parts (real inputs: identity-like)
 _unary("real", lambda g, out, a: g, domain="numeric", result="real")
-_unary("imag", ZERO, domain="numeric", result="real")  # imag of a real input is 0
+_unary("imag", ZERO, domain="numeric", result="real", impl=_impls.imag)  # of a real input: zeros, its dtype
 _unary("conj", lambda g, out, a: g, domain="numeric")
 
 # ----------------------------------------------------------------- piecewise-constant: zero by definition

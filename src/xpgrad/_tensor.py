@@ -60,7 +60,12 @@ class Tensor:
 
     Arguments:
         value: a Python number, a nested list, or an array of a supported backend (whose backend
-            is then inferred). ``None`` makes a placeholder, to be fed later with ``t.value = ...``.
+            is then inferred). ``None`` (the default) makes a placeholder, to be fed later with
+            ``t.value = ...``: of unknown shape and dtype unless declared below (`placeholder` declares
+            them). Ops build on it at once, as graphs are built before values exist (``Tensor(None) + 1``);
+            their ``value`` is None until it is fed and ``forward()`` is called. Calling ``forward()`` or
+            reading a number or array (``numpy()``, ``float()``...) before raises `PlaceholderError`,
+            naming the unfed placeholders.
         backend: 'numpy', 'cupy', 'array_api_strict', 'auto', or a namespace module. Default:
             the array's own backend, else `xpgrad.default_backend()`.
         name: shown when printing graphs.
@@ -349,7 +354,10 @@ class Tensor:
 
     # ----------------------------------------------------------------- evaluation
     def forward(self) -> Tensor:
-        """Re-evaluate the graph below this Tensor from its leaves' current values; returns self."""
+        """Re-evaluate the graph below this Tensor from its leaves' current values; returns self.
+
+        Raises `PlaceholderError`, naming them, where the graph depends on placeholders not fed yet (nothing is
+        recomputed then)."""
         _plugins.above.forward([self])
         return self
 
@@ -425,6 +433,11 @@ class Tensor:
             f"Tensor({head}, shape={self.shape}, dtype={self._dtype_label()}, backend={self.backend!r}, "
             f"value={_short(self._peek())})"  # (transient: a debugger's or an error message's read)
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickling (multiprocessing, Dask, ``copy.deepcopy``): the graph below, as recipes rebuilt through the
+        normal build path; backends by name, leaf values as arrays (see `xpgrad._pickling`)."""
+        return _plugins.above.reduce(self)
 
     __hash__ = object.__hash__
     # A NumPy or CuPy array on the left of an operator defers to the Tensor's reflected method.

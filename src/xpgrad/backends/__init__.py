@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from .._errors import BackendUnavailableError
+from . import _base
 from . import array_api_strict as _strict
 from . import cupy as _cupy
 from . import numpy as _numpy
@@ -21,6 +22,7 @@ from ._base import Backend
 __all__ = [
     "Backend",
     "available_backends",
+    "backend_named",
     "backend_of",
     "default_backend",
     "get_backend",
@@ -129,6 +131,18 @@ def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
         f"unknown backend {spec!r}; valid backends are {', '.join(map(repr, BACKEND_NAMES))} "
         "or an array-API namespace module"
     )
+
+
+def backend_named(name: str) -> Backend:
+    """The Backend a pickled one names: a backend of the registry, or any other namespace by its module name."""
+    if name in _MODULES:
+        return _load(name)
+    import importlib
+
+    return get_backend(importlib.import_module(name))
+
+
+_base.lookup = backend_named  # (how a pickled Backend is loaded: by name, from this registry)
 
 
 def backend_of(x: Any) -> Backend | None:

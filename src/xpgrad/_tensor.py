@@ -12,6 +12,7 @@ import itertools
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ._api_methods import TensorMethods
 from ._errors import BackendMismatchError, PlaceholderError
 from .backends import Backend, backend_of, get_backend
 
@@ -47,7 +48,7 @@ def restamp(t: Tensor) -> None:
     t._epoch = changed[0] = serial()
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A node of an xpgrad graph.
 
     Arguments:

@@ -112,22 +112,24 @@ def _function(op: Any, functions: Any) -> list[str]:
     const, names = _const(op), ", ".join(arrays)
     lines = [*_def(op.name, params, "Tensor"), *_docstring(functions.doc(op), "    ")]
     tensors = [f"type({a}) is Tensor" for a in arrays]
-    if op.params:  # (one array: every op with parameters is unary)
+    fast = f"_fast({const}, {names}, None)" if op.arity == 1 else f"_fast({const}, {names})"
+    if op.params:
         defaults = [t for k, v in op.params.items() for t in _is_default(k, v)]
         converted = [test for k, test in UNCONVERTED.items() if k in op.params]
         keywords = ", ".join(f"{k}={k}" for k in op.params)
         lines += _if([*tensors, "not extra", "not unknown"], "    ")
-        lines += [*_if(defaults, "        "), f"            return _fast({const}, {names}, None)"]
+        if op.arity <= 2:  # (`_fast` builds one or two operands with the op's default params)
+            lines += [*_if(defaults, "        "), f"            return {fast}"]
         lines += _if(converted, "        ") if converted else []
         lines.append(f"{'    ' if converted else ''}        return _apply({const}, {names}, {keywords})")
         passed = "{" + "".join(f'"{k}": {k}, ' for k in op.params) + "**unknown}"
     elif op.arity == 1:
         lines += _if([*tensors, "not extra", "not unknown"], "    ")
-        lines.append(f"        return _fast({const}, {names}, None)")
+        lines.append(f"        return {fast}")
         passed = "unknown"
     elif op.arity == 2:
         lines += _if(["not extra", "not unknown"], "    ")
-        lines += [*_if(tensors, "        "), f"            return _fast({const}, {names})"]
+        lines += [*_if(tensors, "        "), f"            return {fast}"]
         lines += [*_if([" or ".join(tensors)], "        "), f"            return _apply_binary({const}, {names})"]
         passed = "unknown"
     else:
@@ -172,7 +174,7 @@ def render_functions() -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from typing import TYPE_CHECKING, NoReturn",
+        f"from typing import TYPE_CHECKING, {'Any, ' if 'Any' in _types(public) else ''}NoReturn",
         "",
         "from . import _table, _table_arrays, _table_elementwise  # noqa: F401  (register the ops)",
         "from ._build import _fast",
@@ -199,9 +201,14 @@ def render_functions() -> str:
     return "\n".join(out) + "\n"
 
 
+def _types(public: list[Any]) -> set[str]:
+    """The annotations the public functions' parameters use (besides `TensorLike`)."""
+    return {PARAM_TYPES.get(k, "Any") for op in public for k in op.params}
+
+
 def _typing_names(public: list[Any]) -> list[str]:
-    used = {"TensorLike"} | {PARAM_TYPES.get(k, "Any") for op in public for k in op.params}
-    return sorted(n for n in used if n in ("Axis", "DTypeLike", "Device", "TensorLike"))
+    """What the functions module imports from `_typing` for its annotations."""
+    return sorted(n for n in _types(public) | {"TensorLike"} if n in ("Axis", "DTypeLike", "Device", "TensorLike"))
 
 
 def _method_lines(ops: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]]]:

@@ -276,7 +276,7 @@ def _lower_op(
         if not node.params["mean"]:
             return var[g], kind[g]
         static = node._shape is not None and None not in node._shape
-        count = _literal(prog, math.prod(node._shape), dt) if static else _emit(prog, "count", (), "s", dt)  # type: ignore[arg-type]
+        count = _literal(prog, math.prod(node._shape), dt) if static else _emit(prog, "count", (), "s", dt)  # type: ignore[arg-type]  # (static: no None)
         return _emit(prog, "divide", (var[g], count), kind[g], dt), kind[g]
     if name in ("fit", "broadcast_like"):
         return _lower_fit(prog, node, var[kids[0]], kind[kids[0]], dt)
@@ -355,7 +355,7 @@ def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[st
         count = _literal(prog, math.prod(src), dt) if None not in src else _emit(prog, "count", (), "s", dt)
         return _emit(prog, "multiply", (g, count), "s", dt), "s"  # the sum of ``count`` equal values
     if _call_shaped(src, dst):
-        prog.checks.setdefault(tuple(dst), f"the target of op {name!r} ({node.children[1]._label()})")  # type: ignore[arg-type]
+        prog.checks.setdefault(tuple(dst), f"the target of op {name!r} ({node.children[1]._label()})")  # type: ignore[arg-type]  # (_call_shaped: not None)
         return g, k
     raise FusionError(
         f"fuse: op {name!r} from shape {src} to {dst} is a partial sum or a broadcast; only full sums can be fused"

@@ -324,3 +324,8 @@ def test_a_fed_placeholder_the_outputs_need_must_be_listed_too() -> None:
     x.value = np.ones(2)  # fed once, for an eager look: not a captured leaf for it
     with pytest.raises(xpgrad.PlaceholderError, match="placeholder 'x', which is not among the inputs"):
         xpgrad.function([y], x * y)
+
+
+def test_a_function_with_no_graph_returns_nothing() -> None:
+    # found by mypy: with no input and no node, a call had no backend to run on (AttributeError on None)
+    assert xpgrad.function([], [])() == []

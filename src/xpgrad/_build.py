@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from threading import Lock, get_ident
@@ -76,7 +76,7 @@ class derivative_level:
         _set(_levels, _level, self.tid, self.prev)
 
 
-class Deferred(list):  # type: ignore[type-arg]
+class Deferred(list):
     """The nodes a thread built while deferring their evaluation, in creation order, and as a set: a
     merge with a node that has no value yet is right only with one of these (`_merged`)."""
 
@@ -106,7 +106,8 @@ def deferring(into: Deferred | None) -> Iterator[None]:
 def const(v: Any) -> Tensor:
     """An internal constant: a Python number that takes its dtype and device from the arrays it meets."""
     t = object.__new__(Tensor)
-    t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
+    # (no backend of its own: a constant takes its arrays')
+    t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None  # type: ignore[assignment]
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
     t._sig = number_sig(v)  # a constant's build-time facts are its Python type (see `apply`)
     t._n, t._remat, t._users, t._epoch = serial(), 0, None, 0  # (never changes: older than any node)
@@ -524,7 +525,7 @@ def evaluate_into(node: Tensor, i: int, vals: list[Any] | None = None) -> Any:
     see `_remat.lends`) by the backend's ufunc for the op; ``vals``: the operands' values, when read."""
     if vals is None:
         vals = [c._value for c in node.children]
-    return node._bk.into(node.op)(*vals, out=vals[i])
+    return node._bk.into(node.op)(*vals, out=vals[i])  # type: ignore[misc]  # (chosen for its ufunc: not None)
 
 
 def settle(node: Tensor, into: int | None = None, vals: list[Any] | None = None) -> None:
@@ -593,7 +594,7 @@ def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> 
     return bk, dev, shape, dtype, target, new_children, None, signature(bk, dev, shape, dtype)
 
 
-def _weak_bools(op: OpDef, bk: Backend, children: list[Tensor]) -> list[Tensor]:
+def _weak_bools(op: OpDef, bk: Backend, children: Sequence[Tensor]) -> Sequence[Tensor]:
     """A Python bool met with numeric arrays becomes 0 or 1 (array-api-strict refuses to promote it)."""
     if not any(children[i]._const and type(children[i]._value) is bool for i in op.promote):
         return children
@@ -626,6 +627,7 @@ def evaluate(node: Tensor, vals: list[Any] | None = None) -> Any:
     being stored, `_remat.recompute`). The list is the caller's to give: released values and casts replace
     its items."""
     op = node.op
+    assert op is not None  # (an op node)
     bk = node._bk
     if vals is None:
         vals = [c._value for c in node.children]
@@ -673,9 +675,10 @@ def _note(e: Exception, node: Tensor, vals: list[Any]) -> None:
         repr(v) if node.children[i]._const else f"{tuple(getattr(v, 'shape', ()))} {getattr(v, 'dtype', '?')}"
         for i, v in enumerate(vals)
     )
+    assert node.op is not None  # (an op node)
     note = f"while evaluating xpgrad op {node.op.name!r} on {node._bk.name} operands: {shapes}"
     if _HAS_ADD_NOTE:
-        e.add_note(note)
+        e.add_note(note)  # type: ignore[attr-defined, unused-ignore]  # (Python 3.11+: mypy checks for 3.10)
         return
     try:
         again = type(e)(f"{e}\n{note}")

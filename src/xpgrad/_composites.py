@@ -123,7 +123,8 @@ def asarray(
     from ._tensor import refuse_tensors_in
     from .backends import backend_of
 
-    bk = _on(backend) if backend is not None or backend_of(obj) is None else backend_of(obj)
+    owner = backend_of(obj)
+    bk = _on(backend) if backend is not None or owner is None else owner
     try:
         arr = bk.xp.asarray(obj, dtype=bk.dtype(dtype), device=device, copy=copy)
     except Exception:

@@ -41,6 +41,7 @@ _UNARY = {"negative": "-", "positive": "+"}
 def _symbol(t: Tensor) -> tuple[str | None, int]:
     """(infix symbol, precedence) of an op node; (None, ATOM) for calls."""
     op = t.op
+    assert op is not None  # (an op node)
     if op.arity == 1:
         sym = _UNARY.get(op.name) or (op.infix if op.infix in ("-", "+", "~") else None)
         return (sym, UNARY) if sym else (None, ATOM)

@@ -38,7 +38,7 @@ from ._pickling import constant, op_node
 from ._plugins import State
 from ._tensor import Tensor, _device_of, devices_differ
 from ._walk import toposort
-from .backends import Backend, backend_of
+from .backends import Backend, backend_of, get_backend
 
 __all__ = ["Function", "function"]
 
@@ -61,8 +61,8 @@ def function(inputs: Sequence[Tensor], outputs: Tensor | Sequence[Tensor], *, si
         >>> value, gradient = f(np.array([0.5, 1.0]))
     """
     single = isinstance(outputs, Tensor)
-    outs = [outputs] if single else list(outputs)
-    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)  # function(x, loss): one input
+    outs: list[Tensor] = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins: list[Tensor] = [inputs] if isinstance(inputs, Tensor) else list(inputs)  # function(x, loss): one input
     for what, seq in (("inputs", ins), ("outputs", outs)):
         for i, t in enumerate(seq):
             if not isinstance(t, Tensor):
@@ -111,6 +111,7 @@ class _Mirror:
                     m._target = getattr(bk.xp, dtype_name(home.xp, t))
                 d = n.params.get("dtype")
                 if rename and d is not None:  # astype, sum(dtype=)...: the backend's function takes its own
+                    assert home is not None  # (renaming: from the graph's own backend)
                     m.params = {**n.params, "dtype": getattr(bk.xp, dtype_name(home.xp, d))}
             copies.append(m)
         self.inputs = [copies[i] for i in fn._input_pos]
@@ -281,8 +282,8 @@ class Function:
                     f"function: argument {i} is on device {d} but argument {first} is on {dev}; pass arrays "
                     "on one device (move them with xpgrad.Tensor(a).to_device(device).value)"
                 )
-        if bk is None:  # Python numbers or lists only: the graph's own backend and device
-            bk = self._home or (self.inputs[0]._bk if self.inputs else None)
+        if bk is None:  # Python numbers or lists only: the graph's own backend and device (no graph: the default)
+            bk = self._home or (self.inputs[0]._bk if self.inputs else None) or get_backend(None)
             dev = self._home_device if bk is self._home else None
         if self._pinned is not None and bk is not self._pinned:
             raise BackendMismatchError(
@@ -373,6 +374,7 @@ def _plan(
     when there is no cast (the op's params bound), a Python-number operand as the 0-d array NumPy takes
     faster (`_build.number_array`; ``numbers``: the mirror has the graph's own dtypes), and whether the op
     can write into an operand's array at all (`_remat.writes_into`)."""
+    assert node.op is not None  # (an op node)
     srcs: tuple[Any, ...] = node.children
     fn = None
     if node._target is None:

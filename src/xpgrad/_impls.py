@@ -62,6 +62,7 @@ def imag(xp: Any, x: Any) -> Any:
 def move(xp: Any, a: Any, backend: Any, device: Any) -> Any:
     """``a`` on ``backend`` (whose namespace is ``xp``) and ``device``."""
     src = backend_of(a)
+    assert src is not None  # (a node's value: an array of a backend)
     if src is backend:
         return a if device is None else array_api_compat.to_device(a, device)
     return backend.from_numpy(src.to_numpy(a), device)

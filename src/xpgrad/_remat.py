@@ -100,6 +100,7 @@ def watch(children: tuple[Tensor, ...]) -> bool:
 def reads(node: Tensor) -> tuple[bool, ...]:
     """(output read?, input 0 read?, ...): what ``node``'s derivative rules (all of them) read."""
     op = node.op
+    assert op is not None  # (an op node)
     children = node.children
     if node.params is op.params:  # the common case (its defaults), without a key to build (issue 5)
         for c in children:
@@ -131,6 +132,7 @@ def _trace(node: Tensor) -> tuple[bool, ...]:
     from ._walk import toposort
 
     op = node.op
+    assert op is not None  # (an op node)
     everything = (True,) * (len(node.children) + 1)
 
     def stand(t: Tensor) -> Tensor:
@@ -270,8 +272,8 @@ def run(node: Tensor, fn: Any) -> Tensor:
     i = _donor(node, r, vals) if on else None
     if i is not None and not take(children[i], vals, i):
         i = None  # another thread released it, or holds its array: a fresh array (it stays released)
-    try:
-        node._value = fn(*vals) if i is None else node._bk.into(node.op)(*vals, out=vals[i])
+    try:  # (`_donor` chose i for the op's ufunc: into() is not None)
+        node._value = fn(*vals) if i is None else node._bk.into(node.op)(*vals, out=vals[i])  # type: ignore[misc]
     except Exception as e:
         _build._note(e, node, vals)
         raise
@@ -292,6 +294,7 @@ def _donor(node: Tensor, r: Any, vals: list[Any]) -> int | None:
     """The operand whose buffer ``node`` may take: one `after` releases (``r``: `reads` of ``node``), of
     ``node``'s exact shape and dtype, owning contiguous memory, held by its node and ``vals`` only (reference
     count; checked again once it is taken), met once."""
+    assert node.op is not None  # (an op node)
     if node.op.meta or node._dtype is None or node._bk.into(node.op) is None:
         return None
     children = node.children
@@ -311,6 +314,7 @@ def writes_into(node: Tensor) -> bool:
     or a cast, of a known dtype, whose backend function is a ufunc taking ``out=`` (NumPy, CuPy). Which
     operand's array, if any, is for `lends` to say."""
     op = node.op
+    assert op is not None  # (an op node)
     return (
         not node.params
         and op.elementwise
@@ -326,7 +330,7 @@ def lends(v: Any, dtype: Any, shape: Any) -> bool:
     but that slot (reference count: no name, list or view elsewhere), as NumPy's temporary elision
     checks it. Call it as ``lends(node._value, ...)``, the way `SOLE` was measured. (For nodes no other
     thread can reach: a compiled function's; shared ones take the array out first: `take`, `alone`.)"""
-    return fits(v, dtype, shape) and refcount(v) <= SOLE
+    return fits(v, dtype, shape) and refcount(v) <= SOLE  # type: ignore[misc]  # (fits: False without refcount)
 
 
 def fits(v: Any, dtype: Any, shape: Any) -> bool:
@@ -357,6 +361,7 @@ def _sole() -> int:
 
     class Slot:
         __slots__ = ("_value",)
+        _value: Any
 
     s = Slot()
     s._value = bytearray(8)  # a fresh object, as an array a node owns
@@ -459,6 +464,7 @@ def recompute(t: Tensor) -> Any:
                 order.append(n)
             continue
         opened.add(k)
+        assert n.op is not None  # (released and freed nodes are op nodes)
         meta = n.op.meta
         for i, c in enumerate(n.children):
             if c._value is None:
@@ -470,6 +476,7 @@ def recompute(t: Tensor) -> Any:
                     stack.append(c)
     uses: dict[int, int] = {}  # of the nodes computed here (`done`), not of their states: another thread
     for n in order:  # may release or keep one meanwhile
+        assert n.op is not None
         for i, c in enumerate(n.children):
             if id(c) in done and i not in n.op.meta:
                 uses[id(c)] = uses.get(id(c), 0) + 1
@@ -478,6 +485,7 @@ def recompute(t: Tensor) -> Any:
     known: dict[Tensor, Any] = {}
     for n in order:
         known[n] = _build.evaluate(n, [known[c] if c in known else c._value for c in n.children])
+        assert n.op is not None
         for i, c in enumerate(n.children):
             if id(c) in done and i not in n.op.meta:
                 left = uses[id(c)] = uses[id(c)] - 1

@@ -38,7 +38,7 @@ def broadcast(opname: str, *shapes: Shape) -> Shape:
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
             raise ValueError(
-                f"{opname}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast "
+                f"{opname}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast "  # type: ignore[arg-type]  # (no None: returned above)
                 f"together (axis {i}: sizes {sorted(known)}); make the sizes equal or 1, e.g. with "
                 "reshape or indexing"
             )

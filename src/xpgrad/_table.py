@@ -121,7 +121,7 @@ def _times_scaled_one(a: Tensor, b: Tensor) -> Tensor | None:
         if s.op is _MULTIPLY:
             c = _scale_of_one(s)
             if c is not None and _unchanged(y, s) is not None:
-                return apply(_MULTIPLY, c, y)
+                return apply(_MULTIPLY, c, y)  # type: ignore[arg-type]  # (`is s.op` narrowed it to Optional)
     return None
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import array_api_compat
 
 from . import _plugins
+from ._api_methods import TensorMethods
 from ._dtypes import dtype_kind, dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
 from ._ops import OPS
@@ -55,7 +56,7 @@ def restamp(t: Tensor) -> None:
     t._epoch = changed[0] = serial()
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A node of an xpgrad graph.
 
     Arguments:
@@ -127,8 +128,8 @@ class Tensor:
         self._dtype = bk.dtype(dtype)
         self._device = device
         self._shape = _declared_shape(shape)
-        self._value = None
-        self._users = None  # the nodes built on this one (see `_cse`)
+        self._value: Any = None
+        self._users: Any = None  # the nodes built on this one (see `_cse`)
         if value is not None:
             arr = self._coerce(value, owner)
             dev = self._check_feed(arr)  # before the array's own dtype, shape and device replace the declared ones
@@ -136,19 +137,9 @@ class Tensor:
             self._dtype = arr.dtype
             self._device = dev
             self._value = arr
-        self._sig = signature(bk, self._device, self._shape, self._dtype)
+        self._sig: Any = signature(bk, self._device, self._shape, self._dtype)  # (a constant: its Python type)
 
     # ----------------------------------------------------------------- value and feeding
-    @property
-    def value(self) -> Any:
-        """The backend array (None while a placeholder it depends on is unfed).
-
-        A large intermediate whose value was released or freed (see `xpgrad._remat`, `_lazy`) is
-        recomputed here and kept from then on: the user holds it, as a PyTorch user holds a tensor, and
-        reading it again costs nothing (it cost the whole released chain below it at every read)."""
-        v = self._value
-        return v if v is not None else self._read(True)
-
     def _peek(self) -> Any:
         """`value` without keeping a recomputed one: the reads of evaluation itself (releasing is for them)."""
         return self._read(False)
@@ -161,6 +152,16 @@ class Tensor:
                 return release.keep(self) if keep else release.recompute(self)
             return self._value
         return v
+
+    @property
+    def value(self) -> Any:
+        """The backend array (None while a placeholder it depends on is unfed).
+
+        A large intermediate whose value was released or freed (see `xpgrad._remat`, `_lazy`) is
+        recomputed here and kept from then on: the user holds it, as a PyTorch user holds a tensor, and
+        reading it again costs nothing (it cost the whole released chain below it at every read)."""
+        v = self._value
+        return v if v is not None else self._read(True)
 
     @value.setter
     def value(self, v: Any) -> None:
@@ -463,7 +464,7 @@ def refuse_tensors_in(v: Any, what: str) -> None:
     gathered in C.)"""
     level = [v] if type(v) in _SEQUENCES else []
     while level:
-        deeper = []
+        deeper: list[Any] = []
         for seq in level:
             kinds = set(map(type, seq))
             if any(issubclass(k, Tensor) for k in kinds):

@@ -235,9 +235,10 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     for k, o in enumerate(outputs):
         v, c = var[id(o)], kind[id(o)]
         if c == "r":
+            assert o.op is not None  # (a sum)
             prog.outputs.append((v, "mean" if o.op.name == "mean" else "sum"))
             if o._shape:  # a fit to (1,): a sum the shape of its target
-                prog.sum_shapes[k] = tuple(o._shape)
+                prog.sum_shapes[k] = tuple(o._shape)  # type: ignore[arg-type]  # (its target's static shape)
         elif o._shape == () and c == "s":
             if o.op is not None or o._const:
                 raise FusionError(f"fuse: output {k} is a 0-d {_label(o)}, not a sum; compute it outside the kernel")
@@ -258,6 +259,7 @@ def _literal(prog: Program, value: Any, dt: str) -> str:
 def _lower_op(
     prog: Program, node: Tensor, kids: list[int], var: dict[int, str], kind: dict[int, str], dt: str
 ) -> tuple[str, str]:
+    assert node.op is not None  # (an op node)
     name = node.op.name
     for k in _SHAPE_ONLY.get(name, range(len(kids))):
         if kind[kids[k]] == "r":
@@ -274,7 +276,7 @@ def _lower_op(
         if not node.params["mean"]:
             return var[g], kind[g]
         static = node._shape is not None and None not in node._shape
-        count = _literal(prog, math.prod(node._shape), dt) if static else _emit(prog, "count", (), "s", dt)
+        count = _literal(prog, math.prod(node._shape), dt) if static else _emit(prog, "count", (), "s", dt)  # type: ignore[arg-type]  # (static: no None)
         return _emit(prog, "divide", (var[g], count), kind[g], dt), kind[g]
     if name in ("fit", "broadcast_like"):
         return _lower_fit(prog, node, var[kids[0]], kind[kids[0]], dt)
@@ -310,6 +312,7 @@ def _result_dtype(node: Tensor, dt: str) -> str:
 
     Any other dtype is refused: NumPy computes some ops of bools in float64 (``exp`` of a bool, a bool
     divided by a bool) where the kernel would compute in a float32 program's float32."""
+    assert node.op is not None  # (an op node)
     if node._dtype is None:  # (not known when building: as the op table says)
         return "bool" if node.op.result == "bool" else dt
     got = dtype_name(node._bk.xp, node._dtype)
@@ -329,6 +332,7 @@ def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[st
     for its shape, which nothing else checks); a fit down to one element is a full sum (the count times an
     "s" value); a partial sum, or a cast, is refused.
     """
+    assert node.op is not None  # (an op node)
     name = node.op.name
     src, dst = node.children[0]._shape, node._shape
     child_dt = node.children[0]._dtype
@@ -342,7 +346,7 @@ def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[st
     if name == "broadcast_like" and k == "s":
         return g, k  # a uniform value broadcast is the same value everywhere
     if name == "fit" and dst is not None and all(d == 1 for d in dst):
-        if src is not None and None not in src and math.prod(src) == 1:
+        if src is not None and None not in src and math.prod(src) == 1:  # type: ignore[arg-type]  # (no None)
             return g, k
         if k == "v":
             return _emit(prog, "sum", (g,), "r", dt), "r"
@@ -351,7 +355,7 @@ def _lower_fit(prog: Program, node: Tensor, g: str, k: str, dt: str) -> tuple[st
         count = _literal(prog, math.prod(src), dt) if None not in src else _emit(prog, "count", (), "s", dt)
         return _emit(prog, "multiply", (g, count), "s", dt), "s"  # the sum of ``count`` equal values
     if _call_shaped(src, dst):
-        prog.checks.setdefault(tuple(dst), f"the target of op {name!r} ({node.children[1]._label()})")
+        prog.checks.setdefault(tuple(dst), f"the target of op {name!r} ({node.children[1]._label()})")  # type: ignore[arg-type]  # (_call_shaped: not None)
         return g, k
     raise FusionError(
         f"fuse: op {name!r} from shape {src} to {dst} is a partial sum or a broadcast; only full sums can be fused"

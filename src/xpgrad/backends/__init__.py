@@ -126,7 +126,7 @@ def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
         import array_api_compat
 
         if hasattr(spec, "__array_api_version__") or array_api_compat.is_array_api_obj(spec):
-            return _generic(spec)
+            return _generic(spec)  # type: ignore[arg-type]  # (a module: is_array_api_obj narrowed it to arrays)
     raise ValueError(
         f"unknown backend {spec!r}; valid backends are {', '.join(map(repr, BACKEND_NAMES))} "
         "or an array-API namespace module"

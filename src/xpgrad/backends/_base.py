@@ -24,7 +24,7 @@ class Backend:
     xp: ModuleType
     owns: Callable[[Any], bool]
     to_numpy: Callable[[Any], Any]
-    from_numpy: Callable[[Any, Any], Any]
+    from_numpy: Callable[..., Any]  # (array, device=None)
     ufuncs: ModuleType | None = None
     """The library itself when its elementwise functions are ufuncs taking ``out=`` (NumPy, CuPy): a
     large gradient then writes a result into an operand's buffer at its last use (`_lazy`)."""

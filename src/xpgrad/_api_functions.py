@@ -437,7 +437,7 @@ def sum(
     if type(x) is Tensor and not extra and not unknown:
         if axis is None and keepdims is False and dtype is None:
             return _fast(_SUM, x, None)
-        if type(axis) is not list and not isinstance(dtype, str):
+        if (axis is None or type(axis) is int) and not isinstance(dtype, str):
             return _apply(_SUM, x, axis=axis, keepdims=keepdims, dtype=dtype)
     return _call(_SUM, (x, *extra), {"axis": axis, "keepdims": keepdims, "dtype": dtype, **unknown})
 
@@ -447,7 +447,7 @@ def mean(x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool =
     if type(x) is Tensor and not extra and not unknown:
         if axis is None and keepdims is False:
             return _fast(_MEAN, x, None)
-        if type(axis) is not list:
+        if axis is None or type(axis) is int:
             return _apply(_MEAN, x, axis=axis, keepdims=keepdims)
     return _call(_MEAN, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
 
@@ -465,7 +465,7 @@ def prod(
     if type(x) is Tensor and not extra and not unknown:
         if axis is None and keepdims is False and dtype is None:
             return _fast(_PROD, x, None)
-        if type(axis) is not list and not isinstance(dtype, str):
+        if (axis is None or type(axis) is int) and not isinstance(dtype, str):
             return _apply(_PROD, x, axis=axis, keepdims=keepdims, dtype=dtype)
     return _call(_PROD, (x, *extra), {"axis": axis, "keepdims": keepdims, "dtype": dtype, **unknown})
 
@@ -475,7 +475,7 @@ def max(x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = 
     if type(x) is Tensor and not extra and not unknown:
         if axis is None and keepdims is False:
             return _fast(_MAX, x, None)
-        if type(axis) is not list:
+        if axis is None or type(axis) is int:
             return _apply(_MAX, x, axis=axis, keepdims=keepdims)
     return _call(_MAX, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
 
@@ -485,7 +485,7 @@ def min(x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = 
     if type(x) is Tensor and not extra and not unknown:
         if axis is None and keepdims is False:
             return _fast(_MIN, x, None)
-        if type(axis) is not list:
+        if axis is None or type(axis) is int:
             return _apply(_MIN, x, axis=axis, keepdims=keepdims)
     return _call(_MIN, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
 
@@ -503,7 +503,7 @@ def var(
     if type(x) is Tensor and not extra and not unknown:
         if axis is None and type(correction) is float and correction == 0.0 and keepdims is False:
             return _fast(_VAR, x, None)
-        if type(axis) is not list:
+        if axis is None or type(axis) is int:
             return _apply(_VAR, x, axis=axis, correction=correction, keepdims=keepdims)
     return _call(_VAR, (x, *extra), {"axis": axis, "correction": correction, "keepdims": keepdims, **unknown})
 
@@ -521,7 +521,7 @@ def std(
     if type(x) is Tensor and not extra and not unknown:
         if axis is None and type(correction) is float and correction == 0.0 and keepdims is False:
             return _fast(_STD, x, None)
-        if type(axis) is not list:
+        if axis is None or type(axis) is int:
             return _apply(_STD, x, axis=axis, correction=correction, keepdims=keepdims)
     return _call(_STD, (x, *extra), {"axis": axis, "correction": correction, "keepdims": keepdims, **unknown})
 
@@ -531,7 +531,7 @@ def all(x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = 
     if type(x) is Tensor and not extra and not unknown:
         if axis is None and keepdims is False:
             return _fast(_ALL, x, None)
-        if type(axis) is not list:
+        if axis is None or type(axis) is int:
             return _apply(_ALL, x, axis=axis, keepdims=keepdims)
     return _call(_ALL, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
 
@@ -541,7 +541,7 @@ def any(x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = 
     if type(x) is Tensor and not extra and not unknown:
         if axis is None and keepdims is False:
             return _fast(_ANY, x, None)
-        if type(axis) is not list:
+        if axis is None or type(axis) is int:
             return _apply(_ANY, x, axis=axis, keepdims=keepdims)
     return _call(_ANY, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
 

@@ -25,7 +25,7 @@ from .backends import Backend, backend_of, get_backend
 
 __all__ = ["apply", "apply_binary", "apply_unary", "const", "derivative_level", "evaluate", "number", "settle"]
 
-_RELEASED = _plugins.State.RELEASED
+_HELD, _RELEASED = _plugins.State.HELD, _plugins.State.RELEASED
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _ABSENT: Any = object()
 _DEFAULTS = ("params", "the op's defaults")  # `_decided`'s key part for them (no `_memo_params` to build)
@@ -110,7 +110,7 @@ def const(v: Any) -> Tensor:
     t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None  # type: ignore[assignment]
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
     t._sig = number_sig(v)  # a constant's build-time facts are its Python type (see `apply`)
-    t._n, t._remat, t._users, t._epoch = serial(), 0, None, 0  # (never changes: older than any node)
+    t._n, t._remat, t._users, t._epoch = serial(), _HELD, None, 0  # (never changes: older than any node)
     return t
 
 
@@ -267,7 +267,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     node.op, node.children, node.params, node.name = op, children, params, None
     node._level, node._const, node._ph, node._value = level_now(), False, False, None
     node._n = node._epoch = serial()
-    node._remat, node._users = 0, None
+    node._remat, node._users = _HELD, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
     into = deferral()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
@@ -356,7 +356,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
     node._level = _levels.get(get_ident(), 0) if _level[0] else 0  # `level_now`, inlined
     node._const, node._ph, node._value = False, False, None
     node._n = node._epoch = serial()
-    node._remat, node._users = 0, None
+    node._remat, node._users = _HELD, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
     if into is not None:  # deferred: a member of this thread's graph before another thread can find it
         into.add(node)  # (`_merged` leaves another thread's deferred nodes alone)

@@ -63,7 +63,8 @@ def _build(bk: Backend) -> types.ModuleType:
     ns["__xpgrad_backend__"] = bk
     ns.update(public_functions(bk))
     for name in _CREATION:
-        ns[name] = functools.partial(COMPOSITES[name], backend=bk)
+        make: Any = COMPOSITES[name]  # (asarray, zeros...: each takes backend=)
+        ns[name] = functools.partial(make, backend=bk)
     for name in _DTYPES:
         if hasattr(xp, name):
             ns[name] = getattr(xp, name)

@@ -84,14 +84,14 @@ class Release:
     def reuse(self, node: Tensor) -> None:
         """``node``'s value was recomputed and is kept: it is no longer released or freed."""
 
-    def released(self, order: list[Tensor]) -> dict[Tensor, int] | None:
+    def released(self, order: list[Tensor]) -> dict[int, int] | None:
         """For re-evaluation: how many nodes of ``order`` use each released node (None: none is released)."""
         return None
 
     def reevaluated(self, node: Tensor, known: bool) -> None:
         """Re-evaluation set ``node``'s value (``known``) or found an input unfed (its value is then None)."""
 
-    def used(self, c: Tensor, uses: dict[Tensor, int]) -> None:
+    def used(self, c: Tensor, uses: dict[int, int]) -> None:
         """Re-evaluation used released ``c`` once more: dropped again after its last use."""
 
     @contextmanager
@@ -111,23 +111,25 @@ class Merge:
         """Whether nodes merge now (for this thread and context)."""
         return False
 
-    def find(self, op: Any, children: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor | None:
+    def find(self, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> Tensor | None:
         """The live node ``op(*children, **params)``, or None."""
         return None
 
-    def among(self, users: Any, op: Any, children: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor | None:
-        """The live node ``op(*children, **params)`` among the parents ``users`` of its index operand, or None."""
+    def among(
+        self, u: Any, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]
+    ) -> Tensor | None:
+        """The live node ``op(*children, **params)`` among the parents ``u`` of its index operand, or None."""
         return None
 
-    def same(self, node: Tensor, op: Any, children: tuple[Tensor, ...], params: dict[str, Any]) -> bool:
+    def same(self, node: Tensor, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> bool:
         """Whether ``node`` is ``op(*children, **params)``."""
         return False
 
     def remember(self, node: Tensor) -> None:
         """Record the new ``node`` so that building it again finds it."""
 
-    def add_user(self, o: Tensor, users: Any, node: Tensor, ref: Any) -> None:
-        """Record ``node`` (weak reference ``ref``) among the parents ``users`` of ``o``, which has some."""
+    def add_user(self, o: Tensor, u: Any, node: Tensor, w: Any) -> None:
+        """Record ``node`` (weak reference ``w``) among the parents ``u`` of ``o``, which has some."""
 
 
 class Above:

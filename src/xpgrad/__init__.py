@@ -22,6 +22,7 @@ from ._namespace import namespace
 from ._operators import install as _install_operators
 from ._operators import methods as _install_methods
 from ._ops import OPS
+from ._options import Options, options
 from ._render import GraphvizUnavailableError, render
 from ._show import format_tree, show
 from ._simplify import simplify
@@ -41,6 +42,7 @@ __all__ = [
     "Function",
     "FusionError",
     "GraphvizUnavailableError",
+    "Options",
     "PlaceholderError",
     "Tensor",
     "available_backends",
@@ -52,6 +54,7 @@ __all__ = [
     "get_backend",
     "grad",
     "namespace",
+    "options",
     "placeholder",
     "render",
     "set_default_backend",

@@ -42,17 +42,15 @@ import numbers
 import os
 import struct
 import weakref
-from contextlib import AbstractContextManager
 from time import perf_counter
 from typing import Any
 
-from ._flags import off
+from ._options import current
 from ._tensor import Tensor
 from ._untrack import can_untrack, untrack
 
-__all__ = ["disabled", "find", "key", "remember"]
+__all__ = ["find", "key", "remember"]
 
-_on = [True]
 BATCH = 1 << 12
 """Once `_young` holds 2 * BATCH references, its oldest BATCH leave it (`grown`)."""
 _young: list[weakref.ReferenceType[Tensor]] = []
@@ -161,8 +159,8 @@ def same(node: Tensor, op: Any, children: tuple[Tensor, ...] | list[Tensor], par
 
 
 def find(op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> Tensor | None:
-    """The live node ``op(*children, **params)``, or None."""
-    if not _on[0]:
+    """The live node ``op(*children, **params)``, or None (always, where merging is off: `options`)."""
+    if not current().merge:
         return None
     o = index(children)
     if o is None:
@@ -196,7 +194,7 @@ def among(u: Any, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: 
 def remember(node: Tensor) -> None:
     """Record ``node`` on its index operand, unless merging is off. (A node whose params cannot be
     hashed is recorded too, but never found: `same` and `key` refuse it.)"""
-    if not _on[0]:
+    if not current().merge:
         return
     o = index(node.children)
     if o is None:
@@ -326,8 +324,3 @@ def parents(t: Tensor) -> list[Tensor]:
     u = t._users
     refs = [] if u is None else [u] if type(u) is _WEAKREF else list(u) if type(u) is tuple else list(u.copy().values())
     return [p for p in (r() for r in refs if type(r) is _WEAKREF) if p is not None]
-
-
-def disabled() -> AbstractContextManager[None]:
-    """Build without merging (to measure what CSE saves, or to get distinct nodes on purpose)."""
-    return off(_on)

@@ -11,10 +11,11 @@ from contextlib import nullcontext
 from operator import attrgetter
 from typing import Any
 
-from . import _cse, _dtypes, _lazy, _remat
+from . import _cse, _dtypes, _lazy
 from ._build import _fast, apply, derivative_level
 from ._graph import toposort
 from ._ops import NO_RULE, OPS, ZERO
+from ._options import current
 from ._tensor import Tensor
 from ._untrack import untrack
 
@@ -79,8 +80,8 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
     if len(order) > _cse.BATCH:  # two containers a full collection would otherwise walk entry by entry
         untrack([order, relevant])
     results: dict[Tensor, Tensor] = {}
-    # large arrays: build, then evaluate and free (not with releasing off: `_remat.disabled()` keeps every value)
-    large = _remat._on[0] and any(_lazy.is_large(w) for w in targets)
+    # large arrays: build, then evaluate and free (not with releasing off: `options(release=False)` keeps every value)
+    large = current().release and any(_lazy.is_large(w) for w in targets)
     with derivative_level(1 + max(map(_level_of, order))), _lazy.deferred() if large else nullcontext() as made:
         if out in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))

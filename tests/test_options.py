@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import TB
-from in_threads import run_in_threads
 
 import xpgrad
+from conftest import TB
+from in_threads import run_in_threads
 
 
 def _twice(tb: TB) -> tuple[xpgrad.Tensor, xpgrad.Tensor]:

@@ -87,11 +87,13 @@ def options(*, merge: bool | None = None, release: bool | None = None) -> Option
         >>> xpgrad.options().merge
         True
     """
-    changes = {name: _checked(name, v) for name, v in (("merge", merge), ("release", release)) if v is not None}
     now = _current.get()
-    if not changes:
+    if merge is None and release is None:
         return now
-    new = replace(now, **changes)
+    new = Options(
+        merge=now.merge if merge is None else _checked("merge", merge),
+        release=now.release if release is None else _checked("release", release),
+    )
     return replace(new, _restore=_current.set(new))
 
 

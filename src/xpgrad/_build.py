@@ -360,14 +360,11 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         into.add(node)  # (`_merged` leaves another thread's deferred nodes alone)
     if o is not None:  # `_cse.remember`, inlined: most operands get their first parent here
         w = _weakref(node)
-        _young_append(w)
         u = o._users
         if u is None:
             o._users = w
         else:
             _cse.add_user(o, u, node, w)
-        if len(_young) > _cse_limit[0]:
-            _cse.grown()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
         return node
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
@@ -503,8 +500,7 @@ def _reuse(found: Tensor) -> Tensor:
 
 
 # the parts of `_cse` that `_fast` inlines (never rebound)
-_cse_limit, _young = _cse._limit, _cse._young
-_young_append, _weakref, _WEAKREF = _young.append, weakref.ref, weakref.ReferenceType
+_weakref, _WEAKREF = weakref.ref, weakref.ReferenceType
 
 _quick: dict[Any, Any] = {}
 """The decisions `_fast` takes as they are: (op, operand signatures) -> (backend, device, shape, dtype,

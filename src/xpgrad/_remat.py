@@ -81,6 +81,8 @@ def is_big(t: Tensor) -> bool:
         n = None if t._const or t._dtype is None else _shapes.size(t._shape)
         big = n is not None and n >= LARGE
         if s is not None:
+            if len(_big) >= _tensor.SIGNATURES:  # (signatures are never reused: a bound, not a leak)
+                _big.clear()
             _big[s] = big
     return big
 

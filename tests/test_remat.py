@@ -291,7 +291,7 @@ def test_like_functions_of_a_released_node_do_not_recompute_it(tb: Any) -> None:
 
 @pytest.mark.parametrize("case", ["scaled seeds", "atan2"])
 def test_returned_gradients_keep_their_values_through_a_second_derivative(case: str) -> None:
-    # Found by fuzzing released values against `disabled()`: a returned gradient was released (by the
+    # Found by fuzzing released values against `options(release=False)`: a returned gradient was released (by the
     # eager `2 * gy` a rewrite made of `gx * gy`, or after a second sweep's last read) although its
     # operands were gradient intermediates `_lazy` had freed, so reading it gave None.
     import contextlib

@@ -1,4 +1,4 @@
-"""Released values (`xpgrad._remat`) change no bit: random compositions on large arrays, against `disabled()`.
+"""Released values (`xpgrad._remat`) change no bit: random compositions on large arrays, against release off.
 
 The same programs as `test_compositions` on arrays of `_remat.LARGE` elements (where values are released,
 recomputed and buffers reused): values, first and second derivatives, then re-feeding a leaf and `forward()`,

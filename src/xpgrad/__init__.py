@@ -111,6 +111,7 @@ from ._fuse import FusionError, fuse
 from ._grad import grad
 from ._namespace import namespace
 from ._ops import OPS
+from ._options import Options, options
 from ._render import GraphvizUnavailableError, render
 from ._show import format_tree, show
 from ._simplify import simplify
@@ -129,6 +130,7 @@ __all__ = [
     "Function",
     "FusionError",
     "GraphvizUnavailableError",
+    "Options",
     "PlaceholderError",
     "Tensor",
     "TensorLike",
@@ -141,6 +143,7 @@ __all__ = [
     "get_backend",
     "grad",
     "namespace",
+    "options",
     "placeholder",
     "render",
     "set_default_backend",

@@ -19,6 +19,7 @@ from typing import Any
 from . import _cse, _dtypes, _remat, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
+from ._options import current as _options_now
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, changed, devices_differ, restamp, serial, signature
 from .backends import Backend, backend_of, get_backend
 
@@ -333,7 +334,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
             return found
     children = (a,) if b is None else (a, b)
     o = None
-    if _cse_on[0]:  # `_cse.find` and `remember` inlined: the index operand's record of its parents
+    if _options_now().merge:  # `_cse.find` and `remember` inlined: the index operand's record of its parents
         o = b if a._const and b is not None else a  # (both constants never get here: they fold in `_apply`)
         u = o._users
         if u is not None:  # it has parents: one of them may be this node
@@ -360,14 +361,11 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         into.add(node)  # (`_merged` leaves another thread's deferred nodes alone)
     if o is not None:  # `_cse.remember`, inlined: most operands get their first parent here
         w = _weakref(node)
-        _young_append(w)
         u = o._users
         if u is None:
             o._users = w
         else:
             _cse.add_user(o, u, node, w)
-        if len(_young) > _cse_limit[0]:
-            _cse.grown()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
         return node
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
@@ -503,8 +501,7 @@ def _reuse(found: Tensor) -> Tensor:
 
 
 # the parts of `_cse` that `_fast` inlines (never rebound)
-_cse_on, _cse_limit, _young = _cse._on, _cse._limit, _cse._young
-_young_append, _weakref, _WEAKREF = _young.append, weakref.ref, weakref.ReferenceType
+_weakref, _WEAKREF = weakref.ref, weakref.ReferenceType
 
 _quick: dict[Any, Any] = {}
 """The decisions `_fast` takes as they are: (op, operand signatures) -> (backend, device, shape, dtype,

@@ -35,6 +35,7 @@ from ._build import _RUNTIME, _note, _number_slot, evaluate, number_value, settl
 from ._dtypes import dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
 from ._graph import toposort
+from ._options import current
 from ._tensor import Tensor, _device_of, devices_differ
 from .backends import Backend, backend_of, get_backend
 
@@ -226,7 +227,7 @@ class Function:
                     node._value = arr
                 for node, leaf in m.captured:
                     node._value = self._leaf_value(leaf, bk, dev)
-                lend = _remat._on[0]
+                lend = current().release
                 for node, srcs, free, fn, lendable in m.steps:
                     vals = [c._value for c in srcs]
                     if lendable and lend and (j := _lend(node, vals, lendable)) is not None:

@@ -126,6 +126,7 @@ from ._fuse import FusionError, fuse
 from ._grad import grad
 from ._namespace import namespace
 from ._ops import OPS
+from ._options import Options, options
 from ._render import GraphvizUnavailableError, render
 from ._show import format_tree, show
 from ._simplify import simplify
@@ -160,6 +161,7 @@ __all__ = [
     "Function",
     "FusionError",
     "GraphvizUnavailableError",
+    "Options",
     "PlaceholderError",
     "Tensor",
     "TensorLike",
@@ -172,6 +174,7 @@ __all__ = [
     "get_backend",
     "grad",
     "namespace",
+    "options",
     "placeholder",
     "render",
     "set_default_backend",

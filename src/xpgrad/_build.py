@@ -16,10 +16,11 @@ from functools import partial
 from threading import Lock, get_ident
 from typing import Any
 
-from . import _cse, _dtypes, _plugins, _shapes
+from . import _dtypes, _plugins, _shapes
 from ._errors import BackendMismatchError
 from ._keys import EXACT, typed
 from ._ops import OpDef
+from ._options import current as _options_now
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, changed, devices_differ, restamp, serial, signature
 from .backends import Backend, backend_of, get_backend
 
@@ -335,14 +336,14 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
             return found
     children = (a,) if b is None else (a, b)
     o = None
-    if _cse_on[0]:  # `_cse.find` and `remember` inlined: the index operand's record of its parents
+    if _options_now().merge and _plugins.merge.active:  # `merge.find` and `remember`, the one-parent case inlined
         o = b if a._const and b is not None else a  # (both constants never get here: they fold in `_apply`)
         u = o._users
         if u is not None:  # it has parents: one of them may be this node
-            found = u() if type(u) is _WEAKREF else _cse.among(u, op, children, op.params)
+            found = u() if type(u) is _WEAKREF else _plugins.merge.among(u, op, children, op.params)
             if found is not None and found.op is op:  # a hit (B4: ``g * y`` for both operands of ``y * y``)
                 fc = found.children
-                if (fc[0] is a and (b is None or fc[1] is b) and found.params is op.params) or _cse.same(
+                if (fc[0] is a and (b is None or fc[1] is b) and found.params is op.params) or _plugins.merge.same(
                     found, op, children, op.params
                 ):
                     if not _deferred[0] and found._value is not None and (found._epoch > changed[0] or current(found)):
@@ -360,16 +361,13 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
     if into is not None:  # deferred: a member of this thread's graph before another thread can find it
         into.add(node)  # (`_merged` leaves another thread's deferred nodes alone)
-    if o is not None:  # `_cse.remember`, inlined: most operands get their first parent here
+    if o is not None:  # `merge.remember`, inlined: most operands get their first parent here
         w = _weakref(node)
-        _young_append(w)
         u = o._users
         if u is None:
             o._users = w
         else:
-            _cse.add_user(o, u, node, w)
-        if len(_young) > _cse_limit[0]:
-            _cse.grown()
+            _plugins.merge.add_user(o, u, node, w)
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
         return node
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
@@ -504,9 +502,8 @@ def _reuse(found: Tensor) -> Tensor:
     return found
 
 
-# the parts of `_cse` that `_fast` inlines (never rebound)
-_cse_on, _cse_limit, _young = _cse._on, _cse._limit, _cse._young
-_young_append, _weakref, _WEAKREF = _young.append, weakref.ref, weakref.ReferenceType
+# what `_fast` inlines of merging: a node's record of its parents is one weak reference while it has one
+_weakref, _WEAKREF = weakref.ref, weakref.ReferenceType
 
 _quick: dict[Any, Any] = {}
 """The decisions `_fast` takes as they are: (op, operand signatures) -> (backend, device, shape, dtype,

@@ -34,6 +34,7 @@ from . import _remat
 from ._build import _RUNTIME, _note, _number_slot, evaluate, number_value, settle
 from ._dtypes import dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
+from ._options import current
 from ._pickling import constant, op_node
 from ._plugins import State
 from ._tensor import Tensor, _device_of, devices_differ
@@ -228,7 +229,7 @@ class Function:
                     node._value = arr
                 for node, leaf in m.captured:
                     node._value = self._leaf_value(leaf, bk, dev)
-                lend = _remat._on[0]
+                lend = current().release
                 for node, srcs, free, fn, lendable in m.steps:
                     vals = [c._value for c in srcs]
                     if lendable and lend and (j := _lend(node, vals, lendable)) is not None:

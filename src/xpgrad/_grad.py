@@ -7,19 +7,19 @@ so it can be printed, re-evaluated after feeding placeholders, and differentiate
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from operator import attrgetter
 from typing import Any
 
-from . import _dtypes, _plugins
+from . import _dtypes, _plugins, _tensor
 from ._build import _fast, apply, derivative_level
+from ._gc_pause import NODES, paused
 from ._ops import NO_RULE, OPS, ZERO
 from ._tensor import Tensor
-from ._untrack import untrack
 from ._walk import toposort
 
 __all__ = ["grad"]
 
-_BATCH = 1 << 12  # a graph this large: its sort and set leave the cyclic collector's lists
 _level_of = attrgetter("_level")
 
 
@@ -75,12 +75,15 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
             mark(n)
             if n._sig not in _real_sigs:
                 _refuse_complex(n)
-    if len(order) > _BATCH:  # two containers a full collection would otherwise walk entry by entry
-        untrack([order, relevant])
     results: dict[Tensor, Tensor] = {}
-    # large arrays: built first, then evaluated in one go, freeing intermediates (with the release plug-in)
+    # large arrays: built first, then evaluated in one go, freeing intermediates (by the release plug-in,
+    # not with `options(release=False)`, which keeps every value)
     release = _plugins.release
-    with derivative_level(1 + max(map(_level_of, order))), release.gradient(targets) as made:
+    with (
+        paused() if len(order) > NODES else nullcontext(),  # no full collection walks the graphs meanwhile
+        derivative_level(1 + max(map(_level_of, order))),
+        release.gradient(targets) as made,
+    ):
         if out in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
         grads = [results[w] if w in results else apply(OPS["zeros_like"], w) for w in targets]
@@ -101,6 +104,8 @@ def _refuse_complex(n: Tensor) -> None:
             "as separate real Tensors)"
         )
     if n._sig is not None:
+        if len(_real_sigs) >= _tensor.SIGNATURES:  # (signatures are never reused: a bound, not a leak)
+            _real_sigs.clear()
         _real_sigs.add(n._sig)
 
 
@@ -180,6 +185,8 @@ def _fit(g: Tensor, target: Tensor) -> Tensor:
     gs, ts = g._shape, target._shape
     if gs is ts and gs is not None and g._dtype is target._dtype and g._dtype is not None and None not in gs:
         if g._sig is not None and g._sig == target._sig:
+            if len(_plain_sigs) >= _tensor.SIGNATURES:
+                _plain_sigs.clear()
             _plain_sigs.add(g._sig)
         return g  # the common case, in three identity tests (issue 5): memoized nodes share these objects
     same_shape = gs is not None and gs == ts and None not in gs

@@ -107,6 +107,10 @@ class Merge:
     """Merging equal nodes as they are built (hash-consing): the slots the build path calls, with the
     behaviour without the optimisation (nothing merges). `xpgrad._cse` provides the real one."""
 
+    active = False
+    """Whether this merges at all (the build path reads it before the node's record of its parents, ``_users``,
+    whose one-parent case it handles inline: None, or the weak reference of that parent)."""
+
     def enabled(self) -> bool:
         """Whether nodes merge now (for this thread and context)."""
         return False

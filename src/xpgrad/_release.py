@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import _lazy, _remat
+from ._options import current
 from ._plugins import Release
 from ._tensor import Tensor
 
@@ -59,13 +60,13 @@ class Releasing(Release):
         _lazy.settle_all(made, keep)
 
     def enabled(self) -> bool:
-        return _remat._on[0]
+        return current().release
 
     @contextmanager
     def gradient(self, targets: list[Tensor]) -> Iterator[Any]:
         """Around a reverse sweep with respect to large arrays: its nodes are built first, then evaluated in
         one go by `settle_all` (not with releasing off: every value is kept then)."""
-        if _remat._on[0] and any(_lazy.is_large(w) for w in targets):
+        if current().release and any(_lazy.is_large(w) for w in targets):
             with _lazy.deferred() as made:
                 yield made
         else:

@@ -23,19 +23,19 @@ order, each freed again after its last use; a user's read (``t.value``) keeps it
 
 An eager op with large operands is evaluated by `run`, which writes the result into the buffer of
 an operand it is about to release when nothing else holds that array (NumPy's temporary elision;
-`_lazy` does the same for large gradients). `disabled()` turns releasing and this reuse off.
+`_lazy` does the same for large gradients). ``xpgrad.options(release=False)`` turns releasing and this
+reuse off.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from contextlib import AbstractContextManager
 from typing import Any
 
 from . import _build, _shapes, _tensor
-from ._flags import off
 from ._keys import params_key
+from ._options import current
 from ._plugins import State
 from ._tensor import Tensor
 
@@ -44,7 +44,6 @@ __all__ = [
     "PINNED",
     "RELEASED",
     "after",
-    "disabled",
     "fill",
     "like_standin",
     "recompute",
@@ -62,17 +61,11 @@ LARGE = 1 << 16
 HELD, PINNED, RELEASED, FREED = State.HELD, State.PINNED, State.RELEASED, State.FREED
 """A node's states (``_remat``), which this module and `_lazy` write: see `State`."""
 
-_on = [True]
 _releases = [0]  # how many values were ever released: 0 spares `forward` the bookkeeping
 _reads: dict[Any, tuple[bool, ...]] = {}
 _reads_plain: dict[Any, tuple[bool, ...]] = {}
 """`reads` of nodes without params or constant operands, by op."""
 _big: dict[Any, bool] = {}
-
-
-def disabled() -> AbstractContextManager[None]:
-    """Build without releasing values (to compare, or to keep every intermediate on purpose)."""
-    return off(_on)
 
 
 def is_big(t: Tensor) -> bool:
@@ -85,6 +78,8 @@ def is_big(t: Tensor) -> bool:
         n = None if t._const or t._dtype is None else _shapes.size(t._shape)
         big = n is not None and n >= LARGE
         if s is not None:
+            if len(_big) >= _tensor.SIGNATURES:  # (signatures are never reused: a bound, not a leak)
+                _big.clear()
             _big[s] = big
     return big
 
@@ -171,7 +166,7 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None =
     """``p`` was just evaluated eagerly (from ``vals``, its operands' values, when the caller has them): pin
     the children its rules read (``r``: `reads` of ``p``, when the caller has it), release the others. A
     child another thread released meanwhile is pinned with the value ``p`` was computed from."""
-    if not _on[0]:
+    if not current().release:
         return
     if r is None:
         r = reads(p)
@@ -197,7 +192,9 @@ def releasable(c: Tensor) -> bool:
     operands have values or are released themselves. (An operand with neither is an intermediate of an
     earlier gradient that `_lazy` freed: a returned gradient must keep its value, or reading it after a
     second derivative would give None.)"""
-    if not (_on[0] and c.op is not None and c._value is not None and is_big(c) and like_standin(c._bk, c._value)):
+    if not (
+        current().release and c.op is not None and c._value is not None and is_big(c) and like_standin(c._bk, c._value)
+    ):
         return False
     for d in c.children:  # (a loop, not all(<generator>): issue 5, per large node)
         if d._value is None and d._remat != RELEASED:
@@ -267,7 +264,7 @@ def run(node: Tensor, fn: Any) -> Tensor:
     vals = [c._value for c in children]  # read once: another thread may release an operand meanwhile
     if _missing(vals):
         return fill(node)
-    on = _on[0]
+    on = current().release
     r = reads(node) if on else None
     i = _donor(node, r, vals) if on else None
     if i is not None and not take(children[i], vals, i):
@@ -408,7 +405,7 @@ def fill(node: Tensor) -> Tensor:
     for c in children:
         if c._value is None and c._remat < RELEASED:  # (released and freed ones are recomputed)
             return node
-    if _on[0]:  # operands the node's rules read are kept from now on
+    if current().release:  # operands the node's rules read are kept from now on
         r = reads(node)
         for i, c in enumerate(children):
             if r[i + 1] and c._value is None:

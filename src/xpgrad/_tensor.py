@@ -495,7 +495,12 @@ def placeholder(
     return Tensor(None, backend=backend, name=name, dtype=dtype, device=device, shape=shape)
 
 
+SIGNATURES = 1 << 14
+"""The most facts `_signatures` holds: once full it starts again, numbering on, so that a signature is never
+given to other facts (the memos keyed by signatures stay right; nodes made before keep theirs). The memos
+keyed by signature alone (`_remat._big`, `_grad`'s sets) hold at most this many entries too."""
 _signatures: dict[tuple[Any, ...], int] = {}
+_numbering = itertools.count()  # (`next` is atomic: two threads never get one number)
 
 
 def signature(bk: Backend, device: Any, shape: Any, dtype: Any) -> int | None:
@@ -510,7 +515,9 @@ def signature(bk: Backend, device: Any, shape: Any, dtype: Any) -> int | None:
     try:
         return _signatures[key]
     except KeyError:
-        n = _signatures[key] = len(_signatures)
+        if len(_signatures) >= SIGNATURES:
+            _signatures.clear()
+        n = _signatures[key] = next(_numbering)
         return n
     except TypeError:
         return None

@@ -98,6 +98,8 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     src = source(prog)
     kernel = _compiled.get(src)
     if kernel is None:
+        if len(_compiled) >= KERNELS:  # (a fused function holds its kernel itself: only sharing is lost)
+            _compiled.clear()
         kernel = _compiled[src] = _Kernel(src)
     dtype = np.dtype(prog.dtype)
     sums = prog.sums
@@ -155,6 +157,8 @@ def _jit(src: str, parallel: bool) -> Any:
 
 _compiled: dict[str, Any] = {}
 """Kernels by source: the same graph fused twice compiles once (numba compiles on the first call)."""
+KERNELS = 256
+"""The most kernels `_compiled` shares; then it starts again (a process fusing ever new graphs keeps no more)."""
 
 
 def _runner(

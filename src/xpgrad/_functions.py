@@ -15,24 +15,6 @@ from .backends import backend_of, get_backend
 
 __all__ = ["make_function"]
 
-_INTERNAL = frozenset(
-    (
-        "fit",
-        "broadcast_like",
-        "expand",
-        "to",
-        "clip_min",
-        "clip_max",
-        "index",
-        "unindex",
-        "reshape_like",
-        "astype_vjp",
-        "fill_like",
-        "prod_zero_guard",
-        "prod_zero_check",
-    )
-)
-
 
 def make_function(op: OpDef, backend: Any = None) -> Any:
     """``xpgrad.<op>``; Python numbers alone make arrays on ``backend`` (default: the default backend)."""
@@ -65,5 +47,5 @@ def make_function(op: OpDef, backend: Any = None) -> Any:
 def public_functions(backend: Any = None) -> dict[str, Any]:
     from ._composites import COMPOSITES
 
-    ops = {name: make_function(op, backend) for name, op in OPS.items() if name not in _INTERNAL}
+    ops = {name: make_function(op, backend) for name, op in OPS.items() if op.public}
     return {**ops, **COMPOSITES}

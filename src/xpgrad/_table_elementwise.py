@@ -97,6 +97,7 @@ _binary(
     lambda g, out, x, lo: where(x < lo, g, 0),
     domain="numeric",
     impl=lambda xp, x, lo: xp.clip(x, min=lo),
+    public=False,
 )
 _binary(
     "clip_max",
@@ -104,6 +105,7 @@ _binary(
     lambda g, out, x, hi: where(x > hi, g, 0),
     domain="numeric",
     impl=lambda xp, x, hi: xp.clip(x, max=hi),
+    public=False,
 )
 # copysign(a, b) = +-|a|: d/da = sign(a) * sign(out), 0 at a = 0 (JAX: |a|'(0) = 0; PyTorch masks a == 0 to 0);
 # d/db = 0: only b's sign bit matters (JAX, PyTorch)

@@ -143,6 +143,7 @@ ENTRIES = [
     _u("sign", R, 0, ZERO_DOC, "0 everywhere, also at 0 (JAX, PyTorch)", "real"),
     _u("signbit", R, 0, BOOL_DOC),
     _u("sin", (-3.0, 3.0), 3, "cos(x)"),
+    _u("sinc", R, 3, "(cos(pi x) - out)/x", "0 at 0 (a series near 0)", reference="sinc", points=(0, 0.19)),
     _u("sinh", R, 3, "cosh(x)"),
     _u("square", R, 3, "2x", d="real"),
     _u("sqrt", (0.5, 3.0), 3, "1/(2 out)", "+inf at x = 0 (JAX, PyTorch)"),

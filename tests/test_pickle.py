@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import xpgrad
 from bits import draw, same_bits
 from xpgrad import Tensor
-from xpgrad._graph import toposort
+from xpgrad._walk import toposort
 
 
 def _round_trip(obj):

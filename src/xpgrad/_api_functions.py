@@ -117,6 +117,7 @@ __all__ = [
     "sign",
     "signbit",
     "sin",
+    "sinc",
     "sinh",
     "sqrt",
     "square",
@@ -180,6 +181,7 @@ _ASINH = OPS["asinh"]
 _ACOSH = OPS["acosh"]
 _ATANH = OPS["atanh"]
 _RECIPROCAL = OPS["reciprocal"]
+_SINC = OPS["sinc"]
 _REAL = OPS["real"]
 _IMAG = OPS["imag"]
 _CONJ = OPS["conj"]
@@ -642,6 +644,13 @@ def reciprocal(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tenso
     if type(x) is Tensor and not extra and not unknown:
         return _fast(_RECIPROCAL, x, None)
     return _call(_RECIPROCAL, (x, *extra), unknown)
+
+
+def sinc(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
+    """sinc(x, /): the array API's sinc, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        return _fast(_SINC, x, None)
+    return _call(_SINC, (x, *extra), unknown)
 
 
 def real(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:

@@ -18,28 +18,10 @@ from .backends import backend_of, get_backend
 
 __all__ = ["call", "is_public", "make_function", "public_functions"]
 
-_INTERNAL = frozenset(
-    (
-        "fit",
-        "broadcast_like",
-        "expand",
-        "to",
-        "clip_min",
-        "clip_max",
-        "index",
-        "unindex",
-        "reshape_like",
-        "astype_vjp",
-        "fill_like",
-        "prod_zero_guard",
-        "prod_zero_check",
-    )
-)
-
 
 def is_public(op: OpDef) -> bool:
     """Whether ``op`` is a public function, ``xpgrad.<op.name>`` (the others serve rules and operators)."""
-    return op.name not in _INTERNAL
+    return op.public
 
 
 def call(op: OpDef, args: tuple[Any, ...], params: dict[str, Any], backend: Any = None) -> Tensor:

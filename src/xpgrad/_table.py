@@ -16,7 +16,7 @@ from typing import Any
 from . import _impls, _shapes
 from ._build import apply, apply_unary
 from ._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve
-from ._ops import OPS, ZERO, defop
+from ._ops import OPS, ZERO, CForm, defop
 from ._tensor import Tensor
 
 __all__ = ["negation_exact", "result_dtype", "through_cast"]
@@ -311,6 +311,7 @@ _binary(
     "add",
     lambda g, out, a, b: g,
     lambda g, out, a, b: g,
+    c=CForm.same("({0} + {1})"),
     infix="+",
     dunder="add",
     fold=operator.add,
@@ -321,6 +322,7 @@ _binary(
     "subtract",
     lambda g, out, a, b: g,
     lambda g, out, a, b: -g,
+    c=CForm.same("({0} - {1})"),
     infix="-",
     dunder="sub",
     fold=operator.sub,
@@ -330,6 +332,7 @@ _binary(
     "multiply",
     lambda g, out, a, b: g * b,
     lambda g, out, a, b: g * a,
+    c=CForm.same("({0} * {1})"),
     infix="*",
     dunder="mul",
     fold=operator.mul,
@@ -342,6 +345,7 @@ _binary(
     lambda g, out, a, b: g / b,
     lambda g, out, a, b: -(g * out) / b,
     domain="floating",
+    c=CForm.same("({0} / {1})"),
     infix="/",
     dunder="truediv",
     simplify=_simplify_divide,
@@ -363,54 +367,83 @@ _binary(
     "pow",
     lambda g, out, a, b: g * (b * a ** (where(b == 0, 1, b) - 1)),
     lambda g, out, a, b: g * (out * _log_base(a)),
+    c=CForm("({0} ** {1})", "pow({0}, {1})"),  # (NumPy's square and square root for a 0-d exponent: `_fuse.cpu`)
     infix="**",
     dunder="pow",
     simplify=_simplify_pow,
 )
-# ties split the gradient evenly, as in JAX and PyTorch
+# ties split the gradient evenly, as in JAX and PyTorch. Fused: nan propagates from either operand, and a
+# tie (-0.0 and 0.0) gives the second operand, as NumPy's
 _binary(
     "maximum",
     lambda g, out, a, b: where(a > b, g, where(a == b, g * 0.5, 0)),
     lambda g, out, a, b: where(b > a, g, where(a == b, g * 0.5, 0)),
     domain="real",
+    c=CForm("({0} if ({0} > {1} or {0} != {0}) else {1})", "((({0} > {1}) || ({0} != {0})) ? {0} : {1})"),
 )
 _binary(
     "minimum",
     lambda g, out, a, b: where(a < b, g, where(a == b, g * 0.5, 0)),
     lambda g, out, a, b: where(b < a, g, where(a == b, g * 0.5, 0)),
     domain="real",
+    c=CForm("({0} if ({0} < {1} or {0} != {0}) else {1})", "((({0} < {1}) || ({0} != {0})) ? {0} : {1})"),
 )
 
-for _name, _dunder, _fold, _domain in (
-    ("equal", "eq", operator.eq, "any"),
-    ("not_equal", "ne", operator.ne, "any"),
-    ("greater", "gt", operator.gt, "real"),  # the standard orders real numbers only (not bool, not complex)
-    ("greater_equal", "ge", operator.ge, "real"),
-    ("less", "lt", operator.lt, "real"),
-    ("less_equal", "le", operator.le, "real"),
+for _name, _symbol, _dunder, _fold, _domain in (
+    ("equal", "==", "eq", operator.eq, "any"),
+    ("not_equal", "!=", "ne", operator.ne, "any"),
+    ("greater", ">", "gt", operator.gt, "real"),  # the standard orders real numbers only (not bool, not complex)
+    ("greater_equal", ">=", "ge", operator.ge, "real"),
+    ("less", "<", "lt", operator.lt, "real"),
+    ("less_equal", "<=", "le", operator.le, "real"),
 ):
-    _binary(_name, ZERO, ZERO, domain=_domain, result="bool", dunder=_dunder, fold=_fold)
+    _binary(
+        _name,
+        ZERO,
+        ZERO,
+        domain=_domain,
+        result="bool",
+        c=CForm.same(f"({{0}} {_symbol} {{1}})"),
+        infix=_symbol,
+        dunder=_dunder,
+        fold=_fold,
+    )
 
 _unary(
     "negative",
     lambda g, out, a: -g,
     domain="numeric",
+    c=CForm.same("(-{0})"),
     infix="-",
     dunder="neg",
     fold=operator.neg,
     simplify=_simplify_negative,
 )
-_unary("positive", lambda g, out, a: g, domain="numeric", dunder="pos")
-_unary("abs", lambda g, out, a: g * sign(a), domain="numeric", dunder="abs", result="real")  # 0 at 0 (JAX, PyTorch)
-_unary("sign", ZERO, domain="numeric")
-_unary("square", lambda g, out, a: g * (2 * a), domain="numeric")
-_unary("exp", lambda g, out, a: g * out)  # the output is the derivative: no second exp
-_unary("log", lambda g, out, a: g / a)
-_unary("sin", lambda g, out, a: g * cos(a))
-_unary("cos", lambda g, out, a: -(g * sin(a)))
+_unary("positive", lambda g, out, a: g, domain="numeric", c=CForm.same("(+{0})"), infix="+", dunder="pos")
+_unary(  # 0 at 0 (JAX, PyTorch)
+    "abs",
+    lambda g, out, a: g * sign(a),
+    domain="numeric",
+    c=CForm("abs({0})", "fabs({0})"),
+    dunder="abs",
+    result="real",
+)
+# Fused: nan stays nan, and both zeros give +0.0, as NumPy's (``+ 0`` turns -0.0 into +0.0 and leaves every
+# other value as it is; numba's ``np.sign(-0.0)`` is -0.0)
+_unary(
+    "sign",
+    ZERO,
+    domain="numeric",
+    c=CForm("(np.sign({0}) + {T}(0))", "(({0} > 0) ? ({T})1 : (({0} < 0) ? ({T})-1 : ({0} + ({T})0)))"),
+)
+_unary("square", lambda g, out, a: g * (2 * a), domain="numeric", c=CForm.same("({0} * {0})"))
+_unary("exp", lambda g, out, a: g * out, c=CForm.libm("exp"))  # the output is the derivative: no second exp
+_unary("log", lambda g, out, a: g / a, c=CForm.libm("log"))
+_unary("sin", lambda g, out, a: g * cos(a), c=CForm.libm("sin"))
+_unary("cos", lambda g, out, a: -(g * sin(a)), c=CForm.libm("cos"))
 # (1 - out)(1 + out), as JAX writes it: 1 - out is exact (Sterbenz), and out*out adds no rounding step
-_unary("tanh", lambda g, out, a: g * ((1 - out) * (1 + out)))  # bounded, no cosh overflow
-_unary("sqrt", lambda g, out, a: g / (2 * out))  # +inf at 0, as in JAX and PyTorch
+_unary("tanh", lambda g, out, a: g * ((1 - out) * (1 + out)), c=CForm.libm("tanh"))  # bounded, no cosh overflow
+_unary("sqrt", lambda g, out, a: g / (2 * out), c=CForm.libm("sqrt"))  # +inf at 0, as in JAX and PyTorch
 
 
 _NUMBER_KINDS = (bool, int, float, complex)
@@ -449,6 +482,7 @@ defop(
     domain="any",
     promote=(1, 2),
     fold=lambda c, a, b: a if c else b,
+    c=CForm("({1} if {0} else {2})", "({0} ? {1} : {2})"),
     shape=_where_shape,
     simplify=_simplify_where,
 )
@@ -485,6 +519,7 @@ defop(
     "fit",
     2,
     _impls.fit,
+    public=False,
     vjp=(lambda g, out, a, ref: broadcast_like(g, a), ZERO),
     elementwise=False,
     shape=_like_second,
@@ -495,6 +530,7 @@ defop(
     "broadcast_like",
     2,
     _impls.broadcast_like,
+    public=False,
     vjp=(lambda g, out, a, ref: fit(g, a), ZERO),
     elementwise=False,
     shape=_like_second,
@@ -505,6 +541,7 @@ defop(
     "expand",
     2,
     _impls.expand,
+    public=False,
     vjp=(lambda g, out, a, x, axis, keepdims, mean: (mean_op if mean else sum_)(g, axis=axis, keepdims=keepdims), ZERO),
     elementwise=False,
     params={"axis": None, "keepdims": False, "mean": False},
@@ -516,6 +553,7 @@ defop(
     "to",
     1,
     _impls.move,
+    public=False,
     vjp=(lambda g, out, a, backend, device: apply(OPS["to"], g, backend=a._bk, device=a._device),),
     elementwise=False,
     params={"backend": None, "device": None},

@@ -121,6 +121,7 @@ defop(
     lambda xp, a, x: a,
     vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
     elementwise=False,
+    public=False,
     shape=lambda name, a, x: a._shape,
     dtype=_dtype_first,
 )
@@ -130,6 +131,7 @@ defop(
     _check_no_zeros,
     vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
     elementwise=False,
+    public=False,
     shape=lambda name, a, x: a._shape,
     dtype=_dtype_first,
 )
@@ -186,6 +188,7 @@ defop(
     vjp=(lambda g, out, a, x: astype_vjp(g, x), ZERO),  # linear in g: its own adjoint
     domain="any",
     elementwise=False,
+    public=False,
     promote=(),
     shape=_like_second,
     dtype=_dtype_first,
@@ -198,6 +201,7 @@ defop(  # full_like(x, fill_value, dtype=...) on a Tensor whose value comes late
     vjp=(ZERO,),
     domain="any",
     elementwise=False,
+    public=False,
     promote=(),
     params={"fill_value": 0, "dtype": None},
     dtype=lambda x, fill_value, dtype: x._dtype if dtype is None else dtype,
@@ -226,6 +230,7 @@ defop(
     vjp=(lambda g, out, a, ref: reshape_like(g, a), ZERO),
     domain="any",
     elementwise=False,
+    public=False,
     shape=_like_second,
     dtype=_dtype_first,
 )
@@ -248,6 +253,8 @@ defop(
     vjp=(lambda g, out, x, key: unindex(g, x, key=key),),
     domain="any",
     elementwise=False,
+    public=False,  # x[key]: `Tensor.__getitem__`
+    infix="[]",
     params={"key": ()},
     shape=lambda name, x, key: _shapes.indexed(x._shape, key),
 )
@@ -270,6 +277,7 @@ defop(
     vjp=(lambda g, out, a, ref, key: index(g, key=key), ZERO),
     domain="any",
     elementwise=False,
+    public=False,
     params={"key": ()},
     shape=lambda name, a, ref, key: ref._shape,
     dtype=_dtype_first,

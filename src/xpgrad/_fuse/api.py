@@ -20,8 +20,9 @@ def fuse(inputs: Sequence[Tensor], outputs: Sequence[Tensor], engine: Engine = "
 
     Arguments:
         inputs: the placeholders (or leaves) fed on each call, in order.
-        outputs: Tensors built from them: elementwise ops of the fusible set (see `cexpr`), the
-            structural ops of gradient graphs, and full ``sum``/``mean`` as final results.
+        outputs: Tensors built from them: elementwise ops (each op's fused form is its `OpDef.c`; every
+            elementwise op of floating or bool values has one), the structural ops of gradient graphs, and
+            full ``sum``/``mean`` as final results.
         engine: "numba" (CPU, one parallel loop), "cupy" (one CUDA kernel), "unfused"
             (`xpgrad.function`'s plan executor, op by op: eager's results), or "auto": the backend's
             fused engine when it is installed, else unfused.

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._remat import lends
-from .lower import Instr, Program, call_shape, captured_cache, captured_values, passed
+from .lower import Instr, Program, call_shape, captured_cache, captured_values, form, passed
 
 __all__ = ["available", "compile_cpu", "source"]
 
@@ -39,8 +39,6 @@ def available() -> bool:
 
 
 def _expr(ins: Instr, dt: str, squares: set[str], halves: set[str], scalar_exponents: set[str]) -> str:
-    from .cexpr import PY
-
     if ins.op == "pow" and ins.args[1] in squares:  # x ** 2.0 is x * x exactly (as NumPy computes it)
         return "({0} * {0})".format(*ins.args)
     if ins.op == "pow" and ins.var in scalar_exponents:  # NumPy's power: x ** 0.5 is sqrt(x), -0.0 and -inf too
@@ -56,7 +54,7 @@ def _expr(ins: Instr, dt: str, squares: set[str], halves: set[str], scalar_expon
         f = float(v)
         text = "inf" if f == math.inf else "-inf" if f == -math.inf else "nan" if f != f else repr(f)
         return f"{ins.dtype}({text})"
-    return PY[ins.op].format(*ins.args, T=dt)
+    return form(ins.op).numba.format(*ins.args, T=dt)
 
 
 def source(prog: Program) -> str:

@@ -10,7 +10,7 @@ made 6 and reached 59-65% of the H200's copy bandwidth; the one-pass kernel 86% 
 docs/performance.md). The final sums were then a ``cupy.sum`` over the threads' totals, a 0-d view of its
 result per output and a division for a mean: three library calls' host time a call, which is most of a
 call on 10^6 elements; they are one launch of ``xpgrad_sums`` now. The per-element body (`kernel_body`) is
-generated from the per-op C expressions (`cexpr.C`) and tested on the host; `raw_source` wraps it in the
+generated from the ops' C expressions (`OpDef.c`, ``.cuda``) and tested on the host; `raw_source` wraps it in the
 kernels, which `tests/fake_cupy.py` runs on the host (a block's threads as coroutines meeting at each barrier).
 
 The totals are deterministic (a fixed grid for a given size and device; no atomics): each thread adds its
@@ -23,8 +23,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from . import cexpr
-from .lower import FusionError, Instr, Program, call_shape, captured_cache, captured_values, passed
+from .lower import FusionError, Instr, Program, call_shape, captured_cache, captured_values, form, passed
 
 __all__ = ["BLOCK", "C_TYPES", "OPTIONS", "compile_cuda", "grid", "kernel_body", "raw_source"]
 
@@ -55,7 +54,7 @@ def kernel_body(prog: Program) -> str:
         elif i.op == "count":
             expr = f"(({C_TYPES[i.dtype]})XPGRAD_N)"
         else:
-            expr = cexpr.C[i.op].format(*i.args, T=C_TYPES[dt])
+            expr = form(i.op).cuda.format(*i.args, T=C_TYPES[dt])
         lines.append(f"{C_TYPES[i.dtype]} {i.var} = {expr};")
     lines += [f"o{k} = {v};" for k, (v, how) in enumerate(prog.outputs) if how == "elem"]
     lines += [f"r{j} = {prog.summand(v)};" for j, v in enumerate(prog.sums)]

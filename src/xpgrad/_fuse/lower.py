@@ -18,11 +18,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._dtypes import dtype_name
+from .._ops import OPS, CForm
 from .._tensor import Tensor
 from .._walk import toposort
-from . import cexpr
 
-__all__ = ["FusionError", "Instr", "Program", "call_shape", "captured_cache", "captured_values", "lower", "passed"]
+__all__ = [
+    "FusionError",
+    "Instr",
+    "Program",
+    "call_shape",
+    "captured_cache",
+    "captured_values",
+    "form",
+    "lower",
+    "passed",
+]
 
 _SHAPE_ONLY = {"ones_like": (), "zeros_like": (), "expand": (0,), "fit": (0,), "broadcast_like": (0,)}
 """Structural ops and which of their operands carry values (the others give only a shape)."""
@@ -35,7 +45,9 @@ class FusionError(ValueError):
 @dataclass(frozen=True)
 class Instr:
     var: str
-    op: str  # an op of `cexpr`; "literal" (args[0] is the value); "sum" (args[0]: the summand); "count" (n)
+    # an op of the table with a fused form (`form`); "literal" (args[0]: the value); "sum" (args[0]: the
+    # summand); "count" (n)
+    op: str
     args: tuple[Any, ...]
     kind: str  # "v", "s" or "r"
     dtype: str  # "float64", "float32" or "bool"; a sum of bools: NumPy's count dtype ("int64")
@@ -176,6 +188,13 @@ def passed(prog: Program, v: str, arrays: Sequence[Any], captured: Sequence[Any]
     return arrays[prog.inputs.index(v)] if v in prog.inputs else captured[int(v[1:])]
 
 
+def form(op: str) -> CForm:
+    """The fused form of an instruction's ``op``, an op of the table with one (`lower` emits no other)."""
+    c = OPS[op].c
+    assert c is not None, op
+    return c
+
+
 def _label(node: Tensor) -> str:
     return node.op.name if node.op is not None else ("a constant" if node._const else "a leaf")
 
@@ -291,10 +310,9 @@ def _lower_op(
         if _dtype_of(prog, var[kids[0]]) == "bool":  # a count: in the dtype the backend gives (NumPy: int64)
             out_dt = _bool_sum_dtype(node, name)
         return _emit(prog, "sum", (var[kids[0]],), "r", out_dt), "r"
-    if not cexpr.fusible(name) or not node.op.elementwise:
-        raise FusionError(
-            f"fuse: op {name!r} has no fused form; fusible ops are {', '.join(sorted(cexpr.PY))}, plus full sums"
-        )
+    if node.op.c is None or not node.op.elementwise:
+        fusible = sorted(n for n, op in OPS.items() if op.c is not None and op.elementwise)
+        raise FusionError(f"fuse: op {name!r} has no fused form; fusible ops are {', '.join(fusible)}, plus full sums")
     c = "v" if any(kind[k] == "v" for k in kids) else "s"
     if name == "multiply":  # 1 * x == x exactly (graphs of placeholders keep these: shapes unknown)
         for one, other in ((kids[0], kids[1]), (kids[1], kids[0])):

@@ -131,7 +131,7 @@ def fused(name: str, n: int, xp: Any) -> tuple[Callable[..., Any], list[Any]]:
 
 def steps(f: Callable[..., Any], xs: list[Any], xp: Any, sync: Callable[[], None], repeat: int) -> dict[str, float]:
     """Mean host seconds of each step of one fused call (``rest``: what the wrapped steps leave)."""
-    from xpgrad._fuse import cuda
+    from xpgrad._compile.fuse import cuda
 
     _spent.clear()
     total = 0.0
@@ -151,7 +151,7 @@ def steps(f: Callable[..., Any], xs: list[Any], xp: Any, sync: Callable[[], None
 
 
 def profile(xp: Any, sync: Callable[[], None], sizes: list[int], repeat: int) -> dict[str, Any]:
-    from xpgrad._fuse import cuda
+    from xpgrad._compile.fuse import cuda
 
     report: dict[str, Any] = {"sizes": {}}
     for n in sizes:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 import xpgrad as xg
-from xpgrad import _build
+from xpgrad._core import build as _build
 
 N = 10**6
 EXPRS: dict[str, Callable[[Any], Any]] = {

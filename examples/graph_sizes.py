@@ -14,7 +14,7 @@ import numpy as np
 
 import xpgrad
 from xpgrad import Tensor
-from xpgrad._walk import toposort
+from xpgrad._core.walk import toposort
 
 
 def seed() -> tuple[Tensor, list[Tensor]]:

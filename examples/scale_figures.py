@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import xpgrad as xg
-from xpgrad._walk import toposort
+from xpgrad._core.walk import toposort
 
 
 def chain(steps: int = 500_000) -> None:

@@ -1,4 +1,4 @@
-"""A stand-in for CuPy on the host, enough for `xpgrad._fuse.cuda.compile_cuda`: arrays are NumPy
+"""A stand-in for CuPy on the host, enough for `xpgrad._compile.fuse.cuda.compile_cuda`: arrays are NumPy
 arrays, and `RawModule` compiles the generated CUDA source with the host C++ compiler (a few macros and
 a launcher stand in for CUDA's) and runs a launch a block at a time, the block's `BLOCK` threads as
 coroutines that all reach a ``__syncthreads()`` before any goes on, in a shuffled order each time, sharing
@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from xpgrad._fuse.cuda import BLOCK
+from xpgrad._compile.fuse.cuda import BLOCK
 
 CXX = shutil.which("c++") or shutil.which("g++")
 GUARD = 64

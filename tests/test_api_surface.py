@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 import xpgrad
-from xpgrad._api_methods import TensorMethods
-from xpgrad._composites import COMPOSITES
-from xpgrad._functions import arrays, is_public
+from xpgrad._api.composites import COMPOSITES
+from xpgrad._api.functions import arrays, is_public
+from xpgrad._core.methods import TensorMethods
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "tools" / "gen_api.py"
@@ -47,14 +47,14 @@ def test_a_broken_generated_file_does_not_stop_its_regeneration(tmp_path: pathli
     (tmp_path / "tools").mkdir()
     shutil.copy(GENERATOR, tmp_path / "tools")
     package = tmp_path / "src" / "xpgrad"
-    for name in ("_api_functions.py", "_api_methods.py"):
+    for name in ("_api/public.py", "_core/methods.py"):
         (package / name).write_text('_SINC = OPS["sinc"]\nthis is not Python\n')
     init = (package / "__init__.py").read_text()
     (package / "__init__.py").write_text(init.replace("    sin,\n", "    sinc,\n"))
     check = subprocess.run([sys.executable, str(tmp_path / "tools" / "gen_api.py"), "--check"], capture_output=True)
     assert check.returncode == 1 and check.stdout.decode().count("stale: ") == 3, check
     subprocess.run([sys.executable, str(tmp_path / "tools" / "gen_api.py")], check=True, capture_output=True)
-    for name in ("_api_functions.py", "_api_methods.py", "__init__.py"):
+    for name in ("_api/public.py", "_core/methods.py", "__init__.py"):
         assert (package / name).read_text() == (ROOT / "src" / "xpgrad" / name).read_text(), name
 
 
@@ -63,7 +63,7 @@ def test_every_public_op_is_a_plain_function_with_the_standard_signature() -> No
     assert len(public) > 60
     for op in public:
         f = getattr(xpgrad, op.name)
-        assert f.__module__ == "xpgrad._api_functions" and f.__name__ == op.name, op
+        assert f.__module__ == "xpgrad._api.public" and f.__name__ == op.name, op
         params = list(inspect.signature(f).parameters.values())
         positional = [p.name for p in params if p.kind is p.POSITIONAL_ONLY]
         keywords = {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}

@@ -89,7 +89,7 @@ def test_everything_stays_on_the_device(tb) -> None:
     out = xpgrad.sum(xpgrad.exp(x * y) / (1.0 + y * y) + xpgrad.maximum(x, 1.0) ** 2 - xpgrad.mean(x))
     grads = xpgrad.grad(out, [x, y])
     second = xpgrad.grad(xpgrad.sum(grads[0]), [x, y])
-    from xpgrad._walk import toposort
+    from xpgrad._core.walk import toposort
 
     for n in toposort([out, *grads, *second]):
         if not n._const:

@@ -125,7 +125,7 @@ def test_the_gpu_profile_runs_on_a_stand_in_for_cupy(monkeypatch: pytest.MonkeyP
     from benchmarks import gpu_profile
 
     import fake_cupy
-    from xpgrad._fuse import cuda
+    from xpgrad._compile.fuse import cuda
 
     cp = fake_cupy.install(monkeypatch)
     n = 5000  # 20 blocks' worth: more than the fake's 2 SMs hold at 8 blocks each, so the grid sizes tried differ

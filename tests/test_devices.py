@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xpgrad._tensor import canonical_device, signature
+from xpgrad._core.tensor import canonical_device, signature
 from xpgrad.backends import get_backend
 
 
@@ -51,7 +51,7 @@ def test_a_device_whose_equality_is_an_array_is_not_merged() -> None:
 def test_hashable_devices_are_looked_up_not_scanned() -> None:
     """Many distinct hashable devices (a library making a new one per array, equal by identity) go to the
     dict: the list that is scanned holds only unhashable ones, so a lookup stays constant time."""
-    from xpgrad import _tensor
+    from xpgrad._core import tensor as _tensor
 
     class Fresh:  # equality by identity: a new device object is a new device
         pass

@@ -104,8 +104,8 @@ def test_bool_arithmetic_and_complex_grads_refused() -> None:
 
 
 def test_missing_rule_is_an_error_not_a_zero() -> None:
-    from xpgrad._build import apply
-    from xpgrad._ops import OPS, defop
+    from xpgrad._core.build import apply
+    from xpgrad._core.opdef import OPS, defop
 
     # (not public: the tables' checks of every public op, and the namespaces, must not meet it)
     op = OPS.get("_test_no_rule") or defop("_test_no_rule", 1, lambda xp, a: a * 2, public=False)
@@ -189,7 +189,7 @@ def test_bool_inputs_have_no_gradient_and_abs_of_complex_is_real() -> None:
 
 def test_evaluation_errors_name_the_op_without_add_note(monkeypatch: pytest.MonkeyPatch) -> None:
     """Python 3.10 has no add_note: the context goes into the message of an error of the same type."""
-    from xpgrad import _build
+    from xpgrad._core import build as _build
 
     p = xpgrad.placeholder()
     r = xpgrad.reshape(p, (5,))

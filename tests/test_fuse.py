@@ -1,6 +1,6 @@
 """Fused CPU kernels (numba): the same results as the unfused graph, inf and nan included.
 
-Bound (documented in `xpgrad._fuse.cpu`): elementwise outputs are the same IEEE operations in the
+Bound (documented in `xpgrad._compile.fuse.cpu`): elementwise outputs are the same IEEE operations in the
 same order, so they agree up to the math library's last bits: |fused - unfused| <= 4 eps (|unfused| + 1)
 (NumPy's float32 sin/exp are its own SIMD routines, numba calls libm); sums differ
 only in summation order, within ``(1024 + n/1024 + chunks) * eps * sum|summand|``.
@@ -32,7 +32,7 @@ from fuse_cases import (
     with_grads,
 )
 from in_threads import run_in_threads
-from xpgrad._fuse import FusionError, fuse
+from xpgrad._compile.fuse import FusionError, fuse
 
 pytest.importorskip("numba", reason="the fuse extra (numba) is not installed; fused kernels run unfused")
 
@@ -85,8 +85,8 @@ def test_every_fused_form_computes_float32_in_float32(name: str) -> None:
     """numba types each expression from its operands: a form mixing in a float64 (a Python float, a function
     without a float32 version) computes a float32 program's values in float64 and rounds once more on the
     store, which the ulp bound of the test above cannot see. Every value the op computes is float32 or bool."""
-    from xpgrad._fuse import cpu
-    from xpgrad._fuse.lower import lower
+    from xpgrad._compile.fuse import cpu
+    from xpgrad._compile.fuse.lower import lower
 
     run = _fused_together(batch_of(name), "float32")  # (5000 elements: numba's serial build, compiled)
     body = lower(run.inputs, run.graph).body
@@ -142,7 +142,7 @@ def test_inputs_are_checked_on_each_call() -> None:
 
 
 def test_without_numba_auto_runs_unfused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xpgrad._fuse import cpu
+    from xpgrad._compile.fuse import cpu
 
     monkeypatch.setattr(cpu, "available", lambda: False)
     ps = placeholders(2)

@@ -14,9 +14,9 @@ import pytest
 import fake_cupy
 import xpgrad
 from fuse_cases import agree, inputs, placeholders, unfused
-from xpgrad._fuse import FusionError, fuse
-from xpgrad._fuse.cuda import compile_cuda
-from xpgrad._fuse.lower import captured_cache, captured_values, lower
+from xpgrad._compile.fuse import FusionError, fuse
+from xpgrad._compile.fuse.cuda import compile_cuda
+from xpgrad._compile.fuse.lower import captured_cache, captured_values, lower
 
 Compile = Callable[[list[Any], list[Any]], Callable[..., list[Any]]]
 

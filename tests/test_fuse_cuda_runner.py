@@ -12,8 +12,8 @@ import pytest
 import fake_cupy
 import xpgrad
 from fuse_cases import B1, finite_sums, inputs, placeholders, same, sums_are_exact, unfused, with_grads
-from xpgrad._fuse.cuda import compile_cuda, grid
-from xpgrad._fuse.lower import lower
+from xpgrad._compile.fuse.cuda import compile_cuda, grid
+from xpgrad._compile.fuse.lower import lower
 
 pytestmark = pytest.mark.skipif(fake_cupy.CXX is None, reason="no host C++ compiler")
 

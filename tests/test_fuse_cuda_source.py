@@ -35,8 +35,8 @@ from fuse_cases import (
     same,
     with_grads,
 )
-from xpgrad._fuse.cuda import BLOCK, compile_cuda, grid, kernel_body, raw_source
-from xpgrad._fuse.lower import lower
+from xpgrad._compile.fuse.cuda import BLOCK, compile_cuda, grid, kernel_body, raw_source
+from xpgrad._compile.fuse.lower import lower
 
 NVCC = shutil.which("nvcc")
 host = pytest.mark.skipif(fake_cupy.CXX is None, reason="no host C++ compiler to compile the kernel with")

@@ -29,7 +29,7 @@ from fuse_cases import (
     unfused,
     with_grads,
 )
-from xpgrad._fuse import fuse
+from xpgrad._compile.fuse import fuse
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 import xpgrad
 from xpgrad import Tensor
-from xpgrad._show import format_tree
+from xpgrad._views.tree import format_tree
 
 
 def test_building_evaluates_and_forward_reevaluates(tb) -> None:
@@ -106,7 +106,7 @@ def test_one_sweep_shares_work() -> None:
 
 
 def _nodes(t):
-    from xpgrad._walk import toposort
+    from xpgrad._core.walk import toposort
 
     return toposort([t])
 

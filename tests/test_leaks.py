@@ -31,7 +31,11 @@ import pytest
 
 import xpgrad
 from in_threads import run_in_threads
-from xpgrad import _build, _gc_pause, _grad, _remat, _tensor
+from xpgrad import _gc_pause
+from xpgrad._core import build as _build
+from xpgrad._core import sweep as _grad
+from xpgrad._core import tensor as _tensor
+from xpgrad._opt import release as _remat
 
 
 class _Holder:

@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 import xpgrad
-from xpgrad._show import format_tree
-from xpgrad._walk import toposort
+from xpgrad._core.walk import toposort
+from xpgrad._views.tree import format_tree
 
 
 def test_chain_of_a_million_ops() -> None:

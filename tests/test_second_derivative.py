@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import xpgrad
-from xpgrad import _build
-from xpgrad._lazy import LARGE
-from xpgrad._walk import toposort
+from xpgrad._core import build as _build
+from xpgrad._core.walk import toposort
+from xpgrad._opt.large_gradients import LARGE
 
 
 def _x() -> np.ndarray:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import xpgrad
 from bits import draw, same_bits
 from xpgrad import Tensor
-from xpgrad._walk import toposort
+from xpgrad._core.walk import toposort
 
 _spec = importlib.util.spec_from_file_location(
     "graph_sizes", Path(__file__).resolve().parents[1] / "examples" / "graph_sizes.py"

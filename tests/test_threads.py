@@ -11,7 +11,7 @@ import pytest
 
 import xpgrad
 from in_threads import run_in_threads
-from xpgrad._remat import LARGE, RELEASED
+from xpgrad._opt.release import LARGE, RELEASED
 
 
 def _large() -> np.ndarray:
@@ -37,7 +37,7 @@ def test_gradients_in_threads_leave_every_other_node_at_order_zero() -> None:
 def test_a_large_gradient_in_one_thread_defers_none_of_another_threads_nodes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from xpgrad import _grad
+    from xpgrad._core import sweep as _grad
 
     n = LARGE  # large: this gradient graph is built first and evaluated afterwards (`_lazy`)
     deferring, built = threading.Event(), threading.Event()
@@ -74,7 +74,7 @@ def test_a_thread_never_merges_with_a_large_gradient_another_thread_is_settling(
     # thread A differentiates on large arrays: its gradient graph is built, then evaluated, and its
     # intermediates freed (`_lazy.settle_all`); thread B builds an equal node meanwhile: merged with A's,
     # B would hold a node whose value A frees
-    from xpgrad import _lazy
+    from xpgrad._opt import large_gradients as _lazy
 
     n = LARGE
     x, y = xpgrad.Tensor(np.linspace(0.1, 1.0, n)), xpgrad.Tensor(np.linspace(1.0, 2.0, n))
@@ -310,7 +310,8 @@ def test_a_deferred_node_belongs_to_its_thread_before_another_can_find_it(monkey
     """While a thread builds a large gradient (deferred, see `_lazy`), each new node is a member of its
     deferred graph by the time it is recorded for merging, so another thread that finds it leaves it alone
     (found: merged in that window, another thread's gradient came out None or overwritten)."""
-    from xpgrad import _build, _cse
+    from xpgrad._core import build as _build
+    from xpgrad._opt import merge as _cse
 
     early: list[str] = []
 

@@ -13,7 +13,7 @@ import pytest
 import xpgrad
 from vocab import ARRAY_FUNCTIONS, DTYPES, ENTRIES, TABLE
 from xpgrad import OPS
-from xpgrad._ops import ZERO
+from xpgrad._core.opdef import ZERO
 
 
 def sample(tb, lo: float, hi: float, shape: tuple[int, ...], dtype: str, seed: int):
@@ -176,7 +176,7 @@ def test_float32_is_kept_and_integers_promote(tb) -> None:
 def test_float32_gradients_compute_in_float32(tb) -> None:
     # not only their results: logaddexp's rule made its exponent with a where of two Python numbers, a
     # default-float (float64) array, so float32 cotangents were computed in float64 and cast back
-    from xpgrad._walk import toposort
+    from xpgrad._core.walk import toposort
 
     for e in ENTRIES:
         if e.order > 0:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import xpgrad
 from xpgrad import Tensor
-from xpgrad._dot import to_dot
-from xpgrad._render import _pipe
+from xpgrad._views.dot import to_dot
+from xpgrad._views.render import _pipe
 from xpgrad.backends import _MODULES
 
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _dtypes
-from ._grad import grad
-from ._tensor import Tensor
-from ._walk import toposort
+from ._core.sweep import grad
+from ._core.tensor import Tensor
+from ._core.walk import toposort
 from .backends import backend_of
 
 __all__ = ["check_grads"]

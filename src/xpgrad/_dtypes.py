@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._ops import OpDef
+    from ._core.opdef import OpDef
     from .backends import Backend
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeAlias
 
-from ._tensor import Tensor
+from ._core.tensor import Tensor
 
 __all__ = ["Array", "Axis", "DTypeLike", "Device", "Key", "TensorLike"]
 

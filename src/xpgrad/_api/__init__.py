@@ -1,0 +1,1 @@
+"""The public functions, operators and array-API namespace, on the op table."""

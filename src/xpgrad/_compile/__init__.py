@@ -1,0 +1,1 @@
+"""Compiled functions (`xpgrad.function`), graph simplification, and fused kernels (`xpgrad.fuse`)."""

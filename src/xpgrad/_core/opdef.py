@@ -1,0 +1,136 @@
+"""The op record. Every op xpgrad knows is one `OpDef`, registered once in `_table.py`.
+
+An OpDef says, side by side: the op's name, arity and keyword parameters; ``impl``, the
+backend-neutral function it applies (it receives the array namespace ``xp`` and calls e.g.
+``xp.add``); which dtypes it accepts and how it promotes; its derivative rules, one per input;
+optional build-time rewrites and constant folding; its scalar form in fused kernels (`CForm`); how
+``expr()`` writes it (``infix``); and whether it is a public function (``public``). Nothing else in
+xpgrad is per-op: the public functions, the operators, the fused engines, the text forms and the
+per-op tests read these fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+__all__ = ["NO_RULE", "OPS", "ZERO", "CForm", "OpDef", "Rule", "defop"]
+
+Rule = Callable[..., "Tensor"]
+"""A derivative rule: ``rule(g, out, *inputs, **params) -> Tensor``, the cotangent for one input.
+
+``g`` is the cotangent of the op's output, ``out`` the op's node itself, ``inputs`` its children.
+Rules are written with xpgrad's own ops, so the gradient they build is differentiable again.
+"""
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ZERO: Any = _Marker("ZERO")
+"""Rule entry: the derivative is zero by definition (comparisons, rounding, shape references)."""
+NO_RULE: Any = _Marker("NO_RULE")
+"""Rule entry: no derivative is defined; differentiating through it raises, naming the op."""
+
+Domain = Literal["numeric", "floating", "real", "real_floating", "integer", "bool", "integer_or_bool", "any"]
+"""Which dtypes an op accepts (see `_dtypes._ACCEPTS`). 'floating' and 'real_floating' ops promote bool and
+integer inputs to the namespace's default floating dtype (deliberately: sin(1) is a float, as in NumPy,
+PyTorch and JAX); the 'real' ones refuse complex inputs, as the standard does."""
+
+
+@dataclass(frozen=True)
+class CForm:
+    """An op's scalar expression in a fused kernel: one template for each engine.
+
+    ``{0}``, ``{1}``... are the operands (always variable names or literals, so repeating one costs nothing)
+    and ``{T}`` is the type of the program's floating values: ``float64``/``float32`` in `numba`'s Python,
+    ``double``/``float`` in `cuda`'s C. A kernel's values are of the program's floating dtype or bool (an op
+    whose result is of any other dtype is refused when lowering), so a form of a bitwise op is the form of
+    its bool case. Forms follow the reference backend's IEEE results, inf, nan and signed zeros included
+    (NumPy for numba; the same operations in C for CUDA): the fused tests check each one against eager.
+    """
+
+    numba: str
+    """A Python expression numba compiles (``math`` and ``np`` in scope; ``error_model="numpy"``)."""
+    cuda: str
+    """A C expression (CUDA's math functions: ``sin``, ``log1p``, ``fmod``...; no fused multiply-add)."""
+
+    @classmethod
+    def same(cls, text: str) -> CForm:
+        """A form written alike in Python and C (``({0} + {1})``)."""
+        return cls(text, text)
+
+    @classmethod
+    def libm(cls, name: str, arity: int = 1) -> CForm:
+        """The C math library's ``name`` on the operands: ``math.name(...)`` for numba, ``name(...)`` in C."""
+        args = ", ".join(f"{{{k}}}" for k in range(arity))
+        return cls(f"math.{name}({args})", f"{name}({args})")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class OpDef:
+    name: str
+    arity: int
+    impl: Callable[..., Any]
+    vjp: tuple[Any, ...]
+    domain: Domain = "numeric"
+    elementwise: bool = True
+    result: Literal["same", "bool", "real"] = "same"  # "real": the real counterpart of a complex dtype
+    params: dict[str, Any] = field(default_factory=dict)
+    promote: tuple[int, ...] = ()
+    dtype: Callable[..., Any] | None = None
+    moves: bool = False
+    symmetric: bool = False  # op(a, b) == op(b, a), each input's rule the other's mirrored: one rule for y * y
+    meta: tuple[int, ...] = ()  # inputs whose values are read only for their shape, dtype and device
+    shape: Callable[..., Any] | None = None
+    simplify: Callable[..., Any] | None = None
+    fold: Callable[..., Any] | None = None
+    c: CForm | None = None  # the scalar form in fused kernels; None: `fuse` refuses the op, naming it
+    # how `expr()` writes it: a Python operator ("+", "==", unary "-" for one operand), "[]" for a subscript;
+    # None: a call, ``name(x, param=...)``. (Its precedence is Python's for the symbol.)
+    infix: str | None = None
+    dunder: str | None = None  # the Tensor operator it is: "add" installs __add__ and __radd__
+    public: bool = True  # an ``xpgrad.<name>`` function (and a namespace one); False: built by rules and composites
+    doc: str = ""
+
+    def function(self, xp: Any) -> Any:
+        """The array-API function this op applies in namespace ``xp`` (e.g. ``xp.add``), if it is one."""
+        return getattr(xp, self.name, None)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def defop(name: str, arity: int, impl: Callable[..., Any] | None = None, **kw: Any) -> OpDef:
+    """Register an op. ``impl`` defaults to the namespace function of the same name."""
+    if name in OPS:
+        raise ValueError(f"op {name!r} is already defined")
+    if impl is None:
+        impl = _namespace_call(name)
+    vjp = kw.pop("vjp", (NO_RULE,) * arity)
+    kw.setdefault("promote", tuple(range(arity)))
+    if len(vjp) != arity:
+        raise ValueError(f"op {name!r}: {arity} inputs but {len(vjp)} derivative rules")
+    op = OPS[name] = OpDef(name, arity, impl, tuple(vjp), **kw)
+    return op
+
+
+def _namespace_call(name: str) -> Callable[..., Any]:
+    def impl(xp: Any, *args: Any, **kw: Any) -> Any:
+        return getattr(xp, name)(*args, **kw)
+
+    impl.__name__ = f"xp.{name}"
+    impl.namespace_name = name  # type: ignore[attr-defined]  # lets Backend.fn call xp.<name> directly
+    return impl

@@ -1,0 +1,1 @@
+"""Graphs as text (tree, infix) and pictures (DOT, Graphviz)."""

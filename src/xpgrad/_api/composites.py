@@ -16,7 +16,7 @@ from .. import _dtypes
 from .._core.build import apply
 from .._core.opdef import OPS
 from .._core.plugins import State
-from .._core.tensor import Tensor
+from .._core.tensor import Tensor, refuse_tensors_in
 from .._shapes import pack_key
 from ..backends import Backend, backend_of, get_backend
 
@@ -120,9 +120,6 @@ def asarray(
     if isinstance(obj, Tensor):
         out = obj if dtype is None else astype(obj, dtype)
         return out if device is None or device == out.device else out.to_device(device)
-    from .._core.tensor import refuse_tensors_in
-    from ..backends import backend_of
-
     owner = backend_of(obj)
     bk = _on(backend) if backend is not None or owner is None else owner
     try:

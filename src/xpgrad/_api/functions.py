@@ -15,6 +15,7 @@ from .._core.opdef import OPS, OpDef
 from .._core.tensor import Tensor
 from .._shapes import axis_ints
 from ..backends import backend_of, get_backend
+from .composites import COMPOSITES
 
 __all__ = ["call", "is_public", "make_function", "public_functions"]
 
@@ -70,7 +71,5 @@ def arrays(op: OpDef) -> tuple[str, ...]:
 
 def public_functions(backend: Any = None) -> dict[str, Any]:
     """Every public function over ``backend`` (`make_function`'s, and the composites), by name."""
-    from .composites import COMPOSITES
-
     ops = {name: make_function(op, backend) for name, op in OPS.items() if is_public(op)}
     return {**ops, **COMPOSITES}

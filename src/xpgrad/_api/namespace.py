@@ -23,6 +23,8 @@ from typing import Any
 from .. import _dtypes
 from .._core.tensor import Tensor
 from ..backends import Backend, get_backend
+from .composites import COMPOSITES
+from .functions import public_functions
 
 __all__ = ["namespace"]
 
@@ -53,9 +55,6 @@ def for_tensor(backend: Backend, *, api_version: str | None = None) -> types.Mod
 
 
 def _build(bk: Backend) -> types.ModuleType:
-    from .composites import COMPOSITES
-    from .functions import public_functions
-
     xp = bk.xp
     mod = types.ModuleType(f"xpgrad.namespace.{bk.name}", f"xpgrad's array-API namespace over {bk.name}.")
     ns = mod.__dict__

@@ -23,7 +23,7 @@ from .._options import current as _options_now
 from ..backends import Backend, backend_of, get_backend
 from . import plugins as _plugins
 from .opdef import OpDef
-from .tensor import _NO_PARAMS, _NUMBER, Tensor, changed, devices_differ, restamp, serial, signature
+from .tensor import _NO_PARAMS, _NUMBER, Tensor, _device_of, changed, devices_differ, restamp, serial, signature
 
 __all__ = ["apply", "apply_binary", "apply_unary", "const", "derivative_level", "evaluate", "number", "settle"]
 
@@ -292,8 +292,6 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     else:
         node._value = evaluate(node)
     if dev is None:
-        from .tensor import _device_of
-
         node._device = _device_of(node._value)
         node._sig = signature(bk, node._device, shape, dtype)
     if _plugins.release.watch(children):
@@ -535,8 +533,6 @@ def settle(node: Tensor, into: int | None = None, vals: list[Any] | None = None)
     else:
         node._value = evaluate(node, vals)
     if node._device is None:
-        from .tensor import _device_of
-
         node._device = _device_of(node._value)
         node._sig = signature(node._bk, node._device, node._shape, node._dtype)
 

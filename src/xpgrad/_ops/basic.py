@@ -17,7 +17,7 @@ from .. import _shapes
 from .._core.build import apply, apply_unary
 from .._core.opdef import OPS, ZERO, CForm, defop
 from .._core.tensor import Tensor
-from .._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve
+from .._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve, scalar_kind
 from . import array_impls as _impls
 
 __all__ = ["negation_exact", "result_dtype", "through_cast"]
@@ -85,8 +85,6 @@ def _unchanged(keep: Tensor, other: Tensor, result_kind_ok: bool = True) -> Tens
     if kind == COMPLEX:  # no identity is exact: (inf + 0j) * (1 + 0j) is inf + nanj, (1 - 0j) + (-0.0) is 1 + 0j
         return None
     if other._const:
-        from .._dtypes import scalar_kind
-
         return keep if scalar_kind(other._value) <= kind else None
     if other._dtype == keep._dtype and _shapes.broadcast("", s, other._shape) == s:
         return keep
@@ -273,16 +271,12 @@ def _dtype_first(x: Tensor, *_: Any, **__: Any) -> Any:
 
 
 def _dtype_moved(x: Tensor, backend: Any, device: Any) -> Any:
-    from .._dtypes import dtype_name
-
     if x._dtype is None or backend is x._bk:
         return x._dtype
     return getattr(backend.xp, dtype_name(x._bk.xp, x._dtype))
 
 
 def _dtype_fitted(g: Tensor, ref: Tensor) -> Any:
-    from .._dtypes import FLOAT, dtype_kind
-
     if ref._dtype is not None and dtype_kind(ref._bk.xp, ref._dtype) == FLOAT:
         return ref._dtype
     return g._dtype
@@ -291,8 +285,6 @@ def _dtype_fitted(g: Tensor, ref: Tensor) -> Any:
 def _dtype_sum(x: Tensor, dtype: Any = None, **_: Any) -> Any:
     """sum/prod: the ``dtype`` asked for, else a floating input's own; integers accumulate in a dtype
     the backend picks (the default integer on most), known once evaluated."""
-    from .._dtypes import FLOAT, dtype_kind
-
     if dtype is not None:
         return dtype
     d = x._dtype

@@ -36,8 +36,11 @@ from typing import Any
 from .. import _shapes
 from .._core import build as _build
 from .._core import tensor as _tensor
+from .._core.build import derivative_level
+from .._core.opdef import NO_RULE, ZERO
 from .._core.plugins import State
-from .._core.tensor import Tensor
+from .._core.tensor import Tensor, placeholder
+from .._core.walk import toposort
 from .._keys import params_key
 from .._options import current
 
@@ -123,11 +126,6 @@ def reads(node: Tensor) -> tuple[bool, ...]:
 
 def _trace(node: Tensor) -> tuple[bool, ...]:
     """Build each rule of ``node``'s op on placeholders and see which of them the graph reads."""
-    from .._core.build import derivative_level
-    from .._core.opdef import NO_RULE, ZERO
-    from .._core.tensor import placeholder
-    from .._core.walk import toposort
-
     op = node.op
     assert op is not None  # (an op node)
     everything = (True,) * (len(node.children) + 1)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from .._core.tensor import Tensor, _short
 from .._core.walk import toposort
+from .._dtypes import dtype_name
+from .tree import _STATES
 
 __all__ = ["to_dot"]
 
@@ -41,12 +43,8 @@ def _value_line(t: Tensor) -> str:
         if size <= _SMALL:
             host = t._bk.to_numpy(v)
             return "= " + _short(host if host.ndim else host.item())
-    from .._dtypes import dtype_name
-
     dt = "?" if t.dtype is None else dtype_name(t._bk.xp, t.dtype)
     dims = "?" if shape is None else "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
-    from .tree import _STATES
-
     return f"{dims} {dt}" + ("" if v is not None else f" ({_STATES.get(t._remat, 'no value')})")
 
 

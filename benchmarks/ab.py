@@ -6,20 +6,24 @@ A session starts one worker per version (``python -m benchmarks.ab --worker``, P
 mode (``xpgrad``, ``xpgrad-fn``, ``xpgrad-fused``) and check its outputs against the hand-written NumPy ones, as
 the runner does; then the rounds alternate the two versions sample by sample (base then head, then head then
 base, ...), so that both see the same load. Each sample repeats the call until it lasts ``target_s``, with the
-same repeat count in both versions. The rounds are spread over ``--sessions`` fresh pairs of workers. Reported
-per scenario and mode: each version's median time, and the median, quartiles and range of the per-round ratios
-head / base.
+same repeat count in both versions, and takes the process's CPU time (which other processes on a busy machine
+do not inflate, as they do the wall clock; the workers run one thread) and the wall-clock time. The rounds are
+spread over ``--sessions`` fresh pairs of workers. Reported per scenario and mode: each version's median CPU
+time, the median, quartiles and range of the per-round ratios head / base of CPU times, and the median ratio of
+wall-clock times.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -32,8 +36,8 @@ MODES = ("xpgrad", "xpgrad-fn", "xpgrad-fused")
 VERSIONS = ("base", "head")
 QUIET = ("skipped", "unavailable")  # statuses that are no finding (any other is: a mismatch, an error)
 TARGET_S = {False: 0.05, True: 0.02}  # a sample repeats the call until it lasts this (full, quick)
-ROUNDS = {False: 21, True: 20}
-SESSIONS = {False: 3, True: 2}
+ROUNDS = {False: 16, True: 20}
+SESSIONS = {False: 2, True: 2}
 
 
 # -- the worker: one version, in its own process, answering the controller -------------------------------------
@@ -63,7 +67,7 @@ def serve(quick: bool) -> None:
     for line in sys.stdin:
         request = json.loads(line)
         if "sample" in request:
-            reply(timing.sample(calls[request["sample"]], request["inner"]))
+            reply(sample(calls[request["sample"]], request["inner"]))
             continue
         calls.clear()  # the previous scenario's graphs and arrays
         sc = scenarios[request["prepare"]]
@@ -81,6 +85,15 @@ def serve(quick: bool) -> None:
             if call is not None:
                 calls[name] = call
         reply(entries)
+
+
+def sample(call: Callable[[], Any], inner: int) -> tuple[float, float]:
+    """(CPU, wall-clock) seconds a call, over ``inner`` calls, garbage collected before (as ``timing.sample``)."""
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(inner):
+        call()
+    return (time.process_time() - cpu) / inner, (time.perf_counter() - wall) / inner
 
 
 def scenario_list(quick: bool) -> list[Any]:
@@ -117,7 +130,7 @@ class Worker:
 
 
 def session(srcs: dict[str, Path], quick: bool, n_threads: int, rounds: int) -> dict[str, Any]:
-    """One pair of workers: per scenario, each version's checks and the (base, head) seconds of each round."""
+    """One pair of workers: per scenario, each version's checks and the ([cpu, wall] base, head) of each round."""
     workers = {which: Worker(src, quick, n_threads) for which, src in srcs.items()}
     done: dict[str, Any] = {}
     try:
@@ -127,7 +140,7 @@ def session(srcs: dict[str, Path], quick: bool, n_threads: int, rounds: int) -> 
             inner = {
                 m: max(timing.inner_count(checks[w][m]["warm_s"], TARGET_S[quick]) for w in VERSIONS) for m in timed
             }
-            pairs: dict[str, list[list[float]]] = {m: [] for m in timed}
+            pairs: dict[str, list[list[list[float]]]] = {m: [] for m in timed}  # [[cpu, wall] base, ... head]
             for i in range(rounds):
                 order = VERSIONS if i % 2 == 0 else VERSIONS[::-1]
                 for m in timed:
@@ -141,8 +154,8 @@ def session(srcs: dict[str, Path], quick: bool, n_threads: int, rounds: int) -> 
     return done
 
 
-def ratio_text(pairs: list[list[float]]) -> str:
-    return f"{timing.median([h / b for b, h in pairs]):.3f}" if pairs else "-"
+def ratio_text(pairs: list[list[list[float]]]) -> str:
+    return f"{timing.median([h[0] / b[0] for b, h in pairs]):.3f}" if pairs else "-"
 
 
 def summarise(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -163,17 +176,18 @@ def summarise(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if loud or not pairs:
                 rows.append({**row, "status": "/".join(sorted({k.split(": ")[1] for k in notes}))})
                 continue
-            ratios = sorted(h / b for b, h in pairs)
+            ratios = sorted(h[0] / b[0] for b, h in pairs)
             q = len(ratios) // 4
             row.update(
                 status="ok",
                 rounds=len(pairs),
-                base_s=timing.median([b for b, _ in pairs]),
-                head_s=timing.median([h for _, h in pairs]),
+                base_s=timing.median([b[0] for b, _ in pairs]),
+                head_s=timing.median([h[0] for _, h in pairs]),
                 ratios=ratios,
                 ratio_median=timing.median(ratios),
                 ratio_quartiles=[ratios[q], ratios[-1 - q]],
                 ratio_range=[ratios[0], ratios[-1]],
+                wall_ratio_median=timing.median([h[1] / b[1] for b, h in pairs]),
             )
             rows.append(row)
     return rows
@@ -187,7 +201,7 @@ def render(doc: dict[str, Any]) -> str:
             word = "/".join(
                 {"skipped": "skipped", "unavailable": "n/a"}.get(k, k.upper()) for k in r["status"].split("/")
             )
-            cells.append([r["scenario"], r["mode"], "-", "-", word, "", ""])
+            cells.append([r["scenario"], r["mode"], "-", "-", word, "", "", ""])
             continue
         some = f" ({r['rounds']} rounds)" if r["rounds"] < meta["rounds"] else ""
         (q1, q3), (lo, hi) = r["ratio_quartiles"], r["ratio_range"]
@@ -200,6 +214,7 @@ def render(doc: dict[str, Any]) -> str:
                 f"{r['ratio_median']:.3f}",
                 f"{q1:.3f}-{q3:.3f}",
                 f"{lo:.3f}-{hi:.3f}{some}",
+                f"{r['wall_ratio_median']:.3f}",
             ]
         )
     lines = [
@@ -209,7 +224,8 @@ def render(doc: dict[str, Any]) -> str:
         f"head: {meta['head']}",
         f"load average 1/5/15 min: {meta['loadavg_start']} at start, {meta['loadavg_end']} at end",
         "",
-        table(["scenario", "mode", "base ms", "head ms", "head/base", "middle half", "range"], cells),
+        "CPU time a call (ms) and the per-round ratios head / base of CPU times; the last column: of wall-clock times",
+        table(["scenario", "mode", "base ms", "head ms", "head/base", "middle half", "range", "wall"], cells),
     ]
     return "\n".join(lines + (["", "not timed (in some or all sessions):", *notes] if notes else []))
 

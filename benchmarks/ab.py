@@ -88,7 +88,11 @@ def serve(quick: bool) -> None:
 
 
 def sample(call: Callable[[], Any], inner: int) -> tuple[float, float]:
-    """(CPU, wall-clock) seconds a call, over ``inner`` calls, garbage collected before (as ``timing.sample``)."""
+    """(CPU, wall-clock) seconds a call, over ``inner`` calls, garbage collected before (as ``timing.sample``).
+    One untimed call first: the timed ones follow this call, not whatever the other worker ran last (a call on
+    1e7 elements took 0.4 s after itself and 0.9-1.5 s of CPU time, page faults included, after the other
+    worker's fused call)."""
+    call()
     gc.collect()
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(inner):

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
@@ -316,11 +317,15 @@ def run_both(cases: list[Case], srcs: dict[str, Path]) -> dict[str, Any]:
             env = {**versions.child_env(src), "PYTHONHASHSEED": "0"}
             procs[which] = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT)
         got = {}
-        for which, proc in procs.items():
-            if proc.wait() != 0:
-                raise SystemExit(f"the {which} child failed with exit code {proc.returncode}")
-            got[which] = json.loads((Path(tmp) / which).read_text())
-            versions.imported_from(srcs[which], got[which]["xpgrad_file"])
+        try:
+            for which, proc in procs.items():
+                if proc.wait() != 0:
+                    raise SystemExit(f"the {which} child failed with exit code {proc.returncode}")
+                got[which] = json.loads((Path(tmp) / which).read_text())
+                versions.imported_from(srcs[which], got[which]["xpgrad_file"])
+        finally:
+            for proc in procs.values():
+                proc.kill()  # when one failed or this process is stopped: the other one too
     return got
 
 
@@ -348,24 +353,24 @@ def compare(cases: list[Case], got: dict[str, Any]) -> list[dict[str, Any]]:
 
 def summary(cases: list[Case], got: dict[str, Any]) -> list[str]:
     """What was compared: outputs, exceptions by stage, and whether releasing changed a bit within a version."""
-    outputs_n, errors, release_differs = 0, {}, {"base": 0, "head": 0}
-    for which, doc in got.items():
-        for per_setting in doc["results"]:
-            release_differs[which] += per_setting["merge+release"] != per_setting["merge"]
-            release_differs[which] += per_setting["release"] != per_setting["neither"]
+    outputs_n, errors = 0, Counter[str]()
     for per_setting in got["base"]["results"]:
         for result in per_setting.values():
             for stage, value in result.items():
                 if isinstance(value, str):
-                    key = f"{stage} {value.split(':')[0]}"
-                    errors[key] = errors.get(key, 0) + 1
+                    errors[f"{stage} {value.split(':')[0]}"] += 1
                 elif stage != "warnings":
                     outputs_n += len(value)
+    release_differs = {
+        which: sum((r["merge+release"] != r["merge"]) + (r["release"] != r["neither"]) for r in doc["results"])
+        for which, doc in got.items()
+    }
     large = sum(max(np.prod(leaf["shape"], dtype=int) for leaf in c["leaves"]) >= 2**16 for c in cases)
     return [
         f"{len(cases)} cases ({large} with 2**16 elements or more) x {len(SETTINGS)} settings: "
         f"{outputs_n} outputs compared bit for bit",
-        "exceptions compared (stage type: count): " + (", ".join(f"{k}: {v}" for k, v in sorted(errors.items()))),
+        "exceptions compared (stage type: cases x settings): "
+        + (", ".join(f"{k}: {n}" for k, n in sorted(errors.items())) or "none"),
         f"release on and off differ within a version (should be 0): base {release_differs['base']}, "
         f"head {release_differs['head']} (case x setting pairs)",
     ]
@@ -375,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.differential", description=__doc__.split("\n\n")[0])
     ap.add_argument("--base", help="commit-ish to compare against (checked out in a temporary worktree)")
     ap.add_argument("--head", help="commit-ish, or a folder holding src/xpgrad (default: this working tree)")
-    ap.add_argument("--examples", type=int, default=300, help="number of random graphs (default 300)")
+    ap.add_argument("--examples", type=int, default=1000, help="number of random graphs (default 1000)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", type=int, help="run only case K of the seed (to reproduce a mismatch)")
     ap.add_argument("--out", type=Path, help="write the mismatches and the summary here (JSON)")

@@ -4,7 +4,9 @@ worktree, a folder, or this working tree), and the environment of a child proces
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -33,7 +35,9 @@ def checkout(sha: str) -> Iterator[Path]:
 
 
 def source(stack: ExitStack, spec: str | None) -> tuple[str, Path]:
-    """(label, src folder) of a commit-ish, of a folder holding ``src/xpgrad``, or (None) of this working tree."""
+    """(label, src folder) of a commit-ish, of a folder holding ``src/xpgrad``, or (None) of this working tree.
+    A checkout is removed when ``stack`` closes, also when the process is stopped by SIGTERM."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if spec is None:
         dirty = " + uncommitted changes" if git("status", "--porcelain", "--", "src") else ""
         return f"working tree {REPO_ROOT} at {git('rev-parse', '--short', 'HEAD')}{dirty}", REPO_ROOT / "src"

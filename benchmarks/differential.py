@@ -65,9 +65,12 @@ def make_case(seed: int, index: int) -> Case:
     leaves = [make_leaf(rng, full, dtype, whole=large and i == 0) for i in range(rng.randint(1, 3))]
     shapes = [tuple(leaf["shape"]) for leaf in leaves]
     nodes: list[list[Any]] = []
+    unused = list(range(len(leaves)))  # leaves no node reads yet: their gradients would be zeros
     for _ in range(rng.randint(1, 5 if large else 10)):
-        node, shape = make_node(rng, shapes)
+        a = unused[0] if unused and rng.random() < 0.5 else _pick(rng, len(shapes))
+        node, shape = make_node(rng, shapes, a)
         nodes.append(node)
+        unused = [i for i in unused if i not in node[1]]
         if shape is None:  # an op that must fail: nothing can follow it
             break
         shapes.append(shape)
@@ -108,8 +111,8 @@ def leaf_array(spec: dict[str, Any]) -> np.ndarray:
 
 
 def _pick(rng: random.Random, n: int) -> int:
-    """An earlier node, recent ones more often (so that graphs grow deep)."""
-    return max(0, n - 1 - int(rng.expovariate(0.5)))
+    """An earlier node: recent ones more often (so that graphs grow deep), any one (a leaf, say) now and then."""
+    return rng.randrange(n) if rng.random() < 0.3 else max(0, n - 1 - int(rng.expovariate(0.5)))
 
 
 def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -119,9 +122,8 @@ def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
         return None
 
 
-def make_node(rng: random.Random, shapes: list[tuple[int, ...]]) -> tuple[list[Any], tuple[int, ...] | None]:
-    """[op, operands, params] and the result's shape (None: the op must fail)."""
-    a = _pick(rng, len(shapes))
+def make_node(rng: random.Random, shapes: list[tuple[int, ...]], a: int) -> tuple[list[Any], tuple[int, ...] | None]:
+    """[op, operands, params] of a node on ``a`` (and maybe others), and its shape (None: the op must fail)."""
     shape = shapes[a]
     if rng.random() < 0.02:
         return make_mistake(rng, a, shape), None

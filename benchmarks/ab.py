@@ -37,8 +37,8 @@ MODES = ("xpgrad", "xpgrad-fn", "xpgrad-fused")
 VERSIONS = ("base", "head")
 QUIET = ("skipped", "unavailable")  # statuses that are no finding (any other is: a mismatch, an error)
 TARGET_S = {False: 0.05, True: 0.02}  # a sample repeats the call until it lasts this (full, quick)
-ROUNDS = {False: 16, True: 20}
-SESSIONS = {False: 2, True: 2}
+ROUNDS = {False: 18, True: 20}
+SESSIONS = {False: 3, True: 2}
 
 
 # -- the worker: one version, in its own process, answering the controller -------------------------------------
@@ -134,9 +134,11 @@ class Worker:
         self.proc.wait()
 
 
-def session(srcs: dict[str, Path], quick: bool, n_threads: int, rounds: int) -> dict[str, Any]:
-    """One pair of workers: per scenario, each version's checks and the ([cpu, wall] base, head) of each round."""
-    workers = {which: Worker(src, quick, n_threads) for which, src in srcs.items()}
+def session(srcs: dict[str, Path], quick: bool, n_threads: int, rounds: int, k: int) -> dict[str, Any]:
+    """One pair of workers (session ``k``: base started first when k is even): per scenario, each version's
+    checks and the ([cpu, wall] base, head) of each round."""
+    started = {which: Worker(srcs[which], quick, n_threads) for which in (VERSIONS if k % 2 == 0 else VERSIONS[::-1])}
+    workers = {which: started[which] for which in VERSIONS}
     done: dict[str, Any] = {}
     try:
         for sc in scenario_list(quick):
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(n_sessions):
             print(f"session {k + 1}/{n_sessions}", file=sys.stderr, flush=True)
             share = rounds // n_sessions + (k < rounds % n_sessions)
-            done.append(session(srcs, args.quick, args.threads, share))
+            done.append(session(srcs, args.quick, args.threads, share, k))
     doc = {
         "meta": {
             "date": machine.now(),

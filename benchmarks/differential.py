@@ -8,7 +8,7 @@ line of Python (the reproducer printed for a mismatch is the same text) and eval
 derivatives of order 1 to 3 (``xpgrad.grad`` of the sum of the previous order's gradients, with respect to
 every leaf), with merging and releasing each on and off. It returns every output's dtype, shape and a digest of
 its bits (each nan counts as one value, signed zeros differ), or the exception (type and message) that stopped
-the case. Both versions must agree on every output and every exception.
+the case, and the warnings it raised. Both versions must agree on every output, exception and warning.
 """
 
 from __future__ import annotations

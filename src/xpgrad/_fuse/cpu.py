@@ -213,6 +213,7 @@ def _runner(
     cache = captured_cache(prog)  # each captured leaf's last value and its flat array
     elems = [k for k, (_, how) in enumerate(prog.outputs) if how == "elem"]
     unis = [k for k, (_, how) in enumerate(prog.outputs) if how == "uniform"]
+    scalars = _scalars(prog)
     # where the kernel's arrays come from: ("a", k) the call's input k, ("c", j) captured leaf j, ("d", j) the host's
     where = [(v[0], int(v[1:])) for v in prog.arrays]
     captured_pos = {v: j for j, (v, _) in enumerate(prog.captured)}
@@ -242,11 +243,12 @@ def _runner(
         for k, (v, how) in enumerate(prog.outputs):
             if how == "elem":
                 r = outs[k]
-                if k in prog.out_shapes:  # one element: a 0-d one is a NumPy scalar, as NumPy's sum gives
-                    r = r.reshape(prog.out_shapes[k])[()]
-                result.append(r)
+                if k in prog.out_shapes:  # one element, in its own shape
+                    r = r.reshape(prog.out_shapes[k])
+                result.append(r[()] if k in scalars else r)
             elif how == "uniform":
-                result.append(uniform[unis.index(k)][0])
+                u = uniform[unis.index(k)]
+                result.append(u[0] if k in scalars else u.reshape(()))
             elif how == "pass":  # an input or captured leaf, as the unfused graph returns it
                 result.append(passed(prog, v, arrays, values))
             elif how == "host":
@@ -254,11 +256,37 @@ def _runner(
             else:  # a sum, mean or product: a NumPy scalar (an array of the target's shape after a fit to it)
                 t = totals[sums.index(v)] / (n if how == "mean" else 1)
                 r = np.asarray(t, dtype=out_dtypes[k])
-                result.append(r.reshape(prog.sum_shapes[k]) if k in prog.sum_shapes else r[()])
+                result.append(r.reshape(prog.sum_shapes[k]) if k in prog.sum_shapes else r[()] if k in scalars else r)
         return result
 
     run.source = src  # type: ignore[attr-defined]
     return run
+
+
+def _scalars(prog: Program) -> set[int]:
+    """The 0-d outputs computed by the kernel that `xpgrad.function` returns as NumPy scalars: as the op's NumPy
+    function gives it (``np.sum`` and ufuncs a scalar, ``broadcast_to`` and ``zeros_like`` a 0-d array), found by
+    evaluating each one's op once, on ones of its operands' shapes (a free size 1) and dtypes."""
+    from .._build import evaluate
+
+    out = set()
+    for k, ((_, how), node) in enumerate(zip(prog.outputs, prog.results, strict=True)):
+        zero_d = how in ("uniform", "sum", "mean", "prod") and k not in prog.sum_shapes
+        if not (zero_d or prog.out_shapes.get(k) == ()) or node.op is None:
+            continue
+        xp = node._bk.xp
+        try:
+            vals = [
+                c._value if c._const else xp.ones(tuple(d or 1 for d in c._shape), dtype=c._dtype or prog.dtype)
+                for c in node.children
+            ]
+            with np.errstate(all="ignore"):
+                value = evaluate(node, vals)
+        except Exception:  # (an op the stand-ins do not fit: a scalar, as most are)
+            value = np.float64(0)
+        if isinstance(value, np.generic):
+            out.add(k)
+    return out
 
 
 def _buffer(held: dict[int, Any], k: int, shape: tuple[int, ...], dtype: Any) -> Any:

@@ -111,6 +111,7 @@ class Program:
     # square root for such an exponent of 0.5 (sqrt(-0.0) is -0.0, pow's +0.0; sqrt(-inf) nan, pow's inf)
     scalar_exponents: set[str] = field(default_factory=set)
     feeds: list[Tensor] = field(default_factory=list)  # the inputs themselves (how a number argument is made)
+    results: list[Tensor] = field(default_factory=list)  # the outputs themselves (what kind a 0-d one is)
     read: set[str] = field(default_factory=set)  # the input and captured vars the kernel reads
     derived: list[tuple[str, str | None, Space]] = field(default_factory=list)  # (var, base var, steps) by the host
     array_dtypes: dict[str, str] = field(default_factory=dict)  # kernel arrays not of the program's dtype (masks)
@@ -378,7 +379,7 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     leaves = [t for t in order if id(t) in operands and t.op is None and not t._const]
     dt = _program_dtype(inputs, leaves, order, need)
     prog = Program(dtype=dt, inputs=[input_var[id(t)] for t in inputs], captured=[], scalar_inputs=set())
-    prog.feeds = list(inputs)
+    prog.feeds, prog.results = list(inputs), list(outputs)
     # every 0-d input is passed as a scalar, read by the outputs or not: the call checks each input against this
     prog.scalar_inputs.update(input_var[id(t)] for t in inputs if t._shape == ())
     for t in inputs:
@@ -673,6 +674,8 @@ class _Lowering:
             raise FusionError(f"fuse: op {name!r} over some axes cannot be fused; only full sums can")
         if sp:
             raise FusionError(f"fuse: op {name!r} inside an indexing cannot be fused; only final reductions can")
+        if node.children[0]._shape == () and _dtype_of(prog, kid[0]) == dt:
+            return kid  # of a 0-d value: that value (as NumPy's reduction over no axis returns it, -0.0 included)
         if kid[1] != "v":
             raise FusionError(f"fuse: op {name!r} of a value that does not vary per element; compute it directly")
         self._at_call_shape(name, node.children[0]._shape)

@@ -65,11 +65,13 @@ _SHAPE_ONLY = {
 REDUCTIONS = {"sum": "sum", "mean": "sum", "prod": "prod"}
 """The reductions a kernel ends with, by op: the accumulation each is (a mean is a sum divided by the count)."""
 
-MAX_INSTRUCTIONS = 20_000
-"""The largest program compiled into one kernel. numba compiles about 1,000 instructions a second (~0.9 ms each,
-linear up to here; see docs/performance.md), so this bounds the first call to ~20 s; a 10^5-op chain with its
-gradient (250,000 instructions) ran 18 minutes and 3.1 GB before it was stopped. Larger graphs are refused
-with the figure (run them unfused, or fuse parts of them)."""
+MAX_INSTRUCTIONS = 10_000
+"""The largest program compiled into one kernel. numba's compile time grows faster than the program past a few
+thousand instructions (on the 2-core VM, issue 18: 2,503 instructions 4-5 s, 7,503 12-14 s, 10,003 20 s; the
+parallel build, which calls the serial one, 8-9 s, 32 s and 60 s; 25,003 took 772 s serial, and a 10^5-op chain
+with its gradient, 250,003, ran 18 minutes and 3.1 GB before it was stopped). A longer program is refused when
+fusing, with these figures: run it unfused, or fuse parts of it. (Splitting it into functions called one after the
+other, values passed in a scratch block, was tried: 2-3x the time an instruction below this size.)"""
 
 Space = tuple[tuple[Any, ...], ...]
 """Host steps applied to a leaf's array, first to last: ``("index", key)``; ``("unindex", key, ref)`` (zeros
@@ -404,9 +406,9 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     if len(prog.body) > MAX_INSTRUCTIONS:
         raise FusionError(
             f"fuse: the graph lowers to {len(prog.body):,} scalar instructions, more than the {MAX_INSTRUCTIONS:,} "
-            f"one kernel is compiled from (numba compiles about 1,000 a second: ~{len(prog.body) / 1000:.0f} s for "
-            "this one, growing faster beyond); fuse parts of the graph separately, or run it unfused "
-            "(fuse(..., engine='unfused'))"
+            "one kernel is compiled from (numba's compile time grows faster than the program: 10,003 instructions "
+            "took 20 s, 60 s for the parallel kernel, and 25,003 took 13 minutes on a 2-core machine); fuse parts "
+            "of the graph separately, or run it unfused (fuse(..., engine='unfused'))"
         )
     return prog
 

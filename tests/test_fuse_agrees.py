@@ -360,6 +360,16 @@ def test_indexing_of_values_leaves_and_two_slices_of_one_input(engine: Compile) 
         engine([x], [d, x * 2.0])  # x[1:] and x: two shapes
 
 
+def test_a_uniform_gradient_takes_its_shape_from_the_input(engine: Compile) -> None:
+    """d sum(x - x) / dx is zeros everywhere: the kernel read no array, so it wrote its output at the shape () and
+    the call was refused ("output 0 (op node add) has shape (None, None) and the inputs have shape ()"); it reads x
+    for its shape (found by the fuzzer)."""
+    x = _x((None, None))
+    outs = xpgrad.grad(xpgrad.sum(x - x), [x])
+    (got,) = agree(engine([x], outs), [x], outs, np.ones((2, 3)))
+    assert got.shape == (2, 3)
+
+
 def test_an_op_broadcasting_under_an_indexing_is_refused(engine: Compile) -> None:
     x = xpgrad.placeholder(shape=(3, 4), dtype="float64", name="x")
     b = xpgrad.placeholder(shape=(4,), dtype="float64", name="b")
@@ -368,6 +378,8 @@ def test_an_op_broadcasting_under_an_indexing_is_refused(engine: Compile) -> Non
     y, z = placeholders(2)
     f = engine([y, z], [(y * z)[1:]])
     agree(f, [y, z], [(y * z)[1:]], np.arange(4.0), np.ones(4))
+    w = xpgrad.Tensor(np.arange(4.0), name="w")  # (4,) and (None,): one shape at a call that runs
+    agree(engine([y], [(y * w)[1:]]), [y], [(y * w)[1:]], np.ones(4))
     with pytest.raises(ValueError, match="an op of both is indexed"):  # (unfused broadcasts z: (4,) * (1,))
         f(np.arange(4.0), np.ones(1))
 

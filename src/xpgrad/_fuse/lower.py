@@ -394,6 +394,7 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
             low.node(node, sp)
     for k, o in enumerate(outputs):
         low.output(k, o)
+    low.shape_source(outputs)
     for k, t in enumerate(inputs):  # as the unfused graph checks its placeholders (a graph of sums has no other check)
         if t._shape and input_var[id(t)] in prog.read:
             prog.checks.setdefault(tuple(t._shape), f"input {k} ({t._label()}) as declared")
@@ -633,7 +634,7 @@ class _Lowering:
             )
         if sp:  # pushed down an indexing: each operand must be indexed as the result is
             for child in node.children:
-                if child._shape != () and not _same_pattern(child._shape, node._shape):
+                if child._shape != () and not _may_equal(child._shape, node._shape):
                     raise FusionError(
                         f"fuse: op {name!r} broadcasts an operand of shape {child._shape} to {node._shape} and is "
                         "indexed "
@@ -734,6 +735,26 @@ class _Lowering:
         )
 
     # ----------------------------------------------------------------- outputs
+    def shape_source(self, outputs: list[Tensor]) -> None:
+        """Where an output is written at the call's shape but the kernel reads no array (a gradient that is the
+        same everywhere: ``ones - ones``), the kernel reads the leaves of one or more dimensions it is computed from
+        (or takes its shape from): their shape is the call's."""
+        prog = self.prog
+        elems = [o for o, (_, how) in zip(outputs, prog.outputs, strict=True) if how == "elem"]
+        if not elems or any(v not in prog.scalar_inputs for v in prog.read | {d for d, _, _ in prog.derived}):
+            return
+        stack, seen = list(elems), {id(o) for o in elems}
+        while stack:
+            node = stack.pop()
+            if node.op is None and not node._const and _leaf_shape(node) not in ((), None):
+                v = self.base(node)
+                prog.read.add(v)
+                self.static[v] = _leaf_shape(node)
+            for c in node.children:
+                if id(c) not in seen:
+                    seen.add(id(c))
+                    stack.append(c)
+
     def output(self, k: int, o: Tensor) -> None:
         prog = self.prog
         if o.op is None and not o._const:  # an input or captured leaf: returned as it is
@@ -768,10 +789,16 @@ class _Lowering:
                 prog.checks.setdefault(tuple(o._shape), f"output {k} ({o._label()})")
 
 
-def _same_pattern(a: Any, b: Any) -> bool:
-    """Static shapes that are the same array shape wherever both are read at one call: equal, free sizes included
-    (the call checks that the arrays a pushed-down indexing reads have one shape)."""
-    return a is not None and b is not None and tuple(a) == tuple(b)
+def _may_equal(a: Any, b: Any) -> bool:
+    """Static shapes that may be one shape at a call: of one rank, each pair of sizes equal or one of them free.
+    (An operand of such a shape is indexed as the result is: the call checks that the arrays a pushed-down indexing
+    reads have one shape, `derive`, and a size-1 operand indexed to the result's size is the broadcast value.)"""
+    return (
+        a is not None
+        and b is not None
+        and len(a) == len(b)
+        and all(p is None or q is None or p == q for p, q in zip(a, b, strict=True))
+    )
 
 
 def _literal(prog: Program, value: Any, dt: str) -> str:

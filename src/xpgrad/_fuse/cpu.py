@@ -135,6 +135,11 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     return _runner(prog, kernel, dtype, sums, out_dtypes, src)
 
 
+def _host_array(leaf: Any, value: Any) -> Any:
+    """A captured leaf's value as the kernel reads it (`_flat`), from any backend."""
+    return _flat(leaf._bk.to_numpy(value))
+
+
 def _flat(a: Any) -> Any:
     """An array as the kernel reads it: flat and C-contiguous, or a 0-d one as its scalar."""
     return np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()]
@@ -151,8 +156,8 @@ memory-bound kernel at 10^6 then took 8 ms on two threads against 1.8 on one): p
 
 
 class _Kernel:
-    """One generated kernel, built (lazily) by numba: ``body``, the serial pass small arrays run, which
-    ``kernel``, the parallel pass, calls for each chunk (so the program is compiled once for both)."""
+    """One generated kernel, built (lazily) by numba: ``body``, the serial pass small arrays run (called by the
+    runner), which ``kernel``, the parallel pass, calls for each chunk (so the program is compiled once for both)."""
 
     def __init__(self, src: str) -> None:
         self.src = src
@@ -160,18 +165,16 @@ class _Kernel:
         self.parallel: Any = None
 
     def __call__(self, *args: Any) -> None:
-        n = args[-1]
-        if n < SERIAL_BELOW:  # one chunk: elements 0 to n
-            (self.body or self._body())(*args[:-2], 0, 0, n, n)
-        else:
-            if self.parallel is None:
-                import numba
+        """The parallel pass: ``kernel(arrays.., outputs.., partial, nchunks, n)``."""
+        if self.parallel is None:
+            import numba
 
-                self._body()
-                self.parallel = numba.njit(parallel=True, error_model="numpy", nogil=True)(self.scope["kernel"])
-            self.parallel(*args)
+            self.compile()
+            self.parallel = numba.njit(parallel=True, error_model="numpy", nogil=True)(self.scope["kernel"])
+        self.parallel(*args)
 
-    def _body(self) -> Any:
+    def compile(self) -> Any:
+        """``body``, the serial pass (numba compiles it at its first call)."""
         if self.body is None:
             import numba
 
@@ -219,25 +222,43 @@ def _runner(
     captured_pos = {v: j for j, (v, _) in enumerate(prog.captured)}
     where = [("c", captured_pos[v]) if v[0] == "c" else w for v, w in zip(prog.arrays, where, strict=True)]
     host = bool(prog.derived) or any(how in ("pass", "host") for _, how in prog.outputs)
+    direct = prog.arrays == prog.inputs  # the kernel reads the call's arrays, in order, and nothing else
     prods = [prog.reduction(v) == "prod" for v in sums] if any(prog.reduction(v) == "prod" for v in sums) else []
+    n_in = len(prog.inputs)
+    slot = {v: j for j, v in enumerate(sums)} | {k: j for j, k in enumerate(unis)}  # (keys: vars, and ints)
+    no_shapes: list[tuple[int, ...]] = []
 
     def run(*arrays: Any) -> list[Any]:
-        arrays = arguments(prog, arrays)
-        shapes, captured = captured_values(prog, cache, lambda leaf, v: _flat(leaf._bk.to_numpy(v)))
+        if len(arrays) != n_in:
+            arguments(prog, arrays)  # (refuses the count)
+        for a in arrays:
+            if not hasattr(a, "dtype"):
+                arrays = arguments(prog, arrays)  # numbers and lists, made arrays
+                break
+        shapes, captured = captured_values(prog, cache, _host_array) if prog.captured else (no_shapes, no_shapes)
         # the captured leaves as they are (host arrays, returned and indexed), where needed
         values = [leaf._bk.to_numpy(v) for (_, leaf), v in zip(prog.captured, cache[0], strict=True)] if host else []
-        derived = derive(prog, arrays, values, np)
+        derived = derive(prog, arrays, values, np) if prog.derived else no_shapes
         shape = call_shape(prog, arrays, dtype, shapes, derived)
-        flat = [_flat(arrays[j] if s == "a" else captured[j] if s == "c" else derived[j]) for s, j in where]
+        if direct:
+            flat = [_flat(a) for a in arrays]
+        else:
+            flat = [_flat(arrays[j] if s == "a" else captured[j] if s == "c" else derived[j]) for s, j in where]
         n = math.prod(shape)
         with lock:  # (once this call's ``outs`` holds an array, `lends` sees it taken)
             outs = {k: _buffer(held, k, shape, out_dtypes[k]) for k in elems}
             held.clear()
             held.update(outs)
-        uniform = [np.empty(1, out_dtypes[k]) for k in unis]
-        nchunks = max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads())) if n >= SERIAL_BELOW else 1
-        partial = np.zeros((nchunks, max(1, len(sums))))
-        kernel(*flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial, nchunks, n)
+        uniform = [np.empty(1, out_dtypes[k]) for k in unis] if unis else no_shapes
+        if n < SERIAL_BELOW:  # one chunk, elements 0 to n, on this thread
+            partial = np.zeros((1, max(1, len(sums))))
+            (kernel.body or kernel.compile())(
+                *flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial, 0, 0, n, n
+            )
+        else:
+            nchunks = max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads()))
+            partial = np.zeros((nchunks, max(1, len(sums))))
+            kernel(*flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial, nchunks, n)
         totals = partial.sum(axis=0) if not prods else np.where(prods, partial.prod(axis=0), partial.sum(axis=0))
         result: list[Any] = []
         for k, (v, how) in enumerate(prog.outputs):
@@ -245,18 +266,22 @@ def _runner(
                 r = outs[k]
                 if k in prog.out_shapes:  # one element, in its own shape
                     r = r.reshape(prog.out_shapes[k])
-                result.append(r[()] if k in scalars else r)
+                    r = r[()] if k in scalars else r
+                result.append(r)
             elif how == "uniform":
-                u = uniform[unis.index(k)]
+                u = uniform[slot[k]]
                 result.append(u[0] if k in scalars else u.reshape(()))
             elif how == "pass":  # an input or captured leaf, as the unfused graph returns it
                 result.append(passed(prog, v, arrays, values))
             elif how == "host":
                 result.append(host_output(prog, k, arrays, values, np))
             else:  # a sum, mean or product: a NumPy scalar (an array of the target's shape after a fit to it)
-                t = totals[sums.index(v)] / (n if how == "mean" else 1)
-                r = np.asarray(t, dtype=out_dtypes[k])
-                result.append(r.reshape(prog.sum_shapes[k]) if k in prog.sum_shapes else r[()] if k in scalars else r)
+                t = totals[slot[v]] / (n if how == "mean" else 1)
+                if k in scalars and k not in prog.sum_shapes:
+                    result.append(out_dtypes[k].type(t))
+                else:
+                    r = np.asarray(t, dtype=out_dtypes[k])
+                    result.append(r.reshape(prog.sum_shapes[k]) if k in prog.sum_shapes else r)
         return result
 
     run.source = src  # type: ignore[attr-defined]

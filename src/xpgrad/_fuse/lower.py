@@ -173,8 +173,9 @@ def call_shape(
     """
     shape: tuple[int, ...] | None = None
     first = ""
+    read = prog.read
     for k, (v, a) in enumerate(zip(prog.inputs, arrays, strict=True)):
-        if v not in prog.read:  # (unused, only returned, or read through the host's arrays): as declared
+        if v not in read:  # (unused, only returned, or read through the host's arrays): as declared
             try:
                 prog.feeds[k]._check_feed(a)
             except (TypeError, ValueError) as e:
@@ -201,13 +202,13 @@ def call_shape(
         shape = next((c for (v, _), c in zip(prog.captured, captured, strict=True) if c and v in prog.read), None)
         if shape is None:
             shape = next((tuple(d.shape) for d in derived if d.ndim), ())
-    for (v, _), c in zip(prog.captured, captured, strict=True):
+    for (v, _), c in zip(prog.captured, captured, strict=True) if captured else ():
         if c and c != shape and v in prog.read:
             raise ValueError(
                 f"fused function: the graph holds an array of shape {c} and the inputs have "
                 f"shape {shape}; a fused kernel does not broadcast (broadcast the array when building the graph)"
             )
-    for (v, _, _), d in zip(prog.derived, derived, strict=True):
+    for (v, _, _), d in zip(prog.derived, derived, strict=True) if derived else ():
         if v not in prog.array_dtypes and d.dtype != dtype:
             raise TypeError(f"fused function: {prog.labels[v]} has dtype {d.dtype}; it was compiled for {dtype}")
         if (d.ndim == 0) != (v in prog.scalar_inputs) or (d.ndim and tuple(d.shape) != shape):

@@ -155,5 +155,5 @@ def refuses_bad_calls(f: Callable[..., Any], xp: Any) -> None:
         f(xp.zeros(3))
     with pytest.raises(ValueError, match=r"input 1 has shape \(\); it was fused as an array"):
         f(xp.zeros(3), 2.0)  # a number is made an array as feeding makes it: 0-d, not this input's shape
-    with pytest.raises(TypeError, match="input 0: placeholder 'x0': cannot make a numpy array from str"):
+    with pytest.raises(TypeError, match=r"input 0: placeholder .x0.: cannot make a \w+ array from str"):
         f("abc", xp.zeros(2))

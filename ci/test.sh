@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install xpgrad with its test extra into the current Python and run the whole suite on every
 # backend usable here: numpy, array_api_strict (default device and device1), and cupy when a CUDA
-# device is usable (otherwise skipped, with the reason in the report header and summary).
+# device is usable (otherwise skipped, with the reason in the report header and summary). The suite also
+# runs mypy (tests/test_typing.py; the test extra installs it) and checks the generated public surface is
+# current (tests/test_api_surface.py; `python tools/gen_api.py` regenerates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --upgrade pip

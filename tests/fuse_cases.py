@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import xpgrad
 from xpgrad import _fuse
-from xpgrad._fuse import cexpr
 
 SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e300, -1e300, 1e-310, np.inf, -np.inf, np.nan]
 
@@ -47,16 +47,19 @@ def with_grads(out: Any, ps: list[Any]) -> list[Any]:
     return [out, *xpgrad.grad(out, ps)]
 
 
-def op_graph(name: str, backend: str | None = None) -> tuple[list[Any], list[Any]]:
-    """Placeholders and outputs exercising op ``name``: its result, a sum of it, and its gradients."""
+def op_graph(name: str, backend: str | None = None, dtype: str = "float64") -> tuple[list[Any], list[Any]]:
+    """Placeholders and outputs exercising op ``name``: its result, a sum of it, and its gradients. An op of bool
+    operands (logical, bitwise) gets comparisons of the placeholders; a bool result selects between them."""
     op = xpgrad.OPS[name]
-    ps = placeholders(op.arity, backend=backend)
-    args = list(ps)
+    ps = placeholders(op.arity, dtype, backend)
+    args: list[Any] = list(ps)
     if name == "where":
         args[0] = ps[0] > 0.25
-    r = xpgrad.OPS[name] and _apply(name, args)
-    if op.result == "bool":
-        r = xpgrad.where(r, ps[0], ps[1])
+    elif op.domain in ("bool", "integer_or_bool"):
+        args = [p > 0.25 for p in ps]
+    r = apply_op(name, args)
+    if op.result == "bool" or op.domain in ("bool", "integer_or_bool"):
+        r = xpgrad.where(r, ps[0], ps[1] if len(ps) > 1 else 2 * ps[0])
     outs = [r, xpgrad.sum(r)]
     try:
         outs += xpgrad.grad(xpgrad.sum(r), ps)
@@ -65,13 +68,55 @@ def op_graph(name: str, backend: str | None = None) -> tuple[list[Any], list[Any
     return ps, outs
 
 
-def _apply(name: str, args: list[Any]) -> Any:
+def apply_op(name: str, args: list[Any]) -> Any:
     from xpgrad._build import apply
 
     return apply(xpgrad.OPS[name], *args)
 
 
-FUSIBLE_OPS = sorted(n for n in cexpr.PY if n in xpgrad.OPS)
+ELEMENTWISE = sorted(n for n, op in xpgrad.OPS.items() if op.elementwise)
+"""The checklist of the fused engines: every elementwise op of the table."""
+FUSIBLE_OPS = [n for n in ELEMENTWISE if xpgrad.OPS[n].domain != "integer"]
+"""The elementwise ops a fused program can hold: its values are of its floating dtype or bool, so an op of
+integers only never reaches a kernel (`fuse` refuses the integer inputs)."""
+
+BATCH = 8
+"""Ops whose graphs `ops_together` compiles into one kernel: a compile an op cost the table's walks (65 ops, two
+dtypes, two engines) about a minute of CPU; eight ops a kernel compile in about a third of the time."""
+
+
+def batch_of(name: str) -> tuple[str, ...]:
+    """The ops of `FUSIBLE_OPS` compiled with ``name`` (its batch of `BATCH`)."""
+    k = FUSIBLE_OPS.index(name) // BATCH * BATCH
+    return tuple(FUSIBLE_OPS[k : k + BATCH])
+
+
+@dataclass
+class Together:
+    """`ops_together`'s result: each op's fused and unfused outputs, the fused function and its graph."""
+
+    outputs: dict[str, tuple[list[Any], list[Any]]]
+    fused: Callable[..., list[Any]]
+    inputs: list[Any]
+    graph: list[Any]
+
+
+def ops_together(names: tuple[str, ...], dtype: str, compile: Callable[..., Any], n: int = 5000) -> Together:
+    """Each op's `op_graph` on its own placeholders and `inputs` (the data it gets alone), all compiled by
+    ``compile(inputs, outputs)`` into one kernel and called once, beside the unfused graph's results."""
+    graphs = [op_graph(name, dtype=dtype) for name in names]
+    ps = [p for g, _ in graphs for p in g]
+    outs = [o for _, g in graphs for o in g]
+    data = [a for g, _ in graphs for a in inputs(n, len(g), dtype)]
+    f = compile(ps, outs)
+    with np.errstate(invalid="ignore"):  # NumPy (standing in for CuPy) warns at inf - inf in the final sums
+        fused = [np.asarray(v) for v in f(*data)]
+    plain = unfused(ps, outs)(*data)
+    result, k = {}, 0
+    for name, (_, g) in zip(names, graphs, strict=True):
+        result[name] = (fused[k : k + len(g)], plain[k : k + len(g)])
+        k += len(g)
+    return Together(result, f, ps, outs)
 
 
 def unfused(ps: list[Any], outs: list[Any]) -> Callable[..., list[Any]]:

@@ -123,6 +123,44 @@ def test_indexing_errors(tb) -> None:
         t[tb.arr([0, 1], "int64")]
 
 
+def test_integers_of_any_kind_index_and_name_axes(tb) -> None:
+    # np.int64(1) and a 0-d integer array are integers to NumPy and the standard (``__index__``): t[np.int64(1)]
+    # and max(t, axis=np.int64(0)) were refused; they are Python ints in the graph, so they merge with them
+    x = tb.arr(X)
+    t = xpgrad.Tensor(x)
+    for key, same in (
+        (np.int64(1), 1),
+        ((np.int32(0), np.uint8(2)), (0, 2)),
+        ((slice(np.int64(1), None), np.int16(-1)), (slice(1, None), -1)),
+        (np.array(1), 1),
+        (xpgrad.Tensor(tb.arr(2, "int64")), 2),
+    ):
+        got = t[key]
+        assert got is t[same] and got.params == t[same].params
+        full = (*(same if isinstance(same, tuple) else (same,)), ...)  # (array-api-strict wants the ...)
+        np.testing.assert_array_equal(tb.np(got), tb.np(x[full]))
+        xpgrad.check_grads(lambda t, key=key: xpgrad.sin(t[key]), x, order=1)
+    for f in (xpgrad.max, xpgrad.min, xpgrad.sum, xpgrad.prod, xpgrad.mean, xpgrad.var, xpgrad.std):
+        for axis, same in (
+            (np.int64(0), 0),
+            (np.int8(-1), -1),
+            ((np.int64(0), np.int32(1)), (0, 1)),
+            ([np.int16(1)], (1,)),
+        ):
+            got = f(t, axis=axis)
+            assert got is f(t, axis=same), f.__name__
+            assert all(type(a) is int for a in ((got.params["axis"],) if type(same) is int else got.params["axis"]))
+    assert t.sum(np.int64(1)) is t.sum(1) and t.max(axis=np.int64(0)) is t.max(axis=0)
+    np.testing.assert_array_equal(tb.np(xpgrad.max(t, axis=np.int64(0))), tb.np(tb.xp.max(x, axis=0)))
+    # what is no integer is still refused, naming the op: bools (also NumPy's), floats, masks, float Tensors
+    for key in (True, np.True_, 1.0, np.array([1]), xpgrad.Tensor(tb.arr(1.0))):
+        with pytest.raises(TypeError, match="index: only basic indexing"):
+            t[key]
+    for axis in (True, np.True_, 1.0, xpgrad.Tensor(tb.arr(1.0)), (np.int64(0), 1.5)):
+        with pytest.raises(TypeError, match="max: axis must be an int"):
+            xpgrad.max(t, axis=axis)
+
+
 def test_creation(tb) -> None:
     kw = {"backend": tb.bk, "device": tb.device}
     for made, want in (

@@ -424,3 +424,19 @@ def test_inputs_of_a_graph_of_sums_are_checked_against_their_declared_shapes(eng
     for call, data in ((f, np.ones(5)), (f, np.ones((1, 3))), (g, np.ones((2, 3)))):
         with pytest.raises(ValueError, match=r"input 0 \(placeholder\) as declared"):
             call(data)
+
+
+def test_the_readme_softplus_fuses(engine: Compile) -> None:
+    """The README's softplus, written against the array API, with its gradient: ``log1p`` was refused ("op
+    'log1p' has no fused form"), as every elementwise op outside a hand-kept list of 25 was."""
+    import array_api_compat
+
+    def softplus(x: Any) -> Any:
+        xp = array_api_compat.array_namespace(x)
+        return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+    x = _x()
+    out = xpgrad.sum(softplus(x))
+    data = np.concatenate([np.linspace(-40.0, 40.0, 101), [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    got = _agree(engine, [x], [out, *xpgrad.grad(out, [x])], data)
+    np.testing.assert_allclose(got[1][:101], 1 / (1 + np.exp(-data[:101])), rtol=1e-15)

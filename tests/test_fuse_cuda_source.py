@@ -9,6 +9,7 @@ On a GPU the same kernels run under CuPy in `test_fuse_gpu.py`.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import shutil
@@ -21,7 +22,19 @@ import pytest
 
 import fake_cupy
 import xpgrad
-from fuse_cases import B1, FUSIBLE_OPS, agree, inputs, op_graph, placeholders, with_grads
+from fuse_cases import (
+    B1,
+    FUSIBLE_OPS,
+    Together,
+    agree,
+    batch_of,
+    inputs,
+    op_graph,
+    ops_together,
+    placeholders,
+    same,
+    with_grads,
+)
 from xpgrad._fuse.cuda import BLOCK, compile_cuda, grid, kernel_body, raw_source
 from xpgrad._fuse.lower import lower
 
@@ -88,11 +101,17 @@ def test_b1_kernel_equals_unfused_on_the_host(cp: Any, expr: str, n: int, dtype:
     assert fused["blocks"] == grid(n, fake_cupy.SMS) and sums["blocks"] == 1
 
 
+@functools.cache
+def _on_host_together(names: tuple[str, ...], dtype: str) -> Together:
+    return ops_together(names, dtype, lambda ins, outs: compile_cuda(lower(ins, outs)))
+
+
 @host
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", FUSIBLE_OPS)
-def test_every_op_kernel_equals_unfused_on_the_host(cp: Any, name: str) -> None:
-    ps, outs = op_graph(name)
-    _on_host(ps, outs, inputs(3000, len(ps)))
+def test_every_op_kernel_equals_unfused_on_the_host(cp: Any, name: str, dtype: str) -> None:
+    fused, plain = _on_host_together(batch_of(name), dtype).outputs[name]
+    same(fused, plain, dtype, 5000)
 
 
 def _specials(dtype: str) -> tuple[list[Any], list[Any]]:
@@ -104,7 +123,8 @@ def _specials(dtype: str) -> tuple[list[Any], list[Any]]:
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed: the CUDA sources are compiled on the GPU run only")
 def test_every_kernel_compiles_for_the_gpu(tmp_path: Path) -> None:
     ps = placeholders(2)
-    graphs = [(ps, with_grads(B1[e](*ps), ps)) for e in sorted(B1)] + [op_graph(name) for name in FUSIBLE_OPS]
+    graphs = [(ps, with_grads(B1[e](*ps), ps)) for e in sorted(B1)]
+    graphs += [op_graph(name, dtype=dt) for name in FUSIBLE_OPS for dt in ("float64", "float32")]
     graphs += [_specials(dt) for dt in ("float64", "float32")]
     kernels = [raw_source(lower(list(i), list(o))) for i, o in graphs]
     assert "INFINITY" in kernels[-1] and "NAN" in kernels[-1]

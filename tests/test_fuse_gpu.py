@@ -88,10 +88,11 @@ def test_several_finite_sums_and_means_on_the_gpu(gpu_cp: Any, dtype: str, n: in
     assert [float(got[k]) for k in (0, 3)] == [0.0, 0.0] and np.isnan(got[1]) and np.isnan(got[4])
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", FUSIBLE_OPS)
-def test_every_fusible_op_equals_unfused_on_the_gpu(gpu_cp: Any, name: str) -> None:
-    ps, outs = op_graph(name, backend="cupy")
-    _check(gpu_cp, ps, outs, inputs(5000, len(ps)), "float64")
+def test_every_fusible_op_equals_unfused_on_the_gpu(gpu_cp: Any, name: str, dtype: str) -> None:
+    ps, outs = op_graph(name, backend="cupy", dtype=dtype)
+    _check(gpu_cp, ps, outs, inputs(5000, len(ps), dtype), dtype)
 
 
 def test_mean_a_constant_gradient_and_a_captured_leaf_on_the_gpu(gpu_cp: Any) -> None:

@@ -55,6 +55,33 @@ def test_unfed_placeholder_value_names_it(tb) -> None:
     assert y.value is None
 
 
+def test_forward_with_an_unfed_placeholder_raises_naming_them(tb) -> None:
+    # forward() returned the node with value None silently (only reading raised); building stays the feature
+    p = xpgrad.placeholder(backend=tb.name, device=tb.device, name="p")
+    q = xpgrad.Tensor(None, backend=tb.name, name="q")  # Tensor(None): a placeholder of unknown shape and dtype
+    assert q.is_placeholder and q.shape is None and q.dtype is None and q.value is None
+    y = q + 1  # graphs are built before values exist
+    assert y.op.name == "add" and y.value is None and y.shape is None
+    out = xpgrad.sum(p * 2.0 + y)
+    with pytest.raises(xpgrad.PlaceholderError, match=r"^forward: op node sum depends on unfed placeholder 'p', "):
+        out.forward()
+    q.value = tb.arr([1.0, 2.0])
+    x = tb.t([3.0, 4.0], name="x")
+    kept = x * 3.0  # a current value: nothing is recomputed before the error
+    w = kept + p
+    with pytest.raises(xpgrad.PlaceholderError, match=r"depends on unfed placeholder 'p'; set p\.value"):
+        w.forward()
+    assert tb.np(kept).tolist() == [9.0, 12.0]
+    p.value = tb.arr([0.5, 1.0])
+    assert out.forward() is out and float(out) == 8.0  # 2 * (0.5 + 1.0) + (1 + 1) + (2 + 1)
+    x.value = None  # a leaf set to None is unfed too, named as a leaf
+    with pytest.raises(xpgrad.PlaceholderError, match="depends on unfed leaf 'x'"):
+        w.forward()
+    many = [xpgrad.placeholder(backend=tb.name, name=f"p{i}") for i in range(7)]
+    with pytest.raises(xpgrad.PlaceholderError, match=r"unfed placeholder 'p0', .*'p4' and 2 more"):
+        sum(many[1:], many[0]).forward()
+
+
 def test_grad_wrt_intermediate_and_unrelated(tb) -> None:
     x, y = tb.t([1.0, 2.0]), tb.t([3.0, 4.0])
     z1 = x * y

@@ -28,7 +28,7 @@ def test_large_gradients_are_right_and_intermediates_freed() -> None:
     internal = [n for n in toposort([gx, gy]) if n.op is not None and id(n) not in forward_graph]
     freed = [n for n in internal if n._value is None]
     assert freed and all(n is not gx and n is not gy for n in freed)
-    with _remat.disabled():  # the same graph, every value kept: what each freed node's value must read
+    with xpgrad.options(release=False):  # the same graph, every value kept: what each freed node's value must read
         xs, ys = xpgrad.Tensor(a), xpgrad.Tensor(b)
         o = xpgrad.sum(xpgrad.sin(xs) * ys + xpgrad.exp(xs * ys) / (1 + ys * ys))
         kept = [n for n in toposort(xpgrad.grad(o, [xs, ys])) if n.op is not None]
@@ -94,11 +94,11 @@ def test_a_large_gradient_never_merges_with_a_value_gone_stale() -> None:
 
 
 def test_releasing_off_keeps_every_value_of_a_large_gradient() -> None:
-    # Found by review: `_remat.disabled()` still built large gradients deferred, freeing their intermediates
+    # Found by review: `xpgrad.options(release=False)` still built large gradients deferred, freeing their intermediates
     # and writing results into their buffers, where the README says it keeps everything (the reference the
     # released and lent values are compared with).
     a, b = _data()
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         x, y = xpgrad.Tensor(a), xpgrad.Tensor(b)
         out = xpgrad.sum(xpgrad.sin(x) * y + xpgrad.exp(x * y) / (1 + y * y))
         nodes = [n for n in toposort(xpgrad.grad(out, [x, y])) if n.op is not None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -213,6 +214,21 @@ def test_main_writes_the_seed_pictures_or_says_how(tmp_path, capsys) -> None:
     forward = ET.tostring(ET.parse(tmp_path / "forward_z2.svg").getroot(), encoding="unicode")
     assert "= 40" in forward and "grad 1" not in forward
     assert "grad 1" in ET.tostring(ET.parse(tmp_path / "gradient_z2_dy.svg").getroot(), encoding="unicode")
+
+
+def test_main_without_graphviz_leaves_no_directory_and_prints_tensors(tmp_path, capsys, monkeypatch) -> None:
+    # it made an empty ./xpgrad-seed-graphs before finding Graphviz missing, and printed df/db as a Python list
+    from xpgrad.__main__ import main
+
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # (import graphviz raises ImportError)
+    out = tmp_path / "pictures"
+    main(["--pictures", str(out)])
+    text = capsys.readouterr().out
+    assert "(no pictures: render: the graphviz Python package is not installed" in text
+    assert not out.exists()
+    lines = {line.split()[0]: line for line in text.splitlines() if line.startswith(("f ", "df/", "d2f/"))}
+    assert sorted(lines) == ["d2f/da2", "df/da", "df/db", "f"]
+    assert all(line.split(maxsplit=1)[1].startswith("T:") for line in lines.values()), lines
 
 
 def test_dot_and_expr_on_every_backend(tb) -> None:

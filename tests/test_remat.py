@@ -57,7 +57,7 @@ def test_what_each_rule_reads_is_derived_from_the_table(tb: Any) -> None:
 
 def test_released_values_are_recomputed_bit_for_bit(tb: Any) -> None:
     on = _b1(tb, grad=False)
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         off = _b1(tb, grad=False)
     assert all(off[k]._remat != RELEASED for k in off)
     for k in ("xy", "yy", "m", "r"):  # no rule reads them: released, and told apart from "unfed"
@@ -67,7 +67,7 @@ def test_released_values_are_recomputed_bit_for_bit(tb: Any) -> None:
     for k in ("e", "q"):  # their own rules read their outputs
         assert on[k]._value is not None, k
     _add_grads(on)
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         _add_grads(off)
     for k in ("xy", "yy", "m", "r", "s", "e", "d", "q", "out", "gx", "gy"):
         assert np.array_equal(_bits(tb, on[k].value), _bits(tb, off[k].value)), k
@@ -78,7 +78,7 @@ def test_released_values_are_recomputed_bit_for_bit(tb: Any) -> None:
 
 def test_a_released_value_used_again_is_recomputed_then_released_again(tb: Any) -> None:
     on = _b1(tb)
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         off = _b1(tb)
     z_on, z_off = on["xy"] + 1.0, off["xy"] + 1.0  # the fast path meets a released operand
     w_on, w_off = xpgrad.sin(on["yy"]), xpgrad.sin(off["yy"])  # sin's rule reads it: kept from now on
@@ -91,14 +91,14 @@ def test_a_released_value_used_again_is_recomputed_then_released_again(tb: Any) 
     again = on["x"] * on["y"]  # merged with the released node (CSE): it is the caller's again, and kept
     assert again is on["xy"] and again._value is not None
     (g,) = xpgrad.grad(xpgrad.sum(z_on * on["m"]), [on["x"]])
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         (h,) = xpgrad.grad(xpgrad.sum(z_off * off["m"]), [off["x"]])
     assert np.array_equal(_bits(tb, g.value), _bits(tb, h.value))
 
 
 def test_forward_after_feeding_recomputes_and_releases_again(tb: Any) -> None:
     on = _b1(tb)
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         off = _b1(tb)
     rng = np.random.default_rng(1)
     new = rng.uniform(-1, 1, LARGE)
@@ -160,7 +160,7 @@ def test_release_lowers_peak_memory() -> None:
             if on:
                 d = _b1(NP, 4 * LARGE)
             else:
-                with _remat.disabled():
+                with xpgrad.options(release=False):
                     d = _b1(NP, 4 * LARGE)
             assert d["gx"].value is not None and d["gy"].value is not None
             return tracemalloc.get_traced_memory()[1]
@@ -184,7 +184,7 @@ def test_every_op_traces_to_a_read_set_of_its_arity() -> None:
 
 def test_a_large_gradient_releases_the_forward_values_it_read_last(tb: Any) -> None:
     on = _b1(tb)
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         off = _b1(tb)
     for k in ("d", "q"):  # read by the gradient, then released: recomputed when needed
         assert on[k]._value is None and on[k]._remat == RELEASED, k
@@ -203,10 +203,10 @@ def test_a_large_gradient_releases_the_forward_values_it_read_last(tb: Any) -> N
 
 def test_second_derivatives_through_released_values(tb: Any) -> None:
     on = _b1(tb)
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         off = _b1(tb)
     (hx,) = xpgrad.grad(xpgrad.sum(on["gx"] * on["gy"]), [on["x"]])
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         (kx,) = xpgrad.grad(xpgrad.sum(off["gx"] * off["gy"]), [off["x"]])
     assert np.array_equal(_bits(tb, hx.value), _bits(tb, kx.value))
 
@@ -260,7 +260,7 @@ def test_an_eager_op_writes_into_the_operand_it_releases() -> None:
         tracemalloc.stop()
     assert peak < 1.5 * n * 8, peak / (n * 8)
     assert xy._remat == RELEASED and np.array_equal(t.value, a * b + a) and np.array_equal(xy.value, a * b)
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         u = x * y + x
     assert np.array_equal(_bits(_NP, t.value), _bits(_NP, u.value))
 
@@ -291,7 +291,7 @@ def test_like_functions_of_a_released_node_do_not_recompute_it(tb: Any) -> None:
 
 @pytest.mark.parametrize("case", ["scaled seeds", "atan2"])
 def test_returned_gradients_keep_their_values_through_a_second_derivative(case: str) -> None:
-    # Found by fuzzing released values against `disabled()`: a returned gradient was released (by the
+    # Found by fuzzing released values against `options(release=False)`: a returned gradient was released (by the
     # eager `2 * gy` a rewrite made of `gx * gy`, or after a second sweep's last read) although its
     # operands were gradient intermediates `_lazy` had freed, so reading it gave None.
     import contextlib
@@ -306,7 +306,7 @@ def test_returned_gradients_keep_their_values_through_a_second_derivative(case: 
 
     got = {}
     for mode in ("on", "off"):
-        with _remat.disabled() if mode == "off" else contextlib.nullcontext():
+        with xpgrad.options(release=False) if mode == "off" else contextlib.nullcontext():
             x, y = xpgrad.Tensor(a.copy()), xpgrad.Tensor(b.copy())
             gx, gy = xpgrad.grad(xpgrad.sum(f(x, y)), [x, y])
             (hx,) = xpgrad.grad(xpgrad.sum(gx * gy), [x])
@@ -337,7 +337,7 @@ def test_an_error_of_a_large_eager_op_names_it_also_with_releasing_off() -> None
     y = xpgrad.Tensor(-np.ones(LARGE)) * 1.0
     for off in (False, True):  # (the second time the decision comes from the memo: the fast path)
         for _ in range(2):
-            with _remat.disabled() if off else contextlib.nullcontext(), np.errstate(invalid="raise"):
+            with xpgrad.options(release=False) if off else contextlib.nullcontext(), np.errstate(invalid="raise"):
                 with pytest.raises(FloatingPointError) as e:
                     xpgrad.sqrt(y)
             told = [str(e.value), *getattr(e.value, "__notes__", [])]  # (a note from 3.11, the message before)
@@ -385,6 +385,6 @@ def test_a_value_laid_out_unlike_its_stand_in_is_kept(tb: Any, refeed: bool) -> 
     # a sum of a product with it then added in another order (-310.93292552650706 against -310.9329255265072).
     a = np.random.default_rng(0).uniform(-1, 1, (256, LARGE // 256)).T
     total, columns = _fortran_sums(tb, a, refeed)
-    with _remat.disabled():
+    with xpgrad.options(release=False):
         want_total, want_columns = _fortran_sums(tb, a, refeed)
     assert total == want_total and np.array_equal(columns, want_columns)

@@ -1,4 +1,4 @@
-"""Released values (`xpgrad._remat`) change no bit: random compositions on large arrays, against `disabled()`.
+"""Released values (`xpgrad._remat`) change no bit: random compositions on large arrays, against release off.
 
 The same programs as `test_compositions` on arrays of `_remat.LARGE` elements (where values are released,
 recomputed and buffers reused): values, first and second derivatives, then re-feeding a leaf and `forward()`,
@@ -16,12 +16,11 @@ from hypothesis import strategies as st
 
 import xpgrad as xg
 from test_compositions import run, steps
-from xpgrad import _remat
 from xpgrad._remat import LARGE
 
 
 def _outputs(program: list, a: np.ndarray, b: np.ndarray, release: bool) -> list[np.ndarray]:
-    with contextlib.nullcontext() if release else _remat.disabled():
+    with contextlib.nullcontext() if release else xg.options(release=False):
         x, y = xg.Tensor(a.copy()), xg.Tensor(b.copy())
         out = xg.sum(run(program, x, y))
         gx, gy = xg.grad(out, [x, y])

@@ -319,17 +319,17 @@ def test_a_deferred_node_belongs_to_its_thread_before_another_can_find_it(monkey
         if into is not None and node not in into.members:
             early.append(node.op.name)
 
-    young_append, remember = _build._young_append, _cse.remember
+    weak, remember = _build._weakref, _cse.remember
 
-    def recorded_fast(w: Any) -> None:  # `_fast`'s inlined record
-        check(w())
-        young_append(w)
+    def recorded_fast(node: Any) -> Any:  # `_fast`'s inlined record (the weak reference it records)
+        check(node)
+        return weak(node)
 
     def recorded(node: Any) -> None:  # `_apply`'s
         check(node)
         remember(node)
 
-    monkeypatch.setattr(_build, "_young_append", recorded_fast)
+    monkeypatch.setattr(_build, "_weakref", recorded_fast)
     monkeypatch.setattr(_cse, "remember", recorded)
     x = xpgrad.Tensor(_large())
     y = xpgrad.sin(x) * x

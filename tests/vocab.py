@@ -1,8 +1,11 @@
-"""THE test table of the elementwise vocabulary: one line per function of the array API standard.
+"""THE test table of the elementwise vocabulary: one line per elementwise function, those of the array API
+standard and any beyond it.
 
 Each entry says how to sample its inputs, which dtypes the backends accept for it, the derivative
 order checked (0: not differentiable, its rule is zero by definition), and, for the documentation,
-its derivative and its edge convention. tests/test_vocabulary.py and docs/gen_ops_table.py read it.
+its derivative and its edge convention. tests/test_vocabulary.py and docs/gen_ops_table.py read it, and
+tests/test_vocabulary.py checks that every public elementwise op of the op table (`xpgrad.OPS`) has its
+line here: adding an op is one entry in the op table and one line here.
 """
 
 from __future__ import annotations
@@ -34,13 +37,19 @@ class Entry:
     derivative: str
     edge: str = ""
     call: Callable[..., Any] | None = None  # how to call it: call(namespace, *inputs); default ns.<name>
+    # a function beyond the standard, which the backends' namespaces lack: the name of NumPy's function giving
+    # the expected values from the inputs' host copies (the standard's functions: the backend's own)
+    reference: str = ""
+    points: tuple[float, ...] = ()  # inputs of a unary function where its rule is checked too (its edge cases)
 
     def __call__(self, ns: Any, *args: Any) -> Any:
         return self.call(ns, *args) if self.call else getattr(ns, self.name)(*args)
 
 
-def _u(name: str, lo_hi: tuple[float, float], order: int, derivative: str, edge: str = "", d: str = "float") -> Entry:
-    return Entry(name, (lo_hi,), d, order, derivative, edge)
+def _u(
+    name: str, lo_hi: tuple[float, float], order: int, derivative: str, edge: str = "", d: str = "float", **kw: Any
+) -> Entry:
+    return Entry(name, (lo_hi,), d, order, derivative, edge, **kw)
 
 
 def _b(name: str, ra: Any, rb: Any, order: int, derivative: str, edge: str = "", d: str = "float") -> Entry:
@@ -84,20 +93,20 @@ ENTRIES = [
     _b("divide", R, (0.5, 2.0), 3, "1/b, -out/b"),
     _b("equal", (0, 3), (0, 3), 0, BOOL_DOC, d="numeric"),
     _u("exp", R, 3, "out"),
-    _u("expm1", R, 3, "out + 1"),
+    _u("expm1", R, 3, "out + 1", points=(0.0, 1e-10)),  # (where it is not exp(x) - 1)
     _u("floor", R, 0, ZERO_DOC, d="real"),
     _b("floor_divide", (-5, 5), (1, 4), 0, ZERO_DOC, d="real"),
     _b("greater", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
     _b("greater_equal", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
     _b("hypot", R, R, 3, "a/out, b/out", "0 at (0, 0) (JAX)"),
-    _u("imag", R, 0, "0 (real input)", d="complex"),
+    _u("imag", R, 0, "0 (real input)", "of a real input: zeros of its dtype, on every backend", d="complex"),
     _u("isfinite", R, 0, BOOL_DOC, d="real"),
     _u("isinf", R, 0, BOOL_DOC, d="real"),
     _u("isnan", R, 0, BOOL_DOC, d="real"),
     _b("less", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
     _b("less_equal", (0, 3), (0, 3), 0, BOOL_DOC, d="real"),
     _u("log", (0.5, 3.0), 3, "1/x"),
-    _u("log1p", (-0.5, 2.0), 3, "1/(1+x)"),
+    _u("log1p", (-0.5, 2.0), 3, "1/(1+x)", points=(0.0, 1e-10)),  # (where it is not log(1 + x))
     _u("log2", (0.5, 3.0), 3, "1/(x ln 2)"),
     _u("log10", (0.5, 3.0), 3, "1/(x ln 10)"),
     _b(
@@ -134,6 +143,7 @@ ENTRIES = [
     _u("sign", R, 0, ZERO_DOC, "0 everywhere, also at 0 (JAX, PyTorch)", "real"),
     _u("signbit", R, 0, BOOL_DOC),
     _u("sin", (-3.0, 3.0), 3, "cos(x)"),
+    _u("sinc", R, 3, "(cos(pi x) - out)/x", "0 at 0 (a series near 0)", reference="sinc", points=(0, 0.19)),
     _u("sinh", R, 3, "cosh(x)"),
     _u("square", R, 3, "2x", d="real"),
     _u("sqrt", (0.5, 3.0), 3, "1/(2 out)", "+inf at x = 0 (JAX, PyTorch)"),

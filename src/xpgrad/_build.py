@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from threading import Lock, get_ident
@@ -19,10 +19,11 @@ from typing import Any
 from . import _cse, _dtypes, _remat, _shapes
 from ._errors import BackendMismatchError
 from ._ops import OpDef
+from ._options import current as _options_now
 from ._tensor import _NO_PARAMS, _NUMBER, Tensor, changed, devices_differ, restamp, serial, signature
 from .backends import Backend, backend_of, get_backend
 
-__all__ = ["apply", "apply_binary", "apply_unary", "const", "evaluate", "derivative_level", "settle"]
+__all__ = ["apply", "apply_binary", "apply_unary", "const", "derivative_level", "evaluate", "number", "settle"]
 
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _ABSENT: Any = object()
@@ -74,7 +75,7 @@ class derivative_level:
         _set(_levels, _level, self.tid, self.prev)
 
 
-class Deferred(list):  # type: ignore[type-arg]
+class Deferred(list):
     """The nodes a thread built while deferring their evaluation, in creation order, and as a set: a
     merge with a node that has no value yet is right only with one of these (`_merged`)."""
 
@@ -104,11 +105,21 @@ def deferring(into: Deferred | None) -> Iterator[None]:
 def const(v: Any) -> Tensor:
     """An internal constant: a Python number that takes its dtype and device from the arrays it meets."""
     t = object.__new__(Tensor)
-    t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None
+    # (no backend of its own: a constant takes its arrays')
+    t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None  # type: ignore[assignment]
     t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
-    t._sig = type(v)  # a constant's build-time facts are its Python type (see `apply`)
+    t._sig = number_sig(v)  # a constant's build-time facts are its Python type (see `apply`)
     t._n, t._remat, t._users, t._epoch = serial(), 0, None, 0  # (never changes: older than any node)
     return t
+
+
+def number_sig(v: Any) -> Any:
+    """The build-time facts of the Python number ``v`` (its `_sig`, a key of `apply`'s memos): its type; for an int
+    outside 0..127 (which every integer dtype holds), also which integer dtypes hold it (its bit length, negated
+    for a negative int), so a decision memoized for one int is never taken for one that overflows the dtype."""
+    if type(v) is int and not 0 <= v <= 127:
+        return (int, v.bit_length() if v > 0 else -1 - (~v).bit_length())
+    return type(v)
 
 
 _consts: dict[tuple[type, Any], Tensor] = {}
@@ -134,23 +145,28 @@ def _operand(op: OpDef, a: Any) -> Tensor:
     if isinstance(a, Tensor):
         return a
     if isinstance(a, _NUMBER):
-        if type(a) not in _NUMBER:  # a subclass (numpy.float64) becomes the plain number the backend accepts
-            a = next(t for t in _NUMBER if isinstance(a, t))(a)
-        if not _shared(a):
-            return const(a)
-        key = (type(a), a)
-        t = _consts.get(key)
-        if t is None:
-            if len(_consts) >= 4096:
-                _consts.clear()
-            t = _consts[key] = const(a)
-        return t
+        return number(a)
     if backend_of(a) is not None:
         return Tensor(a)
     raise TypeError(
         f"{op.name}: cannot use {type(a).__name__} {a!r:.40} as an operand; pass a Tensor, a Python number, "
         "or an array of a supported backend (wrap lists with xpgrad.asarray)"
     )
+
+
+def number(a: Any) -> Tensor:
+    """The constant for the Python number ``a`` (shared with every operand equal to it, see `_consts`)."""
+    if type(a) not in _NUMBER:  # a subclass (numpy.float64) becomes the plain number the backend accepts
+        a = next(t for t in _NUMBER if isinstance(a, t))(a)
+    if not _shared(a):
+        return const(a)
+    key = (type(a), a)
+    t = _consts.get(key)
+    if t is None:
+        if len(_consts) >= 4096:
+            _consts.clear()
+        t = _consts[key] = const(a)
+    return t
 
 
 def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
@@ -318,7 +334,7 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
             return found
     children = (a,) if b is None else (a, b)
     o = None
-    if _cse_on[0]:  # `_cse.find` and `remember` inlined: the index operand's record of its parents
+    if _options_now().merge:  # `_cse.find` and `remember` inlined: the index operand's record of its parents
         o = b if a._const and b is not None else a  # (both constants never get here: they fold in `_apply`)
         u = o._users
         if u is not None:  # it has parents: one of them may be this node
@@ -345,14 +361,11 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         into.add(node)  # (`_merged` leaves another thread's deferred nodes alone)
     if o is not None:  # `_cse.remember`, inlined: most operands get their first parent here
         w = _weakref(node)
-        _young_append(w)
         u = o._users
         if u is None:
             o._users = w
         else:
             _cse.add_user(o, u, node, w)
-        if len(_young) > _cse_limit[0]:
-            _cse.grown()
     if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
         return node
     if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
@@ -488,8 +501,7 @@ def _reuse(found: Tensor) -> Tensor:
 
 
 # the parts of `_cse` that `_fast` inlines (never rebound)
-_cse_on, _cse_limit, _young = _cse._on, _cse._limit, _cse._young
-_young_append, _weakref, _WEAKREF = _young.append, weakref.ref, weakref.ReferenceType
+_weakref, _WEAKREF = weakref.ref, weakref.ReferenceType
 
 _quick: dict[Any, Any] = {}
 """The decisions `_fast` takes as they are: (op, operand signatures) -> (backend, device, shape, dtype,
@@ -508,7 +520,7 @@ def evaluate_into(node: Tensor, i: int, vals: list[Any] | None = None) -> Any:
     see `_remat.lends`) by the backend's ufunc for the op; ``vals``: the operands' values, when read."""
     if vals is None:
         vals = [c._value for c in node.children]
-    return node._bk.into(node.op)(*vals, out=vals[i])
+    return node._bk.into(node.op)(*vals, out=vals[i])  # type: ignore[misc]  # (chosen for its ufunc: not None)
 
 
 def settle(node: Tensor, into: int | None = None, vals: list[Any] | None = None) -> None:
@@ -577,7 +589,7 @@ def _decide(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> 
     return bk, dev, shape, dtype, target, new_children, None, signature(bk, dev, shape, dtype)
 
 
-def _weak_bools(op: OpDef, bk: Backend, children: list[Tensor]) -> list[Tensor]:
+def _weak_bools(op: OpDef, bk: Backend, children: Sequence[Tensor]) -> Sequence[Tensor]:
     """A Python bool met with numeric arrays becomes 0 or 1 (array-api-strict refuses to promote it)."""
     if not any(children[i]._const and type(children[i]._value) is bool for i in op.promote):
         return children
@@ -599,6 +611,8 @@ def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk:
         return _RUNTIME, (bk.xp.bool if op.result == "bool" else None)
     scalars = [cs[i]._value for i in idx if cs[i]._const]
     target, out = _dtypes.resolve(bk, op, dts, scalars, dev)
+    if scalars:
+        _dtypes.check_ints(bk, op, target, scalars)
     return (None if all(d == target for d in dts) else target), out
 
 
@@ -608,6 +622,7 @@ def evaluate(node: Tensor, vals: list[Any] | None = None) -> Any:
     being stored, `_remat.recompute`). The list is the caller's to give: released values and casts replace
     its items."""
     op = node.op
+    assert op is not None  # (an op node)
     bk = node._bk
     if vals is None:
         vals = [c._value for c in node.children]
@@ -623,6 +638,8 @@ def evaluate(node: Tensor, vals: list[Any] | None = None) -> Any:
             dts = [vals[i].dtype for i in idx if not node.children[i]._const]
             scalars = [vals[i] for i in idx if node.children[i]._const]
             target = _dtypes.resolve(bk, op, dts, scalars, node._device)[0]
+            if scalars:
+                _dtypes.check_ints(bk, op, target, scalars)
         for i in idx:
             v = vals[i]
             if not node.children[i]._const and v.dtype != target:
@@ -642,15 +659,21 @@ def _note(e: Exception, node: Tensor, vals: list[Any]) -> None:
 
     On Python 3.11+ the context is a note on ``e`` (the caller re-raises it). On 3.10 it raises, from
     ``e``, an exception of the same type whose message carries the context, when that type can be
-    built from one message; otherwise it returns and ``e`` is re-raised unchanged.
+    built from one message; otherwise it returns and ``e`` is re-raised unchanged. Operands whose shapes
+    do not broadcast (placeholders fed arrays of other sizes) raise, from ``e``, the ValueError a build
+    with known shapes raises, naming the placeholders each operand is computed from.
     """
+    unbroadcastable = _unbroadcastable(node, vals)
+    if unbroadcastable is not None:
+        raise ValueError(unbroadcastable) from e
     shapes = ", ".join(
         repr(v) if node.children[i]._const else f"{tuple(getattr(v, 'shape', ()))} {getattr(v, 'dtype', '?')}"
         for i, v in enumerate(vals)
     )
+    assert node.op is not None  # (an op node)
     note = f"while evaluating xpgrad op {node.op.name!r} on {node._bk.name} operands: {shapes}"
     if _HAS_ADD_NOTE:
-        e.add_note(note)
+        e.add_note(note)  # type: ignore[attr-defined, unused-ignore]  # (Python 3.11+: mypy checks for 3.10)
         return
     try:
         again = type(e)(f"{e}\n{note}")
@@ -658,3 +681,40 @@ def _note(e: Exception, node: Tensor, vals: list[Any]) -> None:
         return
     if type(again) is type(e):
         raise again from e
+
+
+def _unbroadcastable(node: Tensor, vals: list[Any]) -> str | None:
+    """The message of `_shapes.broadcast` when the operands of elementwise ``node`` (values ``vals``) do not
+    broadcast, with the placeholders (and their fed shapes) each operand is computed from; else None."""
+    op = node.op
+    if op is None or not op.elementwise or len(vals) < 2:
+        return None
+    arrays = [(k, c, v) for k, (c, v) in enumerate(zip(node.children, vals, strict=False), 1) if not c._const]
+    try:
+        _shapes.broadcast(op.name, *(tuple(getattr(v, "shape", ())) for _, _, v in arrays))
+        return None
+    except ValueError as e:
+        message = str(e)
+    parts = []
+    for k, c, v in arrays:
+        names = ", ".join(
+            f"{p._label()} (fed shape {tuple(getattr(p._value, 'shape', ()))})" for p in _placeholders_of(c)
+        )
+        parts.append(f"operand {k} {tuple(getattr(v, 'shape', ()))} comes from {names or 'no placeholder'}")
+    return f"{message}. Here {'; '.join(parts)}: feed arrays whose shapes broadcast"
+
+
+def _placeholders_of(t: Tensor, limit: int = 3) -> list[Tensor]:
+    """The first ``limit`` placeholders ``t`` is computed from, in creation order (an iterative walk)."""
+    found: list[Tensor] = []
+    seen = {id(t)}
+    stack = [t]
+    while stack and len(found) < limit:
+        n = stack.pop()
+        if n._ph:
+            found.append(n)
+        for c in n.children:
+            if id(c) not in seen:
+                seen.add(id(c))
+                stack.append(c)
+    return sorted(found, key=lambda p: p._n)

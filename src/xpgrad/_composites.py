@@ -9,6 +9,7 @@ backend's dtype object.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from . import _dtypes
@@ -27,18 +28,33 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Tensor:
     The gradient goes to ``x`` where ``min <= x <= max`` (bounds included, as PyTorch's clamp) and to
     a bound where it binds. Bounds may be Tensors, arrays or Python numbers.
     """
-    out = x
-    if not isinstance(x, Tensor):
-        owner = next((b if isinstance(b, Tensor) else Tensor(b) for b in (min, max) if _is_array(b)), None)
-        if owner is not None and isinstance(x, (bool, int, float, complex)):
-            out = _number_like(x, owner)  # the backend's clip needs an array x: on the bound's backend and device
-        else:
-            out = apply(OPS["positive"], x)  # an array, or a Python number among numbers (default backend)
-    if min is not None:
-        out = apply(OPS["clip_min"], out, min)
-    if max is not None:
-        out = apply(OPS["clip_max"], out, max)
+    for what, v in (("x", x), ("min", min), ("max", max)):
+        if not (isinstance(v, (Tensor, bool, int, float, complex)) or (v is None and what != "x") or _is_array(v)):
+            raise TypeError(
+                f"clip: cannot use {type(v).__name__} {v!r:.40} as {what}; pass a Tensor, a Python number, or an "
+                "array of a supported backend (wrap lists with xpgrad.asarray)"
+            )
+    try:
+        out = x
+        if not isinstance(x, Tensor):
+            owner = next((b if isinstance(b, Tensor) else Tensor(b) for b in (min, max) if _is_array(b)), None)
+            if owner is not None and isinstance(x, (bool, int, float, complex)):
+                out = _number_like(x, owner)  # the backend's clip needs an array x: on the bound's backend and device
+            else:
+                out = apply(OPS["positive"], x)  # an array, or a Python number among numbers (default backend)
+        if min is not None:
+            out = apply(OPS["clip_min"], out, min)
+        if max is not None:
+            out = apply(OPS["clip_max"], out, max)
+    except (TypeError, ValueError) as e:  # a build-time refusal names the op clip is made of: name clip
+        head, _, rest = str(e).partition(": ")
+        if head not in _CLIP_PARTS or getattr(e, "__notes__", None):
+            raise
+        raise type(e)(f"clip: {rest}") from None
     return out
+
+
+_CLIP_PARTS = ("positive", "clip_min", "clip_max")
 
 
 def _is_array(b: Any) -> bool:
@@ -71,7 +87,7 @@ def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> T
 
 def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Tensor:
     """broadcast_to(x, /, shape): the array API's broadcast_to; the gradient sums back over new axes."""
-    return apply(OPS["broadcast_to"], x, shape=tuple(shape))
+    return apply(OPS["broadcast_to"], x, shape=_shape("broadcast_to", shape))
 
 
 def getitem(x: Tensor, key: Any) -> Tensor:
@@ -106,7 +122,8 @@ def asarray(
     from ._tensor import refuse_tensors_in
     from .backends import backend_of
 
-    bk = _on(backend) if backend is not None or backend_of(obj) is None else backend_of(obj)
+    owner = backend_of(obj)
+    bk = _on(backend) if backend is not None or owner is None else owner
     try:
         arr = bk.xp.asarray(obj, dtype=bk.dtype(dtype), device=device, copy=copy)
     except Exception:
@@ -117,32 +134,43 @@ def asarray(
     return Tensor(arr, backend=bk)
 
 
-def _shape(shape: Any) -> tuple[int, ...]:
-    return (shape,) if isinstance(shape, int) else tuple(shape)
+def _shape(name: str, shape: Any) -> tuple[int, ...]:
+    """``shape`` as a tuple of ints (an int alone: one dimension), refused here, naming the function ``name``,
+    unless each size is a non-negative integer (the backend's own errors named no function)."""
+    try:
+        dims = (shape,) if hasattr(shape, "__index__") else tuple(shape)
+        out = tuple(operator.index(d) for d in dims if not isinstance(d, bool))
+    except TypeError:
+        dims, out = (shape,), ()
+    if len(out) != len(dims):
+        raise TypeError(f"{name}: shape must be an int or a tuple of ints; got {type(shape).__name__} {shape!r:.60}")
+    if any(d < 0 for d in out):
+        raise ValueError(f"{name}: shape {shape!r:.60} has a negative size; sizes must be 0 or more")
+    return out
 
 
 def zeros(shape: Any, *, dtype: Any = None, device: Any = None, backend: Any = None) -> Tensor:
     """zeros(shape, *, dtype=None, device=None, backend=None): a leaf Tensor of zeros."""
     bk = _on(backend)
-    return Tensor(bk.xp.zeros(_shape(shape), dtype=bk.dtype(dtype), device=device), backend=bk)
+    return Tensor(bk.xp.zeros(_shape("zeros", shape), dtype=bk.dtype(dtype), device=device), backend=bk)
 
 
 def ones(shape: Any, *, dtype: Any = None, device: Any = None, backend: Any = None) -> Tensor:
     """ones(shape, *, dtype=None, device=None, backend=None): a leaf Tensor of ones."""
     bk = _on(backend)
-    return Tensor(bk.xp.ones(_shape(shape), dtype=bk.dtype(dtype), device=device), backend=bk)
+    return Tensor(bk.xp.ones(_shape("ones", shape), dtype=bk.dtype(dtype), device=device), backend=bk)
 
 
 def empty(shape: Any, *, dtype: Any = None, device: Any = None, backend: Any = None) -> Tensor:
     """empty(shape, *, dtype=None, device=None, backend=None): a leaf Tensor (values unspecified)."""
     bk = _on(backend)
-    return Tensor(bk.xp.empty(_shape(shape), dtype=bk.dtype(dtype), device=device), backend=bk)
+    return Tensor(bk.xp.empty(_shape("empty", shape), dtype=bk.dtype(dtype), device=device), backend=bk)
 
 
 def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, backend: Any = None) -> Tensor:
     """full(shape, fill_value, *, dtype=None, device=None, backend=None): a leaf Tensor."""
     bk = _on(backend)
-    return Tensor(bk.xp.full(_shape(shape), fill_value, dtype=bk.dtype(dtype), device=device), backend=bk)
+    return Tensor(bk.xp.full(_shape("full", shape), fill_value, dtype=bk.dtype(dtype), device=device), backend=bk)
 
 
 def _like(x: Any, node_op: str | None, fill: Any, dtype: Any, device: Any) -> Tensor:

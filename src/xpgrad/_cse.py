@@ -29,39 +29,20 @@ Safety:
 - Merging never changes a result: the found node computes exactly what the new one would.
 - Several threads may build on the same operand at once: a record one of them overwrites is a merge
   missed (two equal nodes), never a wrong one.
-
-`_young` lists the weak references of the nodes built lately, in order: nodes that outlive BATCH newer
-ones, and where full collections are costly the live nodes a collection would promote, leave the cyclic
-collector's lists (`_age`, `_before_collection`; see `_untrack`).
 """
 
 from __future__ import annotations
 
-import gc
 import numbers
-import os
 import struct
 import weakref
-from contextlib import AbstractContextManager
-from time import perf_counter
 from typing import Any
 
-from ._flags import off
+from ._options import current
 from ._tensor import Tensor
-from ._untrack import can_untrack, untrack
 
-__all__ = ["disabled", "find", "key", "remember"]
+__all__ = ["find", "key", "remember"]
 
-_on = [True]
-BATCH = 1 << 12
-"""Once `_young` holds 2 * BATCH references, its oldest BATCH leave it (`grown`)."""
-_young: list[weakref.ReferenceType[Tensor]] = []
-"""The weak references of the nodes built lately, oldest first. Nodes that leave it alive (a graph that
-is kept) are taken off the cyclic collector's lists with their children tuples, their weak references
-and their dicts of parents (`_untrack`; Tensors never form cycles), so a full collection no longer
-traverses a live graph node by node (issue 5: B3 at 10^6 steps spent half its time there). Graphs built
-and dropped again and again (training steps, B2) die young and are never touched."""
-_limit = [2 * BATCH]
 _WEAKREF = weakref.ReferenceType
 SMALL = 8
 """Up to this many parents are recorded in a tuple, searched one by one (no keys); more in a dict."""
@@ -161,8 +142,8 @@ def same(node: Tensor, op: Any, children: tuple[Tensor, ...] | list[Tensor], par
 
 
 def find(op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> Tensor | None:
-    """The live node ``op(*children, **params)``, or None."""
-    if not _on[0]:
+    """The live node ``op(*children, **params)``, or None (always, where merging is off: `options`)."""
+    if not current().merge:
         return None
     o = index(children)
     if o is None:
@@ -196,20 +177,17 @@ def among(u: Any, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: 
 def remember(node: Tensor) -> None:
     """Record ``node`` on its index operand, unless merging is off. (A node whose params cannot be
     hashed is recorded too, but never found: `same` and `key` refuse it.)"""
-    if not _on[0]:
+    if not current().merge:
         return
     o = index(node.children)
     if o is None:
         return
     w = weakref.ref(node)
-    _young.append(w)
     u = o._users
     if u is None:
         o._users = w
     else:
         add_user(o, u, node, w)
-    if len(_young) > _limit[0]:
-        grown()
 
 
 def add_user(o: Tensor, u: Any, node: Tensor, w: weakref.ReferenceType[Tensor]) -> None:
@@ -240,85 +218,11 @@ def add_user(o: Tensor, u: Any, node: Tensor, w: weakref.ReferenceType[Tensor]) 
 def _sweep(u: dict[Any, Any]) -> None:
     """Drop the dead parents of the dict ``u``; it sweeps again once it has doubled (amortized O(1))."""
     # (over a copy: other threads may record parents meanwhile, e.g. while a collection started by an
-    # allocation here runs the collector's hook; copying a dict allocates no object an item)
+    # allocation here runs a finalizer or another library's hook; copying a dict allocates no object an item)
     for dk, r in u.copy().items():
         if dk is not _AT and r() is None and u.get(dk) is r:
             u.pop(dk, None)
     u[_AT] = 2 * len(u) + 16
-
-
-def grown() -> None:
-    """`_young` passed `_limit`: its oldest BATCH references leave it (`_age`)."""
-    _age(BATCH)
-
-
-def _age(n: int) -> None:
-    """The oldest ``n`` references leave `_young`; their nodes that are alive leave the cyclic collector's
-    lists with their children tuples, weak references and tuples or dicts of parents.
-
-    Several threads may run it at once (a few nodes then stay tracked: an optimisation missed); it is
-    not re-entered from the collector's hook (`_busy`), which an allocation here may run."""
-    if _busy[0]:
-        return
-    _busy[0] = True
-    try:
-        old = _young[:n]
-        del _young[: len(old)]
-        live: list[Any] = []
-        for r in old:
-            node = r()
-            if node is not None:
-                live += (node, node.children, r)
-                u = node._users
-                if u is not None and type(u) is not _WEAKREF:  # its tuple or dict of parents
-                    live.append(u)
-        untrack(live)
-    finally:
-        _busy[0] = False
-
-
-_busy = [False]
-if hasattr(os, "register_at_fork"):  # a fork while another thread was in `_age`: the child has no such thread
-    os.register_at_fork(after_in_child=lambda: _busy.__setitem__(0, False))
-
-
-KEEP_YOUNG = 64
-"""Nodes this new are left to the collector even when full collections are costly: the temporaries
-of the expression being built die before the collection that would promote them."""
-COSTLY_S = 0.015
-"""A full collection slower than this makes the nodes the next collections would promote leave the
-collector's lists first (`_before_collection`)."""
-_full = [0.0, 0.0]  # when the running full collection started; how long the last one took
-
-
-def _before_collection(phase: str, info: dict[str, int]) -> None:
-    """A `gc.callbacks` entry: before a collection of generation 1 or 2, when full collections are
-    costly, the live nodes of `_young` but the newest KEEP_YOUNG leave the collector's lists (`_age`).
-
-    Why (issue 5): a node that survives a generation-1 collection is promoted to the oldest
-    generation, and CPython runs a full collection once the promoted objects reach a quarter of that
-    generation. In a process holding many objects (the benchmark's, with PyTorch and JAX imported, took
-    0.12 s a full collection) every deep chain of 10^4 steps set off several: B3 spent half its time
-    there (21 -> 10 us an op). Untracking costs ~0.75 us a node, so it is done only where a full
-    collection costs more than that over the ~17,500 nodes promoted between two of them (COSTLY_S):
-    never in a small process building small graphs. It never raises."""
-    try:
-        gen = info["generation"]
-        if gen == 0:
-            return
-        if phase == "start":
-            if gen == 2:
-                _full[0] = perf_counter()
-            if _full[1] > COSTLY_S and len(_young) > KEEP_YOUNG:
-                _age(len(_young) - KEEP_YOUNG)
-        elif gen == 2:
-            _full[1] = perf_counter() - _full[0]
-    except Exception:  # at interpreter exit the module's globals may be gone; nothing to do then
-        return
-
-
-if can_untrack():
-    gc.callbacks.append(_before_collection)
 
 
 def parents(t: Tensor) -> list[Tensor]:
@@ -326,8 +230,3 @@ def parents(t: Tensor) -> list[Tensor]:
     u = t._users
     refs = [] if u is None else [u] if type(u) is _WEAKREF else list(u) if type(u) is tuple else list(u.copy().values())
     return [p for p in (r() for r in refs if type(r) is _WEAKREF) if p is not None]
-
-
-def disabled() -> AbstractContextManager[None]:
-    """Build without merging (to measure what CSE saves, or to get distinct nodes on purpose)."""
-    return off(_on)

@@ -37,7 +37,7 @@ def _value_line(t: Tensor) -> str:
     if v is not None and shape is not None:
         size = 1
         for d in shape:
-            size *= d
+            size *= d  # type: ignore[operator]  # (a value's shape: no None)
         if size <= _SMALL:
             host = t._bk.to_numpy(v)
             return "= " + _short(host if host.ndim else host.item())

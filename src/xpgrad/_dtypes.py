@@ -8,7 +8,10 @@
   float32), a complex number with a real floating array the complex dtype of its precision (float32 * 1j
   is complex64, as in NumPy 2 and the standard), else the namespace's default dtype of their kind (int
   array * 0.5 -> default float).
-- Ops whose domain is 'floating' promote bool and integer inputs to the default floating dtype.
+- Ops whose domain is 'floating' or 'real_floating' promote bool and integer inputs to the default floating
+  dtype. The domains follow the standard's: 'real' and 'real_floating' functions (floor, maximum, atan2,
+  var...) refuse complex inputs when the node is built, as array-api-strict does (NumPy's own errors
+  named no op, or it ordered complex numbers lexicographically where other backends refuse).
 """
 
 from __future__ import annotations
@@ -19,7 +22,18 @@ if TYPE_CHECKING:
     from ._ops import OpDef
     from .backends import Backend
 
-__all__ = ["BOOL", "COMPLEX", "FLOAT", "INT", "dtype_kind", "dtype_name", "promote", "resolve", "scalar_kind"]
+__all__ = [
+    "BOOL",
+    "COMPLEX",
+    "FLOAT",
+    "INT",
+    "check_ints",
+    "dtype_kind",
+    "dtype_name",
+    "promote",
+    "resolve",
+    "scalar_kind",
+]
 
 BOOL, INT, FLOAT, COMPLEX = 0, 1, 2, 3
 _KIND_NAMES = ("bool", "integer", "real floating", "complex floating")
@@ -28,6 +42,8 @@ _kinds: dict[tuple[type, Any], int] = {}
 _ACCEPTS = {
     "numeric": frozenset((INT, FLOAT, COMPLEX)),
     "floating": frozenset((BOOL, INT, FLOAT, COMPLEX)),  # promoted to floating first
+    "real": frozenset((INT, FLOAT)),
+    "real_floating": frozenset((BOOL, INT, FLOAT)),  # promoted to floating first
     "integer": frozenset((INT,)),
     "integer_or_bool": frozenset((BOOL, INT)),
     "bool": frozenset((BOOL,)),
@@ -57,6 +73,7 @@ _NAMES = (
     "uint16",
     "uint32",
     "uint64",
+    "float16",
     "float32",
     "float64",
     "complex64",
@@ -127,12 +144,31 @@ def promote(bk: Backend, dtypes: list[Any], scalars: list[Any], device: Any) -> 
     return target, top
 
 
+def check_ints(bk: Backend, op: OpDef, dtype: Any, scalars: list[Any]) -> None:
+    """Refuse a Python int among ``scalars`` that ``op`` would convert to the integer ``dtype`` but that does not fit
+    it (NumPy raised a bare OverflowError, or compared it exactly; array-api-strict refused it): integer arithmetic
+    wraps around, as NumPy's does, but a number is never silently changed on the way in."""
+    xp = bk.xp
+    if dtype is None or dtype_kind(xp, dtype) != INT:
+        return
+    for v in scalars:
+        if type(v) is int:
+            info = xp.iinfo(dtype)
+            if not info.min <= v <= info.max:
+                name = dtype_name(xp, dtype)
+                raise OverflowError(
+                    f"{op.name}: the Python integer {v} does not fit the {name} operand (range {info.min} to "
+                    f"{info.max}); cast the array to a wider integer or a floating dtype first (xpgrad.astype(x, "
+                    f"'float64')), or pass a number in range"
+                )
+
+
 def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], device: Any) -> tuple[Any, Any]:
     xp = bk.xp
     target, top = promote(bk, dtypes, scalars, device)
     kinds = [dtype_kind(xp, d) for d in dtypes]
     skind = max(map(scalar_kind, scalars), default=-1)
-    if op.domain == "floating" and top < FLOAT:
+    if top < FLOAT and (op.domain == "floating" or op.domain == "real_floating"):
         top = FLOAT
         target = _default(bk, FLOAT, device)
     accepted = _ACCEPTS[op.domain]
@@ -141,7 +177,12 @@ def _resolve(bk: Backend, op: OpDef, dtypes: list[Any], scalars: list[Any], devi
             f" and Python {type(scalars[0]).__name__}" if scalars else ""
         )
         want = " or ".join(_KIND_NAMES[k] for k in sorted(accepted))
-        raise TypeError(f"{op.name}: only {want} dtypes are allowed; got {got}. Cast first, e.g. with xpgrad.astype")
+        fix = (
+            "Take the real or imaginary part first (xpgrad.real, xpgrad.imag)"
+            if top == COMPLEX
+            else "Cast first, e.g. with xpgrad.astype"
+        )
+        raise TypeError(f"{op.name}: only {want} dtypes are allowed; got {got}. {fix}")
     if op.result == "bool":
         return target, xp.bool
     if op.result == "real" and top == COMPLEX:  # abs, real, imag: complex64 -> float32, complex128 -> float64

@@ -2,7 +2,8 @@
 
 - Named leaves and placeholders print by name; unnamed one-element leaves by value, other unnamed
   leaves as ``t0, t1...`` and placeholders as ``p0, p1...``; constants by value.
-- Infix ops by Python precedence (``**`` > unary ``-`` > ``* /`` > ``+ -`` > comparisons); the
+- Ops with an ``infix`` symbol in the table (`_ops.OpDef`) by Python precedence (``**`` > unary ``-`` >
+  ``* /`` > ``+ -`` > comparisons); the
   right operand of a left-associative op keeps its parentheses (``a - (b - c)``, and also
   ``a + (b + c)``, because floating-point addition is not associative). Other ops print as calls,
   ``sin(x)``, ``sum(x, axis=0)`` (parameters shown when not their default).
@@ -27,28 +28,18 @@ __all__ = ["expr"]
 
 ATOM, POW, UNARY, MUL, ADD, CMP = 100, 8, 7, 6, 5, 3
 _BINARY = {"**": POW, "*": MUL, "/": MUL, "//": MUL, "%": MUL, "@": MUL, "+": ADD, "-": ADD}
-_NAMED = {
-    "equal": "==",
-    "not_equal": "!=",
-    "greater": ">",
-    "greater_equal": ">=",
-    "less": "<",
-    "less_equal": "<=",
-}
-_UNARY = {"negative": "-", "positive": "+"}
+_BINARY.update(dict.fromkeys(("==", "!=", ">", ">=", "<", "<="), CMP))
+"""Python's precedence of each binary operator (its grammar; which op prints with which is the table's)."""
 
 
 def _symbol(t: Tensor) -> tuple[str | None, int]:
-    """(infix symbol, precedence) of an op node; (None, ATOM) for calls."""
+    """(infix symbol, precedence) of an op node, from its op's ``infix``; (None, ATOM) for calls."""
     op = t.op
-    if op.arity == 1:
-        sym = _UNARY.get(op.name) or (op.infix if op.infix in ("-", "+", "~") else None)
-        return (sym, UNARY) if sym else (None, ATOM)
-    if op.arity == 2:
-        sym = op.infix if op.infix in _BINARY else _NAMED.get(op.name)
-        if sym is not None:
-            return sym, _BINARY.get(sym, CMP)
-    return None, ATOM
+    assert op is not None  # (an op node)
+    sym = op.infix
+    if sym is None or sym == "[]":  # (a subscript binds as tightly as an atom)
+        return sym, ATOM
+    return sym, UNARY if op.arity == 1 else _BINARY[sym]
 
 
 def _number(v: Any) -> tuple[str, int]:
@@ -119,7 +110,7 @@ def _emit(top: Tensor, atoms: dict[int, tuple[str, int]]) -> str:
         paren = prec < need
         parts: list[Any] = ["("] if paren else []
         cs = node.children
-        if node.op.name == "index":  # basic indexing as Python writes it: x[1:3, None]
+        if sym == "[]":  # basic indexing as Python writes it: x[1:3, None]
             parts += [(cs[0], ATOM, False), _subscript(node.params["key"])]
         elif sym is not None and len(cs) == 1:
             parts += [sym, (cs[0], POW, False)]

@@ -35,8 +35,9 @@ from ._build import _RUNTIME, _note, _number_slot, evaluate, number_value, settl
 from ._dtypes import dtype_name
 from ._errors import BackendMismatchError, PlaceholderError
 from ._graph import toposort
+from ._options import current
 from ._tensor import Tensor, _device_of, devices_differ
-from .backends import Backend, backend_of
+from .backends import Backend, backend_of, get_backend
 
 __all__ = ["Function", "function"]
 
@@ -59,8 +60,8 @@ def function(inputs: Sequence[Tensor], outputs: Tensor | Sequence[Tensor], *, si
         >>> value, gradient = f(np.array([0.5, 1.0]))
     """
     single = isinstance(outputs, Tensor)
-    outs = [outputs] if single else list(outputs)
-    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)  # function(x, loss): one input
+    outs: list[Tensor] = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins: list[Tensor] = [inputs] if isinstance(inputs, Tensor) else list(inputs)  # function(x, loss): one input
     for what, seq in (("inputs", ins), ("outputs", outs)):
         for i, t in enumerate(seq):
             if not isinstance(t, Tensor):
@@ -109,12 +110,16 @@ class _Mirror:
                     m._target = getattr(bk.xp, dtype_name(home.xp, t))
                 d = n.params.get("dtype")
                 if rename and d is not None:  # astype, sum(dtype=)...: the backend's function takes its own
+                    assert home is not None  # (renaming: from the graph's own backend)
                     m.params = {**n.params, "dtype": getattr(bk.xp, dtype_name(home.xp, d))}
             copies.append(m)
         self.inputs = [copies[i] for i in fn._input_pos]
         self.captured = [(copies[i], leaf) for i, leaf in fn._captured]
+        # an input keeps its argument for the whole call (the call holds the array anyway): an operand that does
+        # not broadcast names the placeholders it comes from with their shapes (`_build._unbroadcastable`)
+        listed = set(fn._input_pos)
         self.steps = [
-            _plan(copies[i], tuple(copies[j] for j in free), lendable, numbers=not rename)
+            _plan(copies[i], tuple(copies[j] for j in free if j not in listed), lendable, numbers=not rename)
             for (i, free), lendable in zip(fn._steps, fn._lendable, strict=True)
         ]
         self.outs = [copies[i] for i in fn._out_pos]
@@ -222,7 +227,7 @@ class Function:
                     node._value = arr
                 for node, leaf in m.captured:
                     node._value = self._leaf_value(leaf, bk, dev)
-                lend = _remat._on[0]
+                lend = current().release
                 for node, srcs, free, fn, lendable in m.steps:
                     vals = [c._value for c in srcs]
                     if lendable and lend and (j := _lend(node, vals, lendable)) is not None:
@@ -276,8 +281,8 @@ class Function:
                     f"function: argument {i} is on device {d} but argument {first} is on {dev}; pass arrays "
                     "on one device (move them with xpgrad.Tensor(a).to_device(device).value)"
                 )
-        if bk is None:  # Python numbers or lists only: the graph's own backend and device
-            bk = self._home or (self.inputs[0]._bk if self.inputs else None)
+        if bk is None:  # Python numbers or lists only: the graph's own backend and device (no graph: the default)
+            bk = self._home or (self.inputs[0]._bk if self.inputs else None) or get_backend(None)
             dev = self._home_device if bk is self._home else None
         if self._pinned is not None and bk is not self._pinned:
             raise BackendMismatchError(
@@ -328,6 +333,12 @@ class Function:
             return bk.xp.asarray(v, device=dev)
         return v
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickling: the inputs, captured leaves and plan, planned again when loaded (see `xpgrad._pickling`)."""
+        from ._pickling import reduce_function
+
+        return reduce_function(self)
+
     def __repr__(self) -> str:
         names = ", ".join(t._label() for t in self.inputs)
         return f"<xpgrad.function of ({names}): {self.n_steps} op(s) over {self.n_nodes} node(s)>"
@@ -364,6 +375,7 @@ def _plan(
     when there is no cast (the op's params bound), a Python-number operand as the 0-d array NumPy takes
     faster (`_build.number_array`; ``numbers``: the mirror has the graph's own dtypes), and whether the op
     can write into an operand's array at all (`_remat.writes_into`)."""
+    assert node.op is not None  # (an op node)
     srcs: tuple[Any, ...] = node.children
     fn = None
     if node._target is None:

@@ -11,12 +11,13 @@ from contextlib import nullcontext
 from operator import attrgetter
 from typing import Any
 
-from . import _cse, _dtypes, _lazy, _remat
+from . import _dtypes, _lazy, _tensor
 from ._build import _fast, apply, derivative_level
+from ._gc_pause import NODES, paused
 from ._graph import toposort
 from ._ops import NO_RULE, OPS, ZERO
+from ._options import current
 from ._tensor import Tensor
-from ._untrack import untrack
 
 __all__ = ["grad"]
 
@@ -76,12 +77,14 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
             mark(n)
             if n._sig not in _real_sigs:
                 _refuse_complex(n)
-    if len(order) > _cse.BATCH:  # two containers a full collection would otherwise walk entry by entry
-        untrack([order, relevant])
     results: dict[Tensor, Tensor] = {}
-    # large arrays: build, then evaluate and free (not with releasing off: `_remat.disabled()` keeps every value)
-    large = _remat._on[0] and any(_lazy.is_large(w) for w in targets)
-    with derivative_level(1 + max(map(_level_of, order))), _lazy.deferred() if large else nullcontext() as made:
+    # large arrays: build, then evaluate and free (not with releasing off: `options(release=False)` keeps every value)
+    large = current().release and any(_lazy.is_large(w) for w in targets)
+    with (
+        paused() if len(order) > NODES else nullcontext(),  # no full collection walks the graphs meanwhile
+        derivative_level(1 + max(map(_level_of, order))),
+        _lazy.deferred() if large else nullcontext() as made,
+    ):
         if out in relevant:
             results = _sweep(out, order, relevant, want, _seed(out, cotangent))
         grads = [results[w] if w in results else apply(OPS["zeros_like"], w) for w in targets]
@@ -102,6 +105,8 @@ def _refuse_complex(n: Tensor) -> None:
             "as separate real Tensors)"
         )
     if n._sig is not None:
+        if len(_real_sigs) >= _tensor.SIGNATURES:  # (signatures are never reused: a bound, not a leak)
+            _real_sigs.clear()
         _real_sigs.add(n._sig)
 
 
@@ -180,6 +185,8 @@ def _fit(g: Tensor, target: Tensor) -> Tensor:
     gs, ts = g._shape, target._shape
     if gs is ts and gs is not None and g._dtype is target._dtype and g._dtype is not None and None not in gs:
         if g._sig is not None and g._sig == target._sig:
+            if len(_plain_sigs) >= _tensor.SIGNATURES:
+                _plain_sigs.clear()
             _plain_sigs.add(g._sig)
         return g  # the common case, in three identity tests (issue 5): memoized nodes share these objects
     same_shape = gs is not None and gs == ts and None not in gs

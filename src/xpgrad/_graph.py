@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from operator import attrgetter
 from typing import Any
 
+from ._errors import PlaceholderError
 from ._tensor import Tensor, changed, serial
 
 __all__ = ["forward", "host_item", "toposort", "unfed_placeholders"]
@@ -38,10 +39,14 @@ _age = attrgetter("_n")
 
 
 def forward(roots: Iterable[Tensor]) -> None:
-    """Recompute every op node below ``roots`` from the current leaf values (None where unfed)."""
+    """Recompute every op node below ``roots`` from the current leaf values; a PlaceholderError naming the
+    unfed placeholders (and leaves set to None) they depend on, before anything is recomputed."""
     from ._remat import released
 
     order = toposort(roots)
+    unfed = [n for n in order if n.op is None and n._value is None and not n._const]
+    if unfed:
+        raise PlaceholderError(f"forward: {_depends(roots, unfed)}; set p.value = array for each, then call forward()")
     uses = released(order)
     try:
         _recompute(order, uses)
@@ -74,6 +79,12 @@ def _recompute(order: list[Tensor], uses: dict[int, int] | None) -> None:
                             c._value = None
                         else:  # now laid out unlike its stand-in (a leaf fed a transpose): kept (see `_remat`)
                             c._remat = 0
+
+
+def _depends(roots: Iterable[Tensor], unfed: list[Tensor]) -> str:
+    what = " and ".join(dict.fromkeys(r._label() for r in roots))
+    names = ", ".join(p._label() for p in unfed[:5]) + (f" and {len(unfed) - 5} more" if len(unfed) > 5 else "")
+    return f"{what} depends on unfed {names}"
 
 
 def unfed_placeholders(root: Tensor) -> list[Tensor]:

@@ -12,7 +12,7 @@ import array_api_compat
 
 from .backends import backend_of
 
-__all__ = ["broadcast_like", "expand", "fit", "move"]
+__all__ = ["broadcast_like", "expand", "fit", "imag", "move"]
 
 
 def fit(xp: Any, g: Any, ref: Any) -> Any:
@@ -53,9 +53,16 @@ def expand(xp: Any, g: Any, x: Any, axis: Any, keepdims: bool, mean: bool) -> An
     return out
 
 
+def imag(xp: Any, x: Any) -> Any:
+    """The imaginary part of ``x``; of a real ``x``, zeros of its own dtype on every backend (NumPy's, JAX's and
+    PyTorch's answer: the standard defines ``imag`` for complex arrays only, and array-api-strict refuses others)."""
+    return xp.imag(x) if xp.isdtype(x.dtype, "complex floating") else xp.zeros_like(x)
+
+
 def move(xp: Any, a: Any, backend: Any, device: Any) -> Any:
     """``a`` on ``backend`` (whose namespace is ``xp``) and ``device``."""
     src = backend_of(a)
+    assert src is not None  # (a node's value: an array of a backend)
     if src is backend:
         return a if device is None else array_api_compat.to_device(a, device)
     return backend.from_numpy(src.to_numpy(a), device)

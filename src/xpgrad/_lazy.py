@@ -138,7 +138,7 @@ def _libm(n: Tensor) -> bool:
     op = n.op
     libm = _LIBM.get(op)
     if libm is None:
-        libm = _LIBM[op] = op is not None and op.arity == 1 and op.domain == "floating"
+        libm = _LIBM[op] = op is not None and op.arity == 1 and op.domain in ("floating", "real_floating")
     return libm
 
 

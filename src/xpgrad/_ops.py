@@ -3,7 +3,10 @@
 An OpDef says, side by side: the op's name, arity and keyword parameters; ``impl``, the
 backend-neutral function it applies (it receives the array namespace ``xp`` and calls e.g.
 ``xp.add``); which dtypes it accepts and how it promotes; its derivative rules, one per input;
-and optional build-time rewrites and constant folding. Nothing else in xpgrad is per-op.
+optional build-time rewrites and constant folding; its scalar form in fused kernels (`CForm`); how
+``expr()`` writes it (``infix``); and whether it is a public function (``public``). Nothing else in
+xpgrad is per-op: the public functions, the operators, the fused engines, the text forms and the
+per-op tests read these fields.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from ._tensor import Tensor
 
-__all__ = ["NO_RULE", "OPS", "ZERO", "OpDef", "Rule", "defop"]
+__all__ = ["NO_RULE", "OPS", "ZERO", "CForm", "OpDef", "Rule", "defop"]
 
 Rule = Callable[..., "Tensor"]
 """A derivative rule: ``rule(g, out, *inputs, **params) -> Tensor``, the cotangent for one input.
@@ -38,9 +41,39 @@ ZERO: Any = _Marker("ZERO")
 NO_RULE: Any = _Marker("NO_RULE")
 """Rule entry: no derivative is defined; differentiating through it raises, naming the op."""
 
-Domain = Literal["numeric", "floating", "integer", "bool", "integer_or_bool", "any"]
-"""Which dtypes an op accepts. 'floating' ops promote bool and integer inputs to the namespace's
-default floating dtype (deliberately: sin(1) is a float, as in NumPy, PyTorch and JAX)."""
+Domain = Literal["numeric", "floating", "real", "real_floating", "integer", "bool", "integer_or_bool", "any"]
+"""Which dtypes an op accepts (see `_dtypes._ACCEPTS`). 'floating' and 'real_floating' ops promote bool and
+integer inputs to the namespace's default floating dtype (deliberately: sin(1) is a float, as in NumPy,
+PyTorch and JAX); the 'real' ones refuse complex inputs, as the standard does."""
+
+
+@dataclass(frozen=True)
+class CForm:
+    """An op's scalar expression in a fused kernel: one template for each engine.
+
+    ``{0}``, ``{1}``... are the operands (always variable names or literals, so repeating one costs nothing)
+    and ``{T}`` is the type of the program's floating values: ``float64``/``float32`` in `numba`'s Python,
+    ``double``/``float`` in `cuda`'s C. A kernel's values are of the program's floating dtype or bool (an op
+    whose result is of any other dtype is refused when lowering), so a form of a bitwise op is the form of
+    its bool case. Forms follow the reference backend's IEEE results, inf, nan and signed zeros included
+    (NumPy for numba; the same operations in C for CUDA): the fused tests check each one against eager.
+    """
+
+    numba: str
+    """A Python expression numba compiles (``math`` and ``np`` in scope; ``error_model="numpy"``)."""
+    cuda: str
+    """A C expression (CUDA's math functions: ``sin``, ``log1p``, ``fmod``...; no fused multiply-add)."""
+
+    @classmethod
+    def same(cls, text: str) -> CForm:
+        """A form written alike in Python and C (``({0} + {1})``)."""
+        return cls(text, text)
+
+    @classmethod
+    def libm(cls, name: str, arity: int = 1) -> CForm:
+        """The C math library's ``name`` on the operands: ``math.name(...)`` for numba, ``name(...)`` in C."""
+        args = ", ".join(f"{{{k}}}" for k in range(arity))
+        return cls(f"math.{name}({args})", f"{name}({args})")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -61,8 +94,12 @@ class OpDef:
     shape: Callable[..., Any] | None = None
     simplify: Callable[..., Any] | None = None
     fold: Callable[..., Any] | None = None
+    c: CForm | None = None  # the scalar form in fused kernels; None: `fuse` refuses the op, naming it
+    # how `expr()` writes it: a Python operator ("+", "==", unary "-" for one operand), "[]" for a subscript;
+    # None: a call, ``name(x, param=...)``. (Its precedence is Python's for the symbol.)
     infix: str | None = None
-    dunder: str | None = None
+    dunder: str | None = None  # the Tensor operator it is: "add" installs __add__ and __radd__
+    public: bool = True  # an ``xpgrad.<name>`` function (and a namespace one); False: built by rules and composites
     doc: str = ""
 
     def function(self, xp: Any) -> Any:

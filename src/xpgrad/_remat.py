@@ -23,18 +23,18 @@ order, each freed again after its last use; a user's read (``t.value``) keeps it
 
 An eager op with large operands is evaluated by `run`, which writes the result into the buffer of
 an operand it is about to release when nothing else holds that array (NumPy's temporary elision;
-`_lazy` does the same for large gradients). `disabled()` turns releasing and this reuse off.
+`_lazy` does the same for large gradients). ``xpgrad.options(release=False)`` turns releasing and this
+reuse off.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from contextlib import AbstractContextManager
 from typing import Any
 
 from . import _build, _cse, _shapes, _tensor
-from ._flags import off
+from ._options import current
 from ._tensor import Tensor
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "PINNED",
     "RELEASED",
     "after",
-    "disabled",
     "fill",
     "like_standin",
     "recompute",
@@ -65,17 +64,11 @@ FREED = 4
 """``_remat``: an intermediate of a large gradient, freed after its last use (`_lazy`): recomputed where
 needed, like a released value (a user's read keeps it: `keep`)."""
 
-_on = [True]
 _releases = [0]  # how many values were ever released: 0 spares `forward` the bookkeeping
 _reads: dict[Any, tuple[bool, ...]] = {}
 _reads_plain: dict[Any, tuple[bool, ...]] = {}
 """`reads` of nodes without params or constant operands, by op."""
 _big: dict[Any, bool] = {}
-
-
-def disabled() -> AbstractContextManager[None]:
-    """Build without releasing values (to compare, or to keep every intermediate on purpose)."""
-    return off(_on)
 
 
 def is_big(t: Tensor) -> bool:
@@ -88,6 +81,8 @@ def is_big(t: Tensor) -> bool:
         n = None if t._const or t._dtype is None else _shapes.size(t._shape)
         big = n is not None and n >= LARGE
         if s is not None:
+            if len(_big) >= _tensor.SIGNATURES:  # (signatures are never reused: a bound, not a leak)
+                _big.clear()
             _big[s] = big
     return big
 
@@ -103,6 +98,7 @@ def watch(children: tuple[Tensor, ...]) -> bool:
 def reads(node: Tensor) -> tuple[bool, ...]:
     """(output read?, input 0 read?, ...): what ``node``'s derivative rules (all of them) read."""
     op = node.op
+    assert op is not None  # (an op node)
     children = node.children
     if node.params is op.params:  # the common case (its defaults), without a key to build (issue 5)
         for c in children:
@@ -134,6 +130,7 @@ def _trace(node: Tensor) -> tuple[bool, ...]:
     from ._tensor import placeholder
 
     op = node.op
+    assert op is not None  # (an op node)
     everything = (True,) * (len(node.children) + 1)
 
     def stand(t: Tensor) -> Tensor:
@@ -172,7 +169,7 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None =
     """``p`` was just evaluated eagerly (from ``vals``, its operands' values, when the caller has them): pin
     the children its rules read (``r``: `reads` of ``p``, when the caller has it), release the others. A
     child another thread released meanwhile is pinned with the value ``p`` was computed from."""
-    if not _on[0]:
+    if not current().release:
         return
     if r is None:
         r = reads(p)
@@ -198,7 +195,9 @@ def releasable(c: Tensor) -> bool:
     operands have values or are released themselves. (An operand with neither is an intermediate of an
     earlier gradient that `_lazy` freed: a returned gradient must keep its value, or reading it after a
     second derivative would give None.)"""
-    if not (_on[0] and c.op is not None and c._value is not None and is_big(c) and like_standin(c._bk, c._value)):
+    if not (
+        current().release and c.op is not None and c._value is not None and is_big(c) and like_standin(c._bk, c._value)
+    ):
         return False
     for d in c.children:  # (a loop, not all(<generator>): issue 5, per large node)
         if d._value is None and d._remat != RELEASED:
@@ -268,13 +267,13 @@ def run(node: Tensor, fn: Any) -> Tensor:
     vals = [c._value for c in children]  # read once: another thread may release an operand meanwhile
     if _missing(vals):
         return fill(node)
-    on = _on[0]
+    on = current().release
     r = reads(node) if on else None
     i = _donor(node, r, vals) if on else None
     if i is not None and not take(children[i], vals, i):
         i = None  # another thread released it, or holds its array: a fresh array (it stays released)
-    try:
-        node._value = fn(*vals) if i is None else node._bk.into(node.op)(*vals, out=vals[i])
+    try:  # (`_donor` chose i for the op's ufunc: into() is not None)
+        node._value = fn(*vals) if i is None else node._bk.into(node.op)(*vals, out=vals[i])  # type: ignore[misc]
     except Exception as e:
         _build._note(e, node, vals)
         raise
@@ -295,6 +294,7 @@ def _donor(node: Tensor, r: Any, vals: list[Any]) -> int | None:
     """The operand whose buffer ``node`` may take: one `after` releases (``r``: `reads` of ``node``), of
     ``node``'s exact shape and dtype, owning contiguous memory, held by its node and ``vals`` only (reference
     count; checked again once it is taken), met once."""
+    assert node.op is not None  # (an op node)
     if node.op.meta or node._dtype is None or node._bk.into(node.op) is None:
         return None
     children = node.children
@@ -314,6 +314,7 @@ def writes_into(node: Tensor) -> bool:
     or a cast, of a known dtype, whose backend function is a ufunc taking ``out=`` (NumPy, CuPy). Which
     operand's array, if any, is for `lends` to say."""
     op = node.op
+    assert op is not None  # (an op node)
     return (
         not node.params
         and op.elementwise
@@ -329,7 +330,7 @@ def lends(v: Any, dtype: Any, shape: Any) -> bool:
     but that slot (reference count: no name, list or view elsewhere), as NumPy's temporary elision
     checks it. Call it as ``lends(node._value, ...)``, the way `SOLE` was measured. (For nodes no other
     thread can reach: a compiled function's; shared ones take the array out first: `take`, `alone`.)"""
-    return fits(v, dtype, shape) and refcount(v) <= SOLE
+    return fits(v, dtype, shape) and refcount(v) <= SOLE  # type: ignore[misc]  # (fits: False without refcount)
 
 
 def fits(v: Any, dtype: Any, shape: Any) -> bool:
@@ -360,6 +361,7 @@ def _sole() -> int:
 
     class Slot:
         __slots__ = ("_value",)
+        _value: Any
 
     s = Slot()
     s._value = bytearray(8)  # a fresh object, as an array a node owns
@@ -406,7 +408,7 @@ def fill(node: Tensor) -> Tensor:
     for c in children:
         if c._value is None and c._remat < RELEASED:  # (released and freed ones are recomputed)
             return node
-    if _on[0]:  # operands the node's rules read are kept from now on
+    if current().release:  # operands the node's rules read are kept from now on
         r = reads(node)
         for i, c in enumerate(children):
             if r[i + 1] and c._value is None:
@@ -462,6 +464,7 @@ def recompute(t: Tensor) -> Any:
                 order.append(n)
             continue
         opened.add(k)
+        assert n.op is not None  # (released and freed nodes are op nodes)
         meta = n.op.meta
         for i, c in enumerate(n.children):
             if c._value is None:
@@ -473,6 +476,7 @@ def recompute(t: Tensor) -> Any:
                     stack.append(c)
     uses: dict[int, int] = {}  # of the nodes computed here (`done`), not of their states: another thread
     for n in order:  # may release or keep one meanwhile
+        assert n.op is not None
         for i, c in enumerate(n.children):
             if id(c) in done and i not in n.op.meta:
                 uses[id(c)] = uses.get(id(c), 0) + 1
@@ -481,6 +485,7 @@ def recompute(t: Tensor) -> Any:
     known: dict[Tensor, Any] = {}
     for n in order:
         known[n] = _build.evaluate(n, [known[c] if c in known else c._value for c in n.children])
+        assert n.op is not None
         for i, c in enumerate(n.children):
             if id(c) in done and i not in n.op.meta:
                 left = uses[id(c)] = uses[id(c)] - 1

@@ -3,9 +3,21 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
-__all__ = ["broadcast", "broadcast_onto", "indexed", "normalize_axis", "pack_key", "reduced", "reshaped", "unpack_key"]
+__all__ = [
+    "axis_ints",
+    "broadcast",
+    "broadcast_onto",
+    "index_int",
+    "indexed",
+    "normalize_axis",
+    "pack_key",
+    "reduced",
+    "reshaped",
+    "unpack_key",
+]
 
 Shape = tuple[Any, ...] | None
 
@@ -26,7 +38,7 @@ def broadcast(opname: str, *shapes: Shape) -> Shape:
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
             raise ValueError(
-                f"{opname}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast "
+                f"{opname}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast "  # type: ignore[arg-type]  # (no None: returned above)
                 f"together (axis {i}: sizes {sorted(known)}); make the sizes equal or 1, e.g. with "
                 "reshape or indexing"
             )
@@ -101,8 +113,6 @@ def broadcast_onto(opname: str, shape: Shape, target: tuple[int, ...]) -> Shape:
 # ("slice", start, stop, step) (slices are unhashable before Python 3.12), always with an Ellipsis.
 def pack_key(opname: str, key: Any) -> tuple[Any, ...]:
     """``key`` (what ``t[key]`` received) as a hashable tuple, or a TypeError for non-basic indices."""
-    import operator
-
     items = key if isinstance(key, tuple) else (key,)
     out: list[Any] = []
     for k in items:
@@ -110,17 +120,42 @@ def pack_key(opname: str, key: Any) -> tuple[Any, ...]:
             out.append(k)
         elif isinstance(k, slice):
             out.append(("slice", *(None if v is None else operator.index(v) for v in (k.start, k.stop, k.step))))
-        elif isinstance(k, bool) or not hasattr(k, "__index__") or hasattr(k, "shape"):
-            raise TypeError(
-                f"{opname}: only basic indexing is supported (ints, slices, None, ...); got "
-                f"{type(k).__name__} {k!r:.40}; use xpgrad.where for masks"
-            )
-        else:
-            out.append(operator.index(k))
+        else:  # an int of any kind (np.int64(1), a 0-d integer array or Tensor), as NumPy and the standard take
+            i = index_int(k)
+            if i is None:
+                raise TypeError(
+                    f"{opname}: only basic indexing is supported (ints, slices, None, ...); got "
+                    f"{type(k).__name__} {k!r:.40}; use xpgrad.where for masks"
+                )
+            out.append(i)
     n = sum(k is Ellipsis for k in out)
     if n > 1:
         raise IndexError(f"{opname}: an index can only have a single ellipsis ('...'); got {key!r}")
     return tuple(out) if n else (*out, Ellipsis)  # t[0] means t[0, ...], also where the backend is strict
+
+
+def index_int(v: Any) -> int | None:
+    """``v`` as a Python int where it is an integer of any kind (an object with ``__index__``: ``np.int64(1)``, a
+    0-d integer array or Tensor), else None (a bool, a float, a mask, a multi-element array, a float Tensor)."""
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
+        return None
+    try:
+        return operator.index(v)
+    except TypeError:  # (NumPy's bools and arrays of other shapes have an __index__ that refuses)
+        return None
+
+
+def axis_ints(axis: Any) -> Any:
+    """An ``axis`` parameter with integers of any kind (``np.int64(0)``, in a tuple or alone) as Python ints; what is
+    no integer is left as it is, for `normalize_axis` to refuse naming the op."""
+    if type(axis) is tuple:
+        return tuple(a if type(a) is int else _int_or_same(a) for a in axis)
+    return _int_or_same(axis)
+
+
+def _int_or_same(v: Any) -> Any:
+    i = index_int(v)
+    return v if i is None else i
 
 
 def unpack_key(key: tuple[Any, ...]) -> tuple[Any, ...]:

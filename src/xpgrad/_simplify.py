@@ -15,9 +15,12 @@ sign bit, which IEEE 754 leaves unspecified, may differ, e.g. NumPy's ``-nan``):
 - ``fit(g, ref)`` and ``broadcast_like(g, ref)`` -> ``g`` where g already has ref's dtype and provably
   ref's shape, also with None dimensions (elementwise ops of same-shaped inputs, ``ones_like(ref)``...),
   and ``ones_like(r) * x`` -> ``x`` under the same condition, for real x;
-- ``(x * c1) * c2`` -> ``x * (c1 * c2)`` only where both constants are powers of two of magnitude
-  >= 1 and product <= 2**64, Python floats (so every product is exact up to overflow, and
-  overflows to the same inf, in float32 as in float64), and ``x * c1`` is real (not complex).
+- ``(x * c1) * c2`` -> ``x * (c1 * c2)`` only where both constants are Python floats that are powers of
+  two of magnitude >= 1, ``x * c1`` is real (not complex) of a known dtype, and ``c1 * c2`` is finite in
+  that dtype (float16: at most 65504). Then each constant and their product are exact in the dtype,
+  scaling by them is exact up to overflow, and an overflow gives the same inf either way; a product that
+  overflows the dtype itself is left alone (``x * 256.0 * 256.0`` in float16 is 0 at x = 0, but
+  ``x * 65536.0`` multiplies by inf: nan).
 Not done, because they change IEEE results: ``x - x`` -> 0 (inf, nan), ``0 * x`` -> 0, ``-(a - b)``
 -> ``b - a`` (``-0.0`` vs ``+0.0`` when a == b), reassociating sums, ``x / c`` -> ``x * (1 / c)``.
 """
@@ -80,13 +83,18 @@ def _real(t: Tensor) -> bool:
     return t._dtype is not None and dtype_kind(t._bk.xp, t._dtype) != COMPLEX
 
 
+def _finite_in(v: float, t: Tensor) -> bool:
+    """Whether the Python float ``v`` is at most the largest finite number of real ``t``'s dtype."""
+    return abs(v) <= float(t._bk.xp.finfo(t._dtype).max)
+
+
 def _rw_multiply(a: Tensor, b: Tensor, **_: Any) -> Tensor | None:
     found = _negated_product(a, b)
     if found is not None:
         return found
     if b._const and a.op is OPS["multiply"] and a.children[1]._const and _real(a):
         x, c1, c2 = a.children[0], a.children[1]._value, b._value
-        if _power_of_two_at_least_one(c1) and _power_of_two_at_least_one(c2) and abs(c1 * c2) <= 2.0**64:
+        if _power_of_two_at_least_one(c1) and _power_of_two_at_least_one(c2) and _finite_in(c1 * c2, a):
             return apply(OPS["multiply"], x, c1 * c2)
     return None
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from . import _impls, _shapes
 from ._build import apply, apply_unary
-from ._dtypes import COMPLEX, FLOAT, INT, dtype_kind, resolve
-from ._ops import OPS, ZERO, defop
+from ._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve
+from ._ops import OPS, ZERO, CForm, defop
 from ._tensor import Tensor
 
 __all__ = ["negation_exact", "result_dtype", "through_cast"]
@@ -121,7 +121,7 @@ def _times_scaled_one(a: Tensor, b: Tensor) -> Tensor | None:
         if s.op is _MULTIPLY:
             c = _scale_of_one(s)
             if c is not None and _unchanged(y, s) is not None:
-                return apply(_MULTIPLY, c, y)
+                return apply(_MULTIPLY, c, y)  # type: ignore[arg-type]  # (`is s.op` narrowed it to Optional)
     return None
 
 
@@ -220,7 +220,24 @@ def _simplify_divide(a: Tensor, b: Tensor) -> Tensor | None:
 
 
 def _simplify_pow(a: Tensor, b: Tensor) -> Tensor | None:
-    return _unchanged(a, b) if _is(b, 1) else None  # x ** 1 == x
+    if b._const:  # (`_is`, inlined: this runs on every pow)
+        v = b._value
+        if v == 1 and type(v) is not bool:
+            return _unchanged(a, b)  # x ** 1 == x
+        if type(v) is int and v < 0:
+            _integer_to_negative_power(a, b)
+    return None
+
+
+def _integer_to_negative_power(a: Tensor, b: Tensor) -> None:
+    """Refuse ``int_array ** -1`` when it is built (the backend raised when evaluating it, naming no op). Here,
+    not in `_decide`: its decision is memoized on the exponent's Python type, and only a negative value fails."""
+    result = result_dtype(OPS["pow"], a, b)
+    if result is not None and dtype_kind(a._bk.xp, result) == INT:
+        raise ValueError(
+            f"pow: integers to negative integer powers are not allowed; got {dtype_name(a._bk.xp, result)} ** "
+            f"{b._value}. Use a floating exponent or base, e.g. t ** {b._value}.0 or xpgrad.astype(t, 'float64')"
+        )
 
 
 def _simplify_negative(a: Tensor) -> Tensor | None:
@@ -294,6 +311,7 @@ _binary(
     "add",
     lambda g, out, a, b: g,
     lambda g, out, a, b: g,
+    c=CForm.same("({0} + {1})"),
     infix="+",
     dunder="add",
     fold=operator.add,
@@ -304,6 +322,7 @@ _binary(
     "subtract",
     lambda g, out, a, b: g,
     lambda g, out, a, b: -g,
+    c=CForm.same("({0} - {1})"),
     infix="-",
     dunder="sub",
     fold=operator.sub,
@@ -313,6 +332,7 @@ _binary(
     "multiply",
     lambda g, out, a, b: g * b,
     lambda g, out, a, b: g * a,
+    c=CForm.same("({0} * {1})"),
     infix="*",
     dunder="mul",
     fold=operator.mul,
@@ -325,6 +345,7 @@ _binary(
     lambda g, out, a, b: g / b,
     lambda g, out, a, b: -(g * out) / b,
     domain="floating",
+    c=CForm.same("({0} / {1})"),
     infix="/",
     dunder="truediv",
     simplify=_simplify_divide,
@@ -346,54 +367,83 @@ _binary(
     "pow",
     lambda g, out, a, b: g * (b * a ** (where(b == 0, 1, b) - 1)),
     lambda g, out, a, b: g * (out * _log_base(a)),
+    c=CForm("({0} ** {1})", "pow({0}, {1})"),  # (NumPy's square and square root for a 0-d exponent: `_fuse.cpu`)
     infix="**",
     dunder="pow",
     simplify=_simplify_pow,
 )
-# ties split the gradient evenly, as in JAX and PyTorch
+# ties split the gradient evenly, as in JAX and PyTorch. Fused: nan propagates from either operand, and a
+# tie (-0.0 and 0.0) gives the second operand, as NumPy's
 _binary(
     "maximum",
     lambda g, out, a, b: where(a > b, g, where(a == b, g * 0.5, 0)),
     lambda g, out, a, b: where(b > a, g, where(a == b, g * 0.5, 0)),
-    domain="numeric",
+    domain="real",
+    c=CForm("({0} if ({0} > {1} or {0} != {0}) else {1})", "((({0} > {1}) || ({0} != {0})) ? {0} : {1})"),
 )
 _binary(
     "minimum",
     lambda g, out, a, b: where(a < b, g, where(a == b, g * 0.5, 0)),
     lambda g, out, a, b: where(b < a, g, where(a == b, g * 0.5, 0)),
-    domain="numeric",
+    domain="real",
+    c=CForm("({0} if ({0} < {1} or {0} != {0}) else {1})", "((({0} < {1}) || ({0} != {0})) ? {0} : {1})"),
 )
 
-for _name, _dunder, _fold in (
-    ("equal", "eq", operator.eq),
-    ("not_equal", "ne", operator.ne),
-    ("greater", "gt", operator.gt),
-    ("greater_equal", "ge", operator.ge),
-    ("less", "lt", operator.lt),
-    ("less_equal", "le", operator.le),
+for _name, _symbol, _dunder, _fold, _domain in (
+    ("equal", "==", "eq", operator.eq, "any"),
+    ("not_equal", "!=", "ne", operator.ne, "any"),
+    ("greater", ">", "gt", operator.gt, "real"),  # the standard orders real numbers only (not bool, not complex)
+    ("greater_equal", ">=", "ge", operator.ge, "real"),
+    ("less", "<", "lt", operator.lt, "real"),
+    ("less_equal", "<=", "le", operator.le, "real"),
 ):
-    _binary(_name, ZERO, ZERO, domain="any", result="bool", dunder=_dunder, fold=_fold)
+    _binary(
+        _name,
+        ZERO,
+        ZERO,
+        domain=_domain,
+        result="bool",
+        c=CForm.same(f"({{0}} {_symbol} {{1}})"),
+        infix=_symbol,
+        dunder=_dunder,
+        fold=_fold,
+    )
 
 _unary(
     "negative",
     lambda g, out, a: -g,
     domain="numeric",
+    c=CForm.same("(-{0})"),
     infix="-",
     dunder="neg",
     fold=operator.neg,
     simplify=_simplify_negative,
 )
-_unary("positive", lambda g, out, a: g, domain="numeric", dunder="pos")
-_unary("abs", lambda g, out, a: g * sign(a), domain="numeric", dunder="abs", result="real")  # 0 at 0 (JAX, PyTorch)
-_unary("sign", ZERO, domain="numeric")
-_unary("square", lambda g, out, a: g * (2 * a), domain="numeric")
-_unary("exp", lambda g, out, a: g * out)  # the output is the derivative: no second exp
-_unary("log", lambda g, out, a: g / a)
-_unary("sin", lambda g, out, a: g * cos(a))
-_unary("cos", lambda g, out, a: -(g * sin(a)))
+_unary("positive", lambda g, out, a: g, domain="numeric", c=CForm.same("(+{0})"), infix="+", dunder="pos")
+_unary(  # 0 at 0 (JAX, PyTorch)
+    "abs",
+    lambda g, out, a: g * sign(a),
+    domain="numeric",
+    c=CForm("abs({0})", "fabs({0})"),
+    dunder="abs",
+    result="real",
+)
+# Fused: nan stays nan, and both zeros give +0.0, as NumPy's (``+ 0`` turns -0.0 into +0.0 and leaves every
+# other value as it is; numba's ``np.sign(-0.0)`` is -0.0)
+_unary(
+    "sign",
+    ZERO,
+    domain="numeric",
+    c=CForm("(np.sign({0}) + {T}(0))", "(({0} > 0) ? ({T})1 : (({0} < 0) ? ({T})-1 : ({0} + ({T})0)))"),
+)
+_unary("square", lambda g, out, a: g * (2 * a), domain="numeric", c=CForm.same("({0} * {0})"))
+_unary("exp", lambda g, out, a: g * out, c=CForm.libm("exp"))  # the output is the derivative: no second exp
+_unary("log", lambda g, out, a: g / a, c=CForm.libm("log"))
+_unary("sin", lambda g, out, a: g * cos(a), c=CForm.libm("sin"))
+_unary("cos", lambda g, out, a: -(g * sin(a)), c=CForm.libm("cos"))
 # (1 - out)(1 + out), as JAX writes it: 1 - out is exact (Sterbenz), and out*out adds no rounding step
-_unary("tanh", lambda g, out, a: g * ((1 - out) * (1 + out)))  # bounded, no cosh overflow
-_unary("sqrt", lambda g, out, a: g / (2 * out))  # +inf at 0, as in JAX and PyTorch
+_unary("tanh", lambda g, out, a: g * ((1 - out) * (1 + out)), c=CForm.libm("tanh"))  # bounded, no cosh overflow
+_unary("sqrt", lambda g, out, a: g / (2 * out), c=CForm.libm("sqrt"))  # +inf at 0, as in JAX and PyTorch
 
 
 _NUMBER_KINDS = (bool, int, float, complex)
@@ -432,6 +482,7 @@ defop(
     domain="any",
     promote=(1, 2),
     fold=lambda c, a, b: a if c else b,
+    c=CForm("({1} if {0} else {2})", "({0} ? {1} : {2})"),
     shape=_where_shape,
     simplify=_simplify_where,
 )
@@ -468,6 +519,7 @@ defop(
     "fit",
     2,
     _impls.fit,
+    public=False,
     vjp=(lambda g, out, a, ref: broadcast_like(g, a), ZERO),
     elementwise=False,
     shape=_like_second,
@@ -478,6 +530,7 @@ defop(
     "broadcast_like",
     2,
     _impls.broadcast_like,
+    public=False,
     vjp=(lambda g, out, a, ref: fit(g, a), ZERO),
     elementwise=False,
     shape=_like_second,
@@ -488,6 +541,7 @@ defop(
     "expand",
     2,
     _impls.expand,
+    public=False,
     vjp=(lambda g, out, a, x, axis, keepdims, mean: (mean_op if mean else sum_)(g, axis=axis, keepdims=keepdims), ZERO),
     elementwise=False,
     params={"axis": None, "keepdims": False, "mean": False},
@@ -499,6 +553,7 @@ defop(
     "to",
     1,
     _impls.move,
+    public=False,
     vjp=(lambda g, out, a, backend, device: apply(OPS["to"], g, backend=a._bk, device=a._device),),
     elementwise=False,
     params={"backend": None, "device": None},

@@ -8,6 +8,7 @@ where the standard deviation is 0 (PyTorch's mask; JAX's sqrt gives nan there).
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from . import _dtypes, _shapes
@@ -76,6 +77,34 @@ def _std_rule(g: Any, out: Any, x: Any, axis: Any, correction: float, keepdims: 
     return _spread(g, x, axis, keepdims) * (centred / ((_count(x, axis) - correction) * where(s == 0, 1, s)))
 
 
+def _extremum_shape(name: str, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """max/min: the reduced shape; an empty reduction is refused now (it has no identity: the backend
+    failed at evaluation, naming no op)."""
+    out = _reduced(name, x, axis=axis, keepdims=keepdims)
+    s = x._shape
+    if s is not None and 0 in s:
+        axes = _shapes.normalize_axis(name, axis, len(s))
+        if any(s[i] == 0 for i in (range(len(s)) if axes is None else axes)):
+            what = "maximum" if name == "max" else "minimum"
+            over = "" if axis is None else f" along axis {axis!r}"
+            raise ValueError(
+                f"{name}: an empty array (shape {s}) has no {what}{over}; check the size first, or reduce "
+                "along an axis of nonzero size"
+            )
+    return out
+
+
+def _spread_shape(name: str, x: Any, axis: Any = None, correction: Any = 0.0, keepdims: bool = False) -> Any:
+    """var/std: the reduced shape, after refusing a correction that is not a real number (the backend
+    failed at evaluation comparing it, naming no op)."""
+    if isinstance(correction, bool) or not isinstance(correction, numbers.Real):
+        raise TypeError(
+            f"{name}: correction must be a real number (0: divide by N, 1: by N - 1, NumPy's ddof); got "
+            f"{type(correction).__name__} {correction!r:.40}"
+        )
+    return _reduced(name, x, axis=axis, keepdims=keepdims)
+
+
 defop(
     "prod",
     1,
@@ -92,6 +121,7 @@ defop(
     lambda xp, a, x: a,
     vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
     elementwise=False,
+    public=False,
     shape=lambda name, a, x: a._shape,
     dtype=_dtype_first,
 )
@@ -101,20 +131,21 @@ defop(
     _check_no_zeros,
     vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
     elementwise=False,
+    public=False,
     shape=lambda name, a, x: a._shape,
     dtype=_dtype_first,
 )
 for _name in ("max", "min"):
-    defop(_name, 1, vjp=(_extremum_rule,), elementwise=False, params=_AXES, shape=_reduced)
+    defop(_name, 1, vjp=(_extremum_rule,), domain="real", elementwise=False, params=_AXES, shape=_extremum_shape)
 for _name, _rule in (("var", _var_rule), ("std", _std_rule)):
     defop(
         _name,
         1,
         vjp=(_rule,),
-        domain="floating",
+        domain="real_floating",
         elementwise=False,
         params={"axis": None, "correction": 0.0, "keepdims": False},
-        shape=_reduced,
+        shape=_spread_shape,
     )
 for _name in ("all", "any"):
     defop(_name, 1, vjp=(ZERO,), domain="any", result="bool", elementwise=False, params=_AXES, shape=_reduced)
@@ -157,6 +188,7 @@ defop(
     vjp=(lambda g, out, a, x: astype_vjp(g, x), ZERO),  # linear in g: its own adjoint
     domain="any",
     elementwise=False,
+    public=False,
     promote=(),
     shape=_like_second,
     dtype=_dtype_first,
@@ -169,6 +201,7 @@ defop(  # full_like(x, fill_value, dtype=...) on a Tensor whose value comes late
     vjp=(ZERO,),
     domain="any",
     elementwise=False,
+    public=False,
     promote=(),
     params={"fill_value": 0, "dtype": None},
     dtype=lambda x, fill_value, dtype: x._dtype if dtype is None else dtype,
@@ -197,6 +230,7 @@ defop(
     vjp=(lambda g, out, a, ref: reshape_like(g, a), ZERO),
     domain="any",
     elementwise=False,
+    public=False,
     shape=_like_second,
     dtype=_dtype_first,
 )
@@ -219,6 +253,8 @@ defop(
     vjp=(lambda g, out, x, key: unindex(g, x, key=key),),
     domain="any",
     elementwise=False,
+    public=False,  # x[key]: `Tensor.__getitem__`
+    infix="[]",
     params={"key": ()},
     shape=lambda name, x, key: _shapes.indexed(x._shape, key),
 )
@@ -241,6 +277,7 @@ defop(
     vjp=(lambda g, out, a, ref, key: index(g, key=key), ZERO),
     domain="any",
     elementwise=False,
+    public=False,
     params={"key": ()},
     shape=lambda name, a, ref, key: ref._shape,
     dtype=_dtype_first,

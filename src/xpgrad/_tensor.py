@@ -12,6 +12,7 @@ import itertools
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ._api_methods import TensorMethods
 from ._errors import BackendMismatchError, PlaceholderError
 from .backends import Backend, backend_of, get_backend
 
@@ -47,12 +48,17 @@ def restamp(t: Tensor) -> None:
     t._epoch = changed[0] = serial()
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A node of an xpgrad graph.
 
     Arguments:
         value: a Python number, a nested list, or an array of a supported backend (whose backend
-            is then inferred). ``None`` makes a placeholder, to be fed later with ``t.value = ...``.
+            is then inferred). ``None`` (the default) makes a placeholder, to be fed later with
+            ``t.value = ...``: of unknown shape and dtype unless declared below (`placeholder` declares
+            them). Ops build on it at once, as graphs are built before values exist (``Tensor(None) + 1``);
+            their ``value`` is None until it is fed and ``forward()`` is called. Calling ``forward()`` or
+            reading a number or array (``numpy()``, ``float()``...) before raises `PlaceholderError`,
+            naming the unfed placeholders.
         backend: 'numpy', 'cupy', 'array_api_strict', 'auto', or a namespace module. Default:
             the array's own backend, else `xpgrad.default_backend()`.
         name: shown when printing graphs.
@@ -114,8 +120,8 @@ class Tensor:
         self._dtype = bk.dtype(dtype)
         self._device = device
         self._shape = _declared_shape(shape)
-        self._value = None
-        self._users = None  # the nodes built on this one (see `_cse`)
+        self._value: Any = None
+        self._users: Any = None  # the nodes built on this one (see `_cse`)
         if value is not None:
             arr = self._coerce(value, owner)
             dev = self._check_feed(arr)  # before the array's own dtype, shape and device replace the declared ones
@@ -123,19 +129,9 @@ class Tensor:
             self._dtype = arr.dtype
             self._device = dev
             self._value = arr
-        self._sig = signature(bk, self._device, self._shape, self._dtype)
+        self._sig: Any = signature(bk, self._device, self._shape, self._dtype)  # (a constant: its Python type)
 
     # ----------------------------------------------------------------- value and feeding
-    @property
-    def value(self) -> Any:
-        """The backend array (None while a placeholder it depends on is unfed).
-
-        A large intermediate whose value was released or freed (see `xpgrad._remat`, `_lazy`) is
-        recomputed here and kept from then on: the user holds it, as a PyTorch user holds a tensor, and
-        reading it again costs nothing (it cost the whole released chain below it at every read)."""
-        v = self._value
-        return v if v is not None else self._read(True)
-
     def _peek(self) -> Any:
         """`value` without keeping a recomputed one: the reads of evaluation itself (releasing is for them)."""
         return self._read(False)
@@ -149,6 +145,16 @@ class Tensor:
                 return _remat.keep(self) if keep else _remat.recompute(self)
             return self._value
         return v
+
+    @property
+    def value(self) -> Any:
+        """The backend array (None while a placeholder it depends on is unfed).
+
+        A large intermediate whose value was released or freed (see `xpgrad._remat`, `_lazy`) is
+        recomputed here and kept from then on: the user holds it, as a PyTorch user holds a tensor, and
+        reading it again costs nothing (it cost the whole released chain below it at every read)."""
+        v = self._value
+        return v if v is not None else self._read(True)
 
     @value.setter
     def value(self, v: Any) -> None:
@@ -356,7 +362,10 @@ class Tensor:
 
     # ----------------------------------------------------------------- evaluation
     def forward(self) -> Tensor:
-        """Re-evaluate the graph below this Tensor from its leaves' current values; returns self."""
+        """Re-evaluate the graph below this Tensor from its leaves' current values; returns self.
+
+        Raises `PlaceholderError`, naming them, where the graph depends on placeholders not fed yet (nothing is
+        recomputed then)."""
         from ._graph import forward
 
         forward([self])
@@ -403,12 +412,14 @@ class Tensor:
         from ._build import apply
         from ._ops import OPS
 
+        _check_device("to", device)
         return apply(OPS["to"], self, backend=get_backend(backend), device=device)
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
         from ._build import apply
         from ._ops import OPS
 
+        _check_device("to_device", device)
         return apply(OPS["to"], self, backend=self._bk, device=device)
 
     # ----------------------------------------------------------------- printing
@@ -446,11 +457,36 @@ class Tensor:
             f"value={_short(self._peek())})"  # (transient: a debugger's or an error message's read)
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickling (multiprocessing, Dask, ``copy.deepcopy``): the graph below, as recipes rebuilt through the
+        normal build path; backends by name, leaf values as arrays (see `xpgrad._pickling`)."""
+        return _reduce(self)
+
     __hash__ = object.__hash__
     # A NumPy or CuPy array on the left of an operator defers to the Tensor's reflected method.
     # (array-api-strict arrays refuse foreign operands outright: put the Tensor on the left.)
     __array_ufunc__ = None
     __array_priority__ = 1000
+
+
+def _check_device(what: str, device: Any) -> None:
+    """Refuse a Tensor or an array where a device is expected (the backend failed at evaluation, naming
+    another op or none)."""
+    if isinstance(device, Tensor) or (hasattr(device, "shape") and hasattr(device, "dtype")):
+        raise TypeError(
+            f"{what}: expected a device, got a {type(device).__name__}; pass its .device to move next to it, "
+            "e.g. t.to_device(other.device)"
+        )
+
+
+def _reduce(t: Tensor) -> tuple[Any, ...]:
+    """`Tensor.__reduce__`'s work: `_pickling.reduce_tensor`, imported at the first pickle (it imports this module),
+    then called directly (once per node: a 10^5-node graph paid 5 us a node for the import statement)."""
+    global _reduce
+    from ._pickling import reduce_tensor
+
+    _reduce = reduce_tensor
+    return reduce_tensor(t)
 
 
 def refuse_tensors_in(v: Any, what: str) -> None:
@@ -460,7 +496,7 @@ def refuse_tensors_in(v: Any, what: str) -> None:
     gathered in C.)"""
     level = [v] if type(v) in _SEQUENCES else []
     while level:
-        deeper = []
+        deeper: list[Any] = []
         for seq in level:
             kinds = set(map(type, seq))
             if any(issubclass(k, Tensor) for k in kinds):
@@ -491,7 +527,12 @@ def placeholder(
     return Tensor(None, backend=backend, name=name, dtype=dtype, device=device, shape=shape)
 
 
+SIGNATURES = 1 << 14
+"""The most facts `_signatures` holds: once full it starts again, numbering on, so that a signature is never
+given to other facts (the memos keyed by signatures stay right; nodes made before keep theirs). The memos
+keyed by signature alone (`_remat._big`, `_grad`'s sets) hold at most this many entries too."""
 _signatures: dict[tuple[Any, ...], int] = {}
+_numbering = itertools.count()  # (`next` is atomic: two threads never get one number)
 
 
 def signature(bk: Backend, device: Any, shape: Any, dtype: Any) -> int | None:
@@ -506,7 +547,9 @@ def signature(bk: Backend, device: Any, shape: Any, dtype: Any) -> int | None:
     try:
         return _signatures[key]
     except KeyError:
-        n = _signatures[key] = len(_signatures)
+        if len(_signatures) >= SIGNATURES:
+            _signatures.clear()
+        n = _signatures[key] = next(_numbering)
         return n
     except TypeError:
         return None

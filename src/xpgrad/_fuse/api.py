@@ -22,9 +22,9 @@ def fuse(
 
     Arguments:
         inputs: the placeholders (or leaves) fed on each call, in order (one Tensor: the only one).
-        outputs: a Tensor, or a list of Tensors built from the inputs: elementwise ops of the fusible set
-            (see `cexpr`), basic indexing, the structural ops of gradient graphs, and full ``sum``/``mean``/
-            ``prod`` as final results.
+        outputs: a Tensor, or a list of Tensors built from the inputs: elementwise ops (each op's fused form is
+            its `OpDef.c`; every elementwise op of floating or bool values has one), basic indexing, the structural
+            ops of gradient graphs, and full ``sum``/``mean``/``prod`` as final results.
         engine: "numba" (CPU, one parallel loop), "cupy" (one CUDA kernel), "unfused"
             (`xpgrad.function`'s plan executor, op by op: eager's results), or "auto": the backend's
             fused engine when it is installed, else unfused.

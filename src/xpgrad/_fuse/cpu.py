@@ -31,6 +31,7 @@ from .lower import (
     captured_cache,
     captured_values,
     derive,
+    form,
     host_output,
     passed,
 )
@@ -49,8 +50,6 @@ def available() -> bool:
 
 
 def _expr(ins: Instr, dt: str, squares: set[str], halves: set[str], scalar_exponents: set[str]) -> str:
-    from .cexpr import PY
-
     if ins.op == "pow" and ins.args[1] in squares:  # x ** 2.0 is x * x exactly (as NumPy computes it)
         return "({0} * {0})".format(*ins.args)
     if ins.op == "pow" and ins.var in scalar_exponents:  # NumPy's power: x ** 0.5 is sqrt(x), -0.0 and -inf too
@@ -66,7 +65,7 @@ def _expr(ins: Instr, dt: str, squares: set[str], halves: set[str], scalar_expon
         f = float(v)
         text = "inf" if f == math.inf else "-inf" if f == -math.inf else "nan" if f != f else repr(f)
         return f"{ins.dtype}({text})"
-    return PY[ins.op].format(*ins.args, T=dt)
+    return form(ins.op).numba.format(*ins.args, T=dt)
 
 
 def source(prog: Program) -> str:
@@ -128,6 +127,8 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     src = source(prog)
     kernel = _compiled.get(src)
     if kernel is None:
+        if len(_compiled) >= KERNELS:  # (a fused function holds its kernel itself: only sharing is lost)
+            _compiled.clear()
         kernel = _compiled[src] = _Kernel(src)
     dtype = np.dtype(prog.dtype)
     sums = prog.sums
@@ -197,6 +198,8 @@ class _Kernel:
 
 _compiled: dict[str, Any] = {}
 """Kernels by source: the same graph fused twice compiles once (numba compiles on the first call)."""
+KERNELS = 256
+"""The most kernels `_compiled` shares; then it starts again (a process fusing ever new graphs keeps no more)."""
 
 
 def _runner(
@@ -249,7 +252,7 @@ def _runner(
             outs = {k: _buffer(held, k, shape, out_dtypes[k]) for k in elems}
             held.clear()
             held.update(outs)
-        uniform = [np.empty(1, out_dtypes[k]) for k in unis] if unis else no_shapes
+        uniform: list[Any] = [np.empty(1, out_dtypes[k]) for k in unis]
         if n < SERIAL_BELOW:  # one chunk, elements 0 to n, on this thread
             partial = np.zeros((1, max(1, len(sums))))
             (kernel.body or kernel.compile())(
@@ -302,7 +305,7 @@ def _scalars(prog: Program) -> set[int]:
         xp = node._bk.xp
         try:
             vals = [
-                c._value if c._const else xp.ones(tuple(d or 1 for d in c._shape), dtype=c._dtype or prog.dtype)
+                c._value if c._const else xp.ones(tuple(d or 1 for d in c._shape or ()), dtype=c._dtype or prog.dtype)
                 for c in node.children
             ]
             with np.errstate(all="ignore"):

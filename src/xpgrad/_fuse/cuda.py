@@ -10,7 +10,7 @@ made 6 and reached 59-65% of the H200's copy bandwidth; the one-pass kernel 86% 
 docs/performance.md). The final sums were then a ``cupy.sum`` over the threads' totals, a 0-d view of its
 result per output and a division for a mean: three library calls' host time a call, which is most of a
 call on 10^6 elements; they are one launch of ``xpgrad_sums`` now. The per-element body (`kernel_body`) is
-generated from the per-op C expressions (`cexpr.C`) and tested on the host; `raw_source` wraps it in the
+generated from the ops' C expressions (`OpDef.c`, ``.cuda``) and tested on the host; `raw_source` wraps it in the
 kernels, which `tests/fake_cupy.py` runs on the host (a block's threads as coroutines meeting at each barrier).
 
 The totals are deterministic (a fixed grid for a given size and device; no atomics): each thread adds its
@@ -23,7 +23,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from . import cexpr
 from .lower import (
     REDUCTIONS,
     FusionError,
@@ -34,6 +33,7 @@ from .lower import (
     captured_cache,
     captured_values,
     derive,
+    form,
     host_output,
     passed,
 )
@@ -76,7 +76,7 @@ def _statement(i: Instr, dt: str) -> str:
     elif i.op == "count":
         expr = f"(({C_TYPES[i.dtype]})XPGRAD_N)"
     else:
-        expr = cexpr.C[i.op].format(*i.args, T=C_TYPES[dt])
+        expr = form(i.op).cuda.format(*i.args, T=C_TYPES[dt])
     return f"{C_TYPES[i.dtype]} {i.var} = {expr};"
 
 

@@ -33,9 +33,9 @@ from typing import Any
 
 from .._dtypes import dtype_name
 from .._graph import toposort
+from .._ops import OPS, CForm, OpDef
 from .._shapes import indexed, unpack_key
 from .._tensor import Tensor
-from . import cexpr
 
 __all__ = [
     "MAX_INSTRUCTIONS",
@@ -47,6 +47,7 @@ __all__ = [
     "captured_cache",
     "captured_values",
     "derive",
+    "form",
     "host_output",
     "lower",
     "passed",
@@ -87,7 +88,9 @@ class FusionError(ValueError):
 @dataclass(frozen=True)
 class Instr:
     var: str
-    op: str  # an op of `cexpr`; "literal" (args[0] is the value); "sum"/"prod" (args[0]: the operand); "count" (n)
+    # an op of the table with a fused form (`form`); "literal" (args[0]: the value); "sum"/"prod" (args[0]: the
+    # operand); "count" (n)
+    op: str
     args: tuple[Any, ...]
     kind: str  # "v", "s" or "r"
     dtype: str  # "float64", "float32" or "bool"; a sum of bools: NumPy's count dtype ("int64")
@@ -336,6 +339,13 @@ def host_output(prog: Program, k: int, arrays: Sequence[Any], captured: Sequence
     return xp.full(ref[1], fill, dtype=what)
 
 
+def form(op: str) -> CForm:
+    """The fused form of an instruction's ``op``, an op of the table with one (`lower` emits no other)."""
+    c = OPS[op].c
+    assert c is not None, op
+    return c
+
+
 def _label(node: Tensor) -> str:
     return node.op.name if node.op is not None else ("a constant" if node._const else "a leaf")
 
@@ -344,9 +354,20 @@ def _static(shape: Any) -> bool:
     return shape is not None and None not in shape
 
 
+def _dims(shape: Any) -> tuple[int, ...]:
+    """A static shape (`_static`, or known not None) as a tuple of sizes."""
+    return tuple(shape)
+
+
+def _op(node: Tensor) -> OpDef:
+    """The op of an op node."""
+    assert node.op is not None, node
+    return node.op
+
+
 def _child_space(node: Tensor, k: int, sp: Space) -> Space:
     """The space operand ``k`` of ``node`` is read in, for ``node`` in space ``sp``."""
-    name = node.op.name
+    name = _op(node).name
     if name == "index":
         return (("index", node.params["key"]), *sp)
     if name == "unindex":
@@ -582,7 +603,7 @@ class _Lowering:
         if node.op is None and not node._const:
             return ("var", self.base(node))
         if _static(node._shape):
-            return ("shape", tuple(node._shape))
+            return ("shape", _dims(node._shape))
         raise FusionError(
             f"fuse: op 'unindex' (the gradient of an indexing) writes into {node._label()} of unknown shape "
             f"{node._shape}; declare the shapes of placeholders, or run the graph unfused"
@@ -590,7 +611,7 @@ class _Lowering:
 
     # ----------------------------------------------------------------- ops
     def op(self, node: Tensor, sp: Space) -> tuple[str, str]:
-        name = node.op.name
+        name = _op(node).name
         prog, dt = self.prog, self.dt
         kids: list[tuple[str, str]] = []
         for k in _SHAPE_ONLY.get(name, range(len(node.children))):
@@ -619,7 +640,7 @@ class _Lowering:
             if not node.params["mean"]:
                 return g, gk
             if _static(node._shape):
-                count = _literal(prog, math.prod(node._shape), dt)
+                count = _literal(prog, math.prod(_dims(node._shape)), dt)
             else:
                 self._refuse_count(name, sp)
                 count = self.emit("count", (), "s", dt)
@@ -628,10 +649,11 @@ class _Lowering:
             return self.fit(node, kids[0][0], kids[0][1], sp)
         if name in REDUCTIONS:
             return self.reduction(node, kids[0], sp)
-        if not cexpr.fusible(name) or not node.op.elementwise:
+        if _op(node).c is None or not _op(node).elementwise:
+            fusible = sorted(n for n, op in OPS.items() if op.c is not None and op.elementwise)
             raise FusionError(
-                f"fuse: op {name!r} has no fused form; fusible ops are {', '.join(sorted(cexpr.PY))}, plus "
-                "full sums, means and products, and basic indexing"
+                f"fuse: op {name!r} has no fused form; fusible ops are {', '.join(fusible)}, plus full sums, means "
+                "and products, and basic indexing"
             )
         if sp:  # pushed down an indexing: each operand must be indexed as the result is
             for child in node.children:
@@ -669,7 +691,7 @@ class _Lowering:
             )
 
     def reduction(self, node: Tensor, kid: tuple[str, str], sp: Space) -> tuple[str, str]:
-        name = node.op.name
+        name = _op(node).name
         prog, dt = self.prog, self.dt
         axis = node.params["axis"]
         nd = None if node.children[0]._shape is None else len(node.children[0]._shape)
@@ -704,7 +726,7 @@ class _Lowering:
         "s" value); a partial sum, or a cast, is refused.
         """
         prog, dt = self.prog, self.dt
-        name = node.op.name
+        name = _op(node).name
         src, dst = node.children[0]._shape, node._shape
         child_dt = node.children[0]._dtype
         if node._dtype is not None and child_dt is not None and node._dtype != child_dt:
@@ -717,7 +739,7 @@ class _Lowering:
         if name == "broadcast_like" and (k == "s" or self.bshape is not None):
             return g, k  # a uniform value broadcast is the same value everywhere (as is a value the host broadcasts)
         if name == "fit" and dst is not None and all(d == 1 for d in dst):
-            if _static(src) and math.prod(src) == 1:
+            if _static(src) and math.prod(_dims(src)) == 1:
                 return g, k
             if sp:
                 raise FusionError(f"fuse: op {name!r} (a sum) inside an indexing cannot be fused; run unfused")
@@ -729,7 +751,7 @@ class _Lowering:
             count = _literal(prog, math.prod(src), dt) if None not in src else self.emit("count", (), "s", dt)
             return self.emit("multiply", (g, count), "s", dt), "s"  # the sum of ``count`` equal values
         if _call_shaped(src, dst) and not sp:
-            prog.checks.setdefault(tuple(dst), f"the target of op {name!r} ({node.children[1]._label()})")
+            prog.checks.setdefault(_dims(dst), f"the target of op {name!r} ({node.children[1]._label()})")
             return g, k
         raise FusionError(
             f"fuse: op {name!r} from shape {src} to {dst} is a partial sum or a broadcast; only full sums can be fused"
@@ -764,15 +786,15 @@ class _Lowering:
         v, c = self.get(o, ())
         kids = o.children
         if c == "r":
-            prog.outputs.append((v, "mean" if o.op.name == "mean" else prog.reduction(v)))
+            prog.outputs.append((v, "mean" if _op(o).name == "mean" else prog.reduction(v)))
             if o._shape:  # a fit to (1,), or keepdims: a sum the shape of its target
-                prog.sum_shapes[k] = tuple(o._shape)
+                prog.sum_shapes[k] = _dims(o._shape)
         elif (
             o.op is not None
             and o.op.name in ("zeros_like", "ones_like")
             and ((kids[0].op is None and not kids[0]._const) or _static(o._shape))
         ):
-            ref = ("var", self.base(kids[0])) if kids[0].op is None else ("shape", tuple(o._shape))
+            ref = ("var", self.base(kids[0])) if kids[0].op is None else ("shape", _dims(o._shape))
             prog.host[k] = (_dtype_of(prog, v), 0 if o.op.name == "zeros_like" else 1, ref)
             prog.outputs.append((v, "host"))
         elif c == "s" and o._shape == ():
@@ -784,8 +806,8 @@ class _Lowering:
                     f"fuse: output {k} ({o._label()}) has shape {o._shape} and the kernel runs at the broadcast "
                     f"shape {self.bshape}; fuse it separately, or run the graph unfused"
                 )
-            if _static(o._shape) and math.prod(o._shape) == 1 and c == "v":
-                prog.out_shapes[k] = tuple(o._shape)  # one element (a 0-d gradient): reshaped, not the call's shape
+            if _static(o._shape) and math.prod(_dims(o._shape)) == 1 and c == "v":
+                prog.out_shapes[k] = _dims(o._shape)  # one element (a 0-d gradient): reshaped, not the call's shape
             elif o._shape is not None and o._shape != ():  # written in the call's shape: it must be the output's
                 prog.checks.setdefault(tuple(o._shape), f"output {k} ({o._label()})")
 
@@ -814,11 +836,11 @@ def _result_dtype(node: Tensor, dt: str) -> str:
     Any other dtype is refused: NumPy computes some ops of bools in float64 (``exp`` of a bool, a bool
     divided by a bool) where the kernel would compute in a float32 program's float32."""
     if node._dtype is None:  # (not known when building: as the op table says)
-        return "bool" if node.op.result == "bool" else dt
+        return "bool" if _op(node).result == "bool" else dt
     got = dtype_name(node._bk.xp, node._dtype)
     if got not in ("bool", dt):
         raise FusionError(
-            f"fuse: op {node.op.name!r} computes in {got} in a {dt} program; a fused kernel computes in {dt} "
+            f"fuse: op {_op(node).name!r} computes in {got} in a {dt} program; a fused kernel computes in {dt} "
             "only (cast its operands to it, or run unfused)"
         )
     return got

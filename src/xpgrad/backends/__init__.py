@@ -21,6 +21,7 @@ from ._base import Backend
 __all__ = [
     "Backend",
     "available_backends",
+    "backend_named",
     "backend_of",
     "default_backend",
     "get_backend",
@@ -39,7 +40,8 @@ _loading = threading.RLock()
 Backend (two 'numpy' Backends refused each other's operands: "different backends ('numpy' and 'numpy')")."""
 
 
-def _load(name: str) -> Backend:
+def _load(name: str, env: str | None = None) -> Backend:
+    """The Backend ``name``, made on first use; ``env``: the value of $XPGRAD_BACKEND that chose it."""
     bk = _loaded.get(name)
     if bk is not None:
         return bk
@@ -50,6 +52,12 @@ def _load(name: str) -> Backend:
         mod = _MODULES[name]
         reason = mod.probe()
         if reason is not None:
+            if env is not None:  # no backend= was passed: say what chose it, and how to change that
+                raise BackendUnavailableError(
+                    f"backend {name!r}, chosen by the environment variable XPGRAD_BACKEND={env!r}, is "
+                    f"unavailable: {reason}. Set XPGRAD_BACKEND=auto to fall back to NumPy when no GPU is "
+                    "usable, unset it, or call xpgrad.set_default_backend(...)"
+                )
             hint = " Use backend='auto' to fall back to NumPy when no GPU is usable." if name == "cupy" else ""
             raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason}.{hint}")
         bk = _loaded[name] = mod.load()
@@ -103,6 +111,8 @@ def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
         return spec
     if spec is None:
         spec = default_backend()
+        if _default is None and spec not in _loaded:  # chosen by $XPGRAD_BACKEND (or NumPy, without it)
+            return _load(spec, os.environ.get("XPGRAD_BACKEND") or None)
     if isinstance(spec, str):
         return _load(_resolve_name(spec))
     if isinstance(spec, ModuleType):
@@ -115,11 +125,20 @@ def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
         import array_api_compat
 
         if hasattr(spec, "__array_api_version__") or array_api_compat.is_array_api_obj(spec):
-            return _generic(spec)
+            return _generic(spec)  # type: ignore[arg-type]  # (a module: is_array_api_obj narrowed it to arrays)
     raise ValueError(
         f"unknown backend {spec!r}; valid backends are {', '.join(map(repr, BACKEND_NAMES))} "
         "or an array-API namespace module"
     )
+
+
+def backend_named(name: str) -> Backend:
+    """The Backend a pickled one names: a backend of the registry, or any other namespace by its module name."""
+    if name in _MODULES:
+        return _load(name)
+    import importlib
+
+    return get_backend(importlib.import_module(name))
 
 
 def backend_of(x: Any) -> Backend | None:

@@ -24,7 +24,7 @@ class Backend:
     xp: ModuleType
     owns: Callable[[Any], bool]
     to_numpy: Callable[[Any], Any]
-    from_numpy: Callable[[Any, Any], Any]
+    from_numpy: Callable[..., Any]  # (array, device=None)
     ufuncs: ModuleType | None = None
     """The library itself when its elementwise functions are ufuncs taking ``out=`` (NumPy, CuPy): a
     large gradient then writes a result into an operand's buffer at its last use (`_lazy`)."""
@@ -74,7 +74,8 @@ class Backend:
             return spec
         if isinstance(spec, str):
             if spec not in _DTYPE_NAMES or not hasattr(self.xp, spec):
-                raise ValueError(f"unknown dtype {spec!r} for backend {self.name!r}; use one of {sorted(_DTYPE_NAMES)}")
+                names = sorted(n for n in _DTYPE_NAMES if hasattr(self.xp, n))
+                raise ValueError(f"unknown dtype {spec!r} for backend {self.name!r}; use one of {names}")
             return getattr(self.xp, spec)
         if not self.supports(spec):
             raise ValueError(
@@ -104,11 +105,19 @@ class Backend:
             pass
         return ok
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by name (its namespace module and memos stay behind): loaded as this process's Backend."""
+        from . import backend_named
+
+        return backend_named, (self.name,)
+
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
 
 
 _KINDS = ("bool", "integral", "real floating", "complex floating")
 _DTYPE_NAMES = frozenset(
-    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float32 float64 complex64 complex128".split()
+    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 complex64 complex128".split()
 )
+"""The dtype names a backend may have (float16: NumPy's and CuPy's, not the standard's; a backend without one
+refuses its name)."""

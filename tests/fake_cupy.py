@@ -180,6 +180,9 @@ def module() -> types.ModuleType:
     m.asarray = np.asarray
     m.empty = np.empty
     m.ones, m.copyto, m.add = np.ones, np.copyto, np.add  # (for benchmarks.gpu_profile's copy and x + y)
+    # (for the host's arrays of a fused call: indexed, scattered or broadcast inputs, and outputs it makes)
+    m.zeros, m.zeros_like, m.ones_like, m.full = np.zeros, np.zeros_like, np.ones_like, np.full
+    m.broadcast_to, m.reshape = np.broadcast_to, np.reshape
     m.cuda = types.SimpleNamespace(Device=_Device)
     return m
 

@@ -90,7 +90,7 @@ def test_every_fused_form_computes_float32_in_float32(name: str) -> None:
 
     run = _fused_together(batch_of(name), "float32")  # (5000 elements: numba's serial build, compiled)
     body = lower(run.inputs, run.graph).body
-    (build,) = cpu._compiled[run.fused.source].builds.values()  # type: ignore[attr-defined]
+    build = cpu._compiled[run.fused.source].body  # type: ignore[attr-defined]  # (the serial pass)
     (compiled,) = build.overloads.values()
     types = {}  # the op's instructions' variables (numba may version one: t3, t3.1, $t3...) and their types
     for v, t in compiled.type_annotation.typemap.items():
@@ -268,3 +268,36 @@ def test_an_engine_for_another_backend_is_refused_when_fusing() -> None:
     x = xpgrad.placeholder(shape=(None,), dtype="float64", backend="array_api_strict")
     with pytest.raises(ValueError, match="engine 'numba' runs numpy arrays and the inputs are on array_api_strict"):
         fuse([x], [x * 2.0], engine="numba")
+
+
+def test_the_program_is_compiled_once_for_both_builds() -> None:
+    """Issue 18: the parallel kernel is a loop of calls of the serial pass, so numba compiles the program once (it
+    compiled it in each build, and its parallel passes over a whole program grew fastest of all: a 3,000-op chain
+    with its gradient took 22 s serial and 465 s parallel)."""
+    from xpgrad._compile.fuse import cpu
+
+    (x,) = placeholders(1)
+    outs = [xpgrad.sum(xpgrad.sin(x) * 1.25 + x)]
+    f = fuse([x], outs, engine="numba")
+    kernel = cpu._compiled[f.source]  # type: ignore[attr-defined]
+    for n in (10, cpu.SERIAL_BELOW + 10):  # a serial call, then a parallel one (positive values: no cancellation)
+        data = np.linspace(0.5, 1.5, n)
+        same(f(data), unfused([x], outs)(data), "float64", n)
+    assert kernel.parallel is not None and len(kernel.body.signatures) == 1
+    assert "body(" in f.source.split("def kernel")[1] and "sin" not in f.source.split("def kernel")[1]  # type: ignore[attr-defined]
+
+
+def test_a_program_too_long_to_compile_is_refused_with_the_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `lower.MAX_INSTRUCTIONS` a graph is refused when fusing, saying how long it would take (a 10^5-op chain
+    with its gradient, 250,003 instructions, ran 18 minutes and 3.1 GB before it was stopped)."""
+    from xpgrad._compile.fuse import lower
+
+    (x,) = placeholders(1)
+    y = x
+    for _ in range(40):
+        y = xpgrad.sin(y) * 1.0001
+    outs = with_grads(xpgrad.sum(y), [x])
+    monkeypatch.setattr(lower, "MAX_INSTRUCTIONS", 100)
+    with pytest.raises(FusionError, match=r"lowers to 2\d\d scalar instructions, more than the 100 one kernel"):
+        fuse([x], outs, engine="numba")
+    assert len(fuse([x], outs, engine="unfused")(np.ones(3))) == 2  # unfused: no kernel to compile

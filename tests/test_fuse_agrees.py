@@ -1,7 +1,7 @@
 """Fused kernels (numba, and the CUDA runner on the host through `tests/fake_cupy.py`) return what the unfused
 graph returns, or refuse: gradients of 0-d and one-element parameters, captured leaves changed between calls,
-0-d inputs and outputs, counts, the sign of zero, and sums as 0-d arrays. Each test runs on both engines,
-unless it names one."""
+0-d inputs and outputs, counts, the sign of zero, outputs of the kinds `xpgrad.function` returns, inputs and
+outputs of other shapes, products and basic indexing. Each test runs on both engines, unless it names one."""
 
 from __future__ import annotations
 
@@ -179,12 +179,209 @@ def test_a_count_in_float32_on_the_gpu_is_refused(cp: Any) -> None:
         compile_cuda(lower([x], [xpgrad.sum(x > 0.5)]))
 
 
-def test_sums_are_0d_arrays_on_every_engine(engine: Compile) -> None:
-    x = _x()
-    outs = [xpgrad.sum(x), xpgrad.mean(x * x)]
-    for f in (engine([x], outs), fuse([x], outs, engine="unfused")):
-        got = f(np.arange(3.0))
-        assert all(type(v) is np.ndarray and v.shape == () for v in got), [type(v) for v in got]
+def _cuda(f: Any) -> bool:
+    return "xpgrad_fused" in getattr(f, "source", "")
+
+
+def _kinds(f: Any, got: list[Any], want: list[Any]) -> None:
+    """Outputs of the kinds `xpgrad.function` returns: its own on NumPy (a NumPy scalar for a sum, as ``np.sum``
+    gives); on the CUDA runner a 0-d array where it returns a scalar (CuPy's, here the fake's NumPy array)."""
+    for g, w in zip(got, want, strict=True):
+        if _cuda(f) and isinstance(w, np.generic):
+            assert type(g) is np.ndarray and g.shape == () and g.dtype == w.dtype
+        else:
+            assert type(g) is type(w) and np.shape(g) == np.shape(w), (type(g), type(w))
+
+
+def test_outputs_are_of_the_kinds_function_returns(engine: Compile) -> None:
+    """Issue 18: `fuse` returned sums as 0-d arrays where `xpgrad.function` (and NumPy) return NumPy scalars, and
+    refused a 0-d op result ("output 4 is a 0-d sin, not a sum") and a zeros_like gradient of an unused 0-d input."""
+    x, z = _x(), xpgrad.placeholder(shape=(), dtype="float64", name="z")
+    u = xpgrad.placeholder(shape=(), dtype="float64", name="u")  # not used by the outputs: its gradient is zeros
+    w = xpgrad.Tensor(np.asarray(2.0), name="w")  # captured, and returned
+    loss = xpgrad.sum(x * z * w)
+    outs = [loss, xpgrad.mean(x * x), x * z, z, xpgrad.sin(z), *xpgrad.grad(loss, [z, u]), w]
+    f = engine([x, z, u], outs)
+    args = (np.arange(3.0), np.asarray(0.5), np.asarray(1.0))
+    got = agree(f, [x, z, u], outs, *args)
+    _kinds(f, f(*args), xpgrad.function([x, z, u], outs)(*args))
+    assert got[3] is args[1] or _cuda(f)  # an input returned as it is (on the GPU: moved to the device)
+    assert float(got[4]) == np.sin(0.5) and float(got[5]) == 6.0 and got[6].shape == ()
+    with np.errstate(invalid="ignore"):  # (the mean of no element: 0 / 0)
+        empty = f(np.zeros(0), np.asarray(0.5), np.asarray(1.0))  # no element: the 0-d values are still computed
+    assert float(empty[4]) == np.sin(0.5) and float(empty[0]) == 0.0
+
+
+@pytest.mark.parametrize("how", ["leaves", "placeholders (1, 1)", "placeholders (1,)", "a captured w"])
+def test_the_gradient_of_a_0d_parameter_is_0d(engine: Compile, how: str) -> None:
+    """Issue 18: d sum(sin(w * x)) / dw for a 0-d w and a one-element x came back with x's shape (1, 1): the fit of a
+    one-element value down to () was taken for the identity and written at the call's shape."""
+    xshape = (1,) if how.endswith("(1,)") else (1, 1)
+    w, x = xpgrad.Tensor(np.asarray(0.3), name="w"), xpgrad.Tensor(np.full(xshape, 0.7), name="x")
+    if how.startswith("placeholders"):
+        w, x = xpgrad.placeholder(shape=(), dtype="float64"), xpgrad.placeholder(shape=xshape, dtype="float64")
+    loss = xpgrad.sum(xpgrad.sin(w * x))
+    outs = [loss, *xpgrad.grad(loss, [w, x])]
+    ins, args = (
+        ([x], [np.full(xshape, 0.7)]) if how == "a captured w" else ([w, x], [np.asarray(0.3), np.full(xshape, 0.7)])
+    )
+    f = engine(ins, outs)
+    got = agree(f, ins, outs, *args)
+    assert [np.shape(g) for g in got] == [(), (), xshape]
+    _kinds(f, f(*args), xpgrad.function(ins, outs)(*args))
+
+
+@pytest.mark.parametrize("name", ["numba", "cupy", "unfused"])
+def test_fuse_takes_and_returns_the_forms_function_does(request: pytest.FixtureRequest, name: str) -> None:
+    """Issue 18: ``fuse([a], sin(a))`` iterated the output Tensor (three 0-d ``index`` nodes; "op 'index' has no
+    fused form"), ``fuse(a, [...])`` took ``a`` for an op node, and a Python number argument was refused: as
+    `xpgrad.function`, one Tensor is one input or one output, and numbers and lists are arguments."""
+    if name == "numba":
+        pytest.importorskip("numba", reason="the fuse extra (numba) is not installed")
+    if name == "cupy":
+        if fake_cupy.CXX is None:
+            pytest.skip("no host C++ compiler for the CUDA kernels")
+        request.getfixturevalue("cp")
+    a = xpgrad.placeholder(shape=(3,), dtype="float64", name="a")
+    data = np.array([0.5, 1.0, 2.0])
+    for ins, outs in ((a, xpgrad.sin(a)), ([a], xpgrad.sin(a)), (a, [xpgrad.sin(a)]), (a, xpgrad.sum(a))):
+        f = fuse(ins, outs, engine=name)
+        got, want = f(data), xpgrad.function(ins, outs)(data)
+        if isinstance(want, list):
+            assert isinstance(got, list) and len(got) == len(want) == 1
+            got, want = got[0], want[0]
+        assert np.shape(got) == np.shape(want) and np.asarray(got).dtype == want.dtype
+        np.testing.assert_array_equal(np.asarray(got), want)
+        if name != "cupy":
+            assert type(got) is type(want)
+    s = xpgrad.placeholder(shape=(), dtype="float64", name="s")
+    f = fuse([s, a], [xpgrad.sum(a * s), a * s], engine=name)
+    got = f(2.0, [1.0, 2.0, 3.0])  # a number and a list, made arrays as feeding makes them
+    assert float(got[0]) == 12.0 and np.asarray(got[1]).tolist() == [2.0, 4.0, 6.0]
+    with pytest.raises(ValueError, match="an input is listed twice"):
+        fuse([a, a], [a * 2.0], engine=name)
+
+
+def test_inputs_the_kernel_does_not_read_may_have_other_shapes(engine: Compile) -> None:
+    """Issue 18: an unused input, or a leaf output, of another shape than the arrays the kernel reads was taken for
+    the call's shape, so every call failed ("input 1 has shape (3, 4); the others have (4,)"), blaming the consistent
+    input; `xpgrad.function` runs them. They are checked against their declarations only, and returned as they are."""
+    u = xpgrad.placeholder(shape=(4,), dtype="float64", name="u")
+    v = xpgrad.placeholder(shape=(3, 4), dtype="float64", name="v")
+    leaf = xpgrad.Tensor(np.arange(12.0).reshape(3, 4), name="leaf")
+    outs = [xpgrad.sin(u), leaf, v, xpgrad.sum(u)]
+    f = engine([u, v], outs)
+    got = agree(f, [u, v], outs, np.arange(4.0), np.ones((3, 4)))
+    assert got[1].shape == (3, 4) and got[2].shape == (3, 4)
+    with pytest.raises(ValueError, match=r"input 1: placeholder 'v' is declared with shape \(3, 4\) but was fed"):
+        f(np.arange(4.0), np.ones((2, 4)))
+
+
+def test_static_shapes_that_broadcast_run_and_others_are_refused_naming_both(engine: Compile) -> None:
+    """Issue 18: inputs of static shapes (4,) and (3, 4) were refused at every call; the host broadcasts the smaller
+    one (a copy) where every shape is static, and what cannot run at the broadcast shape is refused when fusing."""
+    u = xpgrad.placeholder(shape=(4,), dtype="float64", name="u")
+    v = xpgrad.placeholder(shape=(3, 4), dtype="float64", name="v")
+    loss = xpgrad.sum(xpgrad.sin(u) * v)
+    outs = [loss, u * v, *xpgrad.grad(loss, [v])]
+    agree(engine([u, v], outs), [u, v], outs, np.linspace(-1.0, 1.0, 4), np.arange(12.0).reshape(3, 4))
+    with pytest.raises(FusionError, match=r"'fit' from shape \(3, 4\) to \(4,\) is a partial sum"):
+        engine([u, v], xpgrad.grad(loss, [u]))  # the gradient of the broadcast input
+    with pytest.raises(FusionError, match=r"op 'sum' reduces a value of shape \(4,\) in a kernel run at the broadcast"):
+        engine([u, v], [xpgrad.sum(u), u * v])
+    with pytest.raises(FusionError, match=r"output 0 \(op node sin\) has shape \(4,\)"):
+        engine([u, v], [xpgrad.sin(u), u * v])
+    w = xpgrad.placeholder(shape=(3, 5), dtype="float64", name="w")
+    with pytest.raises(
+        FusionError, match=r"read placeholder 'w' of shape \(3, 5\) and placeholder 'u' of shape \(4,\)"
+    ):
+        engine([u, w], [xpgrad.sin(u), xpgrad.sin(w)])
+
+
+def test_a_call_of_two_shapes_names_both_inputs(engine: Compile) -> None:
+    x, y = placeholders(2)
+    f = engine([x, y], [x * y])
+    with pytest.raises(
+        ValueError,
+        match=r"input 1 \(placeholder 'x1'\) has shape \(4,\) and input 0 \(placeholder 'x0'\) has shape \(3,\)",
+    ):
+        f(np.ones(3), np.ones(4))
+
+
+def test_products_are_fused_and_their_gradients_refused(engine: Compile) -> None:
+    """Issue 18: `prod` was refused ("op 'prod' has no fused form"): a full product is a reduction, as a sum is. Its
+    gradient uses the product (and a count of zeros) inside the graph: two passes, refused naming the op."""
+    (x,) = placeholders(1)
+    outs = [xpgrad.prod(x), xpgrad.prod(x * x, keepdims=True), xpgrad.sum(x), xpgrad.prod(x + 1.0) * 2.0]
+    f = engine([x], outs[:3])
+    for data in (np.random.default_rng(5).uniform(0.5, 1.5, 5000), np.array([2.0, np.nan, 0.0]), np.zeros(0)):
+        got = agree(f, [x], outs[:3], data)
+        assert got[1].shape == (1,)
+    np.testing.assert_allclose(float(f(np.arange(1.0, 7.0))[0]), 720.0, rtol=0)
+    with pytest.raises(FusionError, match="uses the result of a product inside the graph"):
+        engine([x], outs[3:])
+    with pytest.raises(FusionError, match="uses the result of a"):
+        engine([x], xpgrad.grad(xpgrad.prod(x), [x]))
+
+
+@pytest.mark.parametrize(
+    "key", [(slice(1, None),), (slice(None), slice(None, None, 2)), (0,), (None, slice(1, None), 0), (Ellipsis, -1)]
+)
+def test_basic_indexing_and_its_gradient(engine: Compile, key: tuple[Any, ...]) -> None:
+    """Issue 18: basic indexing was refused ("op 'index' has no fused form"). The host indexes the arrays the kernel
+    reads (a view, copied where not contiguous); the gradient writes into the indexed input's shape with a mask."""
+    m = xpgrad.placeholder(shape=(3, 4), dtype="float64", name="m")
+    data = np.random.default_rng(1).uniform(-2.0, 2.0, (3, 4))
+    y = m[key]
+    forward = [xpgrad.sin(y) * 2.0, xpgrad.sum(xpgrad.sin(y)), y]
+    agree(engine([m], forward), [m], forward, data)
+    loss = xpgrad.sum(xpgrad.sin(y) * y)
+    backward = [*xpgrad.grad(loss, [m]), m * 2.0]
+    got = agree(engine([m], backward), [m], backward, data)
+    mask = np.zeros((3, 4), bool)
+    mask[tuple(k for k in key if k is not None)] = True
+    assert np.all(got[0][~mask] == 0.0) and np.all(got[0][mask] != 0.0)
+
+
+def test_indexing_of_values_leaves_and_two_slices_of_one_input(engine: Compile) -> None:
+    """Indexing a computed value is indexing its operands; a captured leaf is indexed at each call; two slices of one
+    input (finite differences) read two arrays, and their gradients scatter one into the other's place."""
+    x = xpgrad.placeholder(shape=(6,), dtype="float64", name="x")
+    w = xpgrad.Tensor(np.linspace(1.0, 2.0, 6), name="w")
+    d = x[1:] - x[:-1]
+    loss = xpgrad.sum(d * d * w[1:])
+    outs = [loss, xpgrad.sin(x * w)[::2], *xpgrad.grad(loss, [x])]
+    data = np.array([0.5, -1.0, 2.0, 0.25, 3.0, -2.0])
+    for o in ([outs[0]], [outs[1]], outs[2:]):  # (each reads arrays of one shape: (5,), (3,), (6,))
+        agree(engine([x], o), [x], o, data)
+    w.value = np.linspace(-1.0, 1.0, 6)  # a new value: indexed again
+    agree(engine([x], outs[2:]), [x], outs[2:], data)
+    with pytest.raises(FusionError, match=r"the host's array of placeholder 'x' of shape \(5,\) and placeholder 'x'"):
+        engine([x], [d, x * 2.0])  # x[1:] and x: two shapes
+
+
+def test_a_uniform_gradient_takes_its_shape_from_the_input(engine: Compile) -> None:
+    """d sum(x - x) / dx is zeros everywhere: the kernel read no array, so it wrote its output at the shape () and
+    the call was refused ("output 0 (op node add) has shape (None, None) and the inputs have shape ()"); it reads x
+    for its shape (found by the fuzzer)."""
+    x = _x((None, None))
+    outs = xpgrad.grad(xpgrad.sum(x - x), [x])
+    (got,) = agree(engine([x], outs), [x], outs, np.ones((2, 3)))
+    assert got.shape == (2, 3)
+
+
+def test_an_op_broadcasting_under_an_indexing_is_refused(engine: Compile) -> None:
+    x = xpgrad.placeholder(shape=(3, 4), dtype="float64", name="x")
+    b = xpgrad.placeholder(shape=(4,), dtype="float64", name="b")
+    with pytest.raises(FusionError, match=r"op 'add' broadcasts an operand of shape \(4,\) to \(3, 4\) and is indexed"):
+        engine([x, b], [(x + b)[1:]])
+    y, z = placeholders(2)
+    f = engine([y, z], [(y * z)[1:]])
+    agree(f, [y, z], [(y * z)[1:]], np.arange(4.0), np.ones(4))
+    w = xpgrad.Tensor(np.arange(4.0), name="w")  # (4,) and (None,): one shape at a call that runs
+    agree(engine([y], [(y * w)[1:]]), [y], [(y * w)[1:]], np.ones(4))
+    with pytest.raises(ValueError, match="an op of both is indexed"):  # (unfused broadcasts z: (4,) * (1,))
+        f(np.arange(4.0), np.ones(1))
 
 
 def test_the_fallback_is_the_plan_executor_and_feeds_no_placeholder(tb) -> None:
@@ -201,7 +398,7 @@ def test_the_fallback_is_the_plan_executor_and_feeds_no_placeholder(tb) -> None:
     leaf = xpgrad.Tensor(data)
     eager = xpgrad.sum(xpgrad.sin(leaf) * leaf)
     for g, want in zip(got, [eager, eager.grad(leaf)], strict=True):
-        assert getattr(g, "shape", None) == want.shape  # a 0-d array, not a scalar
+        assert getattr(g, "shape", None) == want.shape  # (the sum a NumPy scalar on NumPy, as function's)
         np.testing.assert_array_equal(tb.np(g), tb.np(want))
 
 

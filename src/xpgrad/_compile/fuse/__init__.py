@@ -1,4 +1,4 @@
-"""Fused kernels: a graph of elementwise ops and final sums, lowered to one pass over its inputs.
+"""Fused kernels: a graph of elementwise ops, basic indexing and final sums, lowered to one pass over its inputs.
 
 `fuse(inputs, outputs)` returns ``f(*arrays) -> [arrays]``. On NumPy arrays with numba installed
 (the ``fuse`` extra) it is one generated, multi-threaded loop (`cpu`); `cuda` generates the same

@@ -22,8 +22,20 @@ from typing import Any
 
 import numpy as np
 
+from ..._core.build import evaluate
 from ..._opt.release import lends
-from .lower import Instr, Program, call_shape, captured_cache, captured_values, form, passed
+from .lower import (
+    Instr,
+    Program,
+    arguments,
+    call_shape,
+    captured_cache,
+    captured_values,
+    derive,
+    form,
+    host_output,
+    passed,
+)
 
 __all__ = ["available", "compile_cpu", "source"]
 
@@ -58,36 +70,56 @@ def _expr(ins: Instr, dt: str, squares: set[str], halves: set[str], scalar_expon
 
 
 def source(prog: Program) -> str:
-    """The Python source of the kernel ``kernel(a0.., c0.., o0.., partial, nchunks, n)``."""
-    arrays = [*prog.inputs, *(c for c, _ in prog.captured)]
+    """The Python source of the kernel: the program's literals as module constants (numba compiles them in, where
+    a ``float64(0.5)`` in the loop is a call it types each time), then ``body(arrays.., O.., U.., partial, c, lo,
+    hi, n)``, the pass over elements ``lo`` to ``hi`` (chunk ``c``), and ``kernel(arrays.., O.., U.., partial,
+    nchunks, n)``, the chunks in parallel, each a call of ``body``. So numba compiles the body once, for both the
+    serial and the parallel kernel, and its parallel pass sees a loop of calls, not the whole program (it
+    compiled the program's instructions once for each build, the parallel one ~4x slower: issue 18)."""
+    arrays = prog.arrays
     elems = [k for k, (_, how) in enumerate(prog.outputs) if how == "elem"]
+    unis = [k for k, (_, how) in enumerate(prog.outputs) if how == "uniform"]
     sums = prog.sums
     params = [v.upper() if v not in prog.scalar_inputs else v for v in arrays]
-    params += [f"O{k}" for k in elems] + ["partial", "nchunks", "n"]
-    ind = " " * 16
+    params += [f"O{k}" for k in elems] + [f"U{k}" for k in unis] + ["partial"]
+    ind = " " * 12
     squares = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 2}
     halves = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 0.5}
-    lines = [f"def kernel({', '.join(params)}):", "    for c in prange(nchunks):"]
-    lines += ["        lo = (c * n) // nchunks", "        hi = ((c + 1) * n) // nchunks"]
+
+    def expr(ins: Instr) -> str:
+        return _expr(ins, prog.dtype, squares, halves, prog.scalar_exponents)
+
+    lines = [f"{i.var} = {expr(i)}" for i in prog.body if i.op == "literal"]
+    lines += [f"def body({', '.join([*params, 'c', 'lo', 'hi', 'n'])}):"]
+    # values the same for every element (kind "s"): once, before the loop
+    lines += [f"    {i.var} = {expr(i)}" for i in prog.body if i.kind == "s" and i.op != "literal"]
     # Each sum adds in its own dtype, as NumPy's: a float32 sum in float32 (in float64, 3e38 + 3e38 - 3e38 was 3e38
-    # where NumPy's is inf), a count in int64
-    zero = {i.var: f"{i.dtype}(0)" for i in prog.body if i.op == "sum"}
-    lines += [f"        s{j} = {zero[v]}" for j, v in enumerate(sums)]
-    lines += [f"        for blo in range(lo, hi, {BLOCK}):", f"            bhi = min(blo + {BLOCK}, hi)"]
-    lines += [f"            b{j} = {zero[v]}" for j, v in enumerate(sums)]
+    # where NumPy's is inf), a count in int64; a product multiplies
+    start = {i.var: f"{i.dtype}({0 if i.op == 'sum' else 1})" for i in prog.body if i.kind == "r"}
+    acc = {i.var: "+=" if i.op == "sum" else "*=" for i in prog.body if i.kind == "r"}
+    lines += [f"    s{j} = {start[v]}" for j, v in enumerate(sums)]
+    lines += [f"    for blo in range(lo, hi, {BLOCK}):", f"        bhi = min(blo + {BLOCK}, hi)"]
+    lines += [f"        b{j} = {start[v]}" for j, v in enumerate(sums)]
     # An unsigned index: numba wraps a negative signed index around, a test per access that kept LLVM from
     # vectorising the loop (issue 5: 3 * (2 * x) at 10^6 on one thread 0.92 -> 0.25 ms, NumPy's 6 * x 0.25;
     # the memory-bound B1 kernel 1.71 -> 1.13 ms)
-    lines += ["            for i in range(blo, bhi):", f"{ind}i = uint64(i)"]
+    lines += ["        for i in range(blo, bhi):", f"{ind}i = uint64(i)"]
     lines += [f"{ind}{v} = {v.upper()}[i]" for v in arrays if v not in prog.scalar_inputs]
     for ins in prog.body:
-        if ins.op == "sum":
-            lines.append(f"{ind}b{sums.index(ins.var)} += {ins.args[0]}")
-        else:
-            lines.append(f"{ind}{ins.var} = {_expr(ins, prog.dtype, squares, halves, prog.scalar_exponents)}")
+        if ins.kind == "r":
+            lines.append(f"{ind}b{sums.index(ins.var)} {acc[ins.var]} {ins.args[0]}")
+        elif ins.kind == "v":
+            lines.append(f"{ind}{ins.var} = {expr(ins)}")
     lines += [f"{ind}O{k}[i] = {prog.outputs[k][0]}" for k in elems]
-    lines += [f"            s{j} += b{j}" for j in range(len(sums))]
-    lines += [f"        partial[c, {j}] = s{j}" for j in range(len(sums))]
+    lines += [f"        s{j} {acc[v]} b{j}" for j, v in enumerate(sums)]
+    lines += [f"    partial[c, {j}] = s{j}" for j in range(len(sums))]
+    if unis:
+        lines += ["    if c == 0:", *(f"        U{k}[0] = {prog.outputs[k][0]}" for k in unis)]
+    lines += [f"def kernel({', '.join([*params, 'nchunks', 'n'])}):", "    for c in prange(nchunks):"]
+    # (c is an int64, as a serial call passes it: numba types prange's index as unsigned in the parallel pass, and
+    # would compile the body once more for that)
+    lines += ["        j = int64(c)", "        lo = (j * n) // nchunks", "        hi = ((j + 1) * n) // nchunks"]
+    lines += [f"        body({', '.join([*params, 'j', 'lo', 'hi', 'n'])})"]
     return "\n".join(lines) + "\n"
 
 
@@ -103,6 +135,11 @@ def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
     sums = prog.sums
     out_dtypes = [np.dtype(d) for d in prog.output_dtypes]
     return _runner(prog, kernel, dtype, sums, out_dtypes, src)
+
+
+def _host_array(leaf: Any, value: Any) -> Any:
+    """A captured leaf's value as the kernel reads it (`_flat`), from any backend."""
+    return _flat(leaf._bk.to_numpy(value))
 
 
 def _flat(a: Any) -> Any:
@@ -121,36 +158,43 @@ memory-bound kernel at 10^6 then took 8 ms on two threads against 1.8 on one): p
 
 
 class _Kernel:
-    """One generated kernel, built (lazily) twice by numba: parallel, and serial for small arrays."""
+    """One generated kernel, built (lazily) by numba: ``body``, the serial pass small arrays run (called by the
+    runner), which ``kernel``, the parallel pass, calls for each chunk (so the program is compiled once for both)."""
 
     def __init__(self, src: str) -> None:
         self.src = src
-        self.builds: dict[bool, Any] = {}
+        self.body: Any = None
+        self.parallel: Any = None
 
     def __call__(self, *args: Any) -> None:
-        parallel = args[-1] >= SERIAL_BELOW
-        f = self.builds.get(parallel)
-        if f is None:
-            f = self.builds[parallel] = _jit(self.src, parallel)
-        f(*args)
+        """The parallel pass: ``kernel(arrays.., outputs.., partial, nchunks, n)``."""
+        if self.parallel is None:
+            import numba
 
+            self.compile()
+            self.parallel = numba.njit(parallel=True, error_model="numpy", nogil=True)(self.scope["kernel"])
+        self.parallel(*args)
 
-def _jit(src: str, parallel: bool) -> Any:
-    import numba
+    def compile(self) -> Any:
+        """``body``, the serial pass (numba compiles it at its first call)."""
+        if self.body is None:
+            import numba
 
-    scope: dict[str, Any] = {
-        "math": math,
-        "np": np,
-        "prange": numba.prange,
-        "inf": math.inf,
-        "nan": math.nan,
-        "float64": np.float64,
-        "float32": np.float32,
-        "uint64": numba.uint64,
-        "int64": np.int64,
-    }
-    exec(compile(src, "<xpgrad fused kernel>", "exec"), scope)
-    return numba.njit(parallel=parallel, error_model="numpy", nogil=True)(scope["kernel"])
+            scope: dict[str, Any] = {
+                "math": math,
+                "np": np,
+                "prange": numba.prange,
+                "inf": math.inf,
+                "nan": math.nan,
+                "float64": np.float64,
+                "float32": np.float32,
+                "uint64": numba.uint64,
+                "int64": np.int64,
+            }
+            exec(compile(self.src, "<xpgrad fused kernel>", "exec"), scope)
+            scope["body"] = numba.njit(error_model="numpy", nogil=True)(scope["body"])
+            self.scope, self.body = scope, scope["body"]
+        return self.body
 
 
 _compiled: dict[str, Any] = {}
@@ -175,34 +219,101 @@ def _runner(
     lock = threading.Lock()
     cache = captured_cache(prog)  # each captured leaf's last value and its flat array
     elems = [k for k, (_, how) in enumerate(prog.outputs) if how == "elem"]
+    unis = [k for k, (_, how) in enumerate(prog.outputs) if how == "uniform"]
+    scalars = _scalars(prog)
+    # where the kernel's arrays come from: ("a", k) the call's input k, ("c", j) captured leaf j, ("d", j) the host's
+    where = [(v[0], int(v[1:])) for v in prog.arrays]
+    captured_pos = {v: j for j, (v, _) in enumerate(prog.captured)}
+    where = [("c", captured_pos[v]) if v[0] == "c" else w for v, w in zip(prog.arrays, where, strict=True)]
+    host = bool(prog.derived) or any(how in ("pass", "host") for _, how in prog.outputs)
+    direct = prog.arrays == prog.inputs  # the kernel reads the call's arrays, in order, and nothing else
+    prods = [prog.reduction(v) == "prod" for v in sums] if any(prog.reduction(v) == "prod" for v in sums) else []
+    n_in = len(prog.inputs)
+    slot = {v: j for j, v in enumerate(sums)} | {k: j for j, k in enumerate(unis)}  # (keys: vars, and ints)
+    no_shapes: list[tuple[int, ...]] = []
 
     def run(*arrays: Any) -> list[Any]:
-        shapes, captured = captured_values(prog, cache, lambda leaf, v: _flat(leaf._bk.to_numpy(v)))
-        shape = call_shape(prog, arrays, dtype, shapes)
-        flat = [_flat(a) for a in arrays]
+        if len(arrays) != n_in:
+            arguments(prog, arrays)  # (refuses the count)
+        for a in arrays:
+            if not hasattr(a, "dtype"):
+                arrays = arguments(prog, arrays)  # numbers and lists, made arrays
+                break
+        shapes, captured = captured_values(prog, cache, _host_array) if prog.captured else (no_shapes, no_shapes)
+        # the captured leaves as they are (host arrays, returned and indexed), where needed
+        values = [leaf._bk.to_numpy(v) for (_, leaf), v in zip(prog.captured, cache[0], strict=True)] if host else []
+        derived = derive(prog, arrays, values, np) if prog.derived else no_shapes
+        shape = call_shape(prog, arrays, dtype, shapes, derived)
+        if direct:
+            flat = [_flat(a) for a in arrays]
+        else:
+            flat = [_flat(arrays[j] if s == "a" else captured[j] if s == "c" else derived[j]) for s, j in where]
         n = math.prod(shape)
         with lock:  # (once this call's ``outs`` holds an array, `lends` sees it taken)
             outs = {k: _buffer(held, k, shape, out_dtypes[k]) for k in elems}
             held.clear()
             held.update(outs)
-        nchunks = max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads())) if n >= SERIAL_BELOW else 1
-        partial = np.zeros((nchunks, max(1, len(sums))))
-        kernel(*flat, *captured, *(o.reshape(-1) for o in outs.values()), partial, nchunks, n)
-        totals = partial.sum(axis=0)
+        uniform: list[Any] = [np.empty(1, out_dtypes[k]) for k in unis]
+        if n < SERIAL_BELOW:  # one chunk, elements 0 to n, on this thread
+            partial = np.zeros((1, max(1, len(sums))))
+            (kernel.body or kernel.compile())(
+                *flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial, 0, 0, n, n
+            )
+        else:
+            nchunks = max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads()))
+            partial = np.zeros((nchunks, max(1, len(sums))))
+            kernel(*flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial, nchunks, n)
+        totals = partial.sum(axis=0) if not prods else np.where(prods, partial.prod(axis=0), partial.sum(axis=0))
         result: list[Any] = []
         for k, (v, how) in enumerate(prog.outputs):
             if how == "elem":
-                result.append(outs[k])
-            elif how == "pass":  # a 0-d input or captured leaf, as the unfused graph returns it
-                result.append(np.asarray(passed(prog, v, arrays, captured)))
-            else:
-                t = totals[sums.index(v)] / (n if how == "mean" else 1)
-                r = np.asarray(t, dtype=out_dtypes[k])
-                result.append(r.reshape(prog.sum_shapes[k]) if k in prog.sum_shapes else r)
+                r = outs[k]
+                if k in prog.out_shapes:  # one element, in its own shape
+                    r = r.reshape(prog.out_shapes[k])
+                    r = r[()] if k in scalars else r
+                result.append(r)
+            elif how == "uniform":
+                u = uniform[slot[k]]
+                result.append(u[0] if k in scalars else u.reshape(()))
+            elif how == "pass":  # an input or captured leaf, as the unfused graph returns it
+                result.append(passed(prog, v, arrays, values))
+            elif how == "host":
+                result.append(host_output(prog, k, arrays, values, np))
+            else:  # a sum, mean or product: a NumPy scalar (an array of the target's shape after a fit to it)
+                t = totals[slot[v]] / (n if how == "mean" else 1)
+                if k in scalars and k not in prog.sum_shapes:
+                    result.append(out_dtypes[k].type(t))
+                else:
+                    r = np.asarray(t, dtype=out_dtypes[k])
+                    result.append(r.reshape(prog.sum_shapes[k]) if k in prog.sum_shapes else r)
         return result
 
     run.source = src  # type: ignore[attr-defined]
     return run
+
+
+def _scalars(prog: Program) -> set[int]:
+    """The 0-d outputs computed by the kernel that `xpgrad.function` returns as NumPy scalars: as the op's NumPy
+    function gives it (``np.sum`` and ufuncs a scalar, ``broadcast_to`` and ``zeros_like`` a 0-d array), found by
+    evaluating each one's op once, on ones of its operands' shapes (a free size 1) and dtypes."""
+    out = set()
+    for k, ((_, how), node) in enumerate(zip(prog.outputs, prog.results, strict=True)):
+        zero_d = how in ("uniform", "sum", "mean", "prod") and k not in prog.sum_shapes
+        if not (zero_d or prog.out_shapes.get(k) == ()) or node.op is None:
+            continue
+        xp = node._bk.xp
+        try:
+            vals = [
+                c._value if c._const else xp.ones(tuple(d or 1 for d in c._shape or ()), dtype=c._dtype or prog.dtype)
+                for c in node.children
+            ]
+            with np.errstate(all="ignore"):
+                value = evaluate(node, vals)
+        except Exception:  # (an op the stand-ins do not fit: a scalar, as most are)
+            value = np.float64(0)
+        if isinstance(value, np.generic):
+            out.add(k)
+    return out
 
 
 def _buffer(held: dict[int, Any], k: int, shape: tuple[int, ...], dtype: Any) -> Any:

@@ -23,9 +23,22 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .lower import FusionError, Instr, Program, call_shape, captured_cache, captured_values, form, passed
+from .lower import (
+    REDUCTIONS,
+    FusionError,
+    Instr,
+    Program,
+    arguments,
+    call_shape,
+    captured_cache,
+    captured_values,
+    derive,
+    form,
+    host_output,
+    passed,
+)
 
-__all__ = ["BLOCK", "C_TYPES", "OPTIONS", "compile_cuda", "grid", "kernel_body", "raw_source"]
+__all__ = ["BLOCK", "C_TYPES", "OPTIONS", "compile_cuda", "grid", "kernel_body", "raw_source", "uniform_body"]
 
 C_TYPES = {"float64": "double", "float32": "float", "bool": "bool", "int64": "long long"}
 
@@ -41,24 +54,30 @@ def _literal(ins: Instr) -> str:
 
 def kernel_body(prog: Program) -> str:
     """The C statements computing one element: inputs ``a0``... and captured arrays ``c0``... are
-    in scope; they set ``o<k>`` for the k-th output when it is elementwise and ``r<j>`` to the summand
-    of the j-th distinct sum (both declared by the caller); ``XPGRAD_N`` is the element count.
+    in scope, and the values the same for every element (`uniform_body`); they set ``o<k>`` for the k-th output
+    when it is elementwise and ``r<j>`` to the operand of the j-th distinct sum or product (both declared by the
+    caller); ``XPGRAD_N`` is the element count.
     """
-    dt = prog.dtype
-    lines = []
-    for i in prog.body:
-        if i.op == "sum":
-            continue
-        if i.op == "literal":
-            expr = _literal(i)
-        elif i.op == "count":
-            expr = f"(({C_TYPES[i.dtype]})XPGRAD_N)"
-        else:
-            expr = form(i.op).cuda.format(*i.args, T=C_TYPES[dt])
-        lines.append(f"{C_TYPES[i.dtype]} {i.var} = {expr};")
+    lines = [_statement(i, prog.dtype) for i in prog.body if i.kind == "v"]
     lines += [f"o{k} = {v};" for k, (v, how) in enumerate(prog.outputs) if how == "elem"]
     lines += [f"r{j} = {prog.summand(v)};" for j, v in enumerate(prog.sums)]
     return "\n".join(lines)
+
+
+def uniform_body(prog: Program) -> str:
+    """The C statements computing the values the same for every element (literals, 0-d inputs' functions): once
+    a thread, before its elements."""
+    return "\n".join(_statement(i, prog.dtype) for i in prog.body if i.kind == "s")
+
+
+def _statement(i: Instr, dt: str) -> str:
+    if i.op == "literal":
+        expr = _literal(i)
+    elif i.op == "count":
+        expr = f"(({C_TYPES[i.dtype]})XPGRAD_N)"
+    else:
+        expr = form(i.op).cuda.format(*i.args, T=C_TYPES[dt])
+    return f"{C_TYPES[i.dtype]} {i.var} = {expr};"
 
 
 BLOCK = 256  # threads a block
@@ -80,14 +99,15 @@ def _elem_dtypes(prog: Program) -> list[tuple[int, str]]:
     return [(k, d) for k, ((_, how), d) in pairs if how == "elem"]
 
 
-def _block_sum(value: str, into: str) -> list[str]:
-    """The lines adding ``value`` over the threads of a block, in a fixed tree order, then storing the
-    block's total with ``into`` (a statement on ``xpgrad_red[0]``, run by thread 0). Every thread runs them."""
+def _block_sum(value: str, into: str, op: str = "+=") -> list[str]:
+    """The lines adding ``value`` over the threads of a block (multiplying, for ``op`` "*="), in a fixed tree
+    order, then storing the block's total with ``into`` (a statement on ``xpgrad_red[0]``, run by thread 0).
+    Every thread runs them."""
     return [
         f"xpgrad_red[threadIdx.x] = {value};",
         "__syncthreads();",
         f"for (unsigned s = {BLOCK // 2}; s > 0; s >>= 1) {{",
-        "  if (threadIdx.x < s) xpgrad_red[threadIdx.x] += xpgrad_red[threadIdx.x + s];",
+        f"  if (threadIdx.x < s) xpgrad_red[threadIdx.x] {op} xpgrad_red[threadIdx.x + s];",
         "  __syncthreads();",
         "}",
         f"if (threadIdx.x == 0) {into}",
@@ -95,14 +115,21 @@ def _block_sum(value: str, into: str) -> list[str]:
     ]
 
 
+def _accumulation(prog: Program, var: str) -> tuple[str, str]:
+    """How the j-th distinct reduction ``var`` accumulates: its operator and its start."""
+    return ("*=", "1") if prog.reduction(var) == "prod" else ("+=", "0")
+
+
 def raw_source(prog: Program) -> str:
-    """The CUDA source of kernel ``xpgrad_fused(inputs..., captured..., outputs..., [partial,] n)`` and, when
+    """The CUDA source of kernel ``xpgrad_fused(arrays..., outputs..., uniform outputs..., [partial,] n)`` and, when
     the program has sums, of ``xpgrad_sums(partial, sums..., blocks, n)``.
 
-    Inputs and captured arrays are flat C-contiguous pointers (0-d ones read at index 0). ``xpgrad_fused``
-    stores each block's total of each distinct sum in ``partial[j * blocks + block]``; ``xpgrad_sums``,
-    launched as one block, adds those up and writes each sum or mean output (a 0-d array of its own). Both
-    add in a fixed order (a strided loop, then a tree over the block's threads): the totals are deterministic.
+    The kernel's arrays (``prog.arrays``: inputs, captured and the host's arrays) are flat C-contiguous pointers
+    (0-d ones read at index 0). ``xpgrad_fused`` computes the uniform values, thread 0 writes the uniform outputs,
+    then each thread computes its elements and stores each block's total of each distinct sum (or product) in
+    ``partial[j * blocks + block]``; ``xpgrad_sums``, launched as one block, adds those up and writes each sum or
+    mean output (a 0-d array of its own). Both add in a fixed order (a strided loop, then a tree over the block's
+    threads): the totals are deterministic.
     """
     t = C_TYPES[prog.dtype]
     counts = [k for k, _, _ in _sum_outputs(prog) if prog.output_dtypes[k] != prog.dtype]
@@ -112,32 +139,41 @@ def raw_source(prog: Program) -> str:
             "trues (fuse in float64, or sum where(condition, 1.0, 0.0))"
         )
     body = kernel_body(prog)
-    ins = [*prog.inputs, *(c for c, _ in prog.captured)]
+    ins = prog.arrays
+    types = {v: C_TYPES[prog.array_dtypes.get(v, prog.dtype)] for v in ins}
     outs = [(f"o{k}", C_TYPES[d]) for k, d in _elem_dtypes(prog)]
+    unis = [
+        (k, v, C_TYPES[d])
+        for k, ((v, how), d) in enumerate(zip(prog.outputs, prog.output_dtypes, strict=True))
+        if how == "uniform"
+    ]
     sums = prog.sums
-    params = [f"const {t}* __restrict__ p_{v}" for v in ins]
+    params = [f"const {types[v]}* __restrict__ p_{v}" for v in ins]
     params += [f"{ct}* __restrict__ p_{o}" for o, ct in outs]
+    params += [f"{ct}* __restrict__ p_u{k}" for k, _, ct in unis]
     params += [f"{t}* __restrict__ p_partial"] * bool(sums) + ["const long long n"]
-    loads = [f"const {t} {v} = p_{v}[{'0' if v in prog.scalar_inputs else 'i'}];" for v in ins]
+    scalars = [f"const {types[v]} {v} = p_{v}[0];" for v in ins if v in prog.scalar_inputs]
+    loads = [f"const {types[v]} {v} = p_{v}[i];" for v in ins if v not in prog.scalar_inputs]
     decls = [f"{t} {o};" for o, _ in outs] + [f"{t} r{j};" for j in range(len(sums))]
     lines = [
         RAW_PREAMBLE + f'extern "C" __global__ void __launch_bounds__({BLOCK}) xpgrad_fused({", ".join(params)}) {{',
         "  const long long threads = (long long)gridDim.x * blockDim.x;",
         "  const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
-        *(f"  {t} total{j} = 0;" for j in range(len(sums))),
+        *(f"  {x}" for x in (*scalars, *uniform_body(prog).splitlines())),
+        *(f"  if (thread == 0) p_u{k}[0] = ({ct}){v};" for k, v, ct in unis),
+        *(f"  {t} total{j} = {_accumulation(prog, v)[1]};" for j, v in enumerate(sums)),
         "  for (long long i = thread; i < n; i += threads) {",
         *(f"    {x}" for x in (*loads, *decls)),
         *(f"    {x}" for x in body.splitlines()),
         *(f"    p_{o}[i] = ({ct}){o};" for o, ct in outs),
-        *(f"    total{j} += r{j};" for j in range(len(sums))),
+        *(f"    total{j} {_accumulation(prog, v)[0]} r{j};" for j, v in enumerate(sums)),
         "  }",
     ]
     if sums:
         lines.append(f"  __shared__ {t} xpgrad_red[{BLOCK}];")
-        for j in range(len(sums)):
-            lines += [
-                f"  {x}" for x in _block_sum(f"total{j}", f"p_partial[{j} * gridDim.x + blockIdx.x] = xpgrad_red[0];")
-            ]
+        for j, v in enumerate(sums):
+            into = f"p_partial[{j} * gridDim.x + blockIdx.x] = xpgrad_red[0];"
+            lines += [f"  {x}" for x in _block_sum(f"total{j}", into, _accumulation(prog, v)[0])]
     lines.append("}")
     if sums:
         lines += _sums_kernel(prog, t)
@@ -145,12 +181,13 @@ def raw_source(prog: Program) -> str:
 
 
 def _sum_outputs(prog: Program) -> list[tuple[int, str, str]]:
-    """(k, var, "sum" | "mean") of each output that is a sum or a mean."""
-    return [(k, v, how) for k, (v, how) in enumerate(prog.outputs) if how in ("sum", "mean")]
+    """(k, var, "sum" | "mean" | "prod") of each output that is a reduction."""
+    return [(k, v, how) for k, (v, how) in enumerate(prog.outputs) if how in REDUCTIONS]
 
 
 def _sums_kernel(prog: Program, t: str) -> list[str]:
-    """``xpgrad_sums``: one block adds the blocks' totals of each distinct sum and writes its outputs."""
+    """``xpgrad_sums``: one block adds (or multiplies) the blocks' totals of each distinct reduction and writes its
+    outputs."""
     outs = _sum_outputs(prog)
     cts = [C_TYPES[d] for d in prog.output_dtypes]  # a count (a sum of bools) is written as an integer
     params = [f"const {t}* __restrict__ p_partial", *(f"{cts[k]}* __restrict__ p_s{k}" for k, _, _ in outs)]
@@ -165,11 +202,12 @@ def _sums_kernel(prog: Program, t: str) -> list[str]:
             for k, w, how in outs
             if w == v
         )
+        op, start = _accumulation(prog, v)
         lines += [
             "  {",
-            f"    {t} total = 0;",
-            f"    for (long long b = threadIdx.x; b < blocks; b += {BLOCK}) total += p_partial[{j} * blocks + b];",
-            *(f"    {x}" for x in _block_sum("total", f"{{ {writes} }}")),
+            f"    {t} total = {start};",
+            f"    for (long long b = threadIdx.x; b < blocks; b += {BLOCK}) total {op} p_partial[{j} * blocks + b];",
+            *(f"    {x}" for x in _block_sum("total", f"{{ {writes} }}", op)),
             "  }",
         ]
     return [*lines, "}"]
@@ -206,30 +244,46 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
         # a CuPy value as it is (no host round trip a training step); others through the host. (NumPy's
         # ascontiguousarray makes a 0-d array 1-d: the shape is put back, a 0-d leaf may be an output)
         a = value if type(value) is cupy.ndarray else leaf._bk.to_numpy(value)
-        return cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype)).reshape(tuple(value.shape))
+        return cupy.ascontiguousarray(cupy.asarray(a)).reshape(tuple(value.shape))
+
+    unis = [k for k, (_, how) in enumerate(prog.outputs) if how == "uniform"]
+    uni_dtypes = [np.dtype(prog.output_dtypes[k]) for k in unis]
+    captured_pos = {v: j for j, (v, _) in enumerate(prog.captured)}
+    where = [("c", captured_pos[v]) if v[0] == "c" else (v[0], int(v[1:])) for v in prog.arrays]
 
     def run(*arrays: Any) -> list[Any]:
+        arrays = tuple(a if type(a) is cupy.ndarray else cupy.asarray(a) for a in arguments(prog, arrays))
         shapes, captured = captured_values(prog, cache, to_device)
-        shape = call_shape(prog, arrays, dtype, shapes)
+        derived = derive(prog, arrays, captured, cupy)
+        shape = call_shape(prog, arrays, dtype, shapes, derived)
         n = math.prod(shape)
-        flat = [a if type(a) is cupy.ndarray and a.flags.c_contiguous else cupy.ascontiguousarray(a) for a in arrays]
+        read = [arrays[j] if s == "a" else captured[j] if s == "c" else derived[j] for s, j in where]
+        flat = [a if a.flags.c_contiguous else cupy.ascontiguousarray(a) for a in read]
         outs = [cupy.empty(shape, d) for d in dtypes]
+        uniform = [cupy.empty((), d) for d in uni_dtypes]
         blocks = grid(n, sms)
         totals: list[Any] = []
         if add_up is None:
-            kernel((blocks,), (BLOCK,), (*flat, *captured, *outs, np.int64(n)))
+            kernel((blocks,), (BLOCK,), (*flat, *outs, *uniform, np.int64(n)))
         else:
             partial = cupy.empty(n_sums * blocks, dtype)
-            kernel((blocks,), (BLOCK,), (*flat, *captured, *outs, partial, np.int64(n)))
+            kernel((blocks,), (BLOCK,), (*flat, *outs, *uniform, partial, np.int64(n)))
             totals = [cupy.empty(prog.sum_shapes.get(k, ()), d) for (k, _, _), d in zip(sums, sum_dtypes, strict=True)]
             add_up((1,), (BLOCK,), (partial, *totals, np.int64(blocks), np.int64(n)))
-        elem, total = iter(outs), iter(totals)
+        elem, total, uni = iter(outs), iter(totals), iter(uniform)
         result = []
-        for v, how in prog.outputs:
-            if how == "pass":  # a 0-d input or captured leaf, as the unfused graph returns it
+        for k, (v, how) in enumerate(prog.outputs):
+            if how == "pass":  # an input or captured leaf, as the unfused graph returns it
                 result.append(passed(prog, v, arrays, captured))
+            elif how == "host":
+                result.append(host_output(prog, k, arrays, captured, cupy))
+            elif how == "uniform":
+                result.append(next(uni))
+            elif how == "elem":
+                r = next(elem)
+                result.append(r.reshape(prog.out_shapes[k]) if k in prog.out_shapes else r)
             else:
-                result.append(next(elem) if how == "elem" else next(total))
+                result.append(next(total))
         return result
 
     run.source = src  # type: ignore[attr-defined]

@@ -276,21 +276,8 @@ def test_moved_negations_next_to_numbers_give_the_written_expressions_value(tb, 
 
 
 # ----------------------------------------------------------------- a differential fuzzer: simplify vs as built
-FUZZ_DTYPES = (
-    "bool",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "uint16",
-    "uint32",
-    "uint64",
-    "float16",
-    "float32",
-    "float64",
-    "complex64",
-    "complex128",
+FUZZ_DTYPES = tuple(
+    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 complex64 complex128".split()
 )
 FUZZ_SHAPES = ((3,), (2, 3), (1, 3), (2, 1), ())
 # every rewrite's trigger: negations, ones, powers of two (65536 overflows float16, 2**128 float32), 1, signed zeros

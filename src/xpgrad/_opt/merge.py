@@ -215,8 +215,5 @@ class Merging(_plugins.Merge):
     add_user = staticmethod(add_user)
     active = True
 
-    def enabled(self) -> bool:
-        return current().merge
-
 
 MERGE = Merging()

@@ -60,9 +60,6 @@ class Releasing(Release):
     def settle_all(self, made: Any, keep: list[Tensor]) -> None:
         _lazy.settle_all(made, keep)
 
-    def enabled(self) -> bool:
-        return current().release
-
     @contextmanager
     def gradient(self, targets: list[Tensor]) -> Iterator[Any]:
         """Around a reverse sweep with respect to large arrays: its nodes are built first, then evaluated in

@@ -1,6 +1,6 @@
 """The core's plug-in interface: what the node, the build path and the sweep ask of what lies above them.
 
-The core (`_tensor`, `_build`, `_graph`, `_grad`) never imports the optimisations nor the public layers;
+The core (`tensor`, `build`, `forward`, `sweep`) never imports the optimisations nor the public layers;
 it calls the slots defined here, and ``xpgrad/__init__.py`` connects them once (`connect`):
 
 - `release`: releasing large values no derivative rule reads and recomputing them on demand, and

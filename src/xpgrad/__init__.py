@@ -138,7 +138,6 @@ _plugins.connect(
     release=_release.RELEASE,
     merge=_cse.MERGE,
     apply=_build.apply,
-    binary=_build.apply_binary,
     settle=_build.settle,
     forward=_graph.forward,
     grad=grad,

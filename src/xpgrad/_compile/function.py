@@ -4,7 +4,7 @@
 steps, and copies its nodes once per backend and device it is called on (a "mirror": the same op,
 params, promotion dtype and operands, Python-number constants shared). A call feeds the mirror's
 inputs and runs each step in order: the backend's function for the op where the node needs no cast
-(its choice made once per mirror, as the eager fast path makes it once per signature), `_build.evaluate`
+(its choice made once per mirror, as the eager fast path makes it once per signature), `build.evaluate`
 (promotion at run time) otherwise, so the results are exactly those of eager evaluation. After each
 step, every node whose last reader it was is released, so a call holds about as many arrays at once
 as hand-written NumPy would. Calls of one Function are serialized by a lock (the mirror holds one
@@ -118,7 +118,7 @@ class _Mirror:
         self.inputs = [copies[i] for i in fn._input_pos]
         self.captured = [(copies[i], leaf) for i, leaf in fn._captured]
         # an input keeps its argument for the whole call (the call holds the array anyway): an operand that does
-        # not broadcast names the placeholders it comes from with their shapes (`_build._unbroadcastable`)
+        # not broadcast names the placeholders it comes from with their shapes (`build._unbroadcastable`)
         listed = set(fn._input_pos)
         self.steps = [
             _plan(copies[i], tuple(copies[j] for j in free if j not in listed), lendable, numbers=not rename)
@@ -373,7 +373,7 @@ def _plan(
 ) -> tuple[Tensor, tuple[Any, ...], tuple[Tensor, ...], Any, tuple[int, ...]]:
     """A step of a mirror (see `_Mirror.steps`), its per-node choices made once: the function to call
     when there is no cast (the op's params bound), a Python-number operand as the 0-d array NumPy takes
-    faster (`_build.number_array`; ``numbers``: the mirror has the graph's own dtypes), and whether the op
+    faster (`build.number_array`; ``numbers``: the mirror has the graph's own dtypes), and whether the op
     can write into an operand's array at all (`_remat.writes_into`)."""
     assert node.op is not None  # (an op node)
     srcs: tuple[Any, ...] = node.children

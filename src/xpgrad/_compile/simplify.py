@@ -1,6 +1,6 @@
 """`simplify`: heavier rewrites, applied once over whole graphs, that never change an IEEE result.
 
-Each pass rebuilds the graphs bottom-up through `_build.apply`, so the build-time rewrites
+Each pass rebuilds the graphs bottom-up through `build.apply`, so the build-time rewrites
 (``x * 1``, ``x + (-0.0)``, ``-(-x)``, ``a + (-b)`` -> ``a - b``...) and common-subexpression merging
 apply again, also to graphs built before (or with merging off); on top, the rewrites below. Passes repeat until the
 node count stops falling. Leaves, placeholders and constants are kept as they are (the same

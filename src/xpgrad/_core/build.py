@@ -272,7 +272,7 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
     node._remat, node._users = _HELD, None
     node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
     into = deferral()
-    if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
+    if into is not None:  # building a large gradient graph: evaluated afterwards (see `_opt.large_gradients`)
         into.add(node)  # (before `remember`: another thread that finds it must see it is this one's)
     _plugins.merge.remember(node)
     if into is not None:
@@ -367,9 +367,9 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
             o._users = w
         else:
             _plugins.merge.add_user(o, u, node, w)
-    if into is not None:  # building a large gradient graph: evaluated afterwards (see `_lazy`)
+    if into is not None:  # building a large gradient graph: evaluated afterwards (see `_opt.large_gradients`)
         return node
-    if big:  # large operands: evaluated by `_remat`, which releases those no rule reads
+    if big:  # large operands: evaluated by `_opt.release`, which releases those no rule reads
         return _plugins.release.run(node, fn)
     av = a._value
     if av is None:
@@ -468,7 +468,7 @@ def _merged(found: Tensor, into: Deferred | None) -> Tensor | None:
             if other is not None and other is not into and found in other.members:
                 return None  # another thread's deferred graph: that thread frees its intermediates as it settles
     if into is not None and current(found):
-        return found  # current, or deferred here: evaluated with the rest (`_lazy.settle_all`)
+        return found  # current, or deferred here: evaluated with the rest (`_opt.large_gradients.settle_all`)
     return _reuse(found)  # recomputed if an operand changed since (also while deferring: never a stale value)
 
 
@@ -488,7 +488,7 @@ def current(node: Tensor) -> bool:
 def _reuse(found: Tensor) -> Tensor:
     """A merged node, with the value a new node would get: kept when its operands did not change since it
     was computed (no work done twice), recomputed when one did (a leaf fed, an operand recomputed by
-    `forward` or by a merge), or when it was freed (`_lazy`)."""
+    `forward` or by a merge), or when it was freed (`_opt.large_gradients`)."""
     if found._value is None or not current(found):
         ready = True
         for c in found.children:
@@ -512,13 +512,13 @@ is large), for ops that need no cast, called without params or with their defaul
 
 _decided: dict[Any, Any] = {}
 """The memo of `_decide`: (op, operand signatures..., params if any) -> (backend, device, shape, dtype,
-target, whether an operand is large (`_remat.watch`), the backend's function for the op (None with params),
+target, whether an operand is large (`_opt.release.watch`), the backend's function for the op (None with params),
 the result's signature)."""
 
 
 def evaluate_into(node: Tensor, i: int, vals: list[Any] | None = None) -> Any:
     """The value of ``node``, written into the array of its operand ``i`` (which nobody else holds:
-    see `_remat.lends`) by the backend's ufunc for the op; ``vals``: the operands' values, when read."""
+    see `_opt.release.lends`) by the backend's ufunc for the op; ``vals``: the operands' values, when read."""
     if vals is None:
         vals = [c._value for c in node.children]
     return node._bk.into(node.op)(*vals, out=vals[i])  # type: ignore[misc]  # (chosen for its ufunc: not None)
@@ -527,7 +527,7 @@ def evaluate_into(node: Tensor, i: int, vals: list[Any] | None = None) -> Any:
 def settle(node: Tensor, into: int | None = None, vals: list[Any] | None = None) -> None:
     """Evaluate a node built while evaluation was deferred (its children have values, or ``vals``: the
     values read, each set); with ``into``, write the result into that operand's array (which its owner gave
-    up: see `_lazy._donor`)."""
+    up: see `_opt.large_gradients._donor`)."""
     if into is not None:
         node._value = evaluate_into(node, into, vals)
     else:
@@ -618,7 +618,7 @@ def _static_dtype(op: OpDef, cs: tuple[Tensor, ...], params: dict[str, Any], bk:
 def evaluate(node: Tensor, vals: list[Any] | None = None) -> Any:
     """The value of ``node`` from its children's values (which must all be set), or from ``vals``, their
     values as the caller has them (read once: another thread may release one meanwhile; or computed without
-    being stored, `_remat.recompute`). The list is the caller's to give: released values and casts replace
+    being stored, `_opt.release.recompute`). The list is the caller's to give: released values and casts replace
     its items."""
     op = node.op
     assert op is not None  # (an op node)
@@ -626,7 +626,7 @@ def evaluate(node: Tensor, vals: list[Any] | None = None) -> Any:
     if vals is None:
         vals = [c._value for c in node.children]
     for i, v in enumerate(vals):
-        if v is None:  # a released value (`_remat`): recomputed, or a stand-in where only its shape is read
+        if v is None:  # a released value (`_opt.release`): recomputed, or a stand-in where only its shape is read
             c = node.children[i]
             vals[i] = _plugins.release.standin(c) if i in op.meta and c._remat == _RELEASED else c._require()
     target = node._target

@@ -5,7 +5,7 @@ A Tensor pickles as the recipe of its node, never as its internals (backend modu
   and what it declares (dtype, shape, device, name, whether it is a placeholder);
 - a constant: its Python number;
 - an op node: its op's name in the table, its operands, its params, its name and derivative order.
-Loading builds each op node through `_build.apply`, the normal build path: merging and the build-time
+Loading builds each op node through `build.apply`, the normal build path: merging and the build-time
 rewrites apply as to any new node, and values are computed from the leaves' values, as when the graph was built.
 
 Python's pickle (and ``deepcopy``) saves an object's operands before the object, recursively: a chain 10^5 deep

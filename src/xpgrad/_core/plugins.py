@@ -1,6 +1,6 @@
 """The core's plug-in interface: what the node, the build path and the sweep ask of what lies above them.
 
-The core (`_tensor`, `_build`, `_graph`, `_grad`) never imports the optimisations nor the public layers;
+The core (`tensor`, `build`, `forward`, `sweep`) never imports the optimisations nor the public layers;
 it calls the slots defined here, and ``xpgrad/__init__.py`` connects them once (`connect`):
 
 - `release`: releasing large values no derivative rule reads and recomputing them on demand, and
@@ -46,20 +46,14 @@ class Release:
     """Releasing large values and evaluating large gradients in one go: the slots the core calls, with the
     behaviour without the optimisation (every value kept). `xpgrad._opt.release` provides the real one."""
 
-    def enabled(self) -> bool:
-        """Whether values may be released now (for this thread and context)."""
-        return False
-
     def watch(self, children: tuple[Tensor, ...]) -> bool:
         """Whether building on ``children`` may release one (memoized with the build path's decisions)."""
         return False
 
     def fill(self, node: Tensor) -> Tensor:
         """Evaluate ``node`` whose children have values or are released (else leave it unevaluated)."""
-        from_children = [c._value for c in node.children]
-        if all(v is not None for v in from_children):
-            settle = above.settle
-            settle(node)
+        if all(c._value is not None for c in node.children):
+            above.settle(node)
         return node
 
     def after(self, node: Tensor) -> None:
@@ -112,10 +106,6 @@ class Merge:
     """Whether this merges at all (the build path reads it before the node's record of its parents, ``_users``,
     whose one-parent case it handles inline: None, or the weak reference of that parent)."""
 
-    def enabled(self) -> bool:
-        """Whether nodes merge now (for this thread and context)."""
-        return False
-
     def find(self, op: Any, children: tuple[Tensor, ...] | list[Tensor], params: dict[str, Any]) -> Tensor | None:
         """The live node ``op(*children, **params)``, or None."""
         return None
@@ -143,8 +133,6 @@ class Above:
 
     apply: Callable[..., Tensor]
     """`xpgrad._core.build.apply`: build (and evaluate) ``op(*args, **params)``."""
-    binary: Callable[..., Tensor]
-    """`xpgrad._core.build.apply_binary`: the build path of the Python operators."""
     settle: Callable[..., None]
     """`xpgrad._core.build.settle`: evaluate a node whose children have values."""
     forward: Callable[..., None]

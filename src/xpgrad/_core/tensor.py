@@ -38,7 +38,7 @@ serial = itertools.count(1).__next__
 by ``_n`` is a topological order (issue 5: `toposort` sorts instead of walking each node twice). The same
 clock stamps when a value was set (``_epoch``): a leaf's when it was fed, an op node's when it was computed
 (at creation, by `forward`, or again on a merge), a constant's 0. An op node whose children all have older
-stamps was computed from their present values; one with a newer child is outdated (`_build.current`)."""
+stamps was computed from their present values; one with a newer child is outdated (`build.current`)."""
 changed = [0]
 """The stamp of the latest change of a value that nodes may have been computed from: a feed, a recompute
 by `forward` or by a merge, a released value kept again. A node stamped after it is current."""
@@ -129,7 +129,7 @@ class Tensor(TensorMethods):
         self._device = device
         self._shape = _declared_shape(shape)
         self._value: Any = None
-        self._users: Any = None  # the nodes built on this one (see `_cse`)
+        self._users: Any = None  # the nodes built on this one (see `_opt.merge`)
         if value is not None:
             arr = self._coerce(value, owner)
             dev = self._check_feed(arr)  # before the array's own dtype, shape and device replace the declared ones
@@ -157,7 +157,7 @@ class Tensor(TensorMethods):
     def value(self) -> Any:
         """The backend array (None while a placeholder it depends on is unfed).
 
-        A large intermediate whose value was released or freed (see `xpgrad._opt.release`, `_lazy`) is
+        A large intermediate whose value was released or freed (see `_opt.release`, `_opt.large_gradients`) is
         recomputed here and kept from then on: the user holds it, as a PyTorch user holds a tensor, and
         reading it again costs nothing (it cost the whole released chain below it at every read)."""
         v = self._value
@@ -183,7 +183,7 @@ class Tensor(TensorMethods):
         arr = self._coerce(v, owner)
         self._check_feed(arr)
         self._value = arr
-        restamp(self)  # nodes computed before are outdated (`_build.current`)
+        restamp(self)  # nodes computed before are outdated (`build.current`)
 
     def _coerce(self, v: Any, owner: Backend | None) -> Any:
         bk = self._bk
@@ -498,7 +498,7 @@ def placeholder(
 SIGNATURES = 1 << 14
 """The most facts `_signatures` holds: once full it starts again, numbering on, so that a signature is never
 given to other facts (the memos keyed by signatures stay right; nodes made before keep theirs). The memos
-keyed by signature alone (`_remat._big`, `_grad`'s sets) hold at most this many entries too."""
+keyed by signature alone (`_opt.release._big`, `sweep`'s sets) hold at most this many entries too."""
 _signatures: dict[tuple[Any, ...], int] = {}
 _numbering = itertools.count()  # (`next` is atomic: two threads never get one number)
 

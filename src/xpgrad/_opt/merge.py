@@ -1,6 +1,6 @@
 """Common-subexpression elimination as graphs are built (hash-consing), indexed on the operands.
 
-`_build.apply` asks `find` before making a node and calls `remember` after (`_build._fast` inlines
+`build.apply` asks `find` before making a node and calls `remember` after (`build._fast` inlines
 both for one or two operands without params: change them together). Two op nodes are the same when
 they have the same op, the same children *by identity* (Python numbers met in an expression by type
 and bit pattern, so ``-0.0`` is not ``0.0`` and ``1`` is not ``1.0`` or ``True``) and the same params (by
@@ -214,9 +214,6 @@ class Merging(_plugins.Merge):
     remember = staticmethod(remember)
     add_user = staticmethod(add_user)
     active = True
-
-    def enabled(self) -> bool:
-        return current().merge
 
 
 MERGE = Merging()

@@ -23,7 +23,7 @@ order, each freed again after its last use; a user's read (``t.value``) keeps it
 
 An eager op with large operands is evaluated by `run`, which writes the result into the buffer of
 an operand it is about to release when nothing else holds that array (NumPy's temporary elision;
-`_lazy` does the same for large gradients). ``xpgrad.options(release=False)`` turns releasing and this
+`large_gradients` does the same for large gradients). ``xpgrad.options(release=False)`` turns releasing and this
 reuse off.
 """
 
@@ -62,9 +62,9 @@ __all__ = [
 ]
 
 LARGE = 1 << 16
-"""Only values of at least this many elements are released (as `_lazy.LARGE`)."""
+"""Only values of at least this many elements are released (as `large_gradients.LARGE`)."""
 HELD, PINNED, RELEASED, FREED = State.HELD, State.PINNED, State.RELEASED, State.FREED
-"""A node's states (``_remat``), which this module and `_lazy` write: see `State`."""
+"""A node's states (``_remat``), which this module and `large_gradients` write: see `State`."""
 
 _releases = [0]  # how many values were ever released: 0 spares `forward` the bookkeeping
 _reads: dict[Any, tuple[bool, ...]] = {}
@@ -190,7 +190,7 @@ def after(p: Tensor, r: tuple[bool, ...] | None = None, vals: list[Any] | None =
 def releasable(c: Tensor) -> bool:
     """Whether `release` would release ``c``: only a value `recompute` can compute again, i.e. whose
     operands have values or are released themselves. (An operand with neither is an intermediate of an
-    earlier gradient that `_lazy` freed: a returned gradient must keep its value, or reading it after a
+    earlier gradient that `large_gradients` freed: a returned gradient must keep its value, or reading it after a
     second derivative would give None.)"""
     if not (
         current().release and c.op is not None and c._value is not None and is_big(c) and like_standin(c._bk, c._value)
@@ -230,7 +230,7 @@ def _dropping(c: Tensor) -> None:
 
 
 def release(c: Tensor) -> None:
-    """Release ``c``'s value once a gradient has read it for the last time (`_lazy.settle_all`): it
+    """Release ``c``'s value once a gradient has read it for the last time (`large_gradients.settle_all`): it
     is recomputed if anything needs it again, like a value no rule reads."""
     with _lock:
         if releasable(c):
@@ -259,7 +259,7 @@ def take(c: Tensor, vals: list[Any], i: int) -> bool:
 def run(node: Tensor, fn: Any) -> Tensor:
     """Evaluate an eager ``node`` with large operands (`_build._fast`: one direct call ``fn``, no
     params, no casts), then `after`. An operand `after` will release, held by nothing but its node,
-    lends its buffer to the result when the backend's ufunc can write into it (`_lazy._donor`)."""
+    lends its buffer to the result when the backend's ufunc can write into it (`large_gradients._donor`)."""
     children = node.children
     vals = [c._value for c in children]  # read once: another thread may release an operand meanwhile
     if _missing(vals):
@@ -444,7 +444,7 @@ def keep(t: Tensor) -> Any:
 
 def recompute(t: Tensor) -> Any:
     """The value of a released ``t``, recomputed with the nodes below it that have no value (released
-    ones, and gradient intermediates `_lazy` freed), which stay without: each is dropped after its last
+    ones, and gradient intermediates `large_gradients` freed), which stay without: each is dropped after its last
     use here. None when an input has no value (unfed). Nothing is written into the nodes (safe while other
     threads evaluate them)."""
     order: list[Tensor] = []
@@ -467,7 +467,7 @@ def recompute(t: Tensor) -> Any:
             if c._value is None:
                 if c.op is None:  # an unfed placeholder: no value to compute
                     return None
-                # released, or a gradient intermediate `_lazy` freed: computed here too (a released
+                # released, or a gradient intermediate `large_gradients` freed: computed here too (a released
                 # operand read only for its shape gets a stand-in instead)
                 if (i not in meta or c._remat != RELEASED) and id(c) not in opened:
                     stack.append(c)

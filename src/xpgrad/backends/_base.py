@@ -27,16 +27,17 @@ class Backend:
     from_numpy: Callable[..., Any]  # (array, device=None)
     ufuncs: ModuleType | None = None
     """The library itself when its elementwise functions are ufuncs taking ``out=`` (NumPy, CuPy): a
-    large gradient then writes a result into an operand's buffer at its last use (`_lazy`)."""
+    large gradient then writes a result into an operand's buffer at its last use (`_opt.large_gradients`)."""
     number_arrays: bool = False
     """Whether a Python number met with an array of this library is passed to its ufuncs as a 0-d array
-    of the array's dtype (made once; `_build.number_array`): NumPy takes ``x * a0d`` in ~0.45 us and
+    of the array's dtype (made once; `_core.build.number_array`): NumPy takes ``x * a0d`` in ~0.45 us and
     ``x * 0.999`` in ~1.0 us on small arrays (it converts the number at every call). The result is the
     same: the number takes the array's dtype either way. CuPy leaves it off (a number is a kernel argument,
     a 0-d array a device read)."""
     strides: Callable[[Any], Any] | None = None
     """An array's strides, where the array has no ``strides`` of its own (array-api-strict): only their
-    order is read, to know whether a released value's stand-in is laid out as the value (`_remat.like_standin`)."""
+    order is read, to know whether a released value's stand-in is laid out as the value
+    (`_opt.release.like_standin`)."""
     _fns: dict[Any, Callable[..., Any]] = field(default_factory=dict)
     _into: dict[Any, Any] = field(default_factory=dict)
 

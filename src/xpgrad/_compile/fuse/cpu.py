@@ -35,6 +35,7 @@ from .lower import (
     form,
     host_output,
     passed,
+    sources,
 )
 
 __all__ = ["available", "compile_cpu", "source"]
@@ -222,9 +223,7 @@ def _runner(
     unis = [k for k, (_, how) in enumerate(prog.outputs) if how == "uniform"]
     scalars = _scalars(prog)
     # where the kernel's arrays come from: ("a", k) the call's input k, ("c", j) captured leaf j, ("d", j) the host's
-    where = [(v[0], int(v[1:])) for v in prog.arrays]
-    captured_pos = {v: j for j, (v, _) in enumerate(prog.captured)}
-    where = [("c", captured_pos[v]) if v[0] == "c" else w for v, w in zip(prog.arrays, where, strict=True)]
+    where = sources(prog)
     host = bool(prog.derived) or any(how in ("pass", "host") for _, how in prog.outputs)
     direct = prog.arrays == prog.inputs  # the kernel reads the call's arrays, in order, and nothing else
     prods = [prog.reduction(v) == "prod" for v in sums] if any(prog.reduction(v) == "prod" for v in sums) else []

@@ -36,6 +36,7 @@ from .lower import (
     form,
     host_output,
     passed,
+    sources,
 )
 
 __all__ = ["BLOCK", "C_TYPES", "OPTIONS", "compile_cuda", "grid", "kernel_body", "raw_source", "uniform_body"]
@@ -248,8 +249,7 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
 
     unis = [k for k, (_, how) in enumerate(prog.outputs) if how == "uniform"]
     uni_dtypes = [np.dtype(prog.output_dtypes[k]) for k in unis]
-    captured_pos = {v: j for j, (v, _) in enumerate(prog.captured)}
-    where = [("c", captured_pos[v]) if v[0] == "c" else (v[0], int(v[1:])) for v in prog.arrays]
+    where = sources(prog)
 
     def run(*arrays: Any) -> list[Any]:
         arrays = tuple(a if type(a) is cupy.ndarray else cupy.asarray(a) for a in arguments(prog, arrays))

@@ -51,6 +51,7 @@ __all__ = [
     "host_output",
     "lower",
     "passed",
+    "sources",
 ]
 
 _SHAPE_ONLY = {
@@ -246,6 +247,13 @@ def captured_cache(prog: Program) -> Cache:
 
 
 _UNSEEN = object()
+
+
+def sources(prog: Program) -> list[tuple[str, int]]:
+    """Where each of the kernel's arrays (``prog.arrays``) comes from: ``("a", j)`` the call's j-th array,
+    ``("c", j)`` the j-th captured leaf (`captured_values`), ``("d", j)`` the j-th derived array (`derive`)."""
+    captured_pos = {v: j for j, (v, _) in enumerate(prog.captured)}
+    return [("c", captured_pos[v]) if v[0] == "c" else (v[0], int(v[1:])) for v in prog.arrays]
 
 
 def captured_values(

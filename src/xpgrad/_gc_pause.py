@@ -4,7 +4,7 @@ Why: Tensors never form reference cycles among themselves (a node refers to olde
 params, backend and array; its record of its parents holds weak references), so reference counting
 frees them, and the cyclic collector finds nothing in them. Yet its full collections traverse every
 live node, and building a gradient graph as large as the forward graph sets several off: the sweep of
-a 10^5-step chain (B3) spent a fifth of its time in them (measured: docs/performance.md).
+a 10^5-step chain (B3) spent a fifth of its time in them (measured: benchmarks/results/log.md).
 
 What it keeps: no object is ever taken off the collector's lists, so the collector reclaims every
 cycle (a user's object set as a node's ``name`` that refers back to the node included); those made

@@ -7,7 +7,7 @@ block) adds the blocks' totals and writes each sum or mean output. So the pass r
 writes each output once: for the memory-bound B1 expression 4 array passes, the minimum (issue 5). The
 first version, a CuPy ``ElementwiseKernel`` writing each sum's summand as an array to be summed afterwards,
 made 6 and reached 59-65% of the H200's copy bandwidth; the one-pass kernel 86% (measured on that GPU, see
-docs/performance.md). The final sums were then a ``cupy.sum`` over the threads' totals, a 0-d view of its
+benchmarks/results/log.md). The final sums were then a ``cupy.sum`` over the threads' totals, a 0-d view of its
 result per output and a division for a mean: three library calls' host time a call, which is most of a
 call on 10^6 elements; they are one launch of ``xpgrad_sums`` now. The per-element body (`kernel_body`) is
 generated from the ops' C expressions (`OpDef.c`, ``.cuda``) and tested on the host; `raw_source` wraps it in the

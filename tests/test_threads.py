@@ -307,35 +307,39 @@ def test_a_released_value_recomputed_while_another_thread_releases_its_operand()
 
 
 def test_a_deferred_node_belongs_to_its_thread_before_another_can_find_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """While a thread builds a large gradient (deferred, see `_lazy`), each new node is a member of its
-    deferred graph by the time it is recorded for merging, so another thread that finds it leaves it alone
-    (found: merged in that window, another thread's gradient came out None or overwritten)."""
+    """While a thread builds a large gradient (deferred, see `_opt/large_gradients.py`), each new node is a
+    member of its deferred graph by the time it is recorded for merging, so another thread that finds it leaves
+    it alone (found: merged in that window, another thread's gradient came out None or overwritten)."""
     from xpgrad._core import build as _build
-    from xpgrad._opt import merge as _cse
+    from xpgrad._core import plugins as _plugins
 
     early: list[str] = []
+    checked = {"fast": 0, "apply": 0}  # deferred nodes seen by each record: both paths must be exercised
 
-    def check(node: Any) -> None:
+    def check(node: Any, path: str) -> None:
         into = _build.deferral()
-        if into is not None and node not in into.members:
-            early.append(node.op.name)
+        if into is not None:
+            checked[path] += 1
+            if node not in into.members:
+                early.append(node.op.name)
 
-    weak, remember = _build._weakref, _cse.remember
+    weak, remember = _build._weakref, _plugins.merge.remember
 
     def recorded_fast(node: Any) -> Any:  # `_fast`'s inlined record (the weak reference it records)
-        check(node)
+        check(node, "fast")
         return weak(node)
 
-    def recorded(node: Any) -> None:  # `_apply`'s
-        check(node)
+    def recorded(node: Any) -> None:  # `_apply`'s (through the merge plugin the core calls, not the module's name)
+        check(node, "apply")
         remember(node)
 
     monkeypatch.setattr(_build, "_weakref", recorded_fast)
-    monkeypatch.setattr(_cse, "remember", recorded)
+    monkeypatch.setattr(_plugins.merge, "remember", recorded)
     x = xpgrad.Tensor(_large())
     y = xpgrad.sin(x) * x
     (g,) = xpgrad.grad(xpgrad.sum(y * y), [x])
     xpgrad.grad(xpgrad.sum(g), [x])  # (a second derivative: deferred too)
     assert not early, early
+    assert checked["fast"] > 0 and checked["apply"] > 0, checked
     a = x.value
     np.testing.assert_allclose(g.value, 2 * np.sin(a) * a * (np.cos(a) * a + np.sin(a)), rtol=1e-12)

@@ -1,9 +1,14 @@
 """Comparing results bit for bit, and drawing data that shows every difference (shared by the tests that
-check that a rewrite, a pickle round trip or a compiled graph gives exactly eager's values)."""
+check that a rewrite, a pickle round trip or a compiled graph gives exactly eager's values); and the small
+random programs the composition fuzzers draw and run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+from hypothesis import strategies as st
 
 
 def draw(rng: np.random.Generator, n: int, dtype: str) -> np.ndarray:
@@ -51,3 +56,38 @@ def same_bits(got: np.ndarray, want: np.ndarray) -> None:
     np.testing.assert_array_equal(np.isnan(got), nan)
     ints = {2: np.uint16, 4: np.uint32, 8: np.uint64}[want.dtype.itemsize]
     np.testing.assert_array_equal(got[~nan].view(ints), want[~nan].view(ints))
+
+
+def programs(unary: dict[str, Any], binary: dict[str, Any]) -> st.SearchStrategy[list[tuple[Any, ...]]]:
+    """1 to 6 steps, each ``("u", name, i)`` (``unary[name]`` of value ``i``) or ``("b", name, i, j)``; the
+    indices are taken modulo the number of values so far (see `run_program`)."""
+    return st.lists(
+        st.one_of(
+            st.tuples(st.just("u"), st.sampled_from(sorted(unary)), st.integers(0, 99)),
+            st.tuples(st.just("b"), st.sampled_from(sorted(binary)), st.integers(0, 99), st.integers(0, 99)),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+
+
+def run_program(
+    program: Sequence[tuple[Any, ...]],
+    leaves: Sequence[Any],
+    unary: dict[str, Callable[[Any], Any]],
+    binary: dict[str, Callable[[Any, Any], Any]],
+    *,
+    skip: type[Exception] | tuple[type[Exception], ...] = (),
+) -> list[Any]:
+    """The leaves, then the value of each step of ``program`` (drawn by `programs`); a binary step that
+    raises ``skip`` (e.g. shapes that do not broadcast) adds no value."""
+    vals = list(leaves)
+    for step in program:
+        if step[0] == "u":
+            vals.append(unary[step[1]](vals[step[2] % len(vals)]))
+        else:
+            try:
+                vals.append(binary[step[1]](vals[step[2] % len(vals)], vals[step[3] % len(vals)]))
+            except skip:
+                continue
+    return vals

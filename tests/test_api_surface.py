@@ -89,7 +89,7 @@ def test_operators_and_methods_are_definitions_of_the_class() -> None:
 
 
 def test_each_way_into_a_function_builds_the_node_the_general_path_builds(tb: Any) -> None:
-    # the generated functions send Tensors straight to the build, every other call to `_functions.call`
+    # the generated functions send Tensors straight to the build, every other call to `_api.functions.call`
     data = np.array([[1.0, 2.0], [3.0, 4.0]])
     x, y = tb.t(data), tb.t(data - 0.5)
     assert xpgrad.add(x, y) is x + y and xpgrad.multiply(x, 2.0) is x * 2.0 and xpgrad.pow(2.0, x) is 2.0**x

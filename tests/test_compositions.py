@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import xpgrad as xg
+from bits import programs, run_program
 
 UNARY = {
     "sin": xg.sin,
@@ -45,24 +46,12 @@ BINARY = {
 }
 SHAPES = [(2, 3), (1, 3), (2, 1), (3,), ()]
 
-steps = st.lists(
-    st.one_of(
-        st.tuples(st.just("u"), st.sampled_from(sorted(UNARY)), st.integers(0, 99)),
-        st.tuples(st.just("b"), st.sampled_from(sorted(BINARY)), st.integers(0, 99), st.integers(0, 99)),
-    ),
-    min_size=1,
-    max_size=6,
-)
+steps = programs(UNARY, BINARY)
 values = st.lists(st.floats(-2.0, 2.0, allow_nan=False, width=64), min_size=6, max_size=6)
 
 
 def run(program, *leaves):
-    vals = list(leaves)
-    for step in program:
-        if step[0] == "u":
-            vals.append(UNARY[step[1]](vals[step[2] % len(vals)]))
-        else:
-            vals.append(BINARY[step[1]](vals[step[2] % len(vals)], vals[step[3] % len(vals)]))
+    vals = run_program(program, leaves, UNARY, BINARY)
     return vals[-1] + 0.5 * vals[-2] if len(vals) > 2 else vals[-1]
 
 

@@ -4,12 +4,14 @@ The module-level tables that grow with what a process builds, and what bounds ea
 `test_no_table_grows_with_the_shapes_constants_and_graphs_built`; the others are keyed by a finite set:
 ops, backends, dtypes, devices, threads inside a block, or are constants built at import):
 
-- `_tensor._signatures` (build facts -> int): `_tensor.SIGNATURES` entries, then it starts again, numbering on;
-- `_remat._big`, `_grad._real_sigs`, `_grad._plain_sigs` (by signature): `_tensor.SIGNATURES` each;
-- `_build._decided` and `_build._quick` (the build decisions): 65,536, cleared together;
-- `_build._consts` (shared Python-number constants), `_build._numbers` (their 0-d arrays), `_remat._reads`
-  (what rules read, by params and constants): 4,096 each;
-- `_fuse.cpu._compiled` (numba kernels by source): `_fuse.cpu.KERNELS`;
+- `_core.tensor._signatures` (build facts -> int): `_core.tensor.SIGNATURES` entries, then it starts again,
+  numbering on;
+- `_opt.release._big`, `_core.sweep._real_sigs`, `_core.sweep._plain_sigs` (by signature):
+  `_core.tensor.SIGNATURES` each;
+- `_core.build._decided` and `_core.build._quick` (the build decisions): 65,536, cleared together;
+- `_core.build._consts` (shared Python-number constants), `_core.build._numbers` (their 0-d arrays),
+  `_opt.release._reads` (what rules read, by params and constants): 4,096 each;
+- `_compile.fuse.cpu._compiled` (numba kernels by source): `_compile.fuse.cpu.KERNELS`;
 - per object, not per module: a fused program's checked call shapes (64), a compiled function's mirrors
   and moved leaves (by backend, device and leaf), a Backend's functions (by op) and dtypes.
 """

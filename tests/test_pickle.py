@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import xpgrad
-from bits import draw, same_bits
+from bits import draw, programs, run_program, same_bits
 from xpgrad import Tensor
 from xpgrad._core.walk import toposort
 
@@ -233,27 +233,12 @@ BINARY = {
     "where(a > b, a, b * 0.5)": lambda a, b: xpgrad.where(a > b, a, b * 0.5),
 }
 SHAPES = [(2, 3), (1, 3), (3,), ()]
-steps = st.lists(
-    st.one_of(
-        st.tuples(st.just("u"), st.sampled_from(sorted(UNARY)), st.integers(0, 99)),
-        st.tuples(st.just("b"), st.sampled_from(sorted(BINARY)), st.integers(0, 99), st.integers(0, 99)),
-    ),
-    min_size=1,
-    max_size=6,
-)
+steps = programs(UNARY, BINARY)
 
 
 def _run(program, a: Tensor, b: Tensor) -> Tensor:
-    vals = [a, b]
-    for step in program:
-        if step[0] == "u":
-            vals.append(UNARY[step[1]](vals[step[2] % len(vals)]))
-        else:
-            try:
-                vals.append(BINARY[step[1]](vals[step[2] % len(vals)], vals[step[3] % len(vals)]))
-            except ValueError:  # shapes that do not broadcast (after a reshape or a reduction): skipped
-                continue
-    return xpgrad.sum(vals[-1])
+    # (a ValueError: shapes that do not broadcast, after a reshape or a reduction: that step is skipped)
+    return xpgrad.sum(run_program(program, (a, b), UNARY, BINARY, skip=ValueError)[-1])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

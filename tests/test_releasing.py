@@ -189,7 +189,7 @@ def test_a_large_gradient_releases_the_forward_values_it_read_last(tb: Any) -> N
     for k in ("d", "q"):  # read by the gradient, then released: recomputed when needed
         assert on[k]._value is None and on[k]._remat == RELEASED, k
         assert off[k]._value is not None, k
-    for k in ("s", "e"):  # libm results are kept: a second derivative reads them again (`_lazy._libm`)
+    for k in ("s", "e"):  # libm results are kept: a second derivative reads them again (`_opt.large_gradients._libm`)
         assert on[k]._value is not None, k
     for k in ("s", "e", "d", "q", "out", "gx", "gy"):
         assert np.array_equal(_bits(tb, on[k].value), _bits(tb, off[k].value)), k
@@ -293,7 +293,7 @@ def test_like_functions_of_a_released_node_do_not_recompute_it(tb: Any) -> None:
 def test_returned_gradients_keep_their_values_through_a_second_derivative(case: str) -> None:
     # Found by fuzzing released values against `options(release=False)`: a returned gradient was released (by the
     # eager `2 * gy` a rewrite made of `gx * gy`, or after a second sweep's last read) although its
-    # operands were gradient intermediates `_lazy` had freed, so reading it gave None.
+    # operands were gradient intermediates `_opt.large_gradients` had freed, so reading it gave None.
     import contextlib
 
     rng = np.random.default_rng(14)

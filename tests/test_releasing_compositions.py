@@ -1,6 +1,6 @@
 """Released values (`xpgrad._opt.release`) change no bit: random compositions on large arrays, against release off.
 
-The same programs as `test_compositions` on arrays of `_remat.LARGE` elements (where values are released,
+The same programs as `test_compositions` on arrays of `_opt.release.LARGE` elements (where values are released,
 recomputed and buffers reused): values, first and second derivatives, then re-feeding a leaf and `forward()`,
 must equal, bit for bit, what the same graph gives with releasing turned off. Derandomized, so CI runs the
 same examples every time (this is how the bugs fixed in bef3212 were found).

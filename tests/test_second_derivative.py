@@ -1,6 +1,6 @@
 """Second derivatives of large arrays (issue 5, B5): exact values, and no array pass more than needed.
 
-The pass counts are those of `_lazy.settle_all`, which evaluates every array of a large gradient: a
+The pass counts are those of `_opt.large_gradients.settle_all`, which evaluates every array of a large gradient: a
 rewrite that stops firing, or a dropped node that gets evaluated again, shows up here as one more pass.
 """
 
@@ -24,7 +24,7 @@ def _x() -> np.ndarray:
 
 @pytest.fixture
 def passes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Op name -> how many arrays `_lazy` evaluated (the passes of large gradient graphs)."""
+    """Op name -> how many arrays `_opt.large_gradients` evaluated (the passes of large gradient graphs)."""
     seen: Counter[str] = Counter()
     settle = _build.settle
 

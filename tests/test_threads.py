@@ -15,7 +15,7 @@ from xpgrad._opt.release import LARGE, RELEASED
 
 
 def _large() -> np.ndarray:
-    return np.linspace(0.1, 1.0, LARGE)  # large: its intermediates are released and lend buffers (`_remat`)
+    return np.linspace(0.1, 1.0, LARGE)  # large: its intermediates are released and lend buffers (`_opt/release.py`)
 
 
 def test_gradients_in_threads_leave_every_other_node_at_order_zero() -> None:
@@ -37,19 +37,19 @@ def test_gradients_in_threads_leave_every_other_node_at_order_zero() -> None:
 def test_a_large_gradient_in_one_thread_defers_none_of_another_threads_nodes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from xpgrad._core import sweep as _grad
+    from xpgrad._core import sweep
 
-    n = LARGE  # large: this gradient graph is built first and evaluated afterwards (`_lazy`)
+    n = LARGE  # large: this gradient graph is built first and evaluated afterwards (`_opt/large_gradients.py`)
     deferring, built = threading.Event(), threading.Event()
-    sweep = _grad._sweep
+    real_sweep = sweep._sweep
 
     def sweep_then_wait_for_the_other_thread(*args: Any) -> Any:
-        results = sweep(*args)
+        results = real_sweep(*args)
         deferring.set()  # this thread's gradient graph is built, not yet evaluated: its deferral is on
         built.wait(timeout=30)
         return results
 
-    monkeypatch.setattr(_grad, "_sweep", sweep_then_wait_for_the_other_thread)
+    monkeypatch.setattr(sweep, "_sweep", sweep_then_wait_for_the_other_thread)
 
     def differentiate() -> None:
         x = xpgrad.Tensor(np.linspace(0.0, 1.0, n))
@@ -72,22 +72,22 @@ def test_a_thread_never_merges_with_a_large_gradient_another_thread_is_settling(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # thread A differentiates on large arrays: its gradient graph is built, then evaluated, and its
-    # intermediates freed (`_lazy.settle_all`); thread B builds an equal node meanwhile: merged with A's,
+    # intermediates freed (`large_gradients.settle_all`); thread B builds an equal node meanwhile: merged with A's,
     # B would hold a node whose value A frees
-    from xpgrad._opt import large_gradients as _lazy
+    from xpgrad._opt import large_gradients
 
     n = LARGE
     x, y = xpgrad.Tensor(np.linspace(0.1, 1.0, n)), xpgrad.Tensor(np.linspace(1.0, 2.0, n))
     out = xpgrad.sum(xpgrad.exp(x) * y * y)
     settling, built = threading.Event(), threading.Event()
-    settle_all = _lazy.settle_all
+    settle_all = large_gradients.settle_all
 
     def settle_after_the_other_thread(made: Any, keep: Any) -> None:
         settling.set()
         assert built.wait(10)
         settle_all(made, keep)
 
-    monkeypatch.setattr(_lazy, "settle_all", settle_after_the_other_thread)
+    monkeypatch.setattr(large_gradients, "settle_all", settle_after_the_other_thread)
     got: dict[str, Any] = {}
 
     def a() -> None:
@@ -307,35 +307,42 @@ def test_a_released_value_recomputed_while_another_thread_releases_its_operand()
 
 
 def test_a_deferred_node_belongs_to_its_thread_before_another_can_find_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """While a thread builds a large gradient (deferred, see `_lazy`), each new node is a member of its
-    deferred graph by the time it is recorded for merging, so another thread that finds it leaves it alone
-    (found: merged in that window, another thread's gradient came out None or overwritten)."""
+    """While a thread builds a large gradient (deferred, see `_opt/large_gradients.py`), each new node is a
+    member of its deferred graph by the time it is recorded for merging, so another thread that finds it leaves
+    it alone (found: merged in that window, another thread's gradient came out None or overwritten)."""
     from xpgrad._core import build as _build
-    from xpgrad._opt import merge as _cse
+    from xpgrad._core import plugins as _plugins
 
     early: list[str] = []
+    checked = {"fast": 0, "apply": 0}  # deferred nodes seen by each record: both paths must be exercised
 
-    def check(node: Any) -> None:
+    def check(node: Any, path: str) -> None:
         into = _build.deferral()
-        if into is not None and node not in into.members:
-            early.append(node.op.name)
+        if into is not None:
+            checked[path] += 1
+            if node not in into.members:
+                early.append(node.op.name)
 
-    weak, remember = _build._weakref, _cse.remember
+    weak, remember = _build._weakref, _plugins.merge.remember
 
     def recorded_fast(node: Any) -> Any:  # `_fast`'s inlined record (the weak reference it records)
-        check(node)
+        check(node, "fast")
         return weak(node)
 
-    def recorded(node: Any) -> None:  # `_apply`'s
-        check(node)
+    def recorded(node: Any) -> None:  # `_apply`'s (through the merge plugin the core calls, not the module's name)
+        check(node, "apply")
         remember(node)
 
     monkeypatch.setattr(_build, "_weakref", recorded_fast)
-    monkeypatch.setattr(_cse, "remember", recorded)
-    x = xpgrad.Tensor(_large())
-    y = xpgrad.sin(x) * x
-    (g,) = xpgrad.grad(xpgrad.sum(y * y), [x])
-    xpgrad.grad(xpgrad.sum(g), [x])  # (a second derivative: deferred too)
+    monkeypatch.setattr(_plugins.merge, "remember", recorded)
+    monkeypatch.setattr(_build, "_quick", {})  # (as in a new process: each first meeting takes `_apply`)
+    monkeypatch.setattr(_build, "_decided", {})
+    for _ in range(2):  # the first time by `_apply`, the second (the same signatures) by `_fast`
+        x = xpgrad.Tensor(_large())
+        y = xpgrad.sin(x) * x
+        (g,) = xpgrad.grad(xpgrad.sum(y * y), [x])
+        xpgrad.grad(xpgrad.sum(g), [x])  # (a second derivative: deferred too)
     assert not early, early
+    assert checked["fast"] > 0 and checked["apply"] > 0, checked
     a = x.value
     np.testing.assert_allclose(g.value, 2 * np.sin(a) * a * (np.cos(a) * a + np.sin(a)), rtol=1e-12)

@@ -8,8 +8,8 @@ the script writes.
 
 `Tensor` inherits `TensorMethods`, and the build layer, the table and the public functions import
 Tensor: so this module cannot import them first. What the methods call is declared here and assigned
-by `bind`, which xpgrad's ``__init__`` calls once they exist (an operator calls `build._fast` directly,
-with the op as a module global: no lookup per call).
+by `bind`, which xpgrad's ``__init__`` calls once they exist (an operator calls `build._fast`
+directly, with the op as a module global: no lookup per call).
 """
 
 from __future__ import annotations

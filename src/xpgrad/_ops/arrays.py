@@ -1,6 +1,6 @@
 """Reductions, shape ops and indexing: the non-elementwise ops that losses and masks are written with.
 
-Same contract as `_table`: each op beside its rules, rules written in xpgrad ops. Conventions:
+Same contract as `basic`: each op beside its rules, rules written in xpgrad ops. Conventions:
 ``max``/``min`` split the gradient evenly between tied maxima (JAX's reduce_max, PyTorch's amax);
 ``prod``'s rule is exact at zeros to first order without dividing by zero; ``std``'s gradient is 0
 where the standard deviation is 0 (PyTorch's mask; JAX's sqrt gives nan there).

@@ -3,7 +3,7 @@
 A rule is ``rule(g, out, *inputs, **params) -> Tensor``: the cotangent of one input, given the
 cotangent ``g`` of the output. Rules are written in xpgrad ops, so gradients are graphs that can be
 differentiated again; `ZERO` marks a derivative that is zero by definition. Broadcasting and dtype
-are undone centrally by the sweep (`_grad._fit`), never in a rule.
+are undone centrally by the sweep (`_core.sweep._fit`), never in a rule.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def through_cast(x: Tensor, dtype: Any, cotangent: Callable[[], Tensor]) -> Tens
     ``sum(x, dtype=int64)`` has the gradient of ``sum(astype(x, int64))``; any other cast passes it on."""
     xp = x._bk.xp
     if dtype is None or dtype_kind(xp, dtype) >= FLOAT:
-        return cotangent()  # `_grad._fit` casts back to a floating x's dtype
+        return cotangent()  # `_core.sweep._fit` casts back to a floating x's dtype
     if x._dtype is None:  # a placeholder of unknown dtype: decided when it is fed
         return astype_vjp(cotangent(), x)
     return zeros_like(x) if dtype_kind(xp, x._dtype) >= FLOAT else cotangent()

@@ -1,8 +1,8 @@
 """The rest of the array API's elementwise vocabulary (2024.12), each op beside its derivative rules.
 
-The core arithmetic (add ... sqrt, comparisons, where) lives in `_table`; this file adds the other
+The core arithmetic (add ... sqrt, comparisons, where) lives in `basic`; this file adds the other
 elementwise functions of the standard, so that every one of its 67 is an xpgrad op. Rules follow
-`_table`'s contract (``rule(g, out, *inputs) -> Tensor``, written in xpgrad ops) and are chosen for
+`basic`'s contract (``rule(g, out, *inputs) -> Tensor``, written in xpgrad ops) and are chosen for
 accuracy: the forward output is reused where it is the derivative's cheapest exact form, and stable
 forms replace the naive ones where those overflow or cancel. Edge conventions follow JAX (and
 PyTorch where JAX is silent); each is named in a comment and listed in docs/ops.md. Fused forms
@@ -18,7 +18,7 @@ from typing import Any
 
 from .._core.opdef import OPS, ZERO, CForm
 from . import array_impls as _impls
-from . import basic as _table
+from . import basic
 from .basic import _f, _unary
 
 __all__: list[str] = []
@@ -29,7 +29,7 @@ cosh, sinh, sqrt, exp, hypot, sign, square, where, floor_divide = map(
 
 
 # most binary functions here are real floating only (the standard's atan2, hypot, logaddexp, copysign, nextafter)
-_binary = functools.partial(_table._binary, domain="real_floating")
+_binary = functools.partial(basic._binary, domain="real_floating")
 
 
 # ----------------------------------------------------------------- smooth unary functions

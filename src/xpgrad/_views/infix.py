@@ -2,7 +2,7 @@
 
 - Named leaves and placeholders print by name; unnamed one-element leaves by value, other unnamed
   leaves as ``t0, t1...`` and placeholders as ``p0, p1...``; constants by value.
-- Ops with an ``infix`` symbol in the table (`_ops.OpDef`) by Python precedence (``**`` > unary ``-`` >
+- Ops with an ``infix`` symbol in the table (`_core.opdef.OpDef`) by Python precedence (``**`` > unary ``-`` >
   ``* /`` > ``+ -`` > comparisons); the
   right operand of a left-associative op keeps its parentheses (``a - (b - c)``, and also
   ``a + (b + c)``, because floating-point addition is not associative). Other ops print as calls,

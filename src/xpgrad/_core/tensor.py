@@ -67,7 +67,7 @@ class Tensor(TensorMethods):
             their ``value`` is None until it is fed and ``forward()`` is called. Calling ``forward()`` or
             reading a number or array (``numpy()``, ``float()``...) before raises `PlaceholderError`,
             naming the unfed placeholders.
-        backend: 'numpy', 'cupy', 'array_api_strict', 'auto', or a namespace module. Default:
+        backend: 'numpy', 'cupy', 'array_api_strict', 'torch', 'jax', 'auto', or a namespace module. Default:
             the array's own backend, else `xpgrad.default_backend()`.
         name: shown when printing graphs.
         dtype, device, shape: optional declarations (a placeholder's contract for feeding).
@@ -126,7 +126,7 @@ class Tensor(TensorMethods):
         self._remat = _plugins.State.HELD  # where the value is: see `_plugins.State`
         self._target = None
         self._dtype = bk.dtype(dtype)
-        self._device = device
+        self._device = bk.device(device)  # ("cuda:1" as PyTorch's device object, which arrays' devices equal)
         self._shape = _declared_shape(shape)
         self._value: Any = None
         self._users: Any = None  # the nodes built on this one (see `_opt.merge`)
@@ -398,11 +398,12 @@ class Tensor(TensorMethods):
     def to(self, backend: str | ModuleType | Backend, device: Any = None) -> Tensor:
         """This Tensor on another backend (and/or device); differentiable, gradients flow back."""
         _check_device("to", device)
-        return _plugins.above.apply(OPS["to"], self, backend=get_backend(backend), device=device)
+        bk = get_backend(backend)
+        return _plugins.above.apply(OPS["to"], self, backend=bk, device=bk.device(device))
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
         _check_device("to_device", device)
-        return _plugins.above.apply(OPS["to"], self, backend=self._bk, device=device)
+        return _plugins.above.apply(OPS["to"], self, backend=self._bk, device=self._bk.device(device))
 
     # ----------------------------------------------------------------- printing
     def expr(self) -> str:

@@ -12,7 +12,7 @@ import numbers
 from typing import Any
 
 from .. import _dtypes, _shapes
-from .._core.opdef import ZERO, defop
+from .._core.opdef import ZERO, defop, takes_backend
 from .basic import _dtype_first, _dtype_sum, _f, _like_second, _reduced, through_cast
 
 __all__: list[str] = []
@@ -47,7 +47,11 @@ def _prod_cotangent(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return _spread(g, x, axis, keepdims) * zero_guard(others, x)
 
 
-def _check_no_zeros(xp: Any, g: Any, x: Any) -> Any:
+@takes_backend
+def _check_no_zeros(bk: Any, g: Any, x: Any) -> Any:
+    xp = bk.xp
+    if not bk.readable(x):  # a JAX tracer, a lazy array: no value to test now; nan wherever the answer is wrong
+        return xp.where(xp.any(x == 0), xp.full_like(g, float("nan")), g)
     if bool(xp.any(x == 0)):
         raise NotImplementedError(
             "prod: derivatives of order 2 and higher are not supported where the input contains zeros "
@@ -249,7 +253,7 @@ defop(
 defop(
     "index",
     1,
-    lambda xp, x, key: x[_shapes.unpack_key(key)],
+    takes_backend(lambda bk, x, key: bk.index(x, _shapes.unpack_key(key))),
     vjp=(lambda g, out, x, key: unindex(g, x, key=key),),
     domain="any",
     elementwise=False,
@@ -260,14 +264,17 @@ defop(
 )
 
 
-def _unindex(xp: Any, g: Any, ref: Any, key: Any) -> Any:
-    """Zeros shaped like ``ref`` with ``g`` written at ``ref[key]`` (basic indexing hits each element once)."""
+@takes_backend
+def _unindex(bk: Any, g: Any, ref: Any, key: Any) -> Any:
+    """Zeros shaped like ``ref`` with ``g`` written at ``ref[key]`` (basic indexing hits each element once;
+    written through the backend's hook: a new array where arrays are immutable)."""
     import array_api_compat
 
+    xp = bk.xp
     out = xp.zeros(tuple(ref.shape), dtype=g.dtype, device=array_api_compat.device(g))
-    k = tuple(i for i in _shapes.unpack_key(key) if i is not None)  # new axes of g are size 1: drop them
-    out[k] = xp.reshape(g, tuple(out[k].shape))
-    return out
+    packed = tuple(i for i in key if i is not None)  # new axes of g are size 1: drop them
+    shape = _shapes.indexed(tuple(ref.shape), packed)
+    return bk.write(out, _shapes.unpack_key(packed), xp.reshape(g, shape))
 
 
 defop(

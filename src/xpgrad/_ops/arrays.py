@@ -118,12 +118,15 @@ defop(
     shape=_reduced,
     dtype=_dtype_sum,
 )
-# The guard of prod's rule: identity forward; its cotangent goes through a check that x has no zero.
+# The guard of prod's rule: identity forward; its cotangent goes through a check that x has no zero. Where no
+# value can be read (under a JAX trace) the check gives nan instead of raising; ``where`` masks in the rule would
+# turn some of those nans into zeros, so the guard also adds the check of zeros straight to x's cotangent: nan
+# there too (eagerly: zeros, or the same error).
 defop(
     "prod_zero_guard",
     2,
     lambda xp, a, x: a,
-    vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
+    vjp=(lambda g, out, a, x: zero_check(g, x), lambda g, out, a, x: zero_check(zeros_like(x), x)),
     elementwise=False,
     public=False,
     shape=lambda name, a, x: a._shape,

@@ -17,7 +17,7 @@ import pytest
 
 import xpgrad
 
-torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch)")  # noqa: F811
+torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch)")
 jax = pytest.importorskip("jax", reason="JAX not installed (pip install 'jax[cpu]')")
 import array_api_compat.numpy as compat_numpy  # noqa: E402
 import array_api_compat.torch as compat_torch  # noqa: E402

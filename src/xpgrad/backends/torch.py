@@ -48,8 +48,19 @@ def load() -> Backend:
         strides=lambda x: x.stride(),
         getitem=_getitem,
         setitem=_setitem,
-        device_spec=lambda d: torch.device(d) if isinstance(d, (str, int)) else d,
+        device_spec=_device,
     )
+
+
+def _device(spec: Any) -> Any:
+    """PyTorch's device for ``spec`` (``"cpu"``, ``"cuda:1"``, ``1``, a ``torch.device``); ``"cuda"`` is the current
+    CUDA device, as PyTorch places a tensor made there (an array's device always has its index)."""
+    import torch
+
+    d = torch.device(spec) if isinstance(spec, (str, int)) else spec
+    if isinstance(d, torch.device) and d.type == "cuda" and d.index is None:
+        d = torch.device("cuda", torch.cuda.current_device())
+    return d
 
 
 def is_module(mod: Any) -> bool:

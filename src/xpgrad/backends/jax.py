@@ -36,7 +36,7 @@ def load() -> Backend:
 
     def refusal(dtype: Any) -> str | None:
         name = np.dtype(dtype).name
-        if name in _WIDE and not jax.config.jax_enable_x64:
+        if name in _WIDE and not jax.config.read("jax_enable_x64"):
             return (
                 f"backend 'jax': {name} needs JAX's 64-bit mode, which is off (JAX would make "
                 f"{name.replace('64', '32').replace('128', '64')} arrays instead); enable it at startup with "

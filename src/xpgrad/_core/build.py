@@ -331,6 +331,16 @@ def build(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> Te
             _note(e, node, [av, bv])
             raise
         return node
+    if n == 1:
+        av = children[0]._value
+        if av is None:
+            return _plugins.release.fill(node)
+        try:
+            node._value = fn(av)
+        except Exception as e:
+            _note(e, node, [av])
+            raise
+        return node
     vals = [c._value for c in children]
     for v in vals:
         if v is None:

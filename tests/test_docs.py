@@ -77,9 +77,9 @@ def test_tutorial_runs_and_shows_what_is_stored(tmp_path: pathlib.Path) -> None:
     )
     ran = make.execute(nbformat.read(make.PATH, as_version=4), tmp_path)
 
-    def texts(nb: object) -> list[list[str]]:
+    def texts(nb: object) -> list[str]:  # per code cell, what it printed and its result's text (streams may split)
         return [
-            [o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in c.outputs]
+            "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in c.outputs)
             for c in nb.cells  # type: ignore[attr-defined]
             if c.cell_type == "code"
         ]

@@ -107,8 +107,9 @@ def to_dot(*tensors: Tensor, title: str | None = None) -> str:
     for n in order:
         cs = n.children
         meta = shape_only(n) if n.op is not None and n.op.meta else frozenset()
+        numbered = len(cs) - len(meta) > 1  # (an op with one operand besides those read for their shape: no numbers)
         for j, c in enumerate(cs):
-            lab = f' [label="{j}"]' if len(cs) > 1 else ""
+            lab = f' [label="{j}"]' if numbered else ""
             if j in meta:  # read for its shape only: dotted, labelled so
                 lab = ' [label="shape", style=dotted]'
 

@@ -75,3 +75,10 @@ def test_show_and_pictures_name_internal_ops_by_their_standard_functions() -> No
 def test_unindex_writes_its_key_as_a_subscript() -> None:
     x = Tensor(X, name="x")
     assert x[1:].sum().grad(x).expr().endswith(", x, key=[1:])")
+
+
+def test_full_like_of_a_placeholder_prints_as_full_like() -> None:
+    p = xpgrad.placeholder(shape=(2,), dtype="float64", name="p")
+    t = xpgrad.full_like(p, 2.5)
+    assert t.op.name == "fill_like"  # built before p has a value
+    assert t.expr() == "full_like(p, fill_value=2.5)"

@@ -94,4 +94,4 @@ def expand(g: Tensor, x: Tensor, axis: Any, keepdims: bool, mean: bool) -> str |
 def fill_like(x: Tensor, fill_value: Any, dtype: Any) -> str:
     """``full_like``, on a Tensor whose value comes later."""
     extra = "" if dtype is None else f", dtype={dtype_name(x._bk.xp, dtype)!r}"
-    return f"full_like({{0}}, {fill_value!r}{extra})"
+    return f"full_like({{0}}, fill_value={fill_value!r}{extra})"

@@ -5,11 +5,15 @@ its ```pycon fences and the output under them are one doctest, run top to bottom
 block sees an earlier block's names, as a reader does), in a temporary directory (examples may write files), with
 ELLIPSIS and NORMALIZE_WHITESPACE. Text outside those fences is never run, so a fence's closing ``````` does not
 count as expected output (pytest's ``--doctest-glob`` would read it as such). A failure names the file and line.
+
+A page whose examples need an optional package says so in a comment, ``<!-- examples require: torch, jax -->``:
+where one is not installed its examples are skipped, naming it. (One example: ``# doctest: +SKIP``.)
 """
 
 from __future__ import annotations
 
 import doctest
+import importlib.util
 import os
 import re
 import tempfile
@@ -20,6 +24,7 @@ import pytest
 
 _FENCE = re.compile(r"^```pycon[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+_REQUIRES = re.compile(r"<!--\s*examples require:\s*([\w.,\s-]+?)\s*-->")
 
 
 def pycon_source(text: str) -> str:
@@ -47,6 +52,10 @@ class MarkdownFile(pytest.File):
 class MarkdownExamples(pytest.Item):
     def runtest(self) -> None:
         text = self.path.read_text(encoding="utf-8")
+        for m in _REQUIRES.finditer(text):
+            for module in filter(None, (n.strip() for n in m.group(1).split(","))):
+                if importlib.util.find_spec(module.split(".")[0]) is None:
+                    pytest.skip(f"{self.path.name}: its examples need {module}, which is not installed")
         test = doctest.DocTestParser().get_doctest(pycon_source(text), {}, self.path.name, str(self.path), 0)
         out: list[str] = []
         runner = doctest.DocTestRunner(optionflags=_FLAGS)

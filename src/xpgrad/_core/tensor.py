@@ -101,7 +101,9 @@ class Tensor(TensorMethods):
         backend: 'numpy', 'cupy', 'array_api_strict', 'auto', or a namespace module. Default:
             the array's own backend, else `xpgrad.default_backend()`.
         name: shown when printing graphs.
-        dtype, device, shape: optional declarations (a placeholder's contract for feeding).
+        dtype: an optional declaration (a placeholder's contract for feeding), as ``shape`` and ``device``.
+        device: the device of the value (default: the array's own, else the backend's default).
+        shape: a placeholder's declared shape (``None`` for a free dimension).
 
     Example:
         >>> x, y = Tensor(3), Tensor(5)

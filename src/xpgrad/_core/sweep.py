@@ -69,7 +69,8 @@ def grad(
             )
         if holomorphic and kind is not None and kind != _dtypes.COMPLEX:
             raise TypeError(
-                f"grad: holomorphic=True requires complex wrt, but wrt[{i}] has dtype {w._dtype}; convert it "
+                f"grad: holomorphic=True requires complex wrt, but wrt[{i}] has dtype "
+                f"{_dtypes.dtype_name(w._bk.xp, w._dtype)}; convert it "
                 "first (xpgrad.astype(x, 'complex128')), or leave holomorphic out for a real-valued output"
             )
     _check_output(out, cotangent, holomorphic)
@@ -104,16 +105,17 @@ def _check_output(out: Tensor, cotangent: Any, holomorphic: bool) -> None:
     cotangent: a vector-Jacobian product), and ``holomorphic=True`` needs a complex output."""
     if out._dtype is None:  # a placeholder's dtype: known only when fed
         return
-    is_complex = _dtypes.dtype_kind(out._bk.xp, out._dtype) == _dtypes.COMPLEX
+    xp = out._bk.xp
+    is_complex, name = _dtypes.dtype_kind(xp, out._dtype) == _dtypes.COMPLEX, _dtypes.dtype_name(xp, out._dtype)
     if is_complex and not holomorphic and cotangent is None:
         raise TypeError(
-            f"grad requires real-valued outputs, but got {out._dtype}: for a holomorphic function pass "
+            f"grad requires real-valued outputs, but got {name}: for a holomorphic function pass "
             "holomorphic=True (the complex derivative f'(z)); else differentiate a real function of it "
             "(xpgrad.real(out), abs(out) ** 2), or pass a cotangent for a vector-Jacobian product"
         )
     if holomorphic and not is_complex:
         raise TypeError(
-            f"grad: holomorphic=True requires a complex output, but got {out._dtype}; leave holomorphic out "
+            f"grad: holomorphic=True requires a complex output, but got {name}; leave holomorphic out "
             "for a real-valued output (its gradient with respect to complex wrt is df/dx - i df/dy)"
         )
 

@@ -61,7 +61,7 @@ BOOL_DOC = "none: boolean output, never differentiated through"
 INT_DOC = "none: integer/boolean op, zero by definition"
 
 ENTRIES = [
-    _u("abs", (0.2, 2.0), 2, "sign(x); complex: conj(x)/|x|", "0 at x = 0 (JAX, PyTorch)", "real"),
+    _u("abs", (0.2, 2.0), 2, "sign(x); complex: conj(x)/abs(x)", "0 at x = 0 (JAX, PyTorch)", "real"),
     _u("acos", (-0.9, 0.9), 3, "-1/sqrt((1-x)(1+x))", "-inf at x = +-1"),
     _u("acosh", (1.2, 3.0), 3, "1/sqrt((x-1)(x+1)); complex: 1/(sqrt(x-1)sqrt(x+1))", "+inf at x = 1"),
     _b("add", R, R, 3, "1, 1", d="real"),

@@ -340,18 +340,3 @@ def test_each_op_against_jax(tb, jax_x64, name: str) -> None:
         d = xpgrad.grad(xpgrad.sum(mine(zt)), [zt], holomorphic=True)[0]
         want_d = jax.grad(lambda a: jnp.sum(theirs(a)), holomorphic=True)(z)
         np.testing.assert_allclose(tb.np(d), np.asarray(want_d), rtol=1e-10, atol=1e-13)
-
-
-def test_the_examples_of_docs_complex_md_run() -> None:
-    import doctest
-    import pathlib
-    import re
-
-    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "complex.md").read_text()
-    blocks = re.findall(r"```pycon\n(.*?)```", text, flags=re.S)
-    assert len(blocks) >= 5
-    # one doctest of every block in turn: the later blocks use the names of the earlier ones
-    test = doctest.DocTestParser().get_doctest("\n".join(blocks), {}, "docs/complex.md", "docs/complex.md", 0)
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    runner.run(test)
-    assert runner.summarize(verbose=False).failed == 0

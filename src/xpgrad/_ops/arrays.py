@@ -12,7 +12,7 @@ import numbers
 from typing import Any
 
 from .. import _dtypes, _shapes
-from .._core.opdef import ZERO, defop
+from .._core.opdef import LINEAR, ZERO, defop
 from .basic import _dtype_first, _dtype_sum, _f, _like_second, _reduced, through_cast
 
 __all__: list[str] = []
@@ -120,6 +120,7 @@ defop(
     2,
     lambda xp, a, x: a,
     vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     public=False,
     shape=lambda name, a, x: a._shape,
@@ -130,6 +131,7 @@ defop(
     2,
     _check_no_zeros,
     vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     public=False,
     shape=lambda name, a, x: a._shape,
@@ -176,6 +178,7 @@ defop(
     1,
     lambda xp, x, dtype, copy: xp.astype(x, dtype, copy=copy),
     vjp=(_astype_rule,),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"dtype": None, "copy": True},
@@ -186,6 +189,7 @@ defop(
     2,
     _astype_vjp,
     vjp=(lambda g, out, a, x: astype_vjp(g, x), ZERO),  # linear in g: its own adjoint
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,
@@ -218,6 +222,7 @@ defop(
     1,
     lambda xp, x, shape, copy: xp.reshape(x, shape, copy=copy),
     vjp=(lambda g, out, x, shape, copy: reshape_like(g, x),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"shape": (), "copy": None},
@@ -228,6 +233,7 @@ defop(
     2,
     lambda xp, a, ref: xp.reshape(a, tuple(ref.shape)),
     vjp=(lambda g, out, a, ref: reshape_like(g, a), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,
@@ -239,6 +245,7 @@ defop(
     1,
     lambda xp, x, shape: xp.broadcast_to(x, shape),
     vjp=(lambda g, out, x, shape: fit(g, x),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"shape": ()},
@@ -251,6 +258,7 @@ defop(
     1,
     lambda xp, x, key: x[_shapes.unpack_key(key)],
     vjp=(lambda g, out, x, key: unindex(g, x, key=key),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     public=False,  # x[key]: `Tensor.__getitem__`
@@ -275,6 +283,7 @@ defop(
     2,
     _unindex,
     vjp=(lambda g, out, a, ref, key: index(g, key=key), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,

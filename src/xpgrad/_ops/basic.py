@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import _shapes
 from .._core.build import apply, apply_unary
-from .._core.opdef import OPS, ZERO, CForm, defop
+from .._core.opdef import LINEAR, OPS, ZERO, CForm, defop
 from .._core.tensor import Tensor
 from .._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve, scalar_kind
 from . import array_impls as _impls
@@ -490,6 +490,7 @@ defop(
     "sum",
     1,
     vjp=(_sum_rule,),
+    jvp=(LINEAR,),
     elementwise=False,
     params={"axis": None, "keepdims": False, "dtype": None},
     shape=_reduced,
@@ -499,6 +500,7 @@ defop(
     "mean",
     1,
     vjp=(lambda g, out, x, axis, keepdims: expand(g, x, axis=axis, keepdims=keepdims, mean=True),),
+    jvp=(LINEAR,),
     domain="floating",
     elementwise=False,
     params={"axis": None, "keepdims": False},
@@ -514,6 +516,7 @@ defop(
     _impls.fit,
     public=False,
     vjp=(lambda g, out, a, ref: broadcast_like(g, a), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     shape=_like_second,
     dtype=_dtype_fitted,
@@ -525,6 +528,7 @@ defop(
     _impls.broadcast_like,
     public=False,
     vjp=(lambda g, out, a, ref: fit(g, a), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     shape=_like_second,
     dtype=_dtype_fitted,
@@ -536,6 +540,7 @@ defop(
     _impls.expand,
     public=False,
     vjp=(lambda g, out, a, x, axis, keepdims, mean: (mean_op if mean else sum_)(g, axis=axis, keepdims=keepdims), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     params={"axis": None, "keepdims": False, "mean": False},
     shape=_like_second,
@@ -548,6 +553,7 @@ defop(
     _impls.move,
     public=False,
     vjp=(lambda g, out, a, backend, device: apply(OPS["to"], g, backend=a._bk, device=a._device),),
+    jvp=(LINEAR,),
     elementwise=False,
     params={"backend": None, "device": None},
     moves=True,

@@ -88,9 +88,7 @@ def custom_op(
         T:[6.93147181e-01 1.00000000e+03] T:[0.5 1. ]
     """
     if impl is None:
-        return lambda f: custom_op(
-            f, vjp=vjp, jvp=jvp, name=name, elementwise=elementwise, domain=domain, shape=shape
-        )
+        return lambda f: custom_op(f, vjp=vjp, jvp=jvp, name=name, elementwise=elementwise, domain=domain, shape=shape)
     if not callable(impl):
         raise TypeError(f"custom_op: impl must be a function impl(xp, *arrays, **params); got {type(impl).__name__}")
     opname = name or getattr(impl, "__name__", None)
@@ -129,7 +127,7 @@ def _signature(name: str, impl: Callable[..., Any]) -> tuple[int, dict[str, Any]
     try:
         sig = inspect.signature(impl)
     except (TypeError, ValueError):
-        raise TypeError(f"custom_op {name!r}: cannot read impl's signature; write it as def {name}(xp, x, ...)") from None
+        raise TypeError(f"custom_op {name!r}: cannot read impl's signature; write def {name}(xp, x, ...)") from None
     ps = list(sig.parameters.values())
     positional = [p for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
     params = {p.name: p.default for p in ps if p.default is not p.empty}

@@ -139,7 +139,7 @@ def vjp(f_or_outputs: Any, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Te
         if len(outs) == 1:
             return tuple(_sweep.grad(outs[0], ins, cts[0]))
         total = None
-        for i, (o, ct) in enumerate(zip(outs, cts)):
+        for i, (o, ct) in enumerate(zip(outs, cts, strict=True)):
             c = ct if isinstance(ct, Tensor) else Tensor(ct, backend=o._bk)
             if o._shape is not None and c._shape is not None and tuple(c._shape) != tuple(o._shape):
                 raise ValueError(f"vjp: cotangent {i} has shape {c._shape}, its output {o._shape}")
@@ -234,7 +234,7 @@ def hessian(f: Any, argnums: Any = 0) -> Any:
     if isinstance(f, Tensor) or not callable(f):
         ins = _tensors("hessian", "x", argnums)
         gs = _sweep.grad(f, ins)
-        hs = tuple(_jac(g, x, "fwd") for g, x in zip(gs, ins))
+        hs = tuple(_jac(g, x, "fwd") for g, x in zip(gs, ins, strict=True))
         return hs if isinstance(argnums, (tuple, list)) else hs[0]
     nums = _argnums("hessian", argnums)
 
@@ -243,7 +243,7 @@ def hessian(f: Any, argnums: Any = 0) -> Any:
         out = f(*args)
         _scalar("hessian", out)
         gs = _sweep.grad(out, wrt)
-        hs = tuple(_jac(g, x, "fwd") for g, x in zip(gs, wrt))
+        hs = tuple(_jac(g, x, "fwd") for g, x in zip(gs, wrt, strict=True))
         return hs[0] if isinstance(argnums, int) else hs
 
     return _named(hess, "hessian", f)
@@ -254,8 +254,8 @@ def hvp(f: Any, primals: Any, tangents: Any) -> Any:
 
     Function form: ``hvp(f, primals, tangents)`` with tuples (``f`` returning a scalar) gives a tuple with
     one entry per primal, as JAX's documented ``hvp`` (``jvp(grad(f), primals, tangents)[1]``): the
-    product of the Hessian with the tangents. Graph form: ``hvp(out, inputs, vectors)`` (of ``sum(out)``, as `grad` takes it).
-    Its graph costs a small constant times the gradient's.
+    product of the Hessian with the tangents. Graph form: ``hvp(out, inputs, vectors)``, of ``sum(out)`` as
+    `grad` takes it. Its graph costs a small constant times the gradient's.
 
     Example:
         >>> import xpgrad

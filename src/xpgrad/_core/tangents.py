@@ -49,7 +49,7 @@ def jvp(outs: Sequence[Tensor], inputs: Sequence[Tensor], tangents: Sequence[Any
     if len(ins) != len(tangents):
         raise ValueError(f"jvp: {len(ins)} inputs but {len(tangents)} tangents; pass one tangent per input")
     tan: dict[Tensor, Tensor] = {}
-    for i, (x, t) in enumerate(zip(ins, tangents)):
+    for i, (x, t) in enumerate(zip(ins, tangents, strict=True)):
         if not isinstance(x, Tensor):
             raise TypeError(f"jvp: inputs[{i}] is a {type(x).__name__}, not a Tensor of the graph")
         tan[x] = _tangent(i, x, t)

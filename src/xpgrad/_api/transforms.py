@@ -67,7 +67,7 @@ def grad(out: Any, wrt: Any = None, cotangent: Any = None, *, has_aux: bool = Fa
     if cotangent is not None:
         raise TypeError("grad: a function's gradient takes no cotangent (use xpgrad.vjp(f, x) for one)")
     f, argnums = out, 0 if wrt is None else wrt
-    both = value_and_grad(f, argnums, has_aux=has_aux)
+    both = _value_and_grad("grad", f, argnums, has_aux)
 
     def gradient(*args: Any) -> Any:
         value, g = both(*args)
@@ -89,20 +89,24 @@ def value_and_grad(f: Function, argnums: Argnums = 0, *, has_aux: bool = False) 
         >>> print(value, g)
         T:9.0 T:[6.]
     """
-    _check_function("value_and_grad", f)
-    nums = _argnums("value_and_grad", argnums)
+    return _value_and_grad("value_and_grad", f, argnums, has_aux)
+
+
+def _value_and_grad(name: str, f: Function, argnums: Argnums, has_aux: bool) -> Function:
+    _check_function(name, f)
+    nums = _argnums(name, argnums)
 
     def both(*args: Any) -> tuple[Any, Any]:
-        args, wrt = _arguments("value_and_grad", args, nums)
+        args, wrt = _arguments(name, args, nums)
         result = f(*args)
-        value = result[0] if has_aux else result
         if has_aux and (not isinstance(result, tuple) or len(result) != 2):
-            raise TypeError("value_and_grad: with has_aux=True, f must return a pair (scalar output, aux)")
-        _scalar("value_and_grad", value)
+            raise TypeError(f"{name}: with has_aux=True, f must return a pair (scalar output, aux)")
+        value = result[0] if has_aux else result
+        _scalar(name, value)
         grads = _sweep.grad(value, wrt)
         return result, (grads[0] if isinstance(argnums, int) else tuple(grads))
 
-    return _named(both, "value_and_grad", f)
+    return _named(both, name, f)
 
 
 # ----------------------------------------------------------------- vjp and jvp
@@ -228,25 +232,29 @@ def hessian(f: Any, argnums: Any = 0) -> Any:
     """The Hessian: the forward-mode Jacobian of the reverse-mode gradient, as ``jax.hessian``.
 
     Function form: ``hessian(f, argnums=0)(*args)``, ``f`` returning a scalar; graph form: ``hessian(out,
-    x)``, of ``sum(out)`` as `grad` takes it. Shape ``x.shape + x.shape``. To multiply by a vector without
-    forming it, use `hvp`.
+    x)``, of ``sum(out)`` as `grad` takes it. Shape ``x.shape + x.shape``; for several arguments (a tuple
+    ``argnums``, or a sequence ``x``) a tuple of tuples of blocks, ``[i][j]`` the derivative with respect to
+    arguments i and j, as JAX nests them. To multiply by a vector without forming it, use `hvp`.
     """
     if isinstance(f, Tensor) or not callable(f):
         ins = _tensors("hessian", "x", argnums)
-        gs = _sweep.grad(f, ins)
-        hs = tuple(_jac(g, x, "fwd") for g, x in zip(gs, ins, strict=True))
-        return hs if isinstance(argnums, (tuple, list)) else hs[0]
+        hs = _blocks(_sweep.grad(f, ins), ins)
+        return hs if isinstance(argnums, (tuple, list)) else hs[0][0]
     nums = _argnums("hessian", argnums)
 
     def hess(*args: Any) -> Any:
         args, wrt = _arguments("hessian", args, nums)
         out = f(*args)
         _scalar("hessian", out)
-        gs = _sweep.grad(out, wrt)
-        hs = tuple(_jac(g, x, "fwd") for g, x in zip(gs, wrt, strict=True))
-        return hs[0] if isinstance(argnums, int) else hs
+        hs = _blocks(_sweep.grad(out, wrt), wrt)
+        return hs[0][0] if isinstance(argnums, int) else hs
 
     return _named(hess, "hessian", f)
+
+
+def _blocks(grads: list[Tensor], wrt: list[Tensor]) -> tuple[tuple[Tensor, ...], ...]:
+    """The Hessian's blocks, ``[i][j]`` of shape ``wrt[i].shape + wrt[j].shape`` (JAX's nesting)."""
+    return tuple(tuple(_jac(g, x, "fwd") for x in wrt) for g in grads)
 
 
 def hvp(f: Any, primals: Any, tangents: Any) -> Any:
@@ -354,6 +362,12 @@ def _check_function(name: str, f: Any) -> None:
 
 
 def _argnums(name: str, argnums: Any) -> tuple[int, ...]:
+    given = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
+    if any(isinstance(a, Tensor) for a in given):
+        raise TypeError(
+            f"{name}: a function takes argnums (positions), not Tensors: {name}(f)(x), as jax.{name}; or build the "
+            f"graph first: out = f(x), then xpgrad.{name}(out, [x])"
+        )
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     if not nums or not all(isinstance(i, int) and i >= 0 for i in nums):
         raise TypeError(f"{name}: argnums must be an int >= 0 or a tuple of them; got {argnums!r}")

@@ -268,3 +268,13 @@ def test_misuse_is_named() -> None:
         xpgrad.jvp(xpgrad.sum(no_rule(v)), [v], [np.ones(2)])
     with pytest.raises(NotImplementedError, match="grad: op 'no_rule_here' has no derivative rule for its input 0"):
         xpgrad.grad(xpgrad.sum(no_rule(v)), [v])
+
+
+def test_the_user_page_runs() -> None:
+    """docs/transforms.md's examples (```pycon blocks) run and print what the page says."""
+    import doctest
+    import pathlib
+
+    page = pathlib.Path(__file__).resolve().parent.parent / "docs" / "transforms.md"
+    failed, attempted = doctest.testfile(str(page), module_relative=False, verbose=False, report=True)
+    assert attempted > 20 and failed == 0

@@ -106,8 +106,10 @@ class OpDef:
     doc: str = ""
     # forward-mode rules, one per input: ``rule(t, out, *inputs, **params) -> Tensor``, the tangent of the output
     # from the tangent ``t`` of that input (`LINEAR`, `ZERO`, or None: derived by `_core.tangents`: an
-    # elementwise op's vjp rule applied to ``t``, else the transpose of the vjp rule)
-    jvp: tuple[Any, ...] | None = None
+    # elementwise op's vjp rule applied to ``t``, else the transpose of the vjp rule). Or one rule for all the
+    # inputs, ``rule(ts, out, *inputs, **params)``, ``ts`` a tuple of tangents (None: zero), where the tangents
+    # combine into fewer ops than the contributions' sum (``(ta - out * tb) / b`` for ``a / b``)
+    jvp: tuple[Any, ...] | Callable[..., Any] | None = None
 
     def function(self, xp: Any) -> Any:
         """The array-API function this op applies in namespace ``xp`` (e.g. ``xp.add``), if it is one."""
@@ -130,7 +132,7 @@ def defop(name: str, arity: int, impl: Callable[..., Any] | None = None, **kw: A
     kw.setdefault("promote", tuple(range(arity)))
     if len(vjp) != arity:
         raise ValueError(f"op {name!r}: {arity} inputs but {len(vjp)} derivative rules")
-    if kw.get("jvp") is not None and len(kw["jvp"]) != arity:
+    if isinstance(kw.get("jvp"), tuple) and len(kw["jvp"]) != arity:
         raise ValueError(f"op {name!r}: {arity} inputs but {len(kw['jvp'])} forward-mode rules")
     op = OPS[name] = OpDef(name, arity, impl, tuple(vjp), **kw)
     return op

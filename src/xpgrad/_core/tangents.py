@@ -7,7 +7,7 @@ forward graph (one or two ops per op), never one reverse sweep per input element
 this order:
 
 - the op's own entry: a rule ``rule(t, out, *inputs, **params)``, `LINEAR` (the op applied to ``t`` in
-  the input's place: ``sum(t)``, ``t[key]``), or `ZERO`;
+  the input's place: ``sum(t)``, ``t[key]``), or `ZERO`; or one rule taking every input's tangent at once;
 - a `ZERO` vjp entry: zero here too;
 - an elementwise op's vjp rule, applied to the tangent: its Jacobian is diagonal, so ``rule(t, ...)``
   (``t * cos(a)`` for sin) is the tangent's contribution, broadcast to the output's shape;
@@ -68,6 +68,18 @@ def jvp(outs: Sequence[Tensor], inputs: Sequence[Tensor], tangents: Sequence[Any
                     f"jvp: the tangent flows through op {node.op.name!r}, whose output is complex ({node._dtype}); "
                     "forward mode through complex values is not supported yet"
                 )
+            rules = node.op.jvp
+            if rules is not None and not isinstance(rules, tuple):  # one rule for all the inputs
+                ts = tuple(tan.get(c) for c in children)
+                params = node.params
+                t = rules(ts, node, *children, **params) if params else rules(ts, node, *children)
+                tan[node] = _fit_out(t, node)
+                continue
+            if node.op.symmetric and children[0] is children[1]:  # y * y: one contribution, twice (as the sweep)
+                contrib = _contribution(node, 0, tan[children[0]])
+                if contrib is not None:
+                    tan[node] = _fit_out(contrib * 2, node)
+                continue
             total = None
             for k, child in enumerate(children):
                 t = tan.get(child)
@@ -94,7 +106,8 @@ def _tangent(i: int, x: Tensor, t: Any) -> Tensor:
         raise ValueError(f"jvp: tangents[{i}] has shape {tt._shape}, but its input has shape {x._shape}")
     if _kind(x) == _dtypes.COMPLEX or _kind(tt) == _dtypes.COMPLEX:
         raise NotImplementedError(f"jvp: inputs[{i}] or its tangent is complex; complex tangents are not supported yet")
-    if tt._bk is not x._bk or (x._device is not None and tt._device != x._device):
+    moved = tt._bk is not x._bk or (x._device is not None and tt._device is not None and tt._device != x._device)
+    if moved and tt._bk is not None:  # (a placeholder's device is known once fed: it stays as it is)
         tt = tt.to(x._bk, device=x._device)
     return tt
 
@@ -102,7 +115,7 @@ def _tangent(i: int, x: Tensor, t: Any) -> Tensor:
 def _contribution(node: Tensor, k: int, t: Tensor) -> Tensor | None:
     op: OpDef = node.op  # type: ignore[assignment]  # (an op node: the sweep skips leaves)
     children, params = node.children, node.params
-    rule = op.jvp[k] if op.jvp is not None else None
+    rule = op.jvp[k] if op.jvp is not None else None  # (a tuple here: `jvp` takes the other form itself)
     if rule is None:
         back = op.vjp[k]
         if back is ZERO:

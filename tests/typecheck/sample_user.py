@@ -4,6 +4,7 @@ runs this file too). Each annotation is something a user may rely on; nothing he
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import array_api_compat
 import numpy as np
@@ -72,3 +73,27 @@ def softplus(v: Tensor) -> Tensor:
 
 
 sp: Tensor = softplus(a).grad(a)
+
+
+# the transforms (docs/transforms.md): graph and function forms
+def loss_of(w: Tensor) -> Tensor:
+    return xpgrad.sum(xpgrad.sin(w) * w)
+
+
+gw: list[Tensor] = xpgrad.grad(loss_of(a), [a])
+gf: Tensor = xpgrad.grad(loss_of)(a)
+value_g: tuple[Tensor, Tensor] = xpgrad.value_and_grad(loss_of)(a)
+primal_out, tangent_out = xpgrad.jvp(loss_of, (a,), (a.value,))
+_, pullback = xpgrad.vjp(loss_of, a)
+cts: tuple[Tensor, ...] = pullback(1.0)
+hv: tuple[Tensor, ...] = xpgrad.hvp(loss_of, (a,), (a.value,))
+jac: Tensor = xpgrad.jacobian(xpgrad.sin(a), a)
+stopped: Tensor = xpgrad.stop_gradient(a) + xpgrad.detach(a) + a.detach()
+
+
+@xpgrad.custom_op(vjp=lambda g, out, x: g * xpgrad.exp(x - out))
+def log1pexp(xp: Any, x: Any) -> Any:
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+softer: Tensor = log1pexp(a)

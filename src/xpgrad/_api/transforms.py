@@ -97,8 +97,8 @@ def _value_and_grad(name: str, f: Function, argnums: Argnums, has_aux: bool) -> 
     nums = _argnums(name, argnums)
 
     def both(*args: Any) -> tuple[Any, Any]:
-        args, wrt = _arguments(name, args, nums)
-        result = f(*args)
+        call, wrt = _arguments(name, args, nums)
+        result = f(*call)
         if has_aux and (not isinstance(result, tuple) or len(result) != 2):
             raise TypeError(f"{name}: with has_aux=True, f must return a pair (scalar output, aux)")
         value = result[0] if has_aux else result
@@ -243,8 +243,8 @@ def hessian(f: Any, argnums: Any = 0) -> Any:
     nums = _argnums("hessian", argnums)
 
     def hess(*args: Any) -> Any:
-        args, wrt = _arguments("hessian", args, nums)
-        out = f(*args)
+        call, wrt = _arguments("hessian", args, nums)
+        out = f(*call)
         _scalar("hessian", out)
         hs = _blocks(_sweep.grad(out, wrt), wrt)
         return hs[0][0] if isinstance(argnums, int) else hs
@@ -293,8 +293,8 @@ def _jacobian_transform(name: str, f: Any, argnums: Any, mode: str | None) -> An
     nums = _argnums(name, argnums)
 
     def jac(*args: Any) -> Any:
-        args, wrt = _arguments(name, args, nums)
-        out = f(*args)
+        call, wrt = _arguments(name, args, nums)
+        out = f(*call)
         if not isinstance(out, Tensor):
             raise TypeError(f"{name}: f must return a Tensor; got {type(out).__name__}")
         js = tuple(_jac(out, x, mode) for x in wrt)
@@ -331,7 +331,7 @@ def _basis(t: Tensor, i: int) -> Tensor:
     """The ``i``-th unit array shaped like ``t``, of its (floating) dtype, on its backend and device."""
     import numpy as np
 
-    shape = tuple(t._shape)  # type: ignore[arg-type]  # (checked by `_known_shape`)
+    shape = _known_shape(t, "the array")
     e = np.zeros(math.prod(shape))
     e[i] = 1.0
     bk = t._bk

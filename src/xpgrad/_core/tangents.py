@@ -115,7 +115,7 @@ def _tangent(i: int, x: Tensor, t: Any) -> Tensor:
 def _contribution(node: Tensor, k: int, t: Tensor) -> Tensor | None:
     op: OpDef = node.op  # type: ignore[assignment]  # (an op node: the sweep skips leaves)
     children, params = node.children, node.params
-    rule = op.jvp[k] if op.jvp is not None else None  # (a tuple here: `jvp` takes the other form itself)
+    rule = op.jvp[k] if isinstance(op.jvp, tuple) else None  # (the one-rule form: taken by `jvp` itself)
     if rule is None:
         back = op.vjp[k]
         if back is ZERO:

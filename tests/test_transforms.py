@@ -221,6 +221,18 @@ def test_transforms_compile_fuse_print_and_pickle() -> None:
     np.testing.assert_allclose(again(a, d)[0], want_h, rtol=1e-12)
 
 
+def test_jacobians_of_every_shape(tb) -> None:
+    x = tb.t(np.arange(6.0).reshape(2, 3))
+    j = xpgrad.jacrev(lambda x: xpgrad.sum(x * x, axis=1))(x)  # (2,) by (2, 3)
+    want = np.zeros((2, 2, 3))
+    want[0, 0], want[1, 1] = 2 * np.arange(3.0), 2 * np.arange(3.0, 6.0)
+    np.testing.assert_array_equal(tb.np(j), want)
+    np.testing.assert_array_equal(tb.np(xpgrad.jacfwd(lambda x: xpgrad.sum(x * x, axis=1))(x)), want)
+    assert tuple(xpgrad.jacobian(xpgrad.sum(x), x).shape) == (2, 3)  # a scalar's: the gradient's shape
+    empty = tb.t(np.zeros((0,)))
+    assert tuple(xpgrad.jacobian(xpgrad.sin(empty), empty).shape) == (0, 0)
+
+
 def test_a_placeholder_cotangent_makes_a_pullback_graph() -> None:
     x = xpgrad.Tensor(np.array([0.5, 1.0]), name="x")
     _, pullback = xpgrad.vjp(xpgrad.sin(x) * x, x)

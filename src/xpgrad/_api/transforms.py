@@ -307,14 +307,17 @@ def _jac(out: Tensor, x: Tensor, mode: str | None) -> Tensor:
     """The Jacobian of ``out`` with respect to ``x``, shape ``out.shape + x.shape``, one graph."""
     so, sx = _known_shape(out, "the output"), _known_shape(x, "the input")
     m, n = math.prod(so), math.prod(sx)
+    if m == 0 or n == 0:  # an empty Jacobian: zeros of its shape (nothing to differentiate)
+        xp = out._bk.xp
+        return Tensor(xp.zeros((*so, *sx), dtype=out._dtype, device=out._device))
     if mode is None:
         mode = "fwd" if n < m else "rev"
     if mode == "rev":
         rows = [_sweep.grad(out, [x], _basis(out, i))[0] for i in range(m)]
-        flat = _stack([_reshape(r, (1, n)) for r in rows], out, (0, n))
+        flat = _stack([_reshape(r, (1, n)) for r in rows])
     else:
         cols = [_tangents.jvp([out], [x], [_basis(x, j)])[0] for j in range(n)]
-        flat = apply(OPS["swap_axes_2d"], _stack([_reshape(c, (1, m)) for c in cols], out, (0, m)))
+        flat = apply(OPS["swap_axes_2d"], _stack([_reshape(c, (1, m)) for c in cols]))
     return _reshape(flat, (*so, *sx))
 
 
@@ -345,10 +348,8 @@ def _reshape(t: Tensor, shape: tuple[int, ...]) -> Tensor:
     return t if t._shape == shape else apply(OPS["reshape"], t, shape=shape)
 
 
-def _stack(parts: list[Tensor], like: Tensor, empty: tuple[int, int]) -> Tensor:
+def _stack(parts: list[Tensor]) -> Tensor:
     """``parts`` (each of shape (1, k)) stacked along the first axis by a balanced tree of pairs."""
-    if not parts:
-        return apply(OPS["reshape"], apply(OPS["sum"], like) * 0, shape=empty)
     while len(parts) > 1:
         pairs = [apply(OPS["stack_rows"], parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
         parts = pairs + ([parts[-1]] if len(parts) % 2 else [])

@@ -72,6 +72,7 @@ def test_a_custom_op_works_in_every_transform_and_tool(tb, log1pexp) -> None:
     np.testing.assert_allclose(tb.np(xpgrad.hessian(f, x)), want_h, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(tb.np(xpgrad.jacfwd(lambda x: log1pexp(x))(x)), np.diag(_sigmoid(a)), rtol=1e-13)
     assert "log1pexp_tested(x * x)" in f.expr() and "log1pexp_tested" in xpgrad.format_tree(f)
+    assert "log1pexp_tested" in xpgrad.to_dot(f)  # (the picture's source)
     p = xpgrad.placeholder(shape=(3,), dtype="float64", name="p")
     compiled = xpgrad.function([p], [xpgrad.grad(xpgrad.sum(log1pexp(p * p)), [p])[0]])
     np.testing.assert_allclose(tb.np(compiled(tb.arr(a))[0]), want_g, rtol=1e-13)

@@ -299,3 +299,21 @@ def test_the_user_page_runs(own_ops: None) -> None:
     page = pathlib.Path(__file__).resolve().parent.parent / "docs" / "transforms.md"
     failed, attempted = doctest.testfile(str(page), module_relative=False, verbose=False, report=True)
     assert attempted > 20 and failed == 0
+
+
+def test_deep_graphs_take_no_recursion() -> None:
+    import sys
+
+    x = xpgrad.Tensor(np.array([0.5]))
+    y = x
+    for _ in range(20_000):
+        y = y * 0.9999 + 0.001
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)  # (a recursive walk of 20,000 nodes fails at once)
+    try:
+        _, t = xpgrad.jvp(y, [x], [np.ones(1)])
+        (hv,) = xpgrad.hvp(xpgrad.sum(y * y), [x], [np.ones(1)])
+    finally:
+        sys.setrecursionlimit(limit)
+    np.testing.assert_allclose(t.numpy(), [0.9999**20_000], rtol=1e-10)
+    np.testing.assert_allclose(hv.numpy(), [2 * 0.9999**40_000], rtol=1e-10)

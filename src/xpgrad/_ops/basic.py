@@ -19,6 +19,7 @@ from .._core.opdef import LINEAR, OPS, ZERO, CForm, defop
 from .._core.tensor import Tensor
 from .._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve, scalar_kind
 from . import array_impls as _impls
+from . import text_forms as _text
 
 __all__ = ["negation_exact", "result_dtype", "through_cast"]
 
@@ -526,6 +527,7 @@ defop(
     2,
     _impls.fit,
     public=False,
+    text=_text.fit,
     vjp=(lambda g, out, a, ref: broadcast_like(g, a), ZERO),
     jvp=(LINEAR, ZERO),
     elementwise=False,
@@ -538,6 +540,7 @@ defop(
     2,
     _impls.broadcast_like,
     public=False,
+    text=_text.broadcast_like,
     vjp=(lambda g, out, a, ref: fit(g, a), ZERO),
     jvp=(LINEAR, ZERO),
     elementwise=False,
@@ -550,6 +553,7 @@ defop(
     2,
     _impls.expand,
     public=False,
+    text=_text.expand,
     vjp=(lambda g, out, a, x, axis, keepdims, mean: (mean_op if mean else sum_)(g, axis=axis, keepdims=keepdims), ZERO),
     jvp=(LINEAR, ZERO),
     elementwise=False,

@@ -302,7 +302,7 @@ def _method_lines(ops: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]]
         body += _method(
             name,
             ["self"],
-            "_fast(_STOP_GRADIENT, self, None)",
+            "_build(_STOP_GRADIENT, (self,), _STOP_GRADIENT.params)",
             f"``t.{name}()``: `xpgrad.stop_gradient` (the value, with derivative zero).",
         )
     bound += [("_reshape", "functions.reshape"), ("_astype", "functions.astype")]

@@ -900,5 +900,5 @@ def bitwise_right_shift(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **u
 def stop_gradient(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
     """stop_gradient(x, /): x's value, with derivative zero (JAX's stop_gradient; `detach` is its alias)."""
     if type(x) is Tensor and not extra and not unknown:
-        return _fast(_STOP_GRADIENT, x, None)
+        return _build(_STOP_GRADIENT, (x,), _STOP_GRADIENT.params)
     return _call(_STOP_GRADIENT, (x, *extra), unknown)

@@ -327,7 +327,7 @@ def _known_shape(t: Tensor, what: str) -> tuple[int, ...]:
             f"jacobian: the shape of {what} is not known ({t._shape}); feed its placeholders, or declare their "
             "shapes (xpgrad.placeholder(shape=(3,), ...))"
         )
-    return tuple(t._shape)  # type: ignore[arg-type]  # (no None left)
+    return tuple(t._shape)
 
 
 def _basis(t: Tensor, i: int) -> Tensor:

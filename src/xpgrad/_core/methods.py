@@ -392,11 +392,11 @@ class TensorMethods:
 
     def stop_gradient(self) -> Tensor:
         """``t.stop_gradient()``: `xpgrad.stop_gradient` (the value, with derivative zero)."""
-        return _fast(_STOP_GRADIENT, self, None)
+        return _build(_STOP_GRADIENT, (self,), _STOP_GRADIENT.params)
 
     def detach(self) -> Tensor:
         """``t.detach()``: `xpgrad.stop_gradient` (the value, with derivative zero)."""
-        return _fast(_STOP_GRADIENT, self, None)
+        return _build(_STOP_GRADIENT, (self,), _STOP_GRADIENT.params)
 
     def reshape(self, *shape: int | tuple[int, ...] | list[int], copy: bool | None = None) -> Tensor:
         """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``: ``xpgrad.reshape(t, (2, 3))``."""

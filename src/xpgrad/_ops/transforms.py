@@ -31,7 +31,16 @@ defop(
 # merged with another copy (built under ``options(merge=False)``), so that transforms nested inside ``f`` that
 # differentiate with respect to their own argument tell it apart from ``x`` (JAX's perturbation tags). The
 # array is the input's own, not a copy.
-defop("argument", 1, lambda xp, x: x, vjp=(lambda g, out, x: g,), domain="any", c=CForm.same("({0})"), public=False)
+defop(
+    "argument",
+    1,
+    lambda xp, x: x,
+    vjp=(lambda g, out, x: g,),
+    domain="any",
+    c=CForm.same("({0})"),
+    public=False,
+    text=lambda x: "{0}",  # (it reads as the argument itself)
+)
 
 
 def _rows_shape(name: str, a: Any, b: Any) -> Any:
@@ -58,6 +67,7 @@ defop(
         lambda g, out, a, b: index(g, key=(("slice", _rows(a), None, None),)),
     ),
     jvp=(lambda t, out, a, b: stack_rows(t, zeros_like(b)), lambda t, out, a, b: stack_rows(zeros_like(a), t)),
+    text=lambda a, b: "concat(({0}, {1}), axis=0)",
     elementwise=False,
     public=False,
     shape=_rows_shape,
@@ -71,6 +81,7 @@ defop(
     lambda xp, a: xp.permute_dims(a, (1, 0)),
     vjp=(lambda g, out, a: swap_axes_2d(g),),
     jvp=(LINEAR,),
+    text=lambda a: "permute_dims({0}, axes=(1, 0))",
     elementwise=False,
     public=False,
     shape=lambda name, a: None if a._shape is None else (a._shape[1], a._shape[0]),

@@ -340,3 +340,17 @@ def test_each_op_against_jax(tb, jax_x64, name: str) -> None:
         d = xpgrad.grad(xpgrad.sum(mine(zt)), [zt], holomorphic=True)[0]
         want_d = jax.grad(lambda a: jnp.sum(theirs(a)), holomorphic=True)(z)
         np.testing.assert_allclose(tb.np(d), np.asarray(want_d), rtol=1e-10, atol=1e-13)
+
+
+def test_function_forms_take_holomorphic(tb) -> None:
+    z = tb.arr([1 + 2j, -0.5 + 0.25j], "complex128")
+    zn = tb.np(z)
+    d = xpgrad.grad(lambda t: xpgrad.sum(t * t * t), holomorphic=True)(z)  # 3 z^2
+    np.testing.assert_allclose(tb.np(d), 3 * zn**2, rtol=1e-15)
+    value, g = xpgrad.value_and_grad(lambda t: xpgrad.sum(abs(t) ** 2))(z)  # |z|^2, 2 conj(z)
+    np.testing.assert_allclose(tb.np(value), np.sum(abs(zn) ** 2), rtol=1e-15)
+    np.testing.assert_allclose(tb.np(g), 2 * np.conj(zn), rtol=1e-15)
+    value, d = xpgrad.value_and_grad(lambda t: xpgrad.sum(xpgrad.exp(t)), holomorphic=True)(z)
+    np.testing.assert_allclose(tb.np(d), np.exp(zn), rtol=1e-15)
+    with pytest.raises(TypeError, match="grad requires real-valued outputs"):
+        xpgrad.grad(lambda t: xpgrad.sum(t * t))(z)

@@ -75,8 +75,8 @@ _big: dict[Any, bool] = {}
 
 def is_big(t: Tensor) -> bool:
     """A value worth releasing: an array of at least `LARGE` elements, static shape and dtype known, of a
-    backend that releases values (`Backend.release`: not Dask's lazy ones). (Memoized by signature, which names the shape and dtype, a constant's its Python type: each is
-    sized once.)"""
+    backend that releases values (`Backend.release`: not Dask's lazy ones). (Memoized by signature, which
+    names the backend, shape and dtype, a constant's its Python type: each is sized once.)"""
     s = t._sig
     big = _big.get(s) if s is not None else None
     if big is None:

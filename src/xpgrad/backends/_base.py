@@ -38,7 +38,7 @@ class Backend:
     """An array's strides, where the array has no ``strides`` of its own (array-api-strict): only their
     order is read, to know whether a released value's stand-in is laid out as the value
     (`_opt.release.like_standin`)."""
-    release: bool = True
+    releases: bool = True
     """Whether large values may be released and recomputed, and large gradients' intermediates freed
     (`_opt.release`, `_opt.large_gradients`). Off where arrays are lazy (Dask): a value is a recipe there, not
     memory, and dropping it would only rebuild the recipe."""

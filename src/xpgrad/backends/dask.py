@@ -3,7 +3,7 @@
 A Dask array is a recipe: building a graph on it, and differentiating it, only writes more recipe, and
 nothing is computed until ``xpgrad.compute`` (or ``dask.compute``) asks for values. So this backend declares
 
-- no releasing nor recomputing of large values (`Backend.release`): there is no memory to give back;
+- no releasing nor recomputing of large values (`Backend.releases`): there is no memory to give back;
 - broadcasts laid out in the chunks of the array they stand for (`Backend.broadcast`): ``xp.broadcast_to``
   of a 0-d cotangent makes ONE chunk the size of the whole array (a gradient of ``mean`` at 10^8 elements
   then needed 800 MB in one piece);
@@ -45,7 +45,7 @@ def load() -> Backend:
         owns=array_api_compat.is_dask_array,
         to_numpy=_to_numpy,
         from_numpy=_from_numpy,
-        release=False,
+        releases=False,
         broadcast=_broadcast,
         compute=_compute,
         refuse_if=_refuse_if,

@@ -329,3 +329,18 @@ def test_vocabulary_lazy_to_order_2_agrees_with_numpy(entry: Any) -> None:
     want = [t.numpy() for t in grads(args)]
     for got, w in zip(xpgrad.compute(*lazy), want, strict=True):
         np.testing.assert_allclose(got, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [(2, slice(3, 1, -1)), (slice(None, None, -1), 1), (Ellipsis, slice(None, None, -2)), (1, slice(2, 0, -1)), (0,)],
+)
+def test_setitem_with_reversed_slices(key: Any) -> None:
+    # (Dask's own assignment raises IndexError for an int before a reversed slice: the hook writes in increasing order)
+    from xpgrad.backends.dask import setitem
+
+    want = np.zeros((3, 4))
+    value = np.arange(want[key].size, dtype=np.float64).reshape(want[key].shape) + 1
+    want[key] = value
+    got = setitem(da.zeros((3, 4), chunks=2), key, da.from_array(value))
+    np.testing.assert_array_equal(got.compute(), want)

@@ -120,3 +120,35 @@ def _check(x: Any, what: str) -> None:
                 "it builds. Call x.compute_chunk_sizes() on the array first (one pass over it), or avoid "
                 "boolean indexing (use where(mask, x, 0))"
             )
+
+
+def setitem(out: Any, key: tuple[Any, ...], value: Any) -> Any:
+    """``out`` with ``value`` written at ``out[key]`` (a basic index: ints, slices, Ellipsis; no None), returned.
+
+    Dask's own assignment fails where an integer precedes a slice of negative step (``out[2, 3:1:-1] = v``:
+    IndexError inside dask.array.slicing, dask 2026.11): each such slice is written as the same elements in
+    increasing order, with ``value`` flipped along its axis. For the adjoint of indexing (`unindex`), through
+    the backend's ``setitem`` hook where the registry has one."""
+    import dask.array as da
+
+    n = len(out.shape)
+    explicit = sum(k is not Ellipsis for k in key)
+    full: list[Any] = []
+    for k in key:
+        full.extend([slice(None)] * (n - explicit) if k is Ellipsis else [k])
+    full.extend([slice(None)] * (n - len(full)))
+    fixed, flips, axis = [], [], 0
+    for k, d in zip(full, out.shape, strict=True):
+        if isinstance(k, slice):
+            start, stop, step = k.indices(d)
+            count = len(range(start, stop, step))
+            if step < 0 and count > 0:
+                k = slice(start + (count - 1) * step, start + 1, -step)
+                flips.append(axis)
+            axis += 1
+        fixed.append(k)
+    value = da.asarray(value)
+    for a in flips:
+        value = da.flip(value, a)
+    out[tuple(fixed)] = value
+    return out

@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import _dtypes, _shapes
 from .._core.opdef import LINEAR, ZERO, defop
+from ..backends import backend_of
 from . import text_forms as _text
 from .basic import _dtype_first, _dtype_sum, _f, _like_second, _reduced, through_cast
 
@@ -49,13 +50,15 @@ def _prod_cotangent(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 def _check_no_zeros(xp: Any, g: Any, x: Any) -> Any:
-    if bool(xp.any(x == 0)):
-        raise NotImplementedError(
-            "prod: derivatives of order 2 and higher are not supported where the input contains zeros "
-            "(the first derivative is exact there); differentiate prod of a zero-free input, or write "
-            "the product explicitly"
-        )
-    return g
+    # (`Backend.guard`: a lazy backend raises when the value is computed; reading the flag now computes early)
+    bk = backend_of(g)
+    error = NotImplementedError(
+        "prod: derivatives of order 2 and higher are not supported where the input contains zeros "
+        "(the first derivative is exact there); differentiate prod of a zero-free input, or write "
+        "the product explicitly"
+    )
+    assert bk is not None  # (a node's value: an array of a backend)
+    return bk.guard(g, xp.any(x == 0), error)
 
 
 def _extremum_rule(g: Any, out: Any, x: Any, axis: Any, keepdims: bool) -> Any:

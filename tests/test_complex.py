@@ -354,3 +354,12 @@ def test_function_forms_take_holomorphic(tb) -> None:
     np.testing.assert_allclose(tb.np(d), np.exp(zn), rtol=1e-15)
     with pytest.raises(TypeError, match="grad requires real-valued outputs"):
         xpgrad.grad(lambda t: xpgrad.sum(t * t))(z)
+
+
+def test_dask_complex_gradients() -> None:
+    pytest.importorskip("dask", reason="dask is not installed (the dask extra)")
+    zn, xn = np.array([1 + 2j, 3 - 1j]), np.array([0.5, 2.0])
+    z, x = xpgrad.asarray(zn, backend="dask"), xpgrad.asarray(xn, backend="dask")
+    gz, gx = xpgrad.grad(xpgrad.sum(abs(z * x) ** 2 + xpgrad.imag(z)), [z, x])
+    np.testing.assert_allclose(gz.numpy(), 2 * np.conj(zn) * xn**2 - 1j, rtol=1e-15)  # |zx|^2 + Im z
+    np.testing.assert_allclose(gx.numpy(), 2 * abs(zn) ** 2 * xn, rtol=1e-15)

@@ -19,6 +19,18 @@ from .._core.plugins import State
 from .._core.tensor import Tensor, refuse_tensors_in
 from .._shapes import pack_key
 from ..backends import Backend, backend_of, get_backend
+from .shape_functions import (
+    arange,
+    concat,
+    cumulative_sum,
+    eye,
+    linspace,
+    permute_dims,
+    roll,
+    squeeze,
+    stack,
+    tensordot,
+)
 
 __all__ = ["COMPOSITES", "clip", "getitem", "iterate"]
 
@@ -203,6 +215,7 @@ def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
     return _like(x, None, 0, dtype, device)
 
 
+_shape_functions = (arange, concat, cumulative_sum, eye, linspace, permute_dims, roll, squeeze, stack, tensordot)
 COMPOSITES = {
     f.__name__: f
     for f in (
@@ -219,5 +232,6 @@ COMPOSITES = {
         ones_like,
         full_like,
         empty_like,
+        *_shape_functions,
     )
 }

@@ -22,17 +22,27 @@ from .._core.build import apply_binary as _apply_binary
 from .._core.opdef import OPS
 from .._core.tensor import Tensor
 from .composites import (
+    arange,
     asarray,
     astype,
     broadcast_to,
     clip,
+    concat,
+    cumulative_sum,
     empty,
     empty_like,
+    eye,
     full,
     full_like,
+    linspace,
     ones,
     ones_like,
+    permute_dims,
     reshape,
+    roll,
+    squeeze,
+    stack,
+    tensordot,
     zeros,
     zeros_like,
 )
@@ -48,6 +58,9 @@ __all__ = [
     "add",
     "all",
     "any",
+    "arange",
+    "argmax",
+    "argmin",
     "asarray",
     "asin",
     "asinh",
@@ -64,16 +77,21 @@ __all__ = [
     "broadcast_to",
     "ceil",
     "clip",
+    "concat",
     "conj",
     "copysign",
     "cos",
     "cosh",
+    "cumulative_sum",
     "divide",
     "empty",
     "empty_like",
     "equal",
     "exp",
+    "expand_dims",
     "expm1",
+    "eye",
+    "flip",
     "floor",
     "floor_divide",
     "full",
@@ -87,6 +105,7 @@ __all__ = [
     "isnan",
     "less",
     "less_equal",
+    "linspace",
     "log",
     "log1p",
     "log2",
@@ -96,6 +115,8 @@ __all__ = [
     "logical_not",
     "logical_or",
     "logical_xor",
+    "matmul",
+    "matrix_transpose",
     "max",
     "maximum",
     "mean",
@@ -107,6 +128,7 @@ __all__ = [
     "not_equal",
     "ones",
     "ones_like",
+    "permute_dims",
     "positive",
     "pow",
     "prod",
@@ -114,6 +136,7 @@ __all__ = [
     "reciprocal",
     "remainder",
     "reshape",
+    "roll",
     "round",
     "sign",
     "signbit",
@@ -122,13 +145,18 @@ __all__ = [
     "sinh",
     "sqrt",
     "square",
+    "squeeze",
+    "stack",
     "std",
     "subtract",
     "sum",
+    "take",
     "tan",
     "tanh",
+    "tensordot",
     "trunc",
     "var",
+    "vecdot",
     "where",
     "zeros",
     "zeros_like",
@@ -211,6 +239,14 @@ _BITWISE_OR = OPS["bitwise_or"]
 _BITWISE_XOR = OPS["bitwise_xor"]
 _BITWISE_LEFT_SHIFT = OPS["bitwise_left_shift"]
 _BITWISE_RIGHT_SHIFT = OPS["bitwise_right_shift"]
+_MATMUL = OPS["matmul"]
+_MATRIX_TRANSPOSE = OPS["matrix_transpose"]
+_VECDOT = OPS["vecdot"]
+_EXPAND_DIMS = OPS["expand_dims"]
+_FLIP = OPS["flip"]
+_TAKE = OPS["take"]
+_ARGMAX = OPS["argmax"]
+_ARGMIN = OPS["argmin"]
 
 
 def add(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
@@ -893,3 +929,84 @@ def bitwise_right_shift(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **u
         if type(x1) is Tensor or type(x2) is Tensor:
             return _apply_binary(_BITWISE_RIGHT_SHIFT, x1, x2)
     return _call(_BITWISE_RIGHT_SHIFT, (x1, x2, *extra), unknown)
+
+
+def matmul(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
+    """matmul(x1, x2, /): the array API's matmul, differentiable."""
+    if not extra and not unknown:
+        if type(x1) is Tensor and type(x2) is Tensor:
+            return _fast(_MATMUL, x1, x2)
+        if type(x1) is Tensor or type(x2) is Tensor:
+            return _apply_binary(_MATMUL, x1, x2)
+    return _call(_MATMUL, (x1, x2, *extra), unknown)
+
+
+def matrix_transpose(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
+    """matrix_transpose(x, /): the array API's matrix_transpose, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        return _fast(_MATRIX_TRANSPOSE, x, None)
+    return _call(_MATRIX_TRANSPOSE, (x, *extra), unknown)
+
+
+def vecdot(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, axis: Axis = -1, **unknown: NoReturn) -> Tensor:
+    """vecdot(x1, x2, /, *, axis=-1): the array API's vecdot, differentiable."""
+    if type(x1) is Tensor and type(x2) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == -1:
+            return _fast(_VECDOT, x1, x2)
+        if axis is None or type(axis) is int:
+            return _apply(_VECDOT, x1, x2, axis=axis)
+    return _call(_VECDOT, (x1, x2, *extra), {"axis": axis, **unknown})
+
+
+def expand_dims(x: TensorLike, /, *extra: NoReturn, axis: Axis = 0, **unknown: NoReturn) -> Tensor:
+    """expand_dims(x, /, *, axis=0): the array API's expand_dims, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == 0:
+            return _fast(_EXPAND_DIMS, x, None)
+        if axis is None or type(axis) is int:
+            return _apply(_EXPAND_DIMS, x, axis=axis)
+    return _call(_EXPAND_DIMS, (x, *extra), {"axis": axis, **unknown})
+
+
+def flip(x: TensorLike, /, *extra: NoReturn, axis: Axis = None, **unknown: NoReturn) -> Tensor:
+    """flip(x, /, *, axis=None): the array API's flip, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if axis is None:
+            return _fast(_FLIP, x, None)
+        if axis is None or type(axis) is int:
+            return _apply(_FLIP, x, axis=axis)
+    return _call(_FLIP, (x, *extra), {"axis": axis, **unknown})
+
+
+def take(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, axis: Axis = None, **unknown: NoReturn) -> Tensor:
+    """take(x1, x2, /, *, axis=None): the array API's take, differentiable."""
+    if type(x1) is Tensor and type(x2) is Tensor and not extra and not unknown:
+        if axis is None:
+            return _fast(_TAKE, x1, x2)
+        if axis is None or type(axis) is int:
+            return _apply(_TAKE, x1, x2, axis=axis)
+    return _call(_TAKE, (x1, x2, *extra), {"axis": axis, **unknown})
+
+
+def argmax(
+    x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = False, **unknown: NoReturn
+) -> Tensor:
+    """argmax(x, /, *, axis=None, keepdims=False): the array API's argmax, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if axis is None and keepdims is False:
+            return _fast(_ARGMAX, x, None)
+        if axis is None or type(axis) is int:
+            return _apply(_ARGMAX, x, axis=axis, keepdims=keepdims)
+    return _call(_ARGMAX, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
+
+
+def argmin(
+    x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = False, **unknown: NoReturn
+) -> Tensor:
+    """argmin(x, /, *, axis=None, keepdims=False): the array API's argmin, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if axis is None and keepdims is False:
+            return _fast(_ARGMIN, x, None)
+        if axis is None or type(axis) is int:
+            return _apply(_ARGMIN, x, axis=axis, keepdims=keepdims)
+    return _call(_ARGMIN, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})

@@ -299,6 +299,41 @@ class Tensor(TensorMethods):
     def size(self) -> int | None:
         return _size(self.shape)
 
+    @property
+    def mT(self) -> Tensor:
+        """The transpose of the last two axes (``xpgrad.matrix_transpose``), as the standard's ``x.mT``."""
+        return _plugins.above.apply(OPS["matrix_transpose"], self)
+
+    @property
+    def T(self) -> Tensor:
+        """The transpose of a 2-d Tensor (a 0-d or 1-d one as it is, as NumPy's ``.T``); the standard defines
+        ``.T`` for 2-d arrays only: for more dimensions use ``.mT`` or ``xpgrad.permute_dims``."""
+        s = self.shape
+        if s is not None and len(s) < 2:
+            return self
+        if s is None or len(s) > 2:
+            what = "of unknown shape" if s is None else f"of shape {s}"
+            raise ValueError(
+                f"t.T: defined for 2-d Tensors (the array API standard); this one is {what}. Use t.mT to swap "
+                "the last two axes, or xpgrad.permute_dims(t, axes) (NumPy's .T reverses every axis)"
+            )
+        return _plugins.above.apply(OPS["matrix_transpose"], self)
+
+    def __len__(self) -> int:
+        """The size of the first axis, as ``len`` of an array (a TypeError for a 0-d Tensor, as NumPy's)."""
+        s = self.shape
+        if s == ():
+            raise TypeError("len() of a 0-d Tensor (as of a 0-d NumPy array); it has no first axis")
+        if s is None or s[0] is None:
+            raise TypeError(f"len() of a Tensor of unknown first dimension (shape {s}); feed its placeholders first")
+        return int(s[0])
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """NumPy's functions on Tensors: those with an xpgrad equivalent build its graph (``np.dot(x, y)`` is
+        ``x @ y``); every other raises a TypeError naming the function and what to use instead, never computing
+        on the value cut from the graph (see `xpgrad._api.numpy_protocol`)."""
+        return _plugins.above.array_function(func, types, args, kwargs)
+
     def __array_namespace__(self, /, *, api_version: str | None = None) -> ModuleType:
         """xpgrad's array-API namespace for this Tensor's backend (see `xpgrad.namespace`)."""
         return _plugins.above.namespace(self._bk, api_version=api_version)

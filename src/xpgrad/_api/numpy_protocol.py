@@ -1,0 +1,504 @@
+"""NumPy's ``__array_function__`` protocol on Tensors: never a silently wrong answer.
+
+A NumPy function called with a Tensor among its arguments (``np.dot(x, y)``, ``np.concatenate([x, y])``)
+comes here. Those with an xpgrad equivalent build its graph, with NumPy's meaning of every argument they
+accept (``np.dot`` of N-d arrays is a tensordot, of 1-d ones a vector dot; ``np.transpose`` reverses every
+axis); an argument xpgrad cannot honour (``out=``, ``where=``, ``order='F'``...) is refused, naming it. Every
+other function raises a TypeError naming it and what to use instead: NumPy would compute on the value, cut
+from the graph, or (as before this protocol) on an object array holding the Tensor (``np.dot(x, x)`` of 1-d
+Tensors was their elementwise product, ``np.outer(x, x)`` a 1x1 object array).
+
+NumPy's ufuncs (``np.sin``, ``np.add``, ``np.matmul``, ``np.vecdot``...) go through the other protocol,
+``__array_ufunc__``, which a Tensor sets to None: they refuse Tensors with NumPy's own TypeError (and
+``array * t`` calls the Tensor's reflected operator). Use ``xpgrad.sin``, ``x @ y``...
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from .._core.tensor import Tensor
+from . import public as xg
+
+__all__ = ["array_function", "handled"]
+
+_NO: Any = object()  # "argument not given" (NumPy's own sentinel differs between versions)
+
+
+def _t(x: Any) -> Any:
+    """``x`` as xpgrad takes it: Tensors and numbers as they are, NumPy arrays as leaves, lists as arrays."""
+    if isinstance(x, (Tensor, bool, int, float, complex)):
+        return x
+    if isinstance(x, (list, tuple)):
+        return xg.asarray(x)
+    return Tensor(x)
+
+
+def _ndim(x: Any) -> int:
+    x = _t(x)
+    if isinstance(x, Tensor):
+        if x.ndim is None:
+            raise TypeError("a placeholder of unknown shape: declare its shape (placeholder(shape=...)) first")
+        return x.ndim
+    return 0
+
+
+def _unsupported(name: str, **given: Any) -> None:
+    """Refuse each argument of ``given`` that is not its default (None, False, or the sentinel ``_NO``)."""
+    for k, v in given.items():
+        if v is not None and v is not False and v is not _NO:
+            hint = (
+                " (a Tensor is a new graph node, never written into: use the result)"
+                if k == "out"
+                else " (xpgrad has no such option)"
+            )
+            raise TypeError(f"numpy.{name} on Tensors: {k}={v!r:.40} is not supported{hint}")
+
+
+def _axis(axis: Any) -> Any:
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+# ----------------------------------------------------------------- reductions
+def _reduction(name: str) -> Callable[..., Any]:
+    fn = getattr(xg, name)
+
+    def handler(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = False, **kw: Any) -> Any:
+        ddof = kw.pop("ddof", 0)
+        correction = kw.pop("correction", _NO)
+        initial, where, mean = kw.pop("initial", _NO), kw.pop("where", _NO), kw.pop("mean", _NO)
+        if kw:
+            raise TypeError(f"numpy.{name}() on Tensors got unexpected keyword(s) {sorted(kw)}")
+        _unsupported(name, out=out, initial=initial, where=None if where is True else where, mean=mean)
+        keep = bool(keepdims) if keepdims is not _NO else False
+        params: dict[str, Any] = {"axis": _axis(axis), "keepdims": keep}
+        if name in ("sum", "prod"):
+            params["dtype"] = dtype
+        else:
+            _unsupported(name, dtype=dtype)
+        if name in ("var", "std"):
+            params["correction"] = ddof if correction is _NO else correction
+        elif ddof:
+            raise TypeError(f"numpy.{name}() on Tensors got an unexpected keyword 'ddof'")
+        return fn(_t(a), **params)
+
+    return handler
+
+
+def _logical(name: str) -> Callable[..., Any]:
+    fn = getattr(xg, name)
+
+    def handler(a: Any, axis: Any = None, out: Any = None, keepdims: Any = False, *, where: Any = True) -> Any:
+        _unsupported(name, out=out, where=None if where is True else where)
+        return fn(_t(a), axis=_axis(axis), keepdims=bool(keepdims) if keepdims is not _NO else False)
+
+    return handler
+
+
+def _extremum(name: str) -> Callable[..., Any]:
+    fn = getattr(xg, name)
+
+    def handler(
+        a: Any, axis: Any = None, out: Any = None, keepdims: Any = False, initial: Any = _NO, where: Any = True
+    ) -> Any:
+        _unsupported(name, out=out, initial=initial, where=None if where is True else where)
+        return fn(_t(a), axis=_axis(axis), keepdims=bool(keepdims) if keepdims is not _NO else False)
+
+    return handler
+
+
+def _arg(name: str) -> Callable[..., Any]:
+    fn = getattr(xg, name)
+
+    def handler(a: Any, axis: Any = None, out: Any = None, *, keepdims: Any = False) -> Any:
+        _unsupported(name, out=out)
+        keep = bool(keepdims) if keepdims is not _NO else False
+        if axis is None:  # NumPy: the index into the flattened array
+            a = xg.reshape(_t(a), (-1,))
+            out_ = fn(a)
+            return xg.reshape(out_, (1,) * _ndim(a)) if keep else out_
+        return fn(_t(a), axis=operator.index(axis), keepdims=keep)
+
+    return handler
+
+
+# ----------------------------------------------------------------- products
+def _dot(a: Any, b: Any, out: Any = None) -> Any:
+    _unsupported("dot", out=out)
+    a, b = _t(a), _t(b)
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
+        return xg.multiply(a, b)
+    if (nb <= 2 and na <= 2) or nb == 1 or na == 1:
+        return xg.matmul(a, b)  # (1-d with N-d b: the sum over b's second-to-last axis, as matmul's)
+    return xg.tensordot(a, b, axes=([na - 1], [nb - 2]))
+
+
+def _inner(a: Any, b: Any) -> Any:
+    a, b = _t(a), _t(b)
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
+        return xg.multiply(a, b)
+    return xg.tensordot(a, b, axes=([na - 1], [nb - 1]))
+
+
+def _outer(a: Any, b: Any, out: Any = None) -> Any:
+    _unsupported("outer", out=out)
+    return xg.reshape(_t(a), (-1, 1)) * xg.reshape(_t(b), (1, -1))
+
+
+def _linalg_outer(x1: Any, x2: Any, /) -> Any:
+    if _ndim(x1) != 1 or _ndim(x2) != 1:
+        raise ValueError("numpy.linalg.outer: x1 and x2 must be 1-d")
+    return _outer(x1, x2)
+
+
+def _vdot(a: Any, b: Any) -> Any:
+    a, b = xg.reshape(_t(a), (-1,)), xg.reshape(_t(b), (-1,))
+    return xg.sum(xg.conj(a) * b)
+
+
+def _matmul(x1: Any, x2: Any, /) -> Any:
+    return xg.matmul(_t(x1), _t(x2))
+
+
+def _tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    return xg.tensordot(_t(a), _t(b), axes=axes)
+
+
+def _linalg_vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    return xg.vecdot(_t(x1), _t(x2), axis=axis)
+
+
+# ----------------------------------------------------------------- shapes
+def _transpose(a: Any, axes: Any = None) -> Any:
+    a = _t(a)
+    n = _ndim(a)
+    perm = tuple(reversed(range(n))) if axes is None else tuple(operator.index(i) % n for i in axes)
+    return xg.permute_dims(a, perm)
+
+
+def _matrix_transpose(x: Any, /) -> Any:
+    return xg.matrix_transpose(_t(x))
+
+
+def _swapaxes(a: Any, axis1: Any, axis2: Any) -> Any:
+    a = _t(a)
+    n = _ndim(a)
+    perm = list(range(n))
+    i, j = operator.index(axis1) % n, operator.index(axis2) % n
+    perm[i], perm[j] = perm[j], perm[i]
+    return xg.permute_dims(a, tuple(perm))
+
+
+def _moveaxis(a: Any, source: Any, destination: Any) -> Any:
+    a = _t(a)
+    n = _ndim(a)
+    src = [operator.index(s) % n for s in ((source,) if hasattr(source, "__index__") else source)]
+    dst = [operator.index(d) % n for d in ((destination,) if hasattr(destination, "__index__") else destination)]
+    if len(src) != len(dst):
+        raise ValueError("numpy.moveaxis: source and destination must have the same number of elements")
+    order = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    return xg.permute_dims(a, tuple(order))
+
+
+def _expand_dims(a: Any, axis: Any) -> Any:
+    a = _t(a)
+    axes = (axis,) if hasattr(axis, "__index__") else tuple(axis)
+    n = _ndim(a) + len(axes)
+    for ax in sorted(operator.index(i) % n for i in axes):
+        a = xg.expand_dims(a, axis=ax)
+    return a
+
+
+def _squeeze(a: Any, axis: Any = None) -> Any:
+    a = _t(a)
+    if axis is None:
+        axis = tuple(i for i, d in enumerate(a.shape) if d == 1)
+    return xg.squeeze(a, axis)
+
+
+def _reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: Any = None) -> Any:
+    _unsupported("reshape", order=None if order == "C" else order)
+    shape = newshape if shape is None else shape
+    return xg.reshape(_t(a), shape, copy=copy)
+
+
+def _ravel(a: Any, order: str = "C") -> Any:
+    _unsupported("ravel", order=None if order == "C" else order)
+    return xg.reshape(_t(a), (-1,))
+
+
+def _join(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def handler(arrays: Any, axis: Any = 0, out: Any = None, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
+        _unsupported(name, out=out, dtype=dtype)
+        return fn([_t(a) for a in arrays], axis=axis)
+
+    return handler
+
+
+def _flip(m: Any, axis: Any = None) -> Any:
+    return xg.flip(_t(m), axis=_axis(axis))
+
+
+def _roll(a: Any, shift: Any, axis: Any = None) -> Any:
+    a = _t(a)
+    if axis is None:  # NumPy: rolled flattened, the shape restored
+        return xg.reshape(xg.roll(xg.reshape(a, (-1,)), shift), a.shape)
+    return xg.roll(a, _axis(shift), axis=_axis(axis))
+
+
+def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "raise") -> Any:
+    _unsupported("take", out=out, mode=None if mode == "raise" else mode)
+    a = _t(a)
+    idx = indices if isinstance(indices, Tensor) else xg.asarray(indices, backend=a._bk)
+    if idx.ndim != 1:
+        raise TypeError(
+            f"numpy.take on Tensors: only 1-d integer indices are supported (got shape {idx.shape}); index with "
+            "t[i] for one element"
+        )
+    if axis is None:
+        a = xg.reshape(a, (-1,))
+    return xg.take(a, idx, axis=axis)
+
+
+def _cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    _unsupported("cumsum", out=out)
+    a = _t(a)
+    if axis is None:
+        a = xg.reshape(a, (-1,))
+    return xg.cumulative_sum(a, axis=axis, dtype=dtype)
+
+
+def _cumulative_sum(
+    x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None, include_initial: bool = False
+) -> Any:
+    _unsupported("cumulative_sum", out=out)
+    return xg.cumulative_sum(_t(x), axis=axis, dtype=dtype, include_initial=include_initial)
+
+
+def _broadcast_to(array: Any, shape: Any, subok: bool = False) -> Any:
+    return xg.broadcast_to(_t(array), shape)
+
+
+# ----------------------------------------------------------------- elementwise functions that are not ufuncs
+def _where(condition: Any, x: Any = _NO, y: Any = _NO) -> Any:
+    if x is _NO or y is _NO:
+        raise TypeError(
+            "numpy.where(condition) with one argument (the indices of nonzero elements) is not supported on "
+            "Tensors; pass both branches, numpy.where(condition, x, y), or use xpgrad.where"
+        )
+    return xg.where(_t(condition), _t(x), _t(y))
+
+
+def _clip(
+    a: Any, a_min: Any = _NO, a_max: Any = _NO, out: Any = None, *, min: Any = _NO, max: Any = _NO, **kw: Any
+) -> Any:
+    _unsupported("clip", out=out, **kw)
+    lo = a_min if a_min is not _NO else min
+    hi = a_max if a_max is not _NO else max
+    lo, hi = (None if v is _NO else v for v in (lo, hi))
+    if lo is None and hi is None:
+        raise ValueError("numpy.clip: one of max or min must be given")
+    return xg.clip(_t(a), min=lo, max=hi)
+
+
+def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
+    _unsupported("round", out=out, decimals=decimals or None)
+    return xg.round(_t(a))
+
+
+def _real_imag(name: str) -> Callable[..., Any]:
+    fn = getattr(xg, name)
+    return lambda val: fn(_t(val))
+
+
+def _astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
+    return xg.astype(_t(x), dtype, copy=copy, device=device)
+
+
+def _like(name: str) -> Callable[..., Any]:
+    fn = getattr(xg, name)
+
+    def handler(
+        a: Any,
+        *rest: Any,
+        dtype: Any = None,
+        order: str = "K",
+        subok: bool = True,
+        shape: Any = None,
+        device: Any = None,
+        **kw: Any,
+    ) -> Any:
+        _unsupported(name, shape=shape, device=device, order=None if order in ("K", "C") else order, **kw)
+        a = _t(a)
+        if name == "full_like":
+            (fill_value, *more) = rest
+            if more:
+                dtype = more[0]
+            out = fn(a, fill_value, dtype=dtype)
+        else:
+            if rest:
+                dtype = rest[0]
+            out = fn(a, dtype=dtype)
+        return out
+
+    return handler
+
+
+def _shape(a: Any) -> Any:
+    return a.shape if isinstance(a, Tensor) else _t(a).shape
+
+
+def _ndim_of(a: Any) -> Any:
+    return _t(a).ndim
+
+
+def _size(a: Any, axis: Any = None) -> Any:
+    s = _t(a).shape
+    if axis is None:
+        n = 1
+        for d in s:
+            n *= d
+        return n
+    return s[operator.index(axis)]
+
+
+def _handlers(np: Any) -> dict[Any, Callable[..., Any]]:
+    table: dict[str, Callable[..., Any]] = {
+        "dot": _dot,
+        "inner": _inner,
+        "outer": _outer,
+        "vdot": _vdot,
+        "tensordot": _tensordot,
+        "linalg.matmul": _matmul,
+        "linalg.tensordot": _tensordot,
+        "linalg.vecdot": _linalg_vecdot,
+        "linalg.outer": _linalg_outer,
+        "linalg.matrix_transpose": _matrix_transpose,
+        "matrix_transpose": _matrix_transpose,
+        "transpose": _transpose,
+        "permute_dims": _transpose,
+        "swapaxes": _swapaxes,
+        "moveaxis": _moveaxis,
+        "expand_dims": _expand_dims,
+        "squeeze": _squeeze,
+        "reshape": _reshape,
+        "ravel": _ravel,
+        "concatenate": _join("concatenate", xg.concat),
+        "concat": _join("concat", xg.concat),
+        "stack": _join("stack", xg.stack),
+        "flip": _flip,
+        "roll": _roll,
+        "take": _take,
+        "cumsum": _cumsum,
+        "cumulative_sum": _cumulative_sum,
+        "broadcast_to": _broadcast_to,
+        "where": _where,
+        "clip": _clip,
+        "round": _round,
+        "around": _round,
+        "real": _real_imag("real"),
+        "imag": _real_imag("imag"),
+        "astype": _astype,
+        "zeros_like": _like("zeros_like"),
+        "ones_like": _like("ones_like"),
+        "full_like": _like("full_like"),
+        "shape": _shape,
+        "ndim": _ndim_of,
+        "size": _size,
+        "argmax": _arg("argmax"),
+        "argmin": _arg("argmin"),
+        "all": _logical("all"),
+        "any": _logical("any"),
+        "max": _extremum("max"),
+        "amax": _extremum("max"),
+        "min": _extremum("min"),
+        "amin": _extremum("min"),
+    }
+    for name in ("sum", "prod", "mean", "var", "std"):
+        table[name] = _reduction(name)
+    out = {}
+    for path, fn in table.items():
+        obj = np
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if obj is not None:
+            out[obj] = fn
+    return out
+
+
+# NumPy functions without an xpgrad equivalent that have a close one, named in the error
+_ALTERNATIVES = {
+    "einsum": "xpgrad.tensordot, xpgrad.matmul (@) or xpgrad.vecdot",
+    "linalg.norm": "xpgrad.sqrt(xpgrad.sum(x * x))",
+    "linalg.vector_norm": "xpgrad.sqrt(xpgrad.sum(x * x, axis=...))",
+    "average": "xpgrad.mean, or xpgrad.sum(w * x) / xpgrad.sum(w)",
+    "diff": "x[1:] - x[:-1]",
+    "trace": "xpgrad.sum(x * xpgrad.eye(n))",
+    "linalg.trace": "xpgrad.sum(x * xpgrad.eye(n))",
+    "diagonal": "xpgrad.sum(x * xpgrad.eye(n), axis=-1)",
+    "ptp": "xpgrad.max(x) - xpgrad.min(x)",
+    "nansum": "xpgrad.sum(xpgrad.where(xpgrad.isnan(x), 0.0, x))",
+    "copy": "the Tensor itself (a graph node is never written into)",
+    "asarray": "t.numpy() for the value (outside the graph), or the Tensor itself",
+    "array": "t.numpy() for the value (outside the graph), or the Tensor itself",
+    "atleast_2d": "xpgrad.reshape or xpgrad.expand_dims",
+    "hstack": "xpgrad.concat(arrays, axis=-1)",
+    "vstack": "xpgrad.concat (of 2-d arrays) or xpgrad.stack",
+    "column_stack": "xpgrad.stack(arrays, axis=1)",
+    "cumprod": "xpgrad.exp(xpgrad.cumulative_sum(xpgrad.log(x))) for positive x",
+    "logsumexp": "xpgrad.logaddexp",
+    "allclose": "t.numpy() (comparing values is outside the graph)",
+    "array_equal": "t.numpy() (comparing values is outside the graph)",
+    "isclose": "xpgrad.abs(a - b) <= atol + rtol * xpgrad.abs(b)",
+    "nonzero": "xpgrad.where(mask, x, 0) (shapes of Tensors do not depend on values)",
+    "argwhere": "xpgrad.where(mask, x, 0) (shapes of Tensors do not depend on values)",
+    "sort": "t.numpy() (not differentiable in xpgrad yet)",
+    "argsort": "t.numpy() (not differentiable in xpgrad yet)",
+}
+
+_table: dict[Any, Callable[..., Any]] | None = None
+
+
+def handled() -> dict[Any, Callable[..., Any]]:
+    """NumPy function -> its handler, made once (NumPy is imported only once a Tensor meets it)."""
+    global _table
+    if _table is None:
+        import numpy
+
+        _table = _handlers(numpy)
+    return _table
+
+
+def _qualname(func: Any) -> str:
+    module = getattr(func, "__module__", "numpy") or "numpy"
+    name = getattr(func, "__name__", repr(func))
+    public = "numpy" + "".join(f".{p}" for p in module.split(".")[1:] if not p.startswith("_"))
+    return f"{public}.{name}"
+
+
+def array_function(func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    """`Tensor.__array_function__`: dispatch to xpgrad's equivalent of ``func``, or refuse, naming it."""
+    if not all(issubclass(t, Tensor) or t.__module__.split(".")[0] == "numpy" for t in types):
+        return NotImplemented  # another library's arrays too: let it (or NumPy) decide
+    handler = handled().get(func)
+    name = _qualname(func)
+    if handler is None:
+        short = name.removeprefix("numpy.")
+        alternative = _ALTERNATIVES.get(short) or _ALTERNATIVES.get(short.rpartition(".")[2])
+        instead = (
+            f"use {alternative}"
+            if alternative
+            else "build it from xpgrad's functions (docs/ops.md, docs/linalg.md), or call it on t.numpy() for a "
+            "plain array outside the graph (not differentiated)"
+        )
+        raise TypeError(
+            f"{name} is not supported on xpgrad Tensors: xpgrad has no equivalent, and NumPy would compute on "
+            f"the value cut from the graph (no gradient); {instead}"
+        )
+    return handler(*args, **kwargs)

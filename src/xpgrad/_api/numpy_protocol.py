@@ -157,6 +157,8 @@ def _linalg_outer(x1: Any, x2: Any, /) -> Any:
 
 def _vdot(a: Any, b: Any) -> Any:
     a, b = xg.reshape(_t(a), (-1,)), xg.reshape(_t(b), (-1,))
+    if a.shape != b.shape:
+        raise ValueError(f"numpy.vdot: vectors have different lengths ({a.shape[0]} and {b.shape[0]})")
     return xg.sum(xg.conj(a) * b)
 
 
@@ -173,10 +175,28 @@ def _linalg_vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
 
 
 # ----------------------------------------------------------------- shapes
+def _axes_of(name: str, axes: Any, n: int, repeat: bool = False) -> list[int]:
+    """``axes`` as non-negative axes of an array of ``n`` dimensions, refused out of range (NumPy's AxisError)
+    or, unless ``repeat``, repeated."""
+    import numpy
+
+    out = []
+    for i in (axes,) if hasattr(axes, "__index__") else axes:
+        i = operator.index(i)
+        if not -n <= i < n:
+            raise numpy.exceptions.AxisError(i, n)
+        out.append(i % n)
+    if not repeat and len(set(out)) != len(out):
+        raise ValueError(f"numpy.{name}: repeated axis")
+    return out
+
+
 def _transpose(a: Any, axes: Any = None) -> Any:
     a = _t(a)
     n = _ndim(a)
-    perm = tuple(reversed(range(n))) if axes is None else tuple(operator.index(i) % n for i in axes)
+    perm = tuple(reversed(range(n))) if axes is None else tuple(_axes_of("transpose", axes, n))
+    if len(perm) != n:
+        raise ValueError("numpy.transpose: axes don't match array")
     return xg.permute_dims(a, perm)
 
 
@@ -210,7 +230,7 @@ def _expand_dims(a: Any, axis: Any) -> Any:
     a = _t(a)
     axes = (axis,) if hasattr(axis, "__index__") else tuple(axis)
     n = _ndim(a) + len(axes)
-    for ax in sorted(operator.index(i) % n for i in axes):
+    for ax in sorted(_axes_of("expand_dims", axes, n)):
         a = xg.expand_dims(a, axis=ax)
     return a
 
@@ -248,21 +268,38 @@ def _flip(m: Any, axis: Any = None) -> Any:
 def _roll(a: Any, shift: Any, axis: Any = None) -> Any:
     a = _t(a)
     if axis is None:  # NumPy: rolled flattened, the shape restored
+        if not hasattr(shift, "__index__"):
+            shift = sum(operator.index(s) for s in shift)
         return xg.reshape(xg.roll(xg.reshape(a, (-1,)), shift), a.shape)
-    return xg.roll(a, _axis(shift), axis=_axis(axis))
+    if hasattr(shift, "__index__") and hasattr(axis, "__index__"):
+        return xg.roll(a, operator.index(shift), axis=operator.index(axis))
+    shifts = [shift] if hasattr(shift, "__index__") else list(shift)
+    axes = _axes_of("roll", axis, _ndim(a), repeat=True)
+    if len(shifts) == 1:  # NumPy broadcasts shift against axis, and adds the shifts of a repeated axis
+        shifts = shifts * len(axes)
+    elif len(axes) == 1:
+        axes = axes * len(shifts)
+    if len(shifts) != len(axes):
+        raise ValueError("numpy.roll: 'shift' and 'axis' should be scalars or 1D sequences of the same length")
+    total: dict[int, int] = {}
+    for s_, ax in zip(shifts, axes, strict=True):
+        total[ax] = total.get(ax, 0) + operator.index(s_)
+    return xg.roll(a, tuple(total.values()), axis=tuple(total))
 
 
 def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "raise") -> Any:
     _unsupported("take", out=out, mode=None if mode == "raise" else mode)
     a = _t(a)
     idx = indices if isinstance(indices, Tensor) else xg.asarray(indices, backend=a._bk)
-    if idx.ndim != 1:
+    if _ndim(idx) > 1:
         raise TypeError(
-            f"numpy.take on Tensors: only 1-d integer indices are supported (got shape {idx.shape}); index with "
-            "t[i] for one element"
+            f"numpy.take on Tensors: only 0-d and 1-d integer indices are supported (got shape {idx.shape})"
         )
     if axis is None:
         a = xg.reshape(a, (-1,))
+    if _ndim(idx) == 0:  # one index: that axis goes
+        ax = 0 if axis is None else operator.index(axis)
+        return xg.squeeze(xg.take(a, xg.reshape(idx, (1,)), axis=axis), ax)
     return xg.take(a, idx, axis=axis)
 
 
@@ -289,8 +326,8 @@ def _broadcast_to(array: Any, shape: Any, subok: bool = False) -> Any:
 def _where(condition: Any, x: Any = _NO, y: Any = _NO) -> Any:
     if x is _NO or y is _NO:
         raise TypeError(
-            "numpy.where(condition) with one argument (the indices of nonzero elements) is not supported on "
-            "Tensors; pass both branches, numpy.where(condition, x, y), or use xpgrad.where"
+            "numpy.where on Tensors: one argument (the indices of nonzero elements) is not supported; pass both "
+            "branches, numpy.where(condition, x, y), or use xpgrad.where"
         )
     return xg.where(_t(condition), _t(x), _t(y))
 
@@ -299,17 +336,20 @@ def _clip(
     a: Any, a_min: Any = _NO, a_max: Any = _NO, out: Any = None, *, min: Any = _NO, max: Any = _NO, **kw: Any
 ) -> Any:
     _unsupported("clip", out=out, **kw)
+    if a_min is not _NO and a_max is _NO and max is _NO:  # (NumPy's own refusal)
+        raise TypeError("clip() missing 1 required positional argument: 'a_max'")
     lo = a_min if a_min is not _NO else min
     hi = a_max if a_max is not _NO else max
     lo, hi = (None if v is _NO else v for v in (lo, hi))
-    if lo is None and hi is None:
-        raise ValueError("numpy.clip: one of max or min must be given")
     return xg.clip(_t(a), min=lo, max=hi)
 
 
-def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
-    _unsupported("round", out=out, decimals=decimals or None)
-    return xg.round(_t(a))
+def _round(name: str) -> Callable[..., Any]:
+    def handler(a: Any, decimals: int = 0, out: Any = None) -> Any:
+        _unsupported(name, out=out, decimals=decimals or None)
+        return xg.round(_t(a))
+
+    return handler
 
 
 def _real_imag(name: str) -> Callable[..., Any]:
@@ -360,12 +400,11 @@ def _ndim_of(a: Any) -> Any:
 
 def _size(a: Any, axis: Any = None) -> Any:
     s = _t(a).shape
-    if axis is None:
-        n = 1
-        for d in s:
-            n *= d
-        return n
-    return s[operator.index(axis)]
+    axes = range(len(s)) if axis is None else (axis,) if hasattr(axis, "__index__") else axis
+    n = 1
+    for i in axes:
+        n *= s[operator.index(i)]
+    return n
 
 
 def _handlers(np: Any) -> dict[Any, Callable[..., Any]]:
@@ -400,8 +439,8 @@ def _handlers(np: Any) -> dict[Any, Callable[..., Any]]:
         "broadcast_to": _broadcast_to,
         "where": _where,
         "clip": _clip,
-        "round": _round,
-        "around": _round,
+        "round": _round("round"),
+        "around": _round("around"),
         "real": _real_imag("real"),
         "imag": _real_imag("imag"),
         "astype": _astype,
@@ -501,4 +540,9 @@ def array_function(func: Any, types: Any, args: Any, kwargs: Any) -> Any:
             f"{name} is not supported on xpgrad Tensors: xpgrad has no equivalent, and NumPy would compute on "
             f"the value cut from the graph (no gradient); {instead}"
         )
-    return handler(*args, **kwargs)
+    try:
+        return handler(*args, **kwargs)
+    except TypeError as e:  # an argument xpgrad cannot take: say which NumPy function refused it
+        if str(e).startswith(name):
+            raise
+        raise TypeError(f"{name} on Tensors: {e}") from e

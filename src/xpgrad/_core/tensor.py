@@ -207,6 +207,7 @@ class Tensor(TensorMethods):
                 f"{self._label()}: cannot make a {bk.name} array from {type(v).__name__} {v!r:.60}: {e}"
             ) from e
         except Exception as e:
+            refuse_tensors_in(v, self._label())  # (NumPy reads a Tensor as a sequence: say so where Tensors are why)
             raise TypeError(
                 f"{self._label()}: cannot make a {bk.name} array from {type(v).__name__} {v!r:.60}: {e}"
             ) from e
@@ -493,7 +494,7 @@ def _check_device(what: str, device: Any) -> None:
 
 
 def refuse_tensors_in(v: Any, what: str) -> None:
-    """A list or tuple holding Tensors cannot become an array (xpgrad has no ``stack`` yet; NumPy makes an
+    """A list or tuple holding Tensors cannot become an array (``xpgrad.stack`` joins them; NumPy makes an
     object array of them, or, for a library that reads their values, a constant cut from their graphs): say
     so, naming ``what``, where a conversion failed. (Level by level, any depth; the types of a level's items
     gathered in C.)"""
@@ -504,9 +505,8 @@ def refuse_tensors_in(v: Any, what: str) -> None:
             kinds = set(map(type, seq))
             if any(issubclass(k, Tensor) for k in kinds):
                 raise TypeError(
-                    f"{what}: a list holding Tensors cannot become an array (xpgrad has no stack or concat yet); "
-                    "build it from Tensors with xpgrad ops (xpgrad.where, broadcasting, reshape), or pass t.value "
-                    "to mean a constant"
+                    f"{what}: a list holding Tensors cannot become an array; join Tensors with xpgrad.stack or "
+                    "xpgrad.concat (differentiable), or pass t.value to mean a constant"
                 )
             if not kinds.isdisjoint(_SEQUENCES):
                 deeper.extend(item for item in seq if type(item) in _SEQUENCES)

@@ -193,7 +193,7 @@ defop(
     vjp=(_tensordot_a, _tensordot_b),
     domain="numeric",
     elementwise=False,
-    public=False,  # `xpgrad.tensordot` (`_api.shape_functions`) normalizes ``axes`` first
+    # (`xpgrad.tensordot` is `_api.shape_functions.tensordot`, which normalizes ``axes`` first)
     params={"axes": ((), ())},
     shape=_tensordot_shape,
 )

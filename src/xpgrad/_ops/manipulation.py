@@ -157,7 +157,7 @@ defop(
     vjp=(lambda g, out, a, b, axis: cut_first(g, a, axis=axis), lambda g, out, a, b, axis: cut_rest(g, a, axis=axis)),
     domain="any",
     elementwise=False,
-    public=False,  # `xpgrad.concat` takes a sequence of arrays (`_api.shape_functions`)
+    # (`xpgrad.concat` is `_api.shape_functions.concat`: a sequence of arrays, nested binary concats)
     params={"axis": 0},
     shape=_concat_shape,
 )

@@ -25,11 +25,18 @@ from .shape_functions import (
     cumulative_sum,
     eye,
     linspace,
+    meshgrid,
+    moveaxis,
+    nonzero,
     permute_dims,
+    repeat,
     roll,
+    searchsorted,
     squeeze,
     stack,
     tensordot,
+    tile,
+    unstack,
 )
 
 __all__ = ["COMPOSITES", "clip", "getitem", "iterate"]
@@ -215,7 +222,25 @@ def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
     return _like(x, None, 0, dtype, device)
 
 
-_shape_functions = (arange, concat, cumulative_sum, eye, linspace, permute_dims, roll, squeeze, stack, tensordot)
+_shape_functions = (
+    arange,
+    concat,
+    cumulative_sum,
+    eye,
+    linspace,
+    meshgrid,
+    moveaxis,
+    nonzero,
+    permute_dims,
+    repeat,
+    roll,
+    searchsorted,
+    squeeze,
+    stack,
+    tensordot,
+    tile,
+    unstack,
+)
 COMPOSITES = {
     f.__name__: f
     for f in (

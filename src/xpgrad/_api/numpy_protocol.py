@@ -407,6 +407,58 @@ def _size(a: Any, axis: Any = None) -> Any:
     return n
 
 
+def _sorting(name: str) -> Callable[..., Any]:
+    fn = getattr(xg, name)
+
+    def handler(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> Any:
+        _unsupported(name, kind=None if kind in (None, "stable") else kind, order=order)
+        a = _t(a)
+        if axis is None:
+            a, axis = xg.reshape(a, (-1,)), 0
+        return fn(a, axis=operator.index(axis), stable=True)  # (a valid order of ties, NumPy's stable one)
+
+    return handler
+
+
+def _tile(A: Any, reps: Any) -> Any:
+    return xg.tile(_t(A), (reps,) if hasattr(reps, "__index__") else tuple(reps))
+
+
+def _repeat(a: Any, repeats: Any, axis: Any = None) -> Any:
+    return xg.repeat(_t(a), repeats, axis=axis)
+
+
+def _nonzero(a: Any) -> Any:
+    return xg.nonzero(_t(a))
+
+
+def _searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Any:
+    a, v = _t(a), _t(v)
+    if not isinstance(v, Tensor):
+        v = xg.asarray(v, backend=a._bk)
+    return xg.searchsorted(a, v, side=side, sorter=sorter)
+
+
+def _count_nonzero(a: Any, axis: Any = None, *, keepdims: bool = False) -> Any:
+    return xg.count_nonzero(_t(a), axis=_axis(axis), keepdims=keepdims)
+
+
+def _take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Any:
+    arr, indices = _t(arr), _t(indices)
+    if axis is None:
+        arr, indices, axis = xg.reshape(arr, (-1,)), xg.reshape(indices, (-1,)), 0
+    return xg.take_along_axis(arr, indices, axis=operator.index(axis))
+
+
+def _unstack(x: Any, /, *, axis: int = 0) -> Any:
+    return xg.unstack(_t(x), axis=axis)
+
+
+def _meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> Any:
+    _unsupported("meshgrid", sparse=sparse)
+    return tuple(xg.meshgrid(*(xg.reshape(_t(x), (-1,)) for x in xi), indexing=indexing))  # (NumPy flattens each)
+
+
 def _handlers(np: Any) -> dict[Any, Callable[..., Any]]:
     table: dict[str, Callable[..., Any]] = {
         "dot": _dot,
@@ -450,6 +502,16 @@ def _handlers(np: Any) -> dict[Any, Callable[..., Any]]:
         "shape": _shape,
         "ndim": _ndim_of,
         "size": _size,
+        "sort": _sorting("sort"),
+        "argsort": _sorting("argsort"),
+        "tile": _tile,
+        "repeat": _repeat,
+        "nonzero": _nonzero,
+        "searchsorted": _searchsorted,
+        "count_nonzero": _count_nonzero,
+        "take_along_axis": _take_along_axis,
+        "unstack": _unstack,
+        "meshgrid": _meshgrid,
         "argmax": _arg("argmax"),
         "argmin": _arg("argmin"),
         "all": _logical("all"),
@@ -497,8 +559,6 @@ _ALTERNATIVES = {
     "isclose": "xpgrad.abs(a - b) <= atol + rtol * xpgrad.abs(b)",
     "nonzero": "xpgrad.where(mask, x, 0) (shapes of Tensors do not depend on values)",
     "argwhere": "xpgrad.where(mask, x, 0) (shapes of Tensors do not depend on values)",
-    "sort": "t.numpy() (not differentiable in xpgrad yet)",
-    "argsort": "t.numpy() (not differentiable in xpgrad yet)",
 }
 
 _table: dict[Any, Callable[..., Any]] | None = None

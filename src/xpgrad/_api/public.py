@@ -13,7 +13,7 @@ wrong call get xpgrad's error, which names the op's parameters.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import _ops  # noqa: F401  (its modules register the ops)
 from .._core.build import _fast
@@ -35,14 +35,21 @@ from .composites import (
     full,
     full_like,
     linspace,
+    meshgrid,
+    moveaxis,
+    nonzero,
     ones,
     ones_like,
     permute_dims,
+    repeat,
     reshape,
     roll,
+    searchsorted,
     squeeze,
     stack,
     tensordot,
+    tile,
+    unstack,
     zeros,
     zeros_like,
 )
@@ -61,6 +68,7 @@ __all__ = [
     "arange",
     "argmax",
     "argmin",
+    "argsort",
     "asarray",
     "asin",
     "asinh",
@@ -82,6 +90,7 @@ __all__ = [
     "copysign",
     "cos",
     "cosh",
+    "count_nonzero",
     "cumulative_sum",
     "divide",
     "empty",
@@ -120,11 +129,14 @@ __all__ = [
     "max",
     "maximum",
     "mean",
+    "meshgrid",
     "min",
     "minimum",
+    "moveaxis",
     "multiply",
     "negative",
     "nextafter",
+    "nonzero",
     "not_equal",
     "ones",
     "ones_like",
@@ -135,14 +147,17 @@ __all__ = [
     "real",
     "reciprocal",
     "remainder",
+    "repeat",
     "reshape",
     "roll",
     "round",
+    "searchsorted",
     "sign",
     "signbit",
     "sin",
     "sinc",
     "sinh",
+    "sort",
     "sqrt",
     "square",
     "squeeze",
@@ -151,10 +166,13 @@ __all__ = [
     "subtract",
     "sum",
     "take",
+    "take_along_axis",
     "tan",
     "tanh",
     "tensordot",
+    "tile",
     "trunc",
+    "unstack",
     "var",
     "vecdot",
     "where",
@@ -247,6 +265,10 @@ _FLIP = OPS["flip"]
 _TAKE = OPS["take"]
 _ARGMAX = OPS["argmax"]
 _ARGMIN = OPS["argmin"]
+_COUNT_NONZERO = OPS["count_nonzero"]
+_TAKE_ALONG_AXIS = OPS["take_along_axis"]
+_SORT = OPS["sort"]
+_ARGSORT = OPS["argsort"]
 
 
 def add(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
@@ -1010,3 +1032,63 @@ def argmin(
         if axis is None or type(axis) is int:
             return _apply(_ARGMIN, x, axis=axis, keepdims=keepdims)
     return _call(_ARGMIN, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
+
+
+def count_nonzero(
+    x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = False, **unknown: NoReturn
+) -> Tensor:
+    """count_nonzero(x, /, *, axis=None, keepdims=False): the array API's count_nonzero, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if axis is None and keepdims is False:
+            return _fast(_COUNT_NONZERO, x, None)
+        if axis is None or type(axis) is int:
+            return _apply(_COUNT_NONZERO, x, axis=axis, keepdims=keepdims)
+    return _call(_COUNT_NONZERO, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
+
+
+def take_along_axis(
+    x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, axis: Axis = -1, **unknown: NoReturn
+) -> Tensor:
+    """take_along_axis(x1, x2, /, *, axis=-1): the array API's take_along_axis, differentiable."""
+    if type(x1) is Tensor and type(x2) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == -1:
+            return _fast(_TAKE_ALONG_AXIS, x1, x2)
+        if axis is None or type(axis) is int:
+            return _apply(_TAKE_ALONG_AXIS, x1, x2, axis=axis)
+    return _call(_TAKE_ALONG_AXIS, (x1, x2, *extra), {"axis": axis, **unknown})
+
+
+def sort(
+    x: TensorLike,
+    /,
+    *extra: NoReturn,
+    axis: Axis = -1,
+    descending: Any = False,
+    stable: Any = True,
+    **unknown: NoReturn,
+) -> Tensor:
+    """sort(x, /, *, axis=-1, descending=False, stable=True): the array API's sort, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == -1 and descending is False and stable is True:
+            return _fast(_SORT, x, None)
+        if axis is None or type(axis) is int:
+            return _apply(_SORT, x, axis=axis, descending=descending, stable=stable)
+    return _call(_SORT, (x, *extra), {"axis": axis, "descending": descending, "stable": stable, **unknown})
+
+
+def argsort(
+    x: TensorLike,
+    /,
+    *extra: NoReturn,
+    axis: Axis = -1,
+    descending: Any = False,
+    stable: Any = True,
+    **unknown: NoReturn,
+) -> Tensor:
+    """argsort(x, /, *, axis=-1, descending=False, stable=True): the array API's argsort, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == -1 and descending is False and stable is True:
+            return _fast(_ARGSORT, x, None)
+        if axis is None or type(axis) is int:
+            return _apply(_ARGSORT, x, axis=axis, descending=descending, stable=stable)
+    return _call(_ARGSORT, (x, *extra), {"axis": axis, "descending": descending, "stable": stable, **unknown})

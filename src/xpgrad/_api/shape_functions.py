@@ -12,10 +12,13 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
+from .. import _dtypes
 from .._core.build import apply
 from .._core.opdef import OPS
 from .._core.tensor import Tensor
+from .._errors import AxisError
 from .._ops.linalg import tensordot_axes
+from .._shapes import pack_key
 from ..backends import get_backend
 
 __all__ = [
@@ -30,6 +33,10 @@ __all__ = [
     "stack",
     "tensordot",
 ]
+
+
+def getitem(x: Tensor, key: Any) -> Tensor:
+    return apply(OPS["index"], x, key=pack_key("index", key))
 
 
 def _tensor(name: str, x: Any) -> Tensor:
@@ -189,3 +196,125 @@ def eye(
     """eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, backend=None): a leaf Tensor."""
     bk = get_backend(backend)
     return Tensor(bk.xp.eye(n_rows, n_cols, k=k, dtype=bk.dtype(dtype), device=device), backend=bk)
+
+
+def moveaxis(x: Any, source: int | tuple[int, ...], destination: int | tuple[int, ...], /) -> Tensor:
+    """moveaxis(x, source, destination, /): the array API's moveaxis, a `permute_dims`; differentiable."""
+    t = _tensor("moveaxis", x)
+    n = _known_ndim("moveaxis", t)
+    src = [_in_range("moveaxis", a, n) for a in _ints("moveaxis", "source", source)]
+    dst = [_in_range("moveaxis", a, n) for a in _ints("moveaxis", "destination", destination)]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(
+            f"moveaxis: source {source!r} and destination {destination!r} must name as many distinct axes each"
+        )
+    order = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    return permute_dims(t, tuple(order))
+
+
+def _known_ndim(name: str, t: Tensor) -> int:
+    if t._shape is None:
+        raise ValueError(f"{name}: needs the number of dimensions; declare the placeholder's shape")
+    return len(t._shape)
+
+
+def _in_range(name: str, a: int, n: int) -> int:
+    if not -n <= a < n:
+        raise AxisError(f"{name}: axis {a} is out of range for an array of {n} dimensions")
+    return a % n
+
+
+def unstack(x: Any, /, *, axis: int = 0) -> tuple[Tensor, ...]:
+    """unstack(x, /, *, axis=0): the arrays along ``axis``, each ``x[..., i, ...]``; differentiable."""
+    t = _tensor("unstack", x)
+    n = _known_ndim("unstack", t)
+    if n == 0:
+        raise ValueError("unstack: a 0-d array has no axis to split along")
+    a = _in_range("unstack", operator.index(axis), n)
+    size = t._shape[a]  # type: ignore[index]
+    if size is None:
+        raise ValueError(f"unstack: the size of axis {a} is unknown (shape {t._shape}); feed the placeholder first")
+    return tuple(getitem(t, (slice(None),) * a + (i,)) for i in range(size))
+
+
+def tile(x: Any, repetitions: tuple[int, ...], /) -> Tensor:
+    """tile(x, repetitions, /): the array API's tile, as a reshape of a broadcast; differentiable."""
+    t = _tensor("tile", x)
+    reps = _ints("tile", "repetitions", repetitions)
+    s = t._shape
+    if s is None or None in s:
+        raise ValueError(f"tile: needs a known shape; got {s}")
+    n = max(len(s), len(reps))
+    s2 = (1,) * (n - len(s)) + tuple(s)
+    r2 = (1,) * (n - len(reps)) + reps
+    if any(r < 0 for r in r2):
+        raise ValueError(f"tile: repetitions must be non-negative; got {repetitions!r}")
+    spread = apply(OPS["reshape"], t, shape=tuple(d for k in s2 for d in (1, k)), copy=None)
+    spread = apply(OPS["broadcast_to"], spread, shape=tuple(d for pair in zip(r2, s2, strict=True) for d in pair))
+    return apply(OPS["reshape"], spread, shape=tuple(r * k for r, k in zip(r2, s2, strict=True)), copy=None)
+
+
+def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Tensor:
+    """repeat(x, repeats, /, *, axis=None): the array API's repeat; differentiable in ``x`` (a `take` of
+    repeated indices, computed from ``repeats``' value, which must be known: integers have no gradient)."""
+    t = _tensor("repeat", x)
+    if axis is None:
+        t = apply(OPS["reshape"], t, shape=(-1,), copy=None)
+        axis = 0
+    n = _known_ndim("repeat", t)
+    a = _in_range("repeat", operator.index(axis), n)
+    size = t._shape[a]  # type: ignore[index]
+    xp = t._bk.xp
+    if isinstance(repeats, Tensor):
+        repeats = repeats._require()
+    if size is None:
+        raise ValueError(f"repeat: the size of axis {a} is unknown (shape {t._shape}); feed the placeholder first")
+    positions = xp.arange(size, dtype=_index(t), device=t.device)
+    if hasattr(repeats, "shape"):
+        counts = xp.astype(repeats, _index(t))
+        indices = xp.repeat(positions, counts if counts.shape != (1,) else int(counts[0]))
+    else:
+        indices = xp.repeat(positions, operator.index(repeats))
+    return apply(OPS["take"], t, Tensor(indices, backend=t._bk), axis=a)
+
+
+def _index(t: Tensor) -> Any:
+    return _dtypes._default(t._bk, _dtypes.INT, t._device)
+
+
+def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Tensor]:
+    """meshgrid(*arrays, indexing='xy'): the array API's meshgrid (each output a broadcast); differentiable."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij'; got {indexing!r}")
+    ts = [_tensor("meshgrid", a) for a in arrays]
+    for t in ts:
+        if t._shape is None or len(t._shape) != 1:
+            raise ValueError(f"meshgrid: every array must be 1-d; got shape {t._shape}")
+    sizes = [t._shape[0] for t in ts]  # type: ignore[index]
+    if indexing == "xy" and len(ts) > 1:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, t in enumerate(ts):
+        k = (1 - i if i < 2 else i) if indexing == "xy" and len(ts) > 1 else i
+        shape = tuple(-1 if j == k else 1 for j in range(len(ts)))
+        out.append(apply(OPS["broadcast_to"], apply(OPS["reshape"], t, shape=shape, copy=None), shape=tuple(sizes)))
+    return out
+
+
+def nonzero(x: Any, /) -> tuple[Tensor, ...]:
+    """nonzero(x, /): the indices of the nonzero elements, one array per axis (sizes known once evaluated)."""
+    t = _tensor("nonzero", x)
+    n = _known_ndim("nonzero", t)
+    if n == 0:
+        raise ValueError("nonzero: a 0-d array has no axes to index (the standard refuses it); reshape it to (1,)")
+    return tuple(apply(OPS["nonzero_part"], t, index=i) for i in range(n))
+
+
+def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Tensor:
+    """searchsorted(x1, x2, /, *, side='left', sorter=None): the array API's searchsorted (integer output)."""
+    a = _tensor("searchsorted", x1)
+    if sorter is not None:
+        a = apply(OPS["take"], a, sorter if isinstance(sorter, Tensor) else Tensor(sorter, backend=a._bk), axis=0)
+    return apply(OPS["searchsorted"], a, x2, side=side)

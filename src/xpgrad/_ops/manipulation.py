@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import _dtypes, _shapes
 from .._core.opdef import ZERO, defop
+from .._errors import AxisError
 from .basic import _dtype_first, _dtype_sum, _f, _reduced, through_cast
 from .linalg import ndim_of
 
@@ -37,7 +38,7 @@ def _axis_int(name: str, axis: Any, ndim: int | None, extra: int = 0) -> int:
         return axis
     n = ndim + extra
     if not -n <= axis < n:
-        raise ValueError(f"{name}: axis {axis} is out of range for an array of {ndim} dimensions")
+        raise AxisError(f"{name}: axis {axis} is out of range for an array of {ndim} dimensions")
     return axis % n
 
 
@@ -146,7 +147,7 @@ def _concat_shape(name: str, a: Any, b: Any, axis: int = 0) -> Any:
 def _cut(xp: Any, g: Any, ref: Any, axis: int, first: bool) -> Any:
     """``g`` cut along ``axis`` at ``ref``'s size there: the first part (``first``) or the rest."""
     n = ref.shape[axis]
-    key = (slice(None),) * (axis % g.ndim) + (slice(None, n) if first else slice(n, None),)
+    key = (slice(None),) * (axis % g.ndim) + (slice(None, n) if first else slice(n, None), ...)
     return g[key]
 
 

@@ -56,6 +56,7 @@ CASES: list[tuple[str, Any, tuple[tuple[int, ...], ...], int]] = [
     ("unstack", lambda ns, a: ns.stack(ns.unstack(a, axis=1)[::-1], axis=0), ((2, 3),), 3),
     ("meshgrid xy", lambda ns, a, b: ns.stack(ns.meshgrid(a, b)), ((3,), (2,)), 3),
     ("meshgrid ij", lambda ns, a, b: ns.stack(ns.meshgrid(a, b, a, indexing="ij")), ((3,), (2,)), 2),
+    ("broadcast_arrays", lambda ns, a, b: ns.stack(ns.broadcast_arrays(a, b)), ((2, 1), (3,)), 3),
     ("sort", lambda ns, a: ns.sort(a, axis=0), ((4, 3),), 3),
     ("sort descending", lambda ns, a: ns.sort(a, descending=True), ((2, 5),), 2),
 ]

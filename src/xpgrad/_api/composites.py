@@ -21,6 +21,7 @@ from .._shapes import pack_key
 from ..backends import Backend, backend_of, get_backend
 from .shape_functions import (
     arange,
+    broadcast_arrays,
     concat,
     cumulative_sum,
     eye,
@@ -224,6 +225,7 @@ def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
 
 _shape_functions = (
     arange,
+    broadcast_arrays,
     concat,
     cumulative_sum,
     eye,

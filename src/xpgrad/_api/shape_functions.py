@@ -12,7 +12,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from .. import _dtypes
+from .. import _dtypes, _shapes
 from .._core.build import apply
 from .._core.opdef import OPS
 from .._core.tensor import Tensor
@@ -23,6 +23,7 @@ from ..backends import get_backend
 
 __all__ = [
     "arange",
+    "broadcast_arrays",
     "concat",
     "cumulative_sum",
     "eye",
@@ -318,3 +319,12 @@ def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None)
     if sorter is not None:
         a = apply(OPS["take"], a, sorter if isinstance(sorter, Tensor) else Tensor(sorter, backend=a._bk), axis=0)
     return apply(OPS["searchsorted"], a, x2, side=side)
+
+
+def broadcast_arrays(*arrays: Any) -> list[Tensor]:
+    """broadcast_arrays(*arrays): each array broadcast to their common shape; differentiable."""
+    ts = [_tensor("broadcast_arrays", a) for a in arrays]
+    shape = _shapes.broadcast("broadcast_arrays", *(t._shape for t in ts))
+    if shape is None or None in shape:
+        raise ValueError("broadcast_arrays: needs known shapes; feed the placeholders first")
+    return [t if t._shape == shape else apply(OPS["broadcast_to"], t, shape=shape) for t in ts]

@@ -268,6 +268,16 @@ def test_shape_errors_name_the_op() -> None:
             call()
 
 
+def test_an_axis_out_of_range_is_an_index_error_and_a_value_error() -> None:
+    # the standard asks expand_dims for an IndexError; NumPy's AxisError is both, and so is xpgrad's
+    a = xpgrad.Tensor(np.ones((2, 3)))
+    with pytest.raises(IndexError, match="expand_dims: axis 3 is out of range"):
+        xpgrad.expand_dims(a, axis=3)
+    with pytest.raises(xpgrad.AxisError):
+        xpgrad.cumulative_sum(a, axis=-3)
+    assert xpgrad.expand_dims(a, axis=-3).shape == (1, 2, 3) and xpgrad.expand_dims(a, axis=2).shape == (2, 3, 1)
+
+
 def test_fused_engines_refuse_them_naming_the_op() -> None:
     x = xpgrad.placeholder(shape=(3, 3), dtype="float64", name="x")
     for out, name in (
@@ -278,3 +288,13 @@ def test_fused_engines_refuse_them_naming_the_op() -> None:
     ):
         with pytest.raises(xpgrad.FusionError, match=f"fuse: op '{name}' has no fused form"):
             xpgrad.fuse([x], out, engine="numba")
+
+
+def test_the_user_page_runs() -> None:
+    # docs/linalg.md's examples, as `pytest --doctest-glob` runs them
+    import doctest
+    import pathlib
+
+    page = pathlib.Path(__file__).resolve().parent.parent / "docs" / "linalg.md"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted > 10 and result.failed == 0

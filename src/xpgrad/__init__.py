@@ -150,7 +150,7 @@ from ._core.methods import bind as _bind_methods
 from ._core.opdef import OPS
 from ._core.sweep import grad
 from ._core.tensor import Tensor, placeholder
-from ._errors import BackendMismatchError, BackendUnavailableError, PlaceholderError
+from ._errors import AxisError, BackendMismatchError, BackendUnavailableError, PlaceholderError
 from ._opt import merge as _merge
 from ._opt import plugins as _opt_plugins
 from ._options import Options, options
@@ -184,6 +184,7 @@ _bind_methods(Tensor, _build, _composites, _public, OPS)
 
 __all__ = [
     "OPS",
+    "AxisError",
     "BackendMismatchError",
     "BackendUnavailableError",
     "Function",

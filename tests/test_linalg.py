@@ -298,3 +298,30 @@ def test_the_user_page_runs() -> None:
     page = pathlib.Path(__file__).resolve().parent.parent / "docs" / "linalg.md"
     result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.attempted > 10 and result.failed == 0
+
+
+def _example() -> Any:
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "two_layer_net.py"
+    spec = importlib.util.spec_from_file_location("two_layer_net", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_two_layer_network_example_learns(tb: Any) -> None:
+    # examples/two_layer_net.py on a tiny size: `@` in the model, trained by a compiled gradient
+    if tb.device_name is not None:
+        pytest.skip("the example makes its arrays on the backend's default device")
+    curve, accuracy = _example().train(steps=60, hidden=8, n=100, backend=tb.name)
+    assert len(curve) == 60 and curve[-1] < 0.5 * curve[0] and accuracy > 0.8
+
+
+def test_the_two_layer_network_example_draws_its_loss_curve(tmp_path: Any) -> None:
+    pytest.importorskip("matplotlib", reason="the loss curve is drawn with matplotlib (the bench extra)")
+    png = tmp_path / "loss.png"
+    curve, _ = _example().main(["--steps", "20", "--hidden", "4", "--n", "50", "--every", "0", "--png", str(png)])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(curve) == 20

@@ -169,3 +169,13 @@ def test_the_table_dispatches_the_issue_examples() -> None:
         np.matmul(x, x)
     every = {id(f) for _, f in FUNCTIONS}
     assert all(id(f) in every for f in handled()), "each dispatched function is among those the test walks"
+
+
+def test_xpgrad_never_hands_numpy_a_tensor_it_would_refuse() -> None:
+    # a Tensor as a constant fill value reached NumPy's full_like, whose np.copyto asks the Tensor (refused now)
+    t, x = xpgrad.Tensor(np.float64(3.0)), xpgrad.Tensor(np.ones(2))
+    assert xpgrad.full_like(x, t).tolist() == [3.0, 3.0] and xpgrad.full((2,), t).tolist() == [3.0, 3.0]
+    p = xpgrad.placeholder(shape=(2,), dtype="float64")
+    node = xpgrad.full_like(p, t)
+    p.value = np.zeros(2)
+    assert node.forward().tolist() == [3.0, 3.0]

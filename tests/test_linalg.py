@@ -278,6 +278,29 @@ def test_an_axis_out_of_range_is_an_index_error_and_a_value_error() -> None:
     assert xpgrad.expand_dims(a, axis=-3).shape == (1, 2, 3) and xpgrad.expand_dims(a, axis=2).shape == (2, 3, 1)
 
 
+def test_real_only_functions_refuse_complex_when_built(tb: Any) -> None:
+    # the standard orders real numbers only: sort, argsort, argmax, argmin and searchsorted refuse complex inputs
+    # when the node is built (array-api-strict refuses them too), naming the function
+    import array_api_strict
+
+    z = xpgrad.placeholder(shape=(2, 2), dtype="complex128", backend=tb.bk, device=tb.device)
+    zs = array_api_strict.asarray([[1 + 2j, 3 - 1j], [0j, 1 + 0j]])
+    for name, call in (
+        ("sort", lambda ns, a: ns.sort(a)),
+        ("argsort", lambda ns, a: ns.argsort(a)),
+        ("argmax", lambda ns, a: ns.argmax(a)),
+        ("argmin", lambda ns, a: ns.argmin(a)),
+        ("searchsorted", lambda ns, a: ns.searchsorted(a[0, ...], a)),
+    ):
+        with pytest.raises(TypeError):
+            call(array_api_strict, zs)
+        with pytest.raises(TypeError, match=rf"^{name}: only .*dtypes are allowed; got complex128"):
+            call(xpgrad, z)
+    for call in (lambda ns, a: ns.matmul(a, a), lambda ns, a: ns.vecdot(a, a), lambda ns, a: ns.flip(a)):
+        call(array_api_strict, zs)  # numeric (or any dtype): complex is built
+        call(xpgrad, z)
+
+
 def test_fused_engines_refuse_them_naming_the_op() -> None:
     x = xpgrad.placeholder(shape=(3, 3), dtype="float64", name="x")
     for out, name in (

@@ -248,7 +248,7 @@ def tile(x: Any, repetitions: tuple[int, ...], /) -> Tensor:
     if s is None or None in s:
         raise ValueError(f"tile: needs a known shape; got {s}")
     n = max(len(s), len(reps))
-    s2 = (1,) * (n - len(s)) + tuple(s)
+    s2: tuple[int, ...] = (1,) * (n - len(s)) + tuple(d for d in s if d is not None)  # (none is None)
     r2 = (1,) * (n - len(reps)) + reps
     if any(r < 0 for r in r2):
         raise ValueError(f"tile: repetitions must be non-negative; got {repetitions!r}")

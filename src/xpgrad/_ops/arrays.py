@@ -195,6 +195,7 @@ defop(
     dtype=_dtype_first,
 )
 
+
 def _number_of(fill_value: Any) -> Any:
     """A fill value as the backend takes it: a Tensor (a constant here: full_like has no gradient in it) as its
     value, which NumPy would otherwise ask the Tensor for through ``np.copyto``, which Tensors refuse."""

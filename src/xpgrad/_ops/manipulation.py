@@ -14,7 +14,7 @@ import operator
 from typing import Any
 
 from .. import _dtypes, _shapes
-from .._core.opdef import ZERO, defop
+from .._core.opdef import OPS, ZERO, defop
 from .._errors import AxisError
 from .basic import _dtype_first, _dtype_sum, _f, _reduced, through_cast
 from .linalg import ndim_of
@@ -371,8 +371,19 @@ defop(
 
 
 # ----------------------------------------------------------------- argmax, argmin
-def _index_dtype(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    return _dtypes._default(x._bk, _dtypes.INT, x._device)
+def index_dtype(name: str) -> Any:
+    """The dtype hook of an op with an integer output (indices, counts): the backend's default integer dtype,
+    after the check of the operands' dtypes against the op's domain that a dtype hook replaces (argmax of a
+    complex array is refused, naming the op, as the standard and array-api-strict refuse it)."""
+
+    def hook(*operands: Any, **_: Any) -> Any:
+        x = operands[0]
+        known = [t._dtype for t in operands if not t._const]
+        if None not in known:
+            _dtypes.resolve(x._bk, OPS[name], known, [], x._device)
+        return _dtypes._default(x._bk, _dtypes.INT, x._device)
+
+    return hook
 
 
 def _arg_shape(name: str, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -393,5 +404,5 @@ for _name in ("argmax", "argmin"):
         elementwise=False,
         params={"axis": None, "keepdims": False},
         shape=_arg_shape,
-        dtype=_index_dtype,
+        dtype=index_dtype(_name),
     )

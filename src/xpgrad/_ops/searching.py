@@ -14,15 +14,11 @@ from .. import _dtypes, _shapes
 from .._core.opdef import ZERO, defop
 from . import array_impls as _impls
 from .basic import _dtype_first, _f, _reduced
-from .manipulation import _axis_int
+from .manipulation import _axis_int, index_dtype
 
 __all__: list[str] = []
 
 take_along_axis, untake_along, argsort = map(_f, ("take_along_axis", "untake_along", "argsort"))
-
-
-def _index_dtype(x: Any, *_: Any, **__: Any) -> Any:
-    return _dtypes._default(x._bk, _dtypes.INT, x._device)
 
 
 def _nonzero_shape(name: str, x: Any, index: int = 0) -> Any:
@@ -41,7 +37,7 @@ defop(  # the ``index``-th array of ``nonzero(x)``: its size depends on the valu
     public=False,  # `xpgrad.nonzero` (`_api.shape_functions`) returns a tuple of them
     params={"index": 0},
     shape=_nonzero_shape,
-    dtype=_index_dtype,
+    dtype=index_dtype("nonzero_part"),
 )
 
 
@@ -63,7 +59,7 @@ defop(
     # (`xpgrad.searchsorted` is `_api.shape_functions.searchsorted`, which applies ``sorter`` first)
     params={"side": "left"},
     shape=_searchsorted_shape,
-    dtype=_index_dtype,
+    dtype=index_dtype("searchsorted"),
 )
 
 
@@ -79,7 +75,7 @@ defop(
     elementwise=False,
     params={"axis": None, "keepdims": False},
     shape=_count_shape,
-    dtype=_index_dtype,
+    dtype=index_dtype("count_nonzero"),
 )
 
 
@@ -193,5 +189,5 @@ defop(
     elementwise=False,
     params=_SORT,
     shape=_sort_shape,
-    dtype=_index_dtype,
+    dtype=index_dtype("argsort"),
 )

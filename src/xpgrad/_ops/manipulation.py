@@ -277,21 +277,8 @@ def _untake(xp: Any, g: Any, ref: Any, indices: Any, axis: Any) -> Any:
     positions = xp.arange(n, dtype=indices.dtype, device=array_api_compat.device(g))
     idx = xp.where(indices < 0, indices + n, indices)
     onehot = xp.astype(idx[:, None] == positions[None, :], g.dtype)
-    moved = xp.moveaxis(g, a, -1) if hasattr(xp, "moveaxis") else _moveaxis(xp, g, a)
-    out = xp.matmul(moved, onehot)
-    return xp.moveaxis(out, -1, a) if hasattr(xp, "moveaxis") else _moveaxis_back(xp, out, a)
-
-
-def _moveaxis(xp: Any, g: Any, a: int) -> Any:
-    axes = [i for i in range(g.ndim) if i != a] + [a]
-    return xp.permute_dims(g, tuple(axes))
-
-
-def _moveaxis_back(xp: Any, g: Any, a: int) -> Any:
-    n = g.ndim
-    axes = list(range(n - 1))
-    axes.insert(a, n - 1)
-    return xp.permute_dims(g, tuple(axes))
+    out = xp.matmul(xp.moveaxis(g, a, -1), onehot)
+    return xp.moveaxis(out, -1, a)
 
 
 defop(

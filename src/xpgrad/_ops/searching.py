@@ -106,22 +106,11 @@ def _untake_along(xp: Any, g: Any, ref: Any, indices: Any, axis: int) -> Any:
     a = axis % ref.ndim
     n = ref.shape[a]
     idx = xp.where(indices < 0, indices + n, indices)
-    gm, im = _last(xp, g, a), _last(xp, idx, a)
+    gm, im = xp.moveaxis(g, a, -1), xp.moveaxis(idx, a, -1)
     positions = xp.arange(n, dtype=idx.dtype, device=array_api_compat.device(g))
     onehot = xp.astype(im[..., :, None] == positions, g.dtype)  # (..., k, n)
     out = xp.matmul(gm[..., None, :], onehot)[..., 0, :]  # (..., n)
-    out = _back(xp, out, a)
-    return _impls.fit(xp, out, ref)
-
-
-def _last(xp: Any, v: Any, a: int) -> Any:
-    return xp.permute_dims(v, (*(i for i in range(v.ndim) if i != a), a))
-
-
-def _back(xp: Any, v: Any, a: int) -> Any:
-    axes = list(range(v.ndim - 1))
-    axes.insert(a, v.ndim - 1)
-    return xp.permute_dims(v, tuple(axes))
+    return _impls.fit(xp, xp.moveaxis(out, -1, a), ref)
 
 
 defop(

@@ -313,16 +313,6 @@ def test_fused_engines_refuse_them_naming_the_op() -> None:
             xpgrad.fuse([x], out, engine="numba")
 
 
-def test_the_user_page_runs() -> None:
-    # docs/linalg.md's examples, as `pytest --doctest-glob` runs them
-    import doctest
-    import pathlib
-
-    page = pathlib.Path(__file__).resolve().parent.parent / "docs" / "linalg.md"
-    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS, verbose=False)
-    assert result.attempted > 10 and result.failed == 0
-
-
 def _example() -> Any:
     import importlib.util
     import pathlib

@@ -234,7 +234,7 @@ def unstack(x: Any, /, *, axis: int = 0) -> tuple[Tensor, ...]:
     if n == 0:
         raise ValueError("unstack: a 0-d array has no axis to split along")
     a = _in_range("unstack", operator.index(axis), n)
-    size = t._shape[a]  # type: ignore[index]
+    size = t._shape[a]
     if size is None:
         raise ValueError(f"unstack: the size of axis {a} is unknown (shape {t._shape}); feed the placeholder first")
     return tuple(getitem(t, (slice(None),) * a + (i,)) for i in range(size))
@@ -266,7 +266,7 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Tensor:
         axis = 0
     n = _known_ndim("repeat", t)
     a = _in_range("repeat", operator.index(axis), n)
-    size = t._shape[a]  # type: ignore[index]
+    size = t._shape[a]
     xp = t._bk.xp
     if isinstance(repeats, Tensor):
         repeats = repeats._require()
@@ -293,7 +293,7 @@ def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Tensor]:
     for t in ts:
         if t._shape is None or len(t._shape) != 1:
             raise ValueError(f"meshgrid: every array must be 1-d; got shape {t._shape}")
-    sizes = [t._shape[0] for t in ts]  # type: ignore[index]
+    sizes = [t._shape[0] for t in ts]
     if indexing == "xy" and len(ts) > 1:
         sizes[0], sizes[1] = sizes[1], sizes[0]
     out = []

@@ -165,6 +165,7 @@ __all__ = [
     "squeeze",
     "stack",
     "std",
+    "stop_gradient",
     "subtract",
     "sum",
     "take",
@@ -271,6 +272,7 @@ _COUNT_NONZERO = OPS["count_nonzero"]
 _TAKE_ALONG_AXIS = OPS["take_along_axis"]
 _SORT = OPS["sort"]
 _ARGSORT = OPS["argsort"]
+_STOP_GRADIENT = OPS["stop_gradient"]
 
 
 def add(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
@@ -1094,3 +1096,10 @@ def argsort(
         if axis is None or type(axis) is int:
             return _apply(_ARGSORT, x, axis=axis, descending=descending, stable=stable)
     return _call(_ARGSORT, (x, *extra), {"axis": axis, "descending": descending, "stable": stable, **unknown})
+
+
+def stop_gradient(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
+    """stop_gradient(x, /): x's value, with derivative zero (JAX's stop_gradient; `detach` is its alias)."""
+    if type(x) is Tensor and not extra and not unknown:
+        return _build(_STOP_GRADIENT, (x,), _STOP_GRADIENT.params)
+    return _call(_STOP_GRADIENT, (x, *extra), unknown)

@@ -338,3 +338,34 @@ def test_the_two_layer_network_example_draws_its_loss_curve(tmp_path: Any) -> No
     png = tmp_path / "loss.png"
     curve, _ = _example().main(["--steps", "20", "--hidden", "4", "--n", "50", "--every", "0", "--png", str(png)])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(curve) == 20
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_forward_mode_matches_finite_differences(tb: Any, case: Any) -> None:
+    # xpgrad.jvp through each op: its forward rule (LINEAR, or the transpose of its vjp rule) against central
+    # differences along the same direction
+    _, f, shapes, _ = case
+    ns = xpgrad.namespace(tb.name)
+    arrays = [_r(*s) for s in shapes]
+    directions = [_r(*s) for s in shapes]
+
+    def value(eps: float) -> np.ndarray:
+        moved = [xpgrad.Tensor(tb.arr(a + eps * d)) for a, d in zip(arrays, directions, strict=True)]
+        return tb.np(xpgrad.sin(f(ns, *moved)))
+
+    primals = tuple(xpgrad.Tensor(tb.arr(a)) for a in arrays)
+    tangents = tuple(xpgrad.Tensor(tb.arr(d)) for d in directions)
+    out, tangent = xpgrad.jvp(lambda *ts: xpgrad.sin(f(ns, *ts)), primals, tangents)
+    np.testing.assert_allclose(tb.np(out), value(0.0), rtol=1e-13, atol=1e-13)
+    h = 1e-6
+    np.testing.assert_allclose(tb.np(tangent), (value(h) - value(-h)) / (2 * h), rtol=1e-6, atol=1e-7)
+
+
+def test_forward_mode_of_linear_ops_is_the_op_on_the_tangents() -> None:
+    # matmul is linear in each operand: its tangent is two products (not a transposed reverse rule)
+    x, w = xpgrad.Tensor(_r(2, 3), name="x"), xpgrad.Tensor(_r(3, 2), name="w")
+    tx, tw = xpgrad.Tensor(_r(2, 3), name="tx"), xpgrad.Tensor(_r(3, 2), name="tw")
+    _, t = xpgrad.jvp(lambda a, b: a @ b, (x, w), (tx, tw))
+    assert t.expr() == "tx @ w + x @ tw"
+    _, t = xpgrad.jvp(lambda a, b: xpgrad.concat([a, b.mT]), (x, w), (tx, tw))
+    assert t.expr() == "concat(tx, matrix_transpose(tw))"  # (axis=0, the default, is not printed)

@@ -13,7 +13,7 @@ import operator
 from typing import Any
 
 from .. import _shapes
-from .._core.opdef import defop
+from .._core.opdef import LINEAR, defop
 from .basic import _f
 
 __all__: list[str] = []
@@ -88,6 +88,7 @@ defop(
     "matmul",
     2,
     vjp=(_matmul_a, _matmul_b),
+    jvp=(LINEAR, LINEAR),
     domain="numeric",
     elementwise=False,
     infix="@",
@@ -111,6 +112,7 @@ defop(
     "matrix_transpose",
     1,
     vjp=(lambda g, out, x: matrix_transpose(g),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     shape=_mt_shape,
@@ -191,6 +193,7 @@ defop(
     2,
     lambda xp, a, b, axes: xp.tensordot(a, b, axes=(list(axes[0]), list(axes[1]))),
     vjp=(_tensordot_a, _tensordot_b),
+    jvp=(LINEAR, LINEAR),
     domain="numeric",
     elementwise=False,
     # (`xpgrad.tensordot` is `_api.shape_functions.tensordot`, which normalizes ``axes`` first)
@@ -234,6 +237,7 @@ defop(
     "vecdot",
     2,
     vjp=(_vecdot_a, _vecdot_b),
+    jvp=(LINEAR, LINEAR),
     domain="numeric",
     elementwise=False,
     params={"axis": -1},

@@ -14,7 +14,7 @@ import operator
 from typing import Any
 
 from .. import _dtypes, _shapes
-from .._core.opdef import OPS, ZERO, defop
+from .._core.opdef import LINEAR, OPS, ZERO, defop
 from .._errors import AxisError
 from .basic import _dtype_first, _dtype_sum, _f, _reduced, through_cast
 from .linalg import ndim_of
@@ -70,6 +70,7 @@ defop(
     1,
     lambda xp, x, axes: xp.permute_dims(x, axes),
     vjp=(_permute_rule,),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"axes": ()},
@@ -88,6 +89,7 @@ defop(
     1,
     lambda xp, x, axis: xp.expand_dims(x, axis=axis),
     vjp=(lambda g, out, x, axis: reshape_like(g, x),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"axis": 0},
@@ -113,6 +115,7 @@ defop(
     1,
     lambda xp, x, axis: xp.squeeze(x, axis=axis),
     vjp=(lambda g, out, x, axis: reshape_like(g, x),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"axis": None},
@@ -151,11 +154,18 @@ def _cut(xp: Any, g: Any, ref: Any, axis: int, first: bool) -> Any:
     return g[key]
 
 
+def _concat_jvp(ts: Any, out: Any, a: Any, b: Any, axis: int) -> Any:
+    # concat is linear in both operands together: the tangents joined, zeros where one has none
+    ta, tb = ts
+    return concat(zeros_like(a) if ta is None else ta, zeros_like(b) if tb is None else tb, axis=axis)
+
+
 defop(
     "concat",
     2,
     lambda xp, a, b, axis: xp.concat((a, b), axis=axis),
     vjp=(lambda g, out, a, b, axis: cut_first(g, a, axis=axis), lambda g, out, a, b, axis: cut_rest(g, a, axis=axis)),
+    jvp=_concat_jvp,
     domain="any",
     elementwise=False,
     # (`xpgrad.concat` is `_api.shape_functions.concat`: a sequence of arrays, nested binary concats)
@@ -181,6 +191,7 @@ defop(  # g[..., :n] along axis, n the size of ref there: the cotangent of conca
     2,
     lambda xp, g, ref, axis: _cut(xp, g, ref, axis, True),
     vjp=(lambda gg, out, g, ref, axis: concat(gg, zeros_like(cut_rest(g, ref, axis=axis)), axis=axis), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,
@@ -195,6 +206,7 @@ defop(  # g[..., n:] along axis: the cotangent of concat's second operand
     2,
     lambda xp, g, ref, axis: _cut(xp, g, ref, axis, False),
     vjp=(lambda gg, out, g, ref, axis: concat(zeros_like(cut_first(g, ref, axis=axis)), gg, axis=axis), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,
@@ -217,6 +229,7 @@ defop(
     1,
     lambda xp, x, axis: xp.flip(x, axis=axis),
     vjp=(lambda g, out, x, axis: flip(g, axis=axis),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"axis": None},
@@ -242,6 +255,7 @@ defop(
     1,
     lambda xp, x, shift, axis: xp.roll(x, shift, axis=axis),
     vjp=(lambda g, out, x, shift, axis: roll(g, shift=_negated(shift), axis=axis),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"shift": 0, "axis": None},
@@ -286,6 +300,7 @@ defop(
     2,
     lambda xp, x, indices, axis: xp.take(x, indices, axis=axis),
     vjp=(lambda g, out, x, indices, axis: untake(g, x, indices, axis=axis), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     promote=(),
@@ -298,6 +313,7 @@ defop(
     3,
     _untake,
     vjp=(lambda gg, out, g, ref, indices, axis: take(gg, indices, axis=axis), ZERO, ZERO),
+    jvp=(LINEAR, ZERO, ZERO),
     domain="any",
     elementwise=False,
     public=False,

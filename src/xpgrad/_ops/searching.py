@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _dtypes, _shapes
-from .._core.opdef import ZERO, defop
+from .._core.opdef import LINEAR, ZERO, defop
 from . import array_impls as _impls
 from .basic import _dtype_first, _f, _reduced
 from .manipulation import _axis_int, index_dtype
@@ -118,6 +118,7 @@ defop(
     2,
     lambda xp, x, indices, axis: xp.take_along_axis(x, indices, axis=axis),
     vjp=(lambda g, out, x, indices, axis: untake_along(g, x, indices, axis=axis), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     promote=(),
@@ -130,6 +131,7 @@ defop(
     3,
     _untake_along,
     vjp=(lambda gg, out, g, ref, indices, axis: take_along_axis(gg, indices, axis=axis), ZERO, ZERO),
+    jvp=(LINEAR, ZERO, ZERO),
     domain="any",
     elementwise=False,
     public=False,

@@ -67,13 +67,13 @@ _SHAPE_ONLY = {
 REDUCTIONS = {"sum": "sum", "mean": "sum", "prod": "prod"}
 """The reductions a kernel ends with, by op: the accumulation each is (a mean is a sum divided by the count)."""
 
-MAX_INSTRUCTIONS = 10_000
-"""The largest program compiled into one kernel. numba's compile time grows faster than the program past a few
-thousand instructions (on the 2-core VM, issue 18: 2,503 instructions 4-5 s, 7,503 12-14 s, 10,003 20 s; the
-parallel build, which calls the serial one, 8-9 s, 32 s and 60 s; 25,003 took 772 s serial, and a 10^5-op chain
-with its gradient, 250,003, ran 18 minutes and 3.1 GB before it was stopped). A longer program is refused when
-fusing, with these figures: run it unfused, or fuse parts of it. (Splitting it into functions called one after the
-other, values passed in a scratch block, was tried: 2-3x the time an instruction below this size.)"""
+MAX_INSTRUCTIONS = 25_000
+"""The largest program compiled into one kernel: a 12,500-op chain with its gradient. The CPU kernel compiles in
+time about linear in its instructions (`native`: ~0.2 ms of CPU an instruction at 2,000, ~0.3 ms at 20,000, on the
+2-core VM, issue 18), but a program of 10^5 ops would still take a minute or more: a longer program is refused when
+fusing, with these figures (run it unfused, or fuse parts of it). (Before `native`, numba compiled the generated
+loop at ~2 ms an instruction, 772 s for 25,003, and a 10^5-op chain ran 18 minutes and 3.1 GB before it was
+stopped: the limit was 10,000.)"""
 
 Space = tuple[tuple[Any, ...], ...]
 """Host steps applied to a leaf's array, first to last: ``("index", key)``; ``("unindex", key, ref)`` (zeros
@@ -437,9 +437,9 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     if len(prog.body) > MAX_INSTRUCTIONS:
         raise FusionError(
             f"fuse: the graph lowers to {len(prog.body):,} scalar instructions, more than the {MAX_INSTRUCTIONS:,} "
-            "one kernel is compiled from (numba's compile time grows faster than the program: 10,003 instructions "
-            "took 20 s, 60 s for the parallel kernel, and 25,003 took 13 minutes on a 2-core machine); fuse parts "
-            "of the graph separately, or run it unfused (fuse(..., engine='unfused'))"
+            "one kernel is compiled from (a kernel compiles in ~0.3 ms of CPU an instruction: 20,000 instructions "
+            "took 6 s on a 2-core machine); fuse parts of the graph separately, or run it unfused "
+            "(fuse(..., engine='unfused'))"
         )
     return prog
 

@@ -20,7 +20,6 @@ from fuse_cases import (
     FUSIBLE_OPS,
     Together,
     agree,
-    apply_op,
     batch_of,
     inputs,
     ops_together,
@@ -65,14 +64,13 @@ def _fused_together(names: tuple[str, ...], dtype: str) -> Together:
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_every_elementwise_op_of_the_table_fuses_and_agrees(name: str) -> None:
     """The op table is the checklist: each elementwise op fuses, its value, sum and gradients equal to the
-    unfused graph's (eager's) in float64 and float32, specials included. Only an op of integers has no fused
-    form: a kernel's values are floating or bool, and `fuse` refuses integer inputs, saying so."""
+    unfused graph's (eager's) in float64 and float32, specials included. An op of integers only is checked on every
+    integer dtype by tests/test_fuse_integers.py (its form is `integers.FORMS`'s, not the table's)."""
     op = xpgrad.OPS[name]
     if op.domain == "integer":
-        assert op.c is None and name not in FUSIBLE_OPS
-        ps = [xpgrad.placeholder(shape=(None,), dtype="int64") for _ in range(op.arity)]
-        with pytest.raises(FusionError, match="real floating dtype"):
-            fuse(ps, [apply_op(name, ps)], engine="numba")
+        from xpgrad._compile.fuse.integers import FORMS
+
+        assert op.c is None and name not in FUSIBLE_OPS and name in FORMS
         return
     for dtype in ("float64", "float32"):
         fused, plain = _fused_together(batch_of(name), dtype).outputs[name]
@@ -127,8 +125,12 @@ def test_unfusible_graphs_name_the_op() -> None:
     with pytest.raises(FusionError, match="placeholder y"):
         fuse([x], [x * y], engine="numba")
     i = xpgrad.placeholder(shape=(3,), dtype="int64")
-    with pytest.raises(FusionError, match="real floating dtype"):
-        fuse([i], [i * 2], engine="numba")
+    with pytest.raises(
+        FusionError, match=r"same real floating or integer dtype, known when fusing; got \['float64', 'int64'\]"
+    ):
+        fuse([i, x], [i * 2 + x[0, :3]], engine="numba")
+    with pytest.raises(FusionError, match="op 'pow' has no fused form for int64 operands"):
+        fuse([i], [i**3], engine="numba")
 
 
 def test_inputs_are_checked_on_each_call() -> None:

@@ -117,6 +117,7 @@ def _runner(
     slot = {v: j for j, v in enumerate(sums)} | {k: j for j, k in enumerate(unis)}  # (keys: vars, and ints)
     no_shapes: list[tuple[int, ...]] = []
     n_cols = max(1, len(sums))
+    part = np.int64 if dtype.kind in "iu" else np.float64  # the chunks' totals: integer sums wrap as NumPy's
 
     def run(*arrays: Any) -> list[Any]:
         if len(arrays) != n_in:
@@ -141,7 +142,7 @@ def _runner(
             held.update(outs)
         uniform: list[Any] = [np.empty(1, out_dtypes[k]) for k in unis]
         nchunks = 1 if n < SERIAL_BELOW else max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads()))
-        partial = np.zeros((nchunks, n_cols))
+        partial = np.zeros((nchunks, n_cols), part)
         table = [*flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial]  # (alive through the call)
         args = np.array([_address(a) for a in table], dtype=np.int64)
         if nchunks == 1:  # one chunk, elements 0 to n, on this thread
@@ -166,7 +167,9 @@ def _runner(
             elif how == "host":
                 result.append(host_output(prog, k, arrays, values, np))
             else:  # a sum, mean or product: a NumPy scalar (an array of the target's shape after a fit to it)
-                t = totals[slot[v]] / (n if how == "mean" else 1)
+                t = totals[slot[v]] / n if how == "mean" else totals[slot[v]]
+                if dtype.kind in "iu":  # (an int64 total, whose bits are a uint64 sum's)
+                    t = np.asarray(t).astype(out_dtypes[k])[()]
                 if k in scalars and k not in prog.sum_shapes:
                     result.append(out_dtypes[k].type(t))
                 else:

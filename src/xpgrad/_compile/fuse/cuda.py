@@ -132,6 +132,11 @@ def raw_source(prog: Program) -> str:
     mean output (a 0-d array of its own). Both add in a fixed order (a strided loop, then a tree over the block's
     threads): the totals are deterministic.
     """
+    if prog.dtype not in ("float32", "float64"):
+        raise FusionError(
+            f"fuse: the CUDA engine fuses floating programs only, and this one computes in {prog.dtype}; run it "
+            "unfused (fuse(..., engine='unfused')), or fuse it on NumPy arrays (engine 'numba')"
+        )
     t = C_TYPES[prog.dtype]
     counts = [k for k, _, _ in _sum_outputs(prog) if prog.output_dtypes[k] != prog.dtype]
     if counts and prog.dtype == "float32":  # the totals add in the program's type: float counts only to 2**24

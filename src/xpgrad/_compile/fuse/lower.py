@@ -36,6 +36,8 @@ from ..._core.tensor import Tensor
 from ..._core.walk import toposort
 from ..._dtypes import dtype_name
 from ..._shapes import indexed, unpack_key
+from .integers import FORMS as INTEGER_FORMS
+from .integers import INTEGER_DTYPES
 
 __all__ = [
     "MAX_INSTRUCTIONS",
@@ -348,7 +350,8 @@ def host_output(prog: Program, k: int, arrays: Sequence[Any], captured: Sequence
 
 
 def form(op: str) -> CForm:
-    """The fused form of an instruction's ``op``, an op of the table with one (`lower` emits no other)."""
+    """The fused form of an instruction's ``op`` on floating or bool operands, an op of the table with one (`lower`
+    emits no other; on integer operands, `integers.integer_form`)."""
     c = OPS[op].c
     assert c is not None, op
     return c
@@ -451,9 +454,9 @@ def _program_dtype(inputs: list[Tensor], leaves: list[Tensor], order: list[Tenso
     if not dtypes:  # nothing read: the inputs' (or a graph of constants fails below)
         dtypes = {dtype_name(t._bk.xp, t._dtype) for t in inputs if t._dtype is not None}
         dtypes |= {dtype_name(t._bk.xp, t._dtype) for t in order if id(t) in need and t.op is None and t._dtype}
-    if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
+    if len(dtypes) != 1 or not dtypes <= {"float32", "float64", *INTEGER_DTYPES}:
         raise FusionError(
-            f"fuse: every input must have the same real floating dtype, known when fusing; got "
+            f"fuse: every input must have the same real floating or integer dtype, known when fusing; got "
             f"{sorted(dtypes) or 'undeclared dtypes'}; declare placeholders with dtype='float64' (or cast)"
         )
     return next(iter(dtypes))
@@ -657,7 +660,14 @@ class _Lowering:
             return self.fit(node, kids[0][0], kids[0][1], sp)
         if name in REDUCTIONS:
             return self.reduction(node, kids[0], sp)
-        if _op(node).c is None or not _op(node).elementwise:
+        ints = sorted({d for d in (_dtype_of(prog, v) for v, _ in kids) if d in INTEGER_DTYPES})
+        if ints and name not in INTEGER_FORMS:
+            why = "NumPy raises for a negative exponent, a kernel cannot; " if name == "pow" else ""
+            raise FusionError(
+                f"fuse: op {name!r} has no fused form for {ints[0]} operands ({why}the integer ops that fuse are "
+                f"{', '.join(sorted(INTEGER_FORMS))}); run the graph unfused (fuse(..., engine='unfused'))"
+            )
+        if (_op(node).c is None and not ints) or not _op(node).elementwise:
             fusible = sorted(n for n, op in OPS.items() if op.c is not None and op.elementwise)
             raise FusionError(
                 f"fuse: op {name!r} has no fused form; fusible ops are {', '.join(fusible)}, plus full sums, means "
@@ -718,6 +728,13 @@ class _Lowering:
             if name == "prod":
                 raise FusionError("fuse: op 'prod' of a bool value cannot be fused; cast it first (or use all)")
             out_dt = _bool_sum_dtype(node, name)
+        elif dt in INTEGER_DTYPES:  # in the backend's dtype for this one (NumPy: int64 for an int8 sum, as uint64...)
+            out_dt = _integer_sum_dtype(node, name, dt)
+            if out_dt not in INTEGER_DTYPES:
+                raise FusionError(
+                    f"fuse: op {name!r} of {dt} values computes in {out_dt}; a fused kernel of {dt} values adds "
+                    "integers only (cast to a floating dtype first, or run unfused)"
+                )
         elif node._dtype is not None and dtype_name(node._bk.xp, node._dtype) != dt:
             raise FusionError(
                 f"fuse: op {name!r} computes in {dtype_name(node._bk.xp, node._dtype)} in a {dt} program; a fused "
@@ -852,6 +869,13 @@ def _result_dtype(node: Tensor, dt: str) -> str:
             "only (cast its operands to it, or run unfused)"
         )
     return got
+
+
+def _integer_sum_dtype(node: Tensor, name: str, dt: str) -> str:
+    """The dtype of ``sum``/``mean``/``prod`` of integers of dtype ``dt`` on ``node``'s backend (NumPy: its default
+    integer for a narrower signed one), found by asking the backend, as the unfused graph does."""
+    xp = node._bk.xp
+    return dtype_name(xp, getattr(xp, name)(xp.asarray([1], dtype=getattr(xp, dt))).dtype)
 
 
 def _bool_sum_dtype(node: Tensor, name: str) -> str:

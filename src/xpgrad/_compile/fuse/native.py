@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .integers import INTEGER_DTYPES, integer_form
 from .lower import FusionError, Instr, Program, form
 
 __all__ = ["BLOCK", "Native", "build", "expression"]
@@ -54,8 +55,13 @@ HELPERS = 4096
 """The most helpers `_helpers` keeps; then it starts again (each is a few KB of machine code)."""
 
 
-def expression(ins: Instr, dt: str, squares: set[str], halves: set[str], scalar_exponents: set[str]) -> str:
-    """The Python expression numba compiles for instruction ``ins`` (operands named by ``ins.args``)."""
+def expression(
+    ins: Instr, dt: str, squares: set[str], halves: set[str], scalar_exponents: set[str], integer: bool = False
+) -> str:
+    """The Python expression numba compiles for instruction ``ins`` (operands named by ``ins.args``); ``integer``:
+    an operand is of the program's integer dtype ``dt`` (`integers`)."""
+    if integer:
+        return integer_form(ins.op, dt).format(*ins.args)
     if ins.op == "pow" and ins.args[1] in squares:  # x ** 2.0 is x * x exactly (as NumPy computes it)
         return "({0} * {0})".format(*ins.args)
     if ins.op == "pow" and ins.var in scalar_exponents:  # NumPy's power: x ** 0.5 is sqrt(x), -0.0 and -inf too
@@ -78,7 +84,7 @@ def _scope() -> dict[str, Any]:
         "float64": np.float64,
         "float32": np.float32,
         "uint64": numba.uint64,
-        "int64": np.int64,
+        **{d: getattr(np, d) for d in INTEGER_DTYPES if d != "uint64"},
     }
 
 
@@ -120,7 +126,8 @@ def _helper(src: str, argtypes: tuple[Any, ...]) -> tuple[str, Any, Any]:
     name = "cfunc." + cres.fndesc.mangled_name
     if len(_helpers) >= HELPERS:
         _helpers.clear()
-    got = _helpers[key] = (name, cres.signature.return_type, cres.library)
+    # (a constant's type, Literal[bool](False), is its type's: the C wrapper returns a bool)
+    got = _helpers[key] = (name, numba.types.unliteral(cres.signature.return_type), cres.library)
     return got
 
 
@@ -186,7 +193,8 @@ class _Writer:
             r = self.reg()
             t = self.call(f"{ins.dtype}(x0)", ["n"], r)
         elif (
-            ins.op in _DIRECT
+            prog.dtype not in INTEGER_DTYPES
+            and ins.op in _DIRECT
             and form(ins.op).numba == _DIRECT[ins.op][0]
             and all(self.typ[a] == self.float for a in args)
         ):
@@ -198,7 +206,8 @@ class _Writer:
             renamed = Instr(ins.var, ins.op, tuple(names), ins.kind, ins.dtype)
             sq = {n for n, a in zip(names, args, strict=True) if a in self.squares}
             hv = {n for n, a in zip(names, args, strict=True) if a in self.halves}
-            src = expression(renamed, prog.dtype, sq, hv, prog.scalar_exponents)
+            integer = any(isinstance(self.typ[a], self.numba.types.Integer) for a in args)
+            src = expression(renamed, prog.dtype, sq, hv, prog.scalar_exponents, integer)
             r = self.reg()
             t = self.call(src, args, r)
         self.val[ins.var], self.typ[ins.var] = r, t
@@ -321,10 +330,12 @@ def source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[s
     lines.append(f"  %blo.next = add i64 %blo, {BLOCK}")
     lines.append("  br label %outer")
     lines.append("done:")
-    for j in range(len(sums)):  # partial[c, j] = s<j>, as a float64
+    # partial[c, j] = s<j>, as a float64 (an int64 in an integer program: its sums wrap around as NumPy's)
+    part = numba.types.int64 if prog.dtype in INTEGER_DTYPES else numba.types.float64
+    for j in range(len(sums)):
         lines.append(f"  %row.{j} = mul i64 %c, {ncols}")
         lines.append(f"  %at.{j} = add i64 %row.{j}, {j}")
-        w.store(f"s{j}", numba.types.float64, partial, f"%at.{j}")
+        w.store(f"s{j}", part, partial, f"%at.{j}")
     lines += ["  ret void", "}"]
     loads = [
         f"  %q{j} = getelementptr inbounds i64, ptr %t, i64 {j}\n  %a{j} = load ptr, ptr %q{j}" for j in range(slots)

@@ -99,7 +99,8 @@ def _ll(t: Any) -> str:
     if t == numba.types.float32:
         return "float"
     if isinstance(t, numba.types.Integer):
-        return f"i{t.bitwidth}"
+        integer: Any = t
+        return f"i{integer.bitwidth}"
     raise FusionError(f"fuse: a kernel value of numba type {t} is not supported")
 
 
@@ -122,7 +123,7 @@ def _helper(src: str, argtypes: tuple[Any, ...]) -> tuple[str, Any, Any]:
     exec(compile(f"def op({params}):\n    return {src}\n", "<xpgrad fused op>", "exec"), scope)
     disp = numba.njit(error_model="numpy", nogil=True)(scope["op"])
     disp.compile(argtypes)
-    cres = disp.overloads[argtypes]
+    cres: Any = disp.overloads[argtypes]
     name = "cfunc." + cres.fndesc.mangled_name
     if len(_helpers) >= HELPERS:
         _helpers.clear()
@@ -247,6 +248,11 @@ def source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[s
     """The kernel's LLVM IR, the numba libraries it links (its helpers) and each var's numba type.
 
     ``out_dtypes``: each output's NumPy dtype (the elementwise ones are the arrays written)."""
+    with _lock:  # (the helpers' cache: one thread compiles a helper another one waits for)
+        return _source(prog, out_dtypes)
+
+
+def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[str, Any]]:
     import numba
 
     w = _Writer(prog)
@@ -365,7 +371,7 @@ class Native:
 
     def __init__(self, text: str, libraries: list[Any], types: dict[str, Any]) -> None:
         self.source, self.types = text, types
-        import llvmlite.binding as ll
+        import llvmlite.binding as ll  # type: ignore[import-untyped]
         from numba.core.compiler_lock import global_compiler_lock
         from numba.core.registry import cpu_target
 
@@ -405,7 +411,7 @@ def _compile_parallel() -> Any:
     i64 = numba.types.int64
 
     @intrinsic
-    def call_body(typingctx: Any, fn: Any, args: Any, c: Any, lo: Any, hi: Any, n: Any) -> Any:
+    def _call_body(typingctx: Any, fn: Any, args: Any, c: Any, lo: Any, hi: Any, n: Any) -> Any:
         sig = numba.types.void(i64, i64, i64, i64, i64, i64)
 
         def codegen(context: Any, builder: Any, signature: Any, llargs: Any) -> Any:
@@ -415,6 +421,7 @@ def _compile_parallel() -> Any:
 
         return sig, codegen
 
+    call_body: Any = _call_body
     # (c is made an int64: prange's index is unsigned in the parallel pass)
     @numba.njit(parallel=True, nogil=True)
     def run(body: int, args: int, nchunks: int, n: int) -> None:
@@ -427,6 +434,5 @@ def _compile_parallel() -> Any:
 
 def build(prog: Program, out_dtypes: list[Any]) -> Native:
     """The program's kernel, compiled (its helpers compiled by numba where not yet)."""
-    with _lock:
-        text, libraries, types = source(prog, out_dtypes)
-        return Native(text, libraries, types)
+    text, libraries, types = source(prog, out_dtypes)
+    return Native(text, libraries, types)

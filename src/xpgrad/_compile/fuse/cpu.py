@@ -143,13 +143,7 @@ def _runner(
         uniform: list[Any] = [np.empty(1, out_dtypes[k]) for k in unis]
         nchunks = 1 if n < SERIAL_BELOW else max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads()))
         partial = np.zeros((nchunks, n_cols), part)
-        table = [*flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial]  # (alive through the call)
-        args = np.array([_address(a) for a in table], dtype=np.int64)
-        if nchunks == 1:  # one chunk, elements 0 to n, on this thread
-            kernel.serial(_address(args), 0, 0, n, n)
-        else:
-            kernel.parallel(_address(args), nchunks, n)
-        del table
+        kernel.run([*flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial], nchunks, n)
         totals = partial.sum(axis=0) if not prods else np.where(prods, partial.prod(axis=0), partial.sum(axis=0))
         result: list[Any] = []
         for k, (v, how) in enumerate(prog.outputs):
@@ -179,11 +173,6 @@ def _runner(
 
     run.source = src  # type: ignore[attr-defined]
     return run
-
-
-def _address(a: Any) -> int:
-    """The address of a C-contiguous array's first element."""
-    return a.__array_interface__["data"][0]
 
 
 def _scalars(prog: Program) -> set[int]:

@@ -23,7 +23,6 @@ chunks, compiled once a process, calling the body through its address.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import struct
 import threading
@@ -73,6 +72,12 @@ def expression(
     return form(ins.op).numba.format(*ins.args, T=dt)
 
 
+def _boolean() -> Any:
+    import numba
+
+    return numba.types.boolean
+
+
 def _scope() -> dict[str, Any]:
     import numba
 
@@ -89,11 +94,11 @@ def _scope() -> dict[str, Any]:
 
 
 def _ll(t: Any) -> str:
-    """The LLVM type of numba type ``t`` as values and C wrappers have it."""
+    """The LLVM type of numba type ``t`` as numba passes and returns it (a bool is a byte, 0 or 1)."""
     import numba
 
     if t == numba.types.boolean:
-        return "i1"
+        return "i8"
     if t == numba.types.float64:
         return "double"
     if t == numba.types.float32:
@@ -104,14 +109,10 @@ def _ll(t: Any) -> str:
     raise FusionError(f"fuse: a kernel value of numba type {t} is not supported")
 
 
-def _mem(t: Any) -> str:
-    """The LLVM type of an array element of numba type ``t`` (a bool is a byte)."""
-    return "i8" if _ll(t) == "i1" else _ll(t)
-
-
 def _helper(src: str, argtypes: tuple[Any, ...]) -> tuple[str, Any, Any]:
-    """numba's compile of ``def op(x0..): return src`` on ``argtypes``: (its C wrapper's name, its return type,
-    its library), compiled once a process."""
+    """numba's compile of ``def op(x0..): return src`` on ``argtypes``: (its name, its return type, its library),
+    compiled once a process. The kernel calls the function itself, ``i32 name(ret*, exc*, args..)`` (numba's
+    calling convention), which LLVM inlines (numba's C wrapper calls it as ``noinline``)."""
     key = (src, argtypes)
     got = _helpers.get(key)
     if got is not None:
@@ -124,10 +125,10 @@ def _helper(src: str, argtypes: tuple[Any, ...]) -> tuple[str, Any, Any]:
     disp = numba.njit(error_model="numpy", nogil=True)(scope["op"])
     disp.compile(argtypes)
     cres: Any = disp.overloads[argtypes]
-    name = "cfunc." + cres.fndesc.mangled_name
+    name = cres.fndesc.mangled_name
     if len(_helpers) >= HELPERS:
         _helpers.clear()
-    # (a constant's type, Literal[bool](False), is its type's: the C wrapper returns a bool)
+    # (a constant's type, Literal[bool](False), is its type's)
     got = _helpers[key] = (name, numba.types.unliteral(cres.signature.return_type), cres.library)
     return got
 
@@ -135,10 +136,8 @@ def _helper(src: str, argtypes: tuple[Any, ...]) -> tuple[str, Any, Any]:
 def _const(value: Any, t: Any) -> str:
     """An LLVM constant of numba type ``t`` (a float as the hex of its double, exactly)."""
     ll = _ll(t)
-    if ll == "i1":
-        return "true" if value else "false"
-    if ll.startswith("i"):
-        return str(int(value))
+    if ll.startswith("i"):  # (a bool: 0 or 1)
+        return str(int(bool(value)) if t == _boolean() else int(value))
     f = float(np.float32(value)) if ll == "float" else float(value)
     if f != f:
         return "0x7FF8000000000000"
@@ -158,6 +157,7 @@ class _Writer:
         self.typ: dict[str, Any] = {}  # var -> numba type
         self.declared: dict[str, str] = {}  # helper name -> its declaration
         self.libraries: list[Any] = []
+        self.ret: dict[str, str] = {}  # an LLVM type -> the alloca numba's functions return it in
         self.tmp = 0
         dt = prog.dtype
         self.squares = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 2}
@@ -174,12 +174,15 @@ class _Writer:
         argtypes = tuple(self.typ[a] for a in args)
         name, rtype, lib = _helper(src, argtypes)
         if name not in self.declared:
-            params = ", ".join(_ll(t) for t in argtypes)
-            self.declared[name] = f'declare {_ll(rtype)} @"{name}"({params})'
+            params = ", ".join(["ptr", "ptr", *(_ll(t) for t in argtypes)])
+            self.declared[name] = f'declare i32 @"{name}"({params})'
             self.libraries.append(lib)
         r = into or self.reg()
-        operands = ", ".join(f"{_ll(self.typ[a])} {self.val[a]}" for a in args)
-        self.lines.append(f'  {r} = call {_ll(rtype)} @"{name}"({operands})')
+        ret = self.ret.setdefault(_ll(rtype), f"%ret.{_ll(rtype)}")  # (an alloca of the entry block: promoted)
+        operands = ", ".join([f"ptr {ret}", "ptr %exc", *(f"{_ll(self.typ[a])} {self.val[a]}" for a in args)])
+        status = self.reg()
+        self.lines.append(f'  {status} = call i32 @"{name}"({operands})')
+        self.lines.append(f"  {r} = load {_ll(rtype)}, ptr {ret}")
         return rtype
 
     def instr(self, ins: Instr) -> None:
@@ -225,22 +228,18 @@ class _Writer:
     def store(self, var: str, t: Any, ptr: str, index: str) -> None:
         """``ptr[index] = var`` for an array of numba element type ``t``."""
         v = self.cast(var, t)
-        if _ll(t) == "i1":
-            z = self.reg()
-            self.lines.append(f"  {z} = zext i1 {v} to i8")
-            v = z
         at = self.reg()
-        self.lines.append(f"  {at} = getelementptr inbounds {_mem(t)}, ptr {ptr}, i64 {index}")
-        self.lines.append(f"  store {_mem(t)} {v}, ptr {at}")
+        self.lines.append(f"  {at} = getelementptr inbounds {_ll(t)}, ptr {ptr}, i64 {index}")
+        self.lines.append(f"  store {_ll(t)} {v}, ptr {at}")
 
     def load(self, var: str, t: Any, ptr: str, index: str) -> None:
         at, r = self.reg(), self.reg()
-        self.lines.append(f"  {at} = getelementptr inbounds {_mem(t)}, ptr {ptr}, i64 {index}")
-        self.lines.append(f"  {r} = load {_mem(t)}, ptr {at}")
-        if _ll(t) == "i1":
-            b = self.reg()
-            self.lines.append(f"  {b} = icmp ne i8 {r}, 0")
-            r = b
+        self.lines.append(f"  {at} = getelementptr inbounds {_ll(t)}, ptr {ptr}, i64 {index}")
+        self.lines.append(f"  {r} = load {_ll(t)}, ptr {at}")
+        if t == self.numba.types.boolean:  # (any nonzero byte is true: 0 or 1, as numba reads a bool array)
+            b, z = self.reg(), self.reg()
+            self.lines += [f"  {b} = icmp ne i8 {r}, 0", f"  {z} = zext i1 {b} to i8"]
+            r = z
         self.val[var], self.typ[var] = r, t
 
 
@@ -343,6 +342,8 @@ def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[
         lines.append(f"  %at.{j} = add i64 %row.{j}, {j}")
         w.store(f"s{j}", part, partial, f"%at.{j}")
     lines += ["  ret void", "}"]
+    at = lines.index("entry:") + 1  # the slots numba's functions return their values in (and their exceptions')
+    lines[at:at] = ["  %exc = alloca ptr", *(f"  {r} = alloca {t}" for t, r in w.ret.items())]
     loads = [
         f"  %q{j} = getelementptr inbounds i64, ptr %t, i64 {j}\n  %a{j} = load ptr, ptr %q{j}" for j in range(slots)
     ]
@@ -367,7 +368,7 @@ def _accumulate(w: _Writer, how: str, acc: str, value: str, t: Any, into: str) -
 
 
 class Native:
-    """One compiled kernel: ``serial(args, c, lo, hi, n)`` (a ctypes call) and ``parallel(args, chunks, n)``."""
+    """One compiled kernel: `run` calls it on a list of arrays (`source`'s table, in order)."""
 
     def __init__(self, text: str, libraries: list[Any], types: dict[str, Any]) -> None:
         self.source, self.types = text, types
@@ -383,17 +384,73 @@ class Native:
             lib.finalize()
             self.address = lib.get_pointer_to_function("body")
         self._library = lib  # (keeps the machine code alive)
-        self.serial = ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * 5)(self.address)
 
-    def parallel(self, args: int, nchunks: int, n: int) -> None:
-        _parallel()(self.address, args, nchunks, n)
+    def run(self, arrays: list[Any], nchunks: int, n: int) -> None:
+        """The pass over ``n`` elements: on this thread (``nchunks`` 1: a numba function for this count of arrays
+        takes their addresses, as fast as a call of a numba kernel), else in ``nchunks`` chunks on numba's threads.
+        The arrays are flat and C-contiguous (the partial totals: (chunks, sums))."""
+        if nchunks == 1:
+            _launcher(len(arrays))(self.address, 0, 0, n, n, *arrays)
+        else:
+            table = np.array([a.__array_interface__["data"][0] for a in arrays], dtype=np.int64)
+            _parallel()(self.address, table, nchunks, n)
 
 
 _pass: Any = None
+_launchers: dict[int, Any] = {}
+_call: Any = None
+
+
+def _call_body() -> Any:
+    """The numba intrinsic ``call(body, table, c, lo, hi, n)``: a call of the kernel at address ``body`` on the
+    addresses in ``table`` (an int64 array, alive through the call)."""
+    global _call
+    if _call is not None:
+        return _call
+    import numba
+    from llvmlite import ir
+    from numba.extending import intrinsic
+
+    i64 = numba.types.int64
+
+    @intrinsic
+    def call(typingctx: Any, fn: Any, table: Any, c: Any, lo: Any, hi: Any, n: Any) -> Any:
+        sig = numba.types.void(i64, table, i64, i64, i64, i64)
+
+        def codegen(context: Any, builder: Any, signature: Any, llargs: Any) -> Any:
+            data = context.make_array(signature.args[1])(context, builder, llargs[1]).data
+            fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64)] * 5)
+            target = builder.inttoptr(llargs[0], fnty.as_pointer())
+            builder.call(target, [builder.ptrtoint(data, ir.IntType(64)), *llargs[2:]])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    _call = call
+    return call
+
+
+def _launcher(k: int) -> Any:
+    """``launch(body, c, lo, hi, n, a0, .., a<k-1>)``: the kernel at ``body`` on the arrays' addresses (numba
+    reads an array argument's address in C: ~0.2 us, where Python's ``__array_interface__`` takes ~1 us), compiled
+    once a process for each count of arrays and their types."""
+    got = _launchers.get(k)
+    if got is None:
+        import numba
+
+        with _lock:
+            names = ", ".join(f"a{j}" for j in range(k))
+            lines = [f"def launch(body, c, lo, hi, n, {names}):", f"    t = np.empty({k}, np.int64)"]
+            lines += [f"    t[{j}] = a{j}.ctypes.data" for j in range(k)]
+            lines += ["    call(body, t, c, lo, hi, n)"]
+            scope: dict[str, Any] = {"np": np, "call": _call_body()}
+            exec(compile("\n".join(lines) + "\n", "<xpgrad fused launcher>", "exec"), scope)
+            got = _launchers[k] = numba.njit(nogil=True)(scope["launch"])
+    return got
 
 
 def _parallel() -> Any:
-    """``run(body, args, nchunks, n)``: the chunks of a pass on numba's threads, each a call of the body at
+    """``run(body, table, nchunks, n)``: the chunks of a pass on numba's threads, each a call of the body at
     address ``body`` (one numba function for every kernel, compiled at the first parallel pass of a process)."""
     global _pass
     if _pass is None:
@@ -405,29 +462,15 @@ def _parallel() -> Any:
 
 def _compile_parallel() -> Any:
     import numba
-    from llvmlite import ir
-    from numba.extending import intrinsic
 
-    i64 = numba.types.int64
+    call = _call_body()
 
-    @intrinsic
-    def _call_body(typingctx: Any, fn: Any, args: Any, c: Any, lo: Any, hi: Any, n: Any) -> Any:
-        sig = numba.types.void(i64, i64, i64, i64, i64, i64)
-
-        def codegen(context: Any, builder: Any, signature: Any, llargs: Any) -> Any:
-            fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64)] * 5)
-            builder.call(builder.inttoptr(llargs[0], fnty.as_pointer()), llargs[1:])
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    call_body: Any = _call_body
     # (c is made an int64: prange's index is unsigned in the parallel pass)
     @numba.njit(parallel=True, nogil=True)
-    def run(body: int, args: int, nchunks: int, n: int) -> None:
+    def run(body: int, table: Any, nchunks: int, n: int) -> None:
         for c in numba.prange(nchunks):
             j = np.int64(c)
-            call_body(body, args, j, (j * n) // nchunks, ((j + 1) * n) // nchunks, n)
+            call(body, table, j, (j * n) // nchunks, ((j + 1) * n) // nchunks, n)
 
     return run
 

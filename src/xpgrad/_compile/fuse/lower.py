@@ -71,9 +71,9 @@ REDUCTIONS = {"sum": "sum", "mean": "sum", "prod": "prod"}
 
 MAX_INSTRUCTIONS = 25_000
 """The largest program compiled into one kernel: a 12,500-op chain with its gradient. The CPU kernel compiles in
-time about linear in its instructions (`native`: ~0.2 ms of CPU an instruction at 2,000, ~0.3 ms at 20,000, on the
-2-core VM, issue 18), but a program of 10^5 ops would still take a minute or more: a longer program is refused when
-fusing, with these figures (run it unfused, or fuse parts of it). (Before `native`, numba compiled the generated
+~0.25 ms of CPU an instruction up to a few thousand, ~0.35 ms at 20,000 (`native`; 2,004 instructions 0.54 s,
+20,004 7.2 s on the 2-core VM, issue 18), growing faster past that: a longer program is refused when fusing, with
+these figures (run it unfused, or fuse parts of it). (Before `native`, numba compiled the generated
 loop at ~2 ms an instruction, 772 s for 25,003, and a 10^5-op chain ran 18 minutes and 3.1 GB before it was
 stopped: the limit was 10,000.)"""
 
@@ -440,8 +440,8 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     if len(prog.body) > MAX_INSTRUCTIONS:
         raise FusionError(
             f"fuse: the graph lowers to {len(prog.body):,} scalar instructions, more than the {MAX_INSTRUCTIONS:,} "
-            "one kernel is compiled from (a kernel compiles in ~0.3 ms of CPU an instruction: 20,000 instructions "
-            "took 6 s on a 2-core machine); fuse parts of the graph separately, or run it unfused "
+            "one kernel is compiled from (20,004 instructions took 7 s of CPU on a 2-core machine, and compile time "
+            "grows faster than the program past that); fuse parts of the graph separately, or run it unfused "
             "(fuse(..., engine='unfused'))"
         )
     return prog

@@ -1,6 +1,6 @@
 """Time and peak memory of one compiled call vs eager re-evaluation vs hand-written NumPy.
 
-    python examples/bench_function.py            (figures in docs/graphs.md)
+    python examples/bench_function.py            (figures in docs/compiled.md)
 
 The graph: f = sum(sin(x)*y + exp(x*y)/(1+y*y)) and its gradients in x and y, over placeholders.
 Peak memory is measured with tracemalloc (NumPy reports its allocations there), in arrays of n.

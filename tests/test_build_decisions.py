@@ -127,8 +127,8 @@ def test_fresh_arrays_reuse_the_memoized_decisions(tb, monkeypatch: pytest.Monke
 
 
 def test_ops_called_with_their_default_params_take_the_fast_path() -> None:
-    """``sum(y)`` and its rule's ``expand(g, x, axis=None, keepdims=False)`` are built by `_fast` (issue 5),
-    which merges a node only with one of the same params and evaluates with the defaults."""
+    """``sum(y)`` and its rule's ``expand(g, x, axis=None, keepdims=False)`` are built without `apply`'s checks
+    (issue 5), which merges a node only with one of the same params and evaluates with the defaults."""
     from xpgrad._core import build as _build
 
     x, w = xpgrad.Tensor(np.arange(6.0).reshape(2, 3)), xpgrad.Tensor(np.ones((2, 3)))

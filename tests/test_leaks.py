@@ -8,7 +8,7 @@ ops, backends, dtypes, devices, threads inside a block, or are constants built a
   numbering on;
 - `_opt.release._big`, `_core.sweep._real_sigs`, `_core.sweep._plain_sigs` (by signature):
   `_core.tensor.SIGNATURES` each;
-- `_core.build._decided` and `_core.build._quick` (the build decisions): 65,536, cleared together;
+- `_core.build._decided` (the build decisions): 65,536;
 - `_core.build._consts` (shared Python-number constants), `_core.build._numbers` (their 0-d arrays),
   `_opt.release._reads` (what rules read, by params and constants): 4,096 each;
 - `_compile.fuse.cpu._compiled` (numba kernels by source): `_compile.fuse.cpu.KERNELS`;
@@ -149,7 +149,6 @@ def test_no_table_grows_with_the_shapes_constants_and_graphs_built(monkeypatch: 
         (_grad, "_real_sigs"): cap,
         (_grad, "_plain_sigs"): cap,
         (_build, "_decided"): 1 << 16,
-        (_build, "_quick"): 1 << 16,
         (_build, "_consts"): 4096,
         (_build, "_numbers"): 4096,
         (_remat, "_reads"): 4096,

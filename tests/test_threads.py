@@ -311,38 +311,33 @@ def test_a_deferred_node_belongs_to_its_thread_before_another_can_find_it(monkey
     member of its deferred graph by the time it is recorded for merging, so another thread that finds it leaves
     it alone (found: merged in that window, another thread's gradient came out None or overwritten)."""
     from xpgrad._core import build as _build
-    from xpgrad._core import plugins as _plugins
 
     early: list[str] = []
-    checked = {"fast": 0, "apply": 0}  # deferred nodes seen by each record: both paths must be exercised
+    checked = {"first meetings": 0, "memo hits": 0}  # deferred nodes seen, by how their build was decided
+    now = ["first meetings"]
 
-    def check(node: Any, path: str) -> None:
+    def check(node: Any) -> None:
         into = _build.deferral()
         if into is not None:
-            checked[path] += 1
+            checked[now[0]] += 1
             if node not in into.members:
                 early.append(node.op.name)
 
-    weak, remember = _build._weakref, _plugins.merge.remember
+    weak = _build._weakref
 
-    def recorded_fast(node: Any) -> Any:  # `_fast`'s inlined record (the weak reference it records)
-        check(node, "fast")
+    def recorded(node: Any) -> Any:  # the record of a node among its operand's parents (the weak reference)
+        check(node)
         return weak(node)
 
-    def recorded(node: Any) -> None:  # `_apply`'s (through the merge plugin the core calls, not the module's name)
-        check(node, "apply")
-        remember(node)
-
-    monkeypatch.setattr(_build, "_weakref", recorded_fast)
-    monkeypatch.setattr(_plugins.merge, "remember", recorded)
-    monkeypatch.setattr(_build, "_quick", {})  # (as in a new process: each first meeting takes `_apply`)
-    monkeypatch.setattr(_build, "_decided", {})
-    for _ in range(2):  # the first time by `_apply`, the second (the same signatures) by `_fast`
+    monkeypatch.setattr(_build, "_weakref", recorded)
+    monkeypatch.setattr(_build, "_decided", {})  # (as in a new process: each first meeting decides anew)
+    for turn in ("first meetings", "memo hits"):  # the same signatures again: decided from the memo
+        now[0] = turn
         x = xpgrad.Tensor(_large())
         y = xpgrad.sin(x) * x
         (g,) = xpgrad.grad(xpgrad.sum(y * y), [x])
         xpgrad.grad(xpgrad.sum(g), [x])  # (a second derivative: deferred too)
     assert not early, early
-    assert checked["fast"] > 0 and checked["apply"] > 0, checked
+    assert checked["first meetings"] > 0 and checked["memo hits"] > 0, checked
     a = x.value
     np.testing.assert_allclose(g.value, 2 * np.sin(a) * a * (np.cos(a) * a + np.sin(a)), rtol=1e-12)

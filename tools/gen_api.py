@@ -102,7 +102,7 @@ def _is_default(name: str, value: Any) -> list[str]:
 
 
 def _function(op: Any, functions: Any) -> list[str]:
-    """``xpgrad.<op>``: Tensors with the op's defaults go to `_core.build._fast`, Tensors with other
+    """``xpgrad.<op>``: Tensors with the op's defaults go to `_core.build.build`, Tensors with other
     parameters to `_core.build.apply`, as `_api.functions.call` would send them (it is called for anything else)."""
     arrays = list(functions.arrays(op))
     params = [f"{a}: TensorLike" for a in arrays] + ["/", "*extra: NoReturn"]
@@ -111,13 +111,17 @@ def _function(op: Any, functions: Any) -> list[str]:
     const, names = _const(op), ", ".join(arrays)
     lines = [*_def(op.name, params, "Tensor"), *_docstring(functions.doc(op), "    ")]
     tensors = [f"type({a}) is Tensor" for a in arrays]
-    fast = f"_fast({const}, {names}, None)" if op.arity == 1 else f"_fast({const}, {names})"
+    fast = (
+        f"_build({const}, ({names},), {const}.params)"
+        if op.arity == 1
+        else f"_build({const}, ({names}), {const}.params)"
+    )
     if op.params:
         defaults = [t for k, v in op.params.items() for t in _is_default(k, v)]
         converted = [test for k, test in UNCONVERTED.items() if k in op.params]
         keywords = ", ".join(f"{k}={k}" for k in op.params)
         lines += _if([*tensors, "not extra", "not unknown"], "    ")
-        if op.arity <= 2:  # (`_fast` builds one or two operands with the op's default params)
+        if op.arity <= 2:  # (one or two operands with the op's default params: no checks to make)
             lines += [*_if(defaults, "        "), f"            return {fast}"]
         lines += _if(converted, "        ") if converted else []
         lines.append(f"{'    ' if converted else ''}        return _apply({const}, {names}, {keywords})")
@@ -167,7 +171,7 @@ def render_functions() -> str:
         "tests/test_api_surface.py fails when this file differs from what the script writes.",
         "",
         "Each takes arrays positionally and the op's parameters by keyword, as the array API standard writes it.",
-        "Tensors with the op's default parameters go straight to the build (`_core.build._fast`, as the",
+        "Tensors with the op's default parameters go straight to the build (`_core.build.build`, as the",
         "operators do); any other call goes through `_api.functions.call` (Python numbers alone make arrays on",
         "the default backend).",
         "``*extra`` and ``**unknown`` accept nothing (a type checker refuses any argument there): they let a",
@@ -179,9 +183,9 @@ def render_functions() -> str:
         f"from typing import TYPE_CHECKING, {'Any, ' if 'Any' in _types(public) else ''}NoReturn",
         "",
         "from .. import _ops  # noqa: F401  (its modules register the ops)",
-        "from .._core.build import _fast",
         "from .._core.build import apply as _apply",
         "from .._core.build import apply_binary as _apply_binary",
+        "from .._core.build import build as _build",
         "from .._core.opdef import OPS",
         "from .._core.tensor import Tensor",
         "from .composites import (",
@@ -227,7 +231,7 @@ def _method_lines(ops: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]]
             body += _method(
                 f"__{d}__",
                 ["self"],
-                f"_fast({const}, self, None)",
+                f"_build({const}, (self,), {const}.params)",
                 f"``{_UNARY[d].format('self')}``: `xpgrad.{op.name}`.",
             )
             continue
@@ -237,15 +241,17 @@ def _method_lines(ops: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]]
         first = f"``self {symbol} other``: `xpgrad.{op.name}`."
         if d == "pow":
             params.append("modulo: None = None")
-            body += _method(f"__{d}__", params, f"_fast({const}, self, {other})", first, modulo=True)
+            body += _method(f"__{d}__", params, f"_build({const}, (self, {other}), {const}.params)", first, modulo=True)
         else:
             ignore = "  # type: ignore[override]  # (elementwise: a Tensor, not a bool)" if d in ("eq", "ne") else ""
-            body += _method(f"__{d}__", params, f"_fast({const}, self, {other})", first, ignore=ignore)
+            body += _method(
+                f"__{d}__", params, f"_build({const}, (self, {other}), {const}.params)", first, ignore=ignore
+            )
         if d not in NO_REFLECTION:
             body += _method(
                 f"__r{d}__",
                 params[:2],
-                f"_fast({const}, {other}, self)",
+                f"_build({const}, ({other}, self), {const}.params)",
                 f"``other {symbol} self``: `xpgrad.{op.name}`.",
             )
     bound += [("_INDEX", 'ops["index"]')]
@@ -333,7 +339,12 @@ def _method(
         lines.append(
             '            raise TypeError("pow(t, y, modulo): a modulus is not supported; compute (t ** y) % modulo")'
         )
-    lines.append(f"        return {result}")
+    line = f"        return {result}"
+    if len(line) <= WIDTH:
+        lines.append(line)
+    else:  # (as ruff formats a long call: its arguments on a line of their own)
+        head, _, args = result.partition("(")
+        lines += [f"        return {head}(", f"            {args[:-1]}", "        )"]
     return ["", *lines]
 
 
@@ -351,7 +362,7 @@ def render_methods() -> str:
         "",
         "`Tensor` inherits `TensorMethods`, and the build layer, the table and the public functions import",
         "Tensor: so this module cannot import them first. What the methods call is declared here and assigned",
-        "by `bind`, which xpgrad's ``__init__`` calls once they exist (an operator calls `build._fast`",
+        "by `bind`, which xpgrad's ``__init__`` calls once they exist (an operator calls `build.build`",
         "directly, with the op as a module global: no lookup per call).",
         '"""',
         "",
@@ -371,7 +382,7 @@ def render_methods() -> str:
         '__all__ = ["TensorMethods", "bind"]',
         "",
         "_Tensor: type[Tensor]",
-        "_fast: Callable[[OpDef, Any, Any], Tensor]",
+        "_build: Callable[[OpDef, tuple[Any, ...], dict[str, Any]], Tensor]",
         "_operand: Callable[[OpDef, Any], Tensor]",
         "_apply: Callable[..., Tensor]",
         "_iterate: Callable[[Any], Iterator[Tensor]]",
@@ -388,9 +399,9 @@ def render_methods() -> str:
         ") -> None:",
         '    """Assign what the methods call: the build layer\'s functions, the ops, the public functions',
         '    (``xpgrad``\'s ``__init__`` passes them: they import the node, so the node cannot import them)."""',
-        *_global(["_Tensor", "_fast", "_operand", "_apply", "_iterate", *names]),
+        *_global(["_Tensor", "_build", "_operand", "_apply", "_iterate", *names]),
         "    _Tensor = tensor",
-        "    _fast = build._fast",
+        "    _build = build.build",
         "    _operand = build._operand",
         "    _apply = build.apply",
         "    _iterate = composites.iterate",

@@ -39,12 +39,13 @@ def check_grads(
         f: a function of Tensors returning a Tensor (any shape).
         args: arrays, Python numbers or Tensors; floating ones are checked.
         order: the highest derivative order to check (1 = gradients, 2 = also their gradients, ...).
-        rtol, atol: tolerances; default by dtype (float64: 1e-6, 1e-8; float32: 2e-3, 2e-4), float32's
-            wherever ``f`` computes in float32 (an argument, a cast, the output).
+        rtol: the relative tolerance; default by dtype (float64: 1e-6; float32: 2e-3), float32's wherever
+            ``f`` computes in float32 (an argument, a cast, the output).
+        atol: the absolute tolerance; default by dtype as ``rtol`` (float64: 1e-8; float32: 2e-4).
         seed: for the random directions and cotangents.
 
     Raises:
-        AssertionError naming the argument, the order, both values and the error.
+        AssertionError: naming the argument, the order, both values and the error.
 
     Example:
         >>> check_grads(lambda x: xpgrad.sin(x) * x, np.array([0.3, 1.2]), order=3)

@@ -70,10 +70,10 @@ def options(*, merge: bool | None = None, release: bool | None = None) -> Option
     """Set options for the current thread or asyncio task, or read them.
 
     Arguments:
-        merge: build equal subexpressions as one node (True, the default) or each apart (False).
+        merge: build equal subexpressions as one node (True, the default) or each apart (False); None (left
+            out) keeps the present value.
         release: release large intermediates no derivative rule reads and recompute them on demand
-            (True, the default), or keep every value (False).
-        An option left out (None) keeps its present value.
+            (True, the default), or keep every value (False); None keeps the present value.
 
     Returns:
         The options now in force. Called with options to set, it is also a context manager that

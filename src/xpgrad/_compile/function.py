@@ -32,8 +32,7 @@ from typing import Any
 
 from .._core.build import _RUNTIME, _note, _number_slot, evaluate, number_value, settle
 from .._core.pickling import constant, op_node
-from .._core.plugins import State
-from .._core.tensor import Tensor, _device_of, devices_differ
+from .._core.tensor import Tensor, _device_of, devices_differ, fill_slots
 from .._core.walk import toposort
 from .._dtypes import dtype_name
 from .._errors import BackendMismatchError, PlaceholderError
@@ -108,7 +107,7 @@ class _Mirror:
                 if not pinned:  # a graph that moves arrays runs each op where it was built
                     m._bk, m._device = bk, (dev if dev is not None else n._device)
                 t = n._target
-                if rename and t is not None and t is not _RUNTIME:  # the same dtype, by name, in bk
+                if rename and home is not None and t is not None and t is not _RUNTIME:  # same dtype in bk
                     m._target = getattr(bk.xp, dtype_name(home.xp, t))
                 d = n.params.get("dtype")
                 if rename and d is not None:  # astype, sum(dtype=)...: the backend's function takes its own
@@ -128,18 +127,13 @@ class _Mirror:
         self.held = [m for m in (*self.inputs, *(c for c, _ in self.captured), *self.outs) if not m._const]
 
 
-_COPIED = tuple(name for name in Tensor.__slots__ if name != "__weakref__")
-
-
 def _blank_copy(n: Tensor) -> Tensor:
     """A copy of node ``n`` (op, params, static facts, children) without its value."""
-    m = object.__new__(Tensor)
-    for name in _COPIED:
-        if hasattr(n, name):
-            setattr(m, name, getattr(n, name))
-    m._value = None
-    m._remat = State.HELD
-    m._users = None  # a copy has no parents of its own yet
+    m = fill_slots(
+        object.__new__(Tensor), n.op, n.children, n.params, n.name, n._bk, n._device, n._shape, n._dtype, n._target,
+        n._sig, n._level, n._const,
+    )  # fmt: skip
+    m._ph = n._ph
     return m
 
 

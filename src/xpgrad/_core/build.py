@@ -23,14 +23,24 @@ from .._options import current as _options_now
 from ..backends import Backend, backend_of, get_backend
 from . import plugins as _plugins
 from .opdef import OpDef
-from .tensor import _NO_PARAMS, _NUMBER, Tensor, _device_of, changed, devices_differ, restamp, serial, signature
+from .tensor import (
+    _NO_PARAMS,
+    _NUMBER,
+    Tensor,
+    _device_of,
+    changed,
+    devices_differ,
+    fill_slots,
+    restamp,
+    signature,
+)
 
 __all__ = ["apply", "apply_binary", "apply_unary", "const", "derivative_level", "evaluate", "number", "settle"]
 
 _HELD, _RELEASED = _plugins.State.HELD, _plugins.State.RELEASED
 _RUNTIME: Any = object()  # node._target when dtypes are only known once placeholders are fed
 _ABSENT: Any = object()
-_DEFAULTS = ("params", "the op's defaults")  # `_decided`'s key part for them (no `_memo_params` to build)
+_new = object.__new__
 
 # Per-thread build state (a thread's `grad` must not change the nodes another thread builds meanwhile):
 # the dicts map a thread to its state; the one-element lists count the threads with one, and are
@@ -106,14 +116,9 @@ def deferring(into: Deferred | None) -> Iterator[None]:
 
 
 def const(v: Any) -> Tensor:
-    """An internal constant: a Python number that takes its dtype and device from the arrays it meets."""
-    t = object.__new__(Tensor)
-    # (no backend of its own: a constant takes its arrays')
-    t._value, t.op, t.children, t.params, t._bk, t.name = v, None, (), _NO_PARAMS, None, None  # type: ignore[assignment]
-    t._shape, t._dtype, t._device, t._target, t._level, t._const, t._ph = (), None, None, None, 0, True, False
-    t._sig = number_sig(v)  # a constant's build-time facts are its Python type (see `apply`)
-    t._n, t._remat, t._users, t._epoch = serial(), _HELD, None, 0  # (never changes: older than any node)
-    return t
+    """An internal constant: a Python number that takes its dtype and device from the arrays it meets (no backend of
+    its own); its build-time facts are its Python type (`number_sig`)."""
+    return fill_slots(_new(Tensor), None, (), _NO_PARAMS, None, None, None, (), None, None, number_sig(v), 0, True, v)
 
 
 def number_sig(v: Any) -> Any:
@@ -179,9 +184,9 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
         for k, v in params.items():
             if defaults.get(k, _ABSENT) is not v:
                 break
-        else:  # are the op's own defaults: the fast paths (issue 5: ``sum(y)``'s rule, ``expand``)
+        else:  # are the op's own defaults: the common case (issue 5: ``sum(y)``'s rule, ``expand``)
             params = _NO_PARAMS
-    if not params:  # the common one- and two-operand cases take the inlined paths (issue 5)
+    if not params:  # one or two operands: no list, no checks beyond `_operand` (issue 5)
         n = len(args)
         if n == 2 and op.arity == 2:
             return apply_binary(op, *args)
@@ -191,7 +196,7 @@ def apply(op: OpDef, *args: Any, **params: Any) -> Tensor:
 
 
 def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
-    """`apply`, every step checked: the path of every first meeting and of every unusual node."""
+    """`apply` for any call: the arity and the params' names checked, the operands made Tensors, then `build`."""
     if len(args) != op.arity:
         hint = f"; pass its parameters by keyword ({', '.join(f'{k}=...' for k in op.params)})" if op.params else ""
         raise TypeError(f"{op.name}() takes {op.arity} array argument(s) but {len(args)} were given{hint}")
@@ -202,162 +207,91 @@ def _apply(op: OpDef, args: tuple[Any, ...], params: dict[str, Any]) -> Tensor:
         params = {**op.params, **params}
     else:
         params = op.params
-    children = args
-    defaults = params is op.params and op.simplify is None  # `_fast` can take it (it passes no params)
-    if len(args) == 2:  # the common binary case (x * 0.999, 0.001 + x) without a list (issue 5)
-        a, b = args
+    for a in args:
         if type(a) is not Tensor:
-            children = (_operand(op, a), b if type(b) is Tensor else _operand(op, b))
-        elif type(b) is not Tensor:
-            children = (a, _operand(op, b))
-    else:
-        for a in args:
-            if type(a) is not Tensor:
-                children = tuple([a if type(a) is Tensor else _operand(op, a) for a in args])
-                break
-    # Performance (issue 5): the backend/device checks, the static shape and the static dtype depend
-    # only on the op, its params and each operand's signature (an int naming its backend, device, shape
-    # and dtype; a constant's Python type), so the decision is memoized on them. A miss (or a None
-    # signature: unhashable facts) takes the checked path, `_decide`, which raises naming the op.
-    key: Any = None
-    decided: Any = None
-    if not op.moves:
-        try:
-            n = len(children)
-            if n == 2:
-                key = (op, children[0]._sig, children[1]._sig)
-            elif n == 1:
-                key = (op, children[0]._sig)
-            else:
-                key = (op, *[c._sig for c in children])
-            if params:  # a sum, an expand, a reshape...: see `_memo_params`
-                key = (*key, _DEFAULTS if params is op.params else _memo_params(params))
-            if None in key:
-                key = None
-            else:
-                decided = _decided.get(key)
-        except (AttributeError, TypeError):  # a Tensor made outside `apply`/`Tensor()`/`const`; unhashable params
-            key = None
-    if decided is None:
-        decided = _decide(op, children, params)
-        if type(decided) is Tensor:  # folded constant (only Python numbers met)
-            return decided
-        if decided[5] is not None:  # operands made into arrays on the default backend
-            children = decided[5]
-        elif key is not None:
-            if len(_decided) >= 1 << 16:  # (many distinct params: a memo, never a leak)
-                _decided.clear()
-                _quick.clear()
-            fn = None if params else decided[0].fn(op)  # with params: `evaluate` passes them
-            _decided[key] = decided = (*decided[:5], _plugins.release.watch(children), fn, decided[7])
-            if decided[4] is None and decided[1] is not None and (not op.params or defaults):  # see `_fast`
-                run = partial(decided[0].fn(op), **params) if params else fn  # (the op's defaults)
-                num = 0 if params else _number_slot(op, children, decided[0], decided[3])
-                _quick[key[:-1] if params else key] = (*decided[:4], run, decided[7], decided[5], num)
-    bk, dev, shape, dtype, target, _, fn, sig = decided
-    if op.simplify is not None:
-        found = op.simplify(*children, **params) if params else op.simplify(*children)
-        if found is not None:
-            return found
-    found = _plugins.merge.find(op, children, params)
-    if found is not None:
-        found = _merged(found, deferral())
-        if found is not None:
-            return found
-
-    node = object.__new__(Tensor)
-    node.op, node.children, node.params, node.name = op, children, params, None
-    node._level, node._const, node._ph, node._value = level_now(), False, False, None
-    node._n = node._epoch = serial()
-    node._remat, node._users = _HELD, None
-    node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, target, sig
-    into = deferral()
-    if into is not None:  # building a large gradient graph: evaluated afterwards (see `_opt.large_gradients`)
-        into.add(node)  # (before `remember`: another thread that finds it must see it is this one's)
-    _plugins.merge.remember(node)
-    if into is not None:
-        return node
-    for c in children:
-        if c._value is None:
-            return _plugins.release.fill(node)  # unfed (left unevaluated), or released values to recompute
-    if fn is not None and target is None:  # the common case: one direct namespace call, no casts
-        try:
-            if len(children) == 2:
-                node._value = fn(children[0]._value, children[1]._value)
-            else:
-                node._value = fn(*[c._value for c in children])
-        except Exception as e:
-            _note(e, node, [c._value for c in children])
-            raise
-    else:
-        node._value = evaluate(node)
-    if dev is None:
-        node._device = _device_of(node._value)
-        node._sig = signature(bk, node._device, shape, dtype)
-    if _plugins.release.watch(children):
-        _plugins.release.after(node)
-    return node
+            return build(op, tuple([a if type(a) is Tensor else _operand(op, a) for a in args]), params)
+    return build(op, args, params)
 
 
 def apply_binary(op: OpDef, a: Any, b: Any) -> Tensor:
-    """`apply(op, a, b)` for the Python operators (``x * 0.999``, ``y + g``), by the fast path."""
-    if type(a) is not Tensor:
-        a = _operand(op, a)
-    if type(b) is not Tensor:
-        b = _operand(op, b)
-    return _fast(op, a, b)
+    """`apply(op, a, b)` with the op's default params (the Python operators: ``x * 0.999``, ``y + g``)."""
+    return build(
+        op, (a if type(a) is Tensor else _operand(op, a), b if type(b) is Tensor else _operand(op, b)), op.params
+    )
 
 
 def apply_unary(op: OpDef, a: Any) -> Tensor:
-    """`apply(op, a)` for one operand (``sin(x)``, the rules' ``ones_like(y)``), by the fast path."""
-    if type(a) is not Tensor:
-        a = _operand(op, a)
-    return _fast(op, a, None)
+    """`apply(op, a)` with the op's default params (``sin(x)``, the rules' ``ones_like(y)``)."""
+    return build(op, (a if type(a) is Tensor else _operand(op, a),), op.params)
 
 
-def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
-    """`_apply` for one (``b`` None) or two Tensor operands and the op's default params (most ops have
-    none): the same result by the same steps, with the common case inlined (issue 5: per-op overhead).
-    Only decisions in `_quick` (no casts, default params, no rewrite for an op with params, no move,
-    device known) are taken here; anything else, and the first meeting of these operand signatures,
-    goes to `_apply` before any step is taken."""
-    try:  # neither memo holds a key with a None signature
-        quick = _quick.get((op, a._sig) if b is None else (op, a._sig, b._sig))
-    except AttributeError:  # a Tensor made outside `apply`/`Tensor()`/`const`
-        quick = None
-    if quick is None:
-        return _apply(op, (a,) if b is None else (a, b), _NO_PARAMS)
-    into = _deferrals.get(get_ident()) if _deferred[0] else None  # `deferral`, inlined
+def build(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
+    """The one build path: the node ``op(*children, **params)`` (``params``: ``op.params`` itself for the op's
+    defaults, else every param), or the node an op's rewrite or a merge gives instead.
+
+    1. The decision (`_decide`: backends, devices, static shape and dtype, checked, raising at build time and
+       naming the op), memoized in `_decided` on the op, its operands' signatures (an int naming backend, device,
+       shape and dtype; a constant's Python type) and the params (issue 5: per-op overhead).
+    2. The op's rewrite (``simplify``), then a merge with a live equal node (`plugins.Merge`).
+    3. The node (`fill_slots`), recorded for merges; deferred (`deferring`), left unfed, or evaluated: by the
+       backend's function at once in the common case, by `evaluate` where operands are cast or params passed, by
+       `plugins.Release.run` where an operand is large."""
+    n = len(children)
+    try:
+        if n == 2:
+            key: Any = (op, children[0]._sig, children[1]._sig)
+        elif n == 1:
+            key = (op, children[0]._sig)
+        else:
+            key = (op, *[c._sig for c in children])
+        if params is not op.params:  # a sum, an expand, a reshape with params of its own: see `_memo_params`
+            key = (*key, _memo_params(params))
+        decided = _decided.get(key)
+    except (AttributeError, TypeError):  # a Tensor made outside `apply`/`Tensor()`/`const`; unhashable params
+        key = decided = None
+    if decided is None:
+        decided = _decision(op, children, params, key)
+        if type(decided) is Tensor:  # folded constant (only Python numbers met)
+            return decided
+        if decided[9] is not None:  # operands made into arrays on the default backend (not memoized)
+            children = decided[9]
+    bk, dev, shape, dtype, target, fn, sig, big, num, _ = decided
     simplify = op.simplify
     if simplify is not None:
-        found = simplify(a) if b is None else simplify(a, b)
+        found = simplify(*children, **params) if params else simplify(*children)
         if found is not None:
             return found
-    children = (a,) if b is None else (a, b)
+    into = _deferrals.get(get_ident()) if _deferred[0] else None  # `deferral`, inlined
     o = None
     if _options_now().merge and _plugins.merge.active:  # `merge.find` and `remember`, the one-parent case inlined
-        o = b if a._const and b is not None else a  # (both constants never get here: they fold in `_apply`)
-        u = o._users
+        o = children[0] if n and not children[0]._const else _index(children)
+        u = o._users if o is not None else None
         if u is not None:  # it has parents: one of them may be this node
-            found = u() if type(u) is _WEAKREF else _plugins.merge.among(u, op, children, op.params)
+            found = u() if type(u) is _WEAKREF else _plugins.merge.among(u, op, children, params)
             if found is not None and found.op is op:  # a hit (B4: ``g * y`` for both operands of ``y * y``)
                 fc = found.children
-                if (fc[0] is a and (b is None or fc[1] is b) and found.params is op.params) or _plugins.merge.same(
-                    found, op, children, op.params
-                ):
+                if (
+                    found.params is params and fc[0] is children[0] and (n == 1 or (n == 2 and fc[1] is children[1]))
+                ) or _plugins.merge.same(found, op, children, params):
                     if not _deferred[0] and found._value is not None and (found._epoch > changed[0] or current(found)):
                         return found  # `_merged`'s common case: a current value, no thread deferring
                     found = _merged(found, into)
                     if found is not None:
                         return found
-    bk, dev, shape, dtype, fn, sig, big, num = quick
-    node = object.__new__(Tensor)
-    node.op, node.children, node.params, node.name = op, children, op.params, None
-    node._level = _levels.get(get_ident(), 0) if _level[0] else 0  # `level_now`, inlined
-    node._const, node._ph, node._value = False, False, None
-    node._n = node._epoch = serial()
-    node._remat, node._users = _HELD, None
-    node._bk, node._device, node._shape, node._dtype, node._target, node._sig = bk, dev, shape, dtype, None, sig
+    node = fill_slots(
+        _new(Tensor),
+        op,
+        children,
+        params,
+        None,
+        bk,
+        dev,
+        shape,
+        dtype,
+        target,
+        sig,
+        _levels.get(get_ident(), 0) if _level[0] else 0,
+    )
     if into is not None:  # deferred: a member of this thread's graph before another thread can find it
         into.add(node)  # (`_merged` leaves another thread's deferred nodes alone)
     if o is not None:  # `merge.remember`, inlined: most operands get their first parent here
@@ -371,12 +305,16 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
         return node
     if big:  # large operands: evaluated by `_opt.release`, which releases those no rule reads
         return _plugins.release.run(node, fn)
-    av = a._value
-    if av is None:
-        return _plugins.release.fill(node)  # unfed (left unevaluated), or released values to recompute
-    if b is not None:
-        bv = b._value
-        if bv is None:
+    if fn is None:  # casts first, params to pass, or a device known once evaluated
+        for c in children:
+            if c._value is None:
+                return _plugins.release.fill(node)  # unfed (left unevaluated), or released values to recompute
+        settle(node)
+        return node
+    if n == 2:
+        a, b = children
+        av, bv = a._value, b._value
+        if av is None or bv is None:
             return _plugins.release.fill(node)
         if num:  # a Python number operand, as the 0-d array the backend takes faster (`number_array`)
             if num == 2:
@@ -387,12 +325,64 @@ def _fast(op: OpDef, a: Tensor, b: Tensor | None) -> Tensor:
                 av = _numbers.get((a, b._sig))
                 if av is None:
                     av = number_array(a, b)
+        try:
+            node._value = fn(av, bv)
+        except Exception as e:
+            _note(e, node, [av, bv])
+            raise
+        return node
+    if n == 1:
+        av = children[0]._value
+        if av is None:
+            return _plugins.release.fill(node)
+        try:
+            node._value = fn(av)
+        except Exception as e:
+            _note(e, node, [av])
+            raise
+        return node
+    vals = [c._value for c in children]
+    for v in vals:
+        if v is None:
+            return _plugins.release.fill(node)
     try:
-        node._value = fn(av) if b is None else fn(av, bv)
+        node._value = fn(*vals)
     except Exception as e:
-        _note(e, node, [c._value for c in children])
+        _note(e, node, vals)
         raise
     return node
+
+
+def _index(children: tuple[Tensor, ...]) -> Tensor | None:
+    """The operand a node is recorded on for merges: its first that is not a constant (`_opt.merge.index`)."""
+    for c in children:
+        if not c._const:
+            return c
+    return None
+
+
+def _decision(op: OpDef, children: tuple[Tensor, ...], params: dict[str, Any], key: Any) -> Any:
+    """`build`'s decision for a first meeting (memoized under ``key`` when it leaves the operands as given):
+    ``(backend, device, shape, dtype, target, fn, signature, large, number slot, new operands)``, or a folded
+    constant. ``fn`` is the backend's function to call directly (the op's default params bound), None where
+    `evaluate` must run instead: a cast, other params, or a device known only once evaluated."""
+    d = _decide(op, children, params)
+    if type(d) is Tensor:
+        return d
+    bk, dev, shape, dtype, target, new_children, _, sig = d
+    if new_children is not None:
+        children = new_children
+    fn = None
+    num = 0
+    if target is None and dev is not None and params is op.params:
+        fn = partial(bk.fn(op), **params) if params else bk.fn(op)
+        num = 0 if params else _number_slot(op, children, bk, dtype)
+    decided = (bk, dev, shape, dtype, target, fn, sig, _plugins.release.watch(children), num, new_children)
+    if new_children is None and key is not None and not op.moves and None not in key:
+        if len(_decided) >= 1 << 16:  # (many distinct params: a memo, never a leak)
+            _decided.clear()
+        _decided[key] = decided
+    return decided
 
 
 def _number_slot(op: OpDef, children: tuple[Tensor, ...], bk: Backend, dtype: Any) -> int:
@@ -501,19 +491,13 @@ def _reuse(found: Tensor) -> Tensor:
     return found
 
 
-# what `_fast` inlines of merging: a node's record of its parents is one weak reference while it has one
+# what `build` inlines of merging: a node's record of its parents is one weak reference while it has one
 _weakref, _WEAKREF = weakref.ref, weakref.ReferenceType
 
-_quick: dict[Any, Any] = {}
-"""The decisions `_fast` takes as they are: (op, operand signatures) -> (backend, device, shape, dtype,
-the backend's function for the op (its default params bound), the result's signature, whether an operand
-is large), for ops that need no cast, called without params or with their defaults (``sum(y)``, the
-``expand`` of its rule)."""
-
 _decided: dict[Any, Any] = {}
-"""The memo of `_decide`: (op, operand signatures..., params if any) -> (backend, device, shape, dtype,
-target, whether an operand is large (`_opt.release.watch`), the backend's function for the op (None with params),
-the result's signature)."""
+"""`build`'s memo of `_decision`: (op, operand signatures..., params unless the op's defaults) -> (backend, device,
+shape, dtype, target, the backend's function to call directly or None, the result's signature, whether an
+operand is large (`_opt.release.watch`), the number slot (`_number_slot`), None)."""
 
 
 def evaluate_into(node: Tensor, i: int, vals: list[Any] | None = None) -> Any:

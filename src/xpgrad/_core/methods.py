@@ -8,7 +8,7 @@ the script writes.
 
 `Tensor` inherits `TensorMethods`, and the build layer, the table and the public functions import
 Tensor: so this module cannot import them first. What the methods call is declared here and assigned
-by `bind`, which xpgrad's ``__init__`` calls once they exist (an operator calls `build._fast`
+by `bind`, which xpgrad's ``__init__`` calls once they exist (an operator calls `build.build`
 directly, with the op as a module global: no lookup per call).
 """
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["TensorMethods", "bind"]
 
 _Tensor: type[Tensor]
-_fast: Callable[[OpDef, Any, Any], Tensor]
+_build: Callable[[OpDef, tuple[Any, ...], dict[str, Any]], Tensor]
 _operand: Callable[[OpDef, Any], Tensor]
 _apply: Callable[..., Tensor]
 _iterate: Callable[[Any], Iterator[Tensor]]
@@ -77,11 +77,11 @@ def bind(
 ) -> None:
     """Assign what the methods call: the build layer's functions, the ops, the public functions
     (``xpgrad``'s ``__init__`` passes them: they import the node, so the node cannot import them)."""
-    global _Tensor, _fast, _operand, _apply, _iterate, _ADD, _SUB, _MUL, _TRUEDIV, _POW, _EQ, _NE, _GT, _GE, _LT, _LE
+    global _Tensor, _build, _operand, _apply, _iterate, _ADD, _SUB, _MUL, _TRUEDIV, _POW, _EQ, _NE, _GT, _GE, _LT, _LE
     global _NEG, _POS, _ABS, _INVERT, _MOD, _FLOORDIV, _AND, _OR, _XOR, _LSHIFT, _RSHIFT, _INDEX, _sum, _mean, _max
     global _min, _prod, _var, _std, _all, _any, _reshape, _astype
     _Tensor = tensor
-    _fast = build._fast
+    _build = build.build
     _operand = build._operand
     _apply = build.apply
     _iterate = composites.iterate
@@ -128,141 +128,145 @@ class TensorMethods:
 
     def __add__(self, other: TensorLike) -> Tensor:
         """``self + other``: `xpgrad.add`."""
-        return _fast(_ADD, self, other if type(other) is _Tensor else _operand(_ADD, other))
+        return _build(_ADD, (self, other if type(other) is _Tensor else _operand(_ADD, other)), _ADD.params)
 
     def __radd__(self, other: TensorLike) -> Tensor:
         """``other + self``: `xpgrad.add`."""
-        return _fast(_ADD, other if type(other) is _Tensor else _operand(_ADD, other), self)
+        return _build(_ADD, (other if type(other) is _Tensor else _operand(_ADD, other), self), _ADD.params)
 
     def __sub__(self, other: TensorLike) -> Tensor:
         """``self - other``: `xpgrad.subtract`."""
-        return _fast(_SUB, self, other if type(other) is _Tensor else _operand(_SUB, other))
+        return _build(_SUB, (self, other if type(other) is _Tensor else _operand(_SUB, other)), _SUB.params)
 
     def __rsub__(self, other: TensorLike) -> Tensor:
         """``other - self``: `xpgrad.subtract`."""
-        return _fast(_SUB, other if type(other) is _Tensor else _operand(_SUB, other), self)
+        return _build(_SUB, (other if type(other) is _Tensor else _operand(_SUB, other), self), _SUB.params)
 
     def __mul__(self, other: TensorLike) -> Tensor:
         """``self * other``: `xpgrad.multiply`."""
-        return _fast(_MUL, self, other if type(other) is _Tensor else _operand(_MUL, other))
+        return _build(_MUL, (self, other if type(other) is _Tensor else _operand(_MUL, other)), _MUL.params)
 
     def __rmul__(self, other: TensorLike) -> Tensor:
         """``other * self``: `xpgrad.multiply`."""
-        return _fast(_MUL, other if type(other) is _Tensor else _operand(_MUL, other), self)
+        return _build(_MUL, (other if type(other) is _Tensor else _operand(_MUL, other), self), _MUL.params)
 
     def __truediv__(self, other: TensorLike) -> Tensor:
         """``self / other``: `xpgrad.divide`."""
-        return _fast(_TRUEDIV, self, other if type(other) is _Tensor else _operand(_TRUEDIV, other))
+        return _build(_TRUEDIV, (self, other if type(other) is _Tensor else _operand(_TRUEDIV, other)), _TRUEDIV.params)
 
     def __rtruediv__(self, other: TensorLike) -> Tensor:
         """``other / self``: `xpgrad.divide`."""
-        return _fast(_TRUEDIV, other if type(other) is _Tensor else _operand(_TRUEDIV, other), self)
+        return _build(_TRUEDIV, (other if type(other) is _Tensor else _operand(_TRUEDIV, other), self), _TRUEDIV.params)
 
     def __pow__(self, other: TensorLike, modulo: None = None) -> Tensor:
         """``self ** other``: `xpgrad.pow`."""
         if modulo is not None:
             raise TypeError("pow(t, y, modulo): a modulus is not supported; compute (t ** y) % modulo")
-        return _fast(_POW, self, other if type(other) is _Tensor else _operand(_POW, other))
+        return _build(_POW, (self, other if type(other) is _Tensor else _operand(_POW, other)), _POW.params)
 
     def __rpow__(self, other: TensorLike) -> Tensor:
         """``other ** self``: `xpgrad.pow`."""
-        return _fast(_POW, other if type(other) is _Tensor else _operand(_POW, other), self)
+        return _build(_POW, (other if type(other) is _Tensor else _operand(_POW, other), self), _POW.params)
 
     def __eq__(self, other: TensorLike) -> Tensor:  # type: ignore[override]  # (elementwise: a Tensor, not a bool)
         """``self == other``: `xpgrad.equal`."""
-        return _fast(_EQ, self, other if type(other) is _Tensor else _operand(_EQ, other))
+        return _build(_EQ, (self, other if type(other) is _Tensor else _operand(_EQ, other)), _EQ.params)
 
     def __ne__(self, other: TensorLike) -> Tensor:  # type: ignore[override]  # (elementwise: a Tensor, not a bool)
         """``self != other``: `xpgrad.not_equal`."""
-        return _fast(_NE, self, other if type(other) is _Tensor else _operand(_NE, other))
+        return _build(_NE, (self, other if type(other) is _Tensor else _operand(_NE, other)), _NE.params)
 
     def __gt__(self, other: TensorLike) -> Tensor:
         """``self > other``: `xpgrad.greater`."""
-        return _fast(_GT, self, other if type(other) is _Tensor else _operand(_GT, other))
+        return _build(_GT, (self, other if type(other) is _Tensor else _operand(_GT, other)), _GT.params)
 
     def __ge__(self, other: TensorLike) -> Tensor:
         """``self >= other``: `xpgrad.greater_equal`."""
-        return _fast(_GE, self, other if type(other) is _Tensor else _operand(_GE, other))
+        return _build(_GE, (self, other if type(other) is _Tensor else _operand(_GE, other)), _GE.params)
 
     def __lt__(self, other: TensorLike) -> Tensor:
         """``self < other``: `xpgrad.less`."""
-        return _fast(_LT, self, other if type(other) is _Tensor else _operand(_LT, other))
+        return _build(_LT, (self, other if type(other) is _Tensor else _operand(_LT, other)), _LT.params)
 
     def __le__(self, other: TensorLike) -> Tensor:
         """``self <= other``: `xpgrad.less_equal`."""
-        return _fast(_LE, self, other if type(other) is _Tensor else _operand(_LE, other))
+        return _build(_LE, (self, other if type(other) is _Tensor else _operand(_LE, other)), _LE.params)
 
     def __neg__(self) -> Tensor:
         """``-self``: `xpgrad.negative`."""
-        return _fast(_NEG, self, None)
+        return _build(_NEG, (self,), _NEG.params)
 
     def __pos__(self) -> Tensor:
         """``+self``: `xpgrad.positive`."""
-        return _fast(_POS, self, None)
+        return _build(_POS, (self,), _POS.params)
 
     def __abs__(self) -> Tensor:
         """``abs(self)``: `xpgrad.abs`."""
-        return _fast(_ABS, self, None)
+        return _build(_ABS, (self,), _ABS.params)
 
     def __invert__(self) -> Tensor:
         """``~self``: `xpgrad.bitwise_invert`."""
-        return _fast(_INVERT, self, None)
+        return _build(_INVERT, (self,), _INVERT.params)
 
     def __mod__(self, other: TensorLike) -> Tensor:
         """``self % other``: `xpgrad.remainder`."""
-        return _fast(_MOD, self, other if type(other) is _Tensor else _operand(_MOD, other))
+        return _build(_MOD, (self, other if type(other) is _Tensor else _operand(_MOD, other)), _MOD.params)
 
     def __rmod__(self, other: TensorLike) -> Tensor:
         """``other % self``: `xpgrad.remainder`."""
-        return _fast(_MOD, other if type(other) is _Tensor else _operand(_MOD, other), self)
+        return _build(_MOD, (other if type(other) is _Tensor else _operand(_MOD, other), self), _MOD.params)
 
     def __floordiv__(self, other: TensorLike) -> Tensor:
         """``self // other``: `xpgrad.floor_divide`."""
-        return _fast(_FLOORDIV, self, other if type(other) is _Tensor else _operand(_FLOORDIV, other))
+        return _build(
+            _FLOORDIV, (self, other if type(other) is _Tensor else _operand(_FLOORDIV, other)), _FLOORDIV.params
+        )
 
     def __rfloordiv__(self, other: TensorLike) -> Tensor:
         """``other // self``: `xpgrad.floor_divide`."""
-        return _fast(_FLOORDIV, other if type(other) is _Tensor else _operand(_FLOORDIV, other), self)
+        return _build(
+            _FLOORDIV, (other if type(other) is _Tensor else _operand(_FLOORDIV, other), self), _FLOORDIV.params
+        )
 
     def __and__(self, other: TensorLike) -> Tensor:
         """``self & other``: `xpgrad.bitwise_and`."""
-        return _fast(_AND, self, other if type(other) is _Tensor else _operand(_AND, other))
+        return _build(_AND, (self, other if type(other) is _Tensor else _operand(_AND, other)), _AND.params)
 
     def __rand__(self, other: TensorLike) -> Tensor:
         """``other & self``: `xpgrad.bitwise_and`."""
-        return _fast(_AND, other if type(other) is _Tensor else _operand(_AND, other), self)
+        return _build(_AND, (other if type(other) is _Tensor else _operand(_AND, other), self), _AND.params)
 
     def __or__(self, other: TensorLike) -> Tensor:
         """``self | other``: `xpgrad.bitwise_or`."""
-        return _fast(_OR, self, other if type(other) is _Tensor else _operand(_OR, other))
+        return _build(_OR, (self, other if type(other) is _Tensor else _operand(_OR, other)), _OR.params)
 
     def __ror__(self, other: TensorLike) -> Tensor:
         """``other | self``: `xpgrad.bitwise_or`."""
-        return _fast(_OR, other if type(other) is _Tensor else _operand(_OR, other), self)
+        return _build(_OR, (other if type(other) is _Tensor else _operand(_OR, other), self), _OR.params)
 
     def __xor__(self, other: TensorLike) -> Tensor:
         """``self ^ other``: `xpgrad.bitwise_xor`."""
-        return _fast(_XOR, self, other if type(other) is _Tensor else _operand(_XOR, other))
+        return _build(_XOR, (self, other if type(other) is _Tensor else _operand(_XOR, other)), _XOR.params)
 
     def __rxor__(self, other: TensorLike) -> Tensor:
         """``other ^ self``: `xpgrad.bitwise_xor`."""
-        return _fast(_XOR, other if type(other) is _Tensor else _operand(_XOR, other), self)
+        return _build(_XOR, (other if type(other) is _Tensor else _operand(_XOR, other), self), _XOR.params)
 
     def __lshift__(self, other: TensorLike) -> Tensor:
         """``self << other``: `xpgrad.bitwise_left_shift`."""
-        return _fast(_LSHIFT, self, other if type(other) is _Tensor else _operand(_LSHIFT, other))
+        return _build(_LSHIFT, (self, other if type(other) is _Tensor else _operand(_LSHIFT, other)), _LSHIFT.params)
 
     def __rlshift__(self, other: TensorLike) -> Tensor:
         """``other << self``: `xpgrad.bitwise_left_shift`."""
-        return _fast(_LSHIFT, other if type(other) is _Tensor else _operand(_LSHIFT, other), self)
+        return _build(_LSHIFT, (other if type(other) is _Tensor else _operand(_LSHIFT, other), self), _LSHIFT.params)
 
     def __rshift__(self, other: TensorLike) -> Tensor:
         """``self >> other``: `xpgrad.bitwise_right_shift`."""
-        return _fast(_RSHIFT, self, other if type(other) is _Tensor else _operand(_RSHIFT, other))
+        return _build(_RSHIFT, (self, other if type(other) is _Tensor else _operand(_RSHIFT, other)), _RSHIFT.params)
 
     def __rrshift__(self, other: TensorLike) -> Tensor:
         """``other >> self``: `xpgrad.bitwise_right_shift`."""
-        return _fast(_RSHIFT, other if type(other) is _Tensor else _operand(_RSHIFT, other), self)
+        return _build(_RSHIFT, (other if type(other) is _Tensor else _operand(_RSHIFT, other), self), _RSHIFT.params)
 
     def __getitem__(self, key: Key) -> Tensor:
         """``t[key]`` for basic indices (ints, slices, None, ...); the gradient scatters back into zeros."""

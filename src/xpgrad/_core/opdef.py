@@ -98,6 +98,10 @@ class OpDef:
     # how `expr()` writes it: a Python operator ("+", "==", unary "-" for one operand), "[]" for a subscript;
     # None: a call, ``name(x, param=...)``. (Its precedence is Python's for the symbol.)
     infix: str | None = None
+    # internal ops (public=False) that gradients are built of: how `expr()`, `show` and pictures write a node as the
+    # standard functions it amounts to, ``text(*operands, **params) -> "sum({0}, axis=0)"`` (``{k}``: operand k's
+    # text), or None where it cannot say (then the op's own name, explained on docs/concepts.md)
+    text: Callable[..., str | None] | None = None
     dunder: str | None = None  # the Tensor operator it is: "add" installs __add__ and __radd__
     public: bool = True  # an ``xpgrad.<name>`` function (and a namespace one); False: built by rules and composites
     doc: str = ""

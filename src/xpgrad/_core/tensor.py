@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["Tensor", "placeholder", "signature"]
 
 _NUMBER = (bool, int, float, complex)
-_RELEASED = _plugins.State.RELEASED
+_RELEASED, _HELD = _plugins.State.RELEASED, _plugins.State.HELD
 _NO_PARAMS: dict[str, Any] = {}
 serial = itertools.count(1).__next__
 """Each Tensor's creation number (``_n``): a node's children are always older than it, so sorting nodes
@@ -47,6 +47,37 @@ by `forward` or by a merge, a released value kept again. A node stamped after it
 def devices_differ(a: Any, b: Any) -> bool:
     """Whether devices ``a`` and ``b`` are both known and not the same one (None: not known yet)."""
     return a is not b and a is not None and b is not None and a != b
+
+
+def fill_slots(
+    t: Tensor,
+    op: OpDef | None,
+    children: tuple[Tensor, ...],
+    params: dict[str, Any],
+    name: str | None,
+    bk: Backend | None,
+    device: Any,
+    shape: Any,
+    dtype: Any,
+    target: Any,
+    sig: Any,
+    level: int,
+    const: bool = False,
+    value: Any = None,
+) -> Tensor:
+    """The one place a node's fields are set (`Tensor()` for leaves, `build.const` for constants, `build` for op
+    nodes, `function`'s copies): every slot, a new stamp, held (`plugins.State`), no parents yet. Returns ``t``.
+
+    ``bk`` is None for a constant (it takes its arrays' backend); ``sig`` its build-time facts (`signature`, or a
+    constant's `build.number_sig`); ``target`` the dtype operands are cast to first (None: none)."""
+    t.op, t.children, t.params, t.name, t._value = op, children, params, name, value
+    t._bk = bk  # type: ignore[assignment]  # (None only for a constant, which no backend code reads)
+    t._device, t._shape, t._dtype, t._target, t._sig = device, shape, dtype, target, sig
+    t._level, t._const, t._ph = level, const, False
+    t._n = serial()
+    t._epoch = 0 if const else t._n  # (a constant never changes: older than any node)
+    t._remat, t._users = _HELD, None
+    return t
 
 
 def restamp(t: Tensor) -> None:
@@ -70,7 +101,9 @@ class Tensor(TensorMethods):
         backend: 'numpy', 'cupy', 'array_api_strict', 'auto', or a namespace module. Default:
             the array's own backend, else `xpgrad.default_backend()`.
         name: shown when printing graphs.
-        dtype, device, shape: optional declarations (a placeholder's contract for feeding).
+        dtype: an optional declaration (a placeholder's contract for feeding), as ``shape`` and ``device``.
+        device: the device of the value (default: the array's own, else the backend's default).
+        shape: a placeholder's declared shape (``None`` for a free dimension).
 
     Example:
         >>> x, y = Tensor(3), Tensor(5)
@@ -99,6 +132,24 @@ class Tensor(TensorMethods):
         "op",
         "params",
     )  # fmt: skip
+    op: OpDef | None
+    children: tuple[Tensor, ...]
+    params: dict[str, Any]
+    name: str | None
+    _value: Any
+    _bk: Backend  # (None for a constant: it takes its arrays' backend)
+    _device: Any
+    _shape: Any
+    _dtype: Any
+    _target: Any
+    _sig: Any
+    _level: int
+    _const: bool
+    _ph: bool
+    _n: int
+    _epoch: int
+    _remat: _plugins.State
+    _users: Any
 
     def __init__(
         self,
@@ -114,22 +165,9 @@ class Tensor(TensorMethods):
             raise TypeError("Tensor(value): got a Tensor; use it directly, or t.to(backend) to move it")
         owner = backend_of(value) if value is not None else None
         bk = get_backend(backend) if backend is not None or owner is None else owner
-        self._bk = bk
-        self.op: OpDef | None = None
-        self.children: tuple[Tensor, ...] = ()
-        self.params = _NO_PARAMS
-        self.name = name
-        self._level = 0
-        self._n = self._epoch = serial()
-        self._const = False
+        declared = bk.dtype(dtype)
+        fill_slots(self, None, (), _NO_PARAMS, name, bk, device, _declared_shape(shape), declared, None, None, 0)
         self._ph = value is None
-        self._remat = _plugins.State.HELD  # where the value is: see `_plugins.State`
-        self._target = None
-        self._dtype = bk.dtype(dtype)
-        self._device = device
-        self._shape = _declared_shape(shape)
-        self._value: Any = None
-        self._users: Any = None  # the nodes built on this one (see `_opt.merge`)
         if value is not None:
             arr = self._coerce(value, owner)
             dev = self._check_feed(arr)  # before the array's own dtype, shape and device replace the declared ones
@@ -137,7 +175,7 @@ class Tensor(TensorMethods):
             self._dtype = arr.dtype
             self._device = dev
             self._value = arr
-        self._sig: Any = signature(bk, self._device, self._shape, self._dtype)  # (a constant: its Python type)
+        self._sig = signature(bk, self._device, self._shape, self._dtype)
 
     # ----------------------------------------------------------------- value and feeding
     def _peek(self) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import _dtypes, _shapes
 from .._core.opdef import ZERO, defop
+from . import text_forms as _text
 from .basic import _dtype_first, _dtype_sum, _f, _like_second, _reduced, through_cast
 
 __all__: list[str] = []
@@ -198,6 +199,7 @@ defop(  # full_like(x, fill_value, dtype=...) on a Tensor whose value comes late
     "fill_like",
     1,
     lambda xp, x, fill_value, dtype: xp.full_like(x, fill_value, dtype=dtype),
+    text=_text.fill_like,
     vjp=(ZERO,),
     domain="any",
     elementwise=False,
@@ -227,6 +229,7 @@ defop(
     "reshape_like",
     2,
     lambda xp, a, ref: xp.reshape(a, tuple(ref.shape)),
+    text=_text.reshape_like,
     vjp=(lambda g, out, a, ref: reshape_like(g, a), ZERO),
     domain="any",
     elementwise=False,

@@ -19,6 +19,7 @@ from .._core.opdef import OPS, ZERO, CForm, defop
 from .._core.tensor import Tensor
 from .._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve, scalar_kind
 from . import array_impls as _impls
+from . import text_forms as _text
 
 __all__ = ["negation_exact", "result_dtype", "through_cast"]
 
@@ -513,6 +514,7 @@ defop(
     2,
     _impls.fit,
     public=False,
+    text=_text.fit,
     vjp=(lambda g, out, a, ref: broadcast_like(g, a), ZERO),
     elementwise=False,
     shape=_like_second,
@@ -524,6 +526,7 @@ defop(
     2,
     _impls.broadcast_like,
     public=False,
+    text=_text.broadcast_like,
     vjp=(lambda g, out, a, ref: fit(g, a), ZERO),
     elementwise=False,
     shape=_like_second,
@@ -535,6 +538,7 @@ defop(
     2,
     _impls.expand,
     public=False,
+    text=_text.expand,
     vjp=(lambda g, out, a, x, axis, keepdims, mean: (mean_op if mean else sum_)(g, axis=axis, keepdims=keepdims), ZERO),
     elementwise=False,
     params={"axis": None, "keepdims": False, "mean": False},

@@ -257,23 +257,27 @@ def take(c: Tensor, vals: list[Any], i: int) -> bool:
 
 
 def run(node: Tensor, fn: Any) -> Tensor:
-    """Evaluate an eager ``node`` with large operands (`_build._fast`: one direct call ``fn``, no
-    params, no casts), then `after`. An operand `after` will release, held by nothing but its node,
-    lends its buffer to the result when the backend's ufunc can write into it (`large_gradients._donor`)."""
+    """Evaluate an eager ``node`` with large operands (`build.build`: ``fn`` the backend's function to call
+    directly, or None where `build.evaluate` casts operands or passes params), then `after`. Called directly, an
+    operand `after` will release, held by nothing but its node, lends its buffer to the result when the backend's
+    ufunc can write into it (`large_gradients._donor`)."""
     children = node.children
     vals = [c._value for c in children]  # read once: another thread may release an operand meanwhile
     if _missing(vals):
         return fill(node)
     on = current().release
     r = reads(node) if on else None
-    i = _donor(node, r, vals) if on else None
-    if i is not None and not take(children[i], vals, i):
-        i = None  # another thread released it, or holds its array: a fresh array (it stays released)
-    try:  # (`_donor` chose i for the op's ufunc: into() is not None)
-        node._value = fn(*vals) if i is None else node._bk.into(node.op)(*vals, out=vals[i])  # type: ignore[misc]
-    except Exception as e:
-        _build._note(e, node, vals)
-        raise
+    if fn is None:
+        _build.settle(node, None, list(vals))  # (a copy: `evaluate` puts the casts in its list)
+    else:
+        i = _donor(node, r, vals) if on else None
+        if i is not None and not take(children[i], vals, i):
+            i = None  # another thread released it, or holds its array: a fresh array (it stays released)
+        try:  # (`_donor` chose i for the op's ufunc: into() is not None)
+            node._value = fn(*vals) if i is None else node._bk.into(node.op)(*vals, out=vals[i])  # type: ignore[misc]
+        except Exception as e:
+            _build._note(e, node, vals)
+            raise
     if on:
         after(node, r, vals)
     return node

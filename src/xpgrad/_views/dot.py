@@ -16,6 +16,7 @@ from __future__ import annotations
 from .._core.tensor import Tensor, _short
 from .._core.walk import toposort
 from .._dtypes import dtype_name
+from .infix import heading, shape_only
 from .tree import _STATES
 
 __all__ = ["to_dot"]
@@ -24,7 +25,8 @@ _GRAD_COLOURS = ("#ffc078", "#8ce99a", "#b197fc", "#ff8787", "#66d9e8")
 _LEAF, _PLACEHOLDER, _CONST, _FORWARD = "#a5d8ff", "#e7f5ff", "#f1f3f5", "#ffffff"
 _CAPTION = (
     "blue boxes: leaves; dashed: placeholders; grey: constants; white: forward ops;\n"
-    "orange / green / purple: gradient ops of order 1 / 2 / 3 (grad k); double border: the Tensors drawn"
+    "orange / green / purple: gradient ops of order 1 / 2 / 3 (grad k); double border: the Tensors drawn;\n"
+    "dotted edges: inputs read for their shape only"
 )
 _SMALL = 8  # values with at most this many elements are printed in the node
 
@@ -52,7 +54,7 @@ def _node(t: Tensor, root: bool) -> str:
     if t._const:
         attrs = {"label": repr(t._value), "shape": "plaintext", "fontcolor": "#495057", "fillcolor": _CONST}
     else:
-        head = t.op.name if t.op is not None else (t.name or ("placeholder" if t._ph else "leaf"))
+        head = heading(t) if t.op is not None else (t.name or ("placeholder" if t._ph else "leaf"))
         if t.op is not None and t.name:
             head = f"{t.name} = {head}"
         lines = [head, _value_line(t), t.backend or ""]
@@ -104,8 +106,13 @@ def to_dot(*tensors: Tensor, title: str | None = None) -> str:
         add(f"  {ids[id(n)]} [{_node(n, id(n) in roots)}];")
     for n in order:
         cs = n.children
+        meta = shape_only(n) if n.op is not None and n.op.meta else frozenset()
+        numbered = len(cs) - len(meta) > 1  # (an op with one operand besides those read for their shape: no numbers)
         for j, c in enumerate(cs):
-            lab = f' [label="{j}"]' if len(cs) > 1 else ""
+            lab = f' [label="{j}"]' if numbered else ""
+            if j in meta:  # read for its shape only: dotted, labelled so
+                lab = ' [label="shape", style=dotted]'
+
             src = ids.get(id(c))
             if src is None:  # a constant: drawn beside each use (one shared node would tie the layout in knots)
                 src = f"{ids[id(n)]}c{j}"

@@ -7,6 +7,9 @@
   right operand of a left-associative op keeps its parentheses (``a - (b - c)``, and also
   ``a + (b + c)``, because floating-point addition is not associative). Other ops print as calls,
   ``sin(x)``, ``sum(x, axis=0)`` (parameters shown when not their default).
+- The internal ops of gradient graphs print as the standard functions they amount to, from the op's ``text``
+  form in the table (`fit` as ``sum(g, axis=0)``, `expand` as ``broadcast_to(g, shape=(2, 3))``); an operand
+  such an op reads only for its shape is not written (nor counted as a use) unless the text says ``x.shape``.
 - Shared subexpressions: an op node used more than once whose text holds more than one op is
   let-bound, ``_1 = x * y`` on a line of its own before the final expression; smaller shared
   nodes are written out at each use. So the text grows with the graph, never exponentially.
@@ -16,15 +19,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .._core.tensor import Tensor
 from .._core.walk import toposort
 from .._dtypes import dtype_name
 from .._keys import typed
-from .._shapes import unpack_key
 
-__all__ = ["expr"]
+__all__ = ["expr", "heading", "shape_only", "template"]
 
 ATOM, POW, UNARY, MUL, ADD, CMP = 100, 8, 7, 6, 5, 3
 _BINARY = {"**": POW, "*": MUL, "/": MUL, "//": MUL, "%": MUL, "@": MUL, "+": ADD, "-": ADD}
@@ -42,6 +45,56 @@ def _symbol(t: Tensor) -> tuple[str | None, int]:
     return sym, UNARY if op.arity == 1 else _BINARY[sym]
 
 
+_OPERAND = re.compile(r"\{(\d+)\}")
+
+
+def template(t: Tensor) -> str | None:
+    """The standard-function text of an internal op node (``"sum({0}, axis=0)"``: `OpDef.text`), if it has one."""
+    op = t.op
+    if op is None or op.text is None:
+        return None
+    return op.text(*t.children, **t.params)
+
+
+def heading(t: Tensor) -> str:
+    """What `show` and pictures call an op node: its op's name, or for an internal op its standard-function text
+    with ``·`` for each operand (``sum(·, axis=0)``, ``broadcast_to(·, shape=(2, 3))``)."""
+    assert t.op is not None  # (an op node)
+    tmpl = template(t)
+    return t.op.name if tmpl is None else _OPERAND.sub("·", tmpl)
+
+
+def shape_only(t: Tensor) -> frozenset[int]:
+    """The positions of the operands ``t`` reads only for their shape, dtype and device and does not write out:
+    `show` marks them ``(shape)``, pictures draw their edges dotted."""
+    assert t.op is not None  # (an op node)
+    written = {int(k) for k in _OPERAND.findall(template(t) or "")}
+    return frozenset(j for j in t.op.meta if j not in written)
+
+
+def _template_parts(tmpl: str, cs: tuple[Tensor, ...]) -> list[Any]:
+    """``tmpl``'s literal text and its operands, each operand as tight as its neighbours need: bare between a
+    call's ``(``/``, `` and ``,``/``)``, else in parentheses unless an atom (``(a + b) / 3``)."""
+    parts: list[Any] = []
+    pieces = _OPERAND.split(tmpl)
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            if piece:
+                parts.append(piece)
+            continue
+        before, after = pieces[i - 1], pieces[i + 1]
+        bare = before.endswith(("(", ", ")) and after.startswith((",", ")"))
+        parts.append((cs[int(piece)], 0 if bare else ATOM, False))
+    return parts
+
+
+def _template_uses(tmpl: str | None, n: Tensor) -> list[Tensor]:
+    """The operands ``n``'s text writes out (all of them for ops without a template)."""
+    if tmpl is None:
+        return list(n.children)
+    return [n.children[int(k)] for k in _OPERAND.findall(tmpl)]
+
+
 def _number(v: Any) -> tuple[str, int]:
     s = repr(v)
     return s, UNARY if s.startswith("-") else ATOM
@@ -51,8 +104,10 @@ def expr(root: Tensor, inline_ops: int = 1) -> str:
     """The infix text of ``root``'s graph (see the module's docstring for the conventions)."""
     order = toposort([root])
     uses: dict[int, int] = {}
+    templates: dict[int, str | None] = {}
     for n in order:
-        for c in n.children:
+        tmpl = templates[id(n)] = template(n)
+        for c in _template_uses(tmpl, n):
             uses[id(c)] = uses.get(id(c), 0) + 1
     atoms: dict[int, tuple[str, int]] = {}
     counters = {"t": 0, "p": 0}
@@ -63,15 +118,15 @@ def expr(root: Tensor, inline_ops: int = 1) -> str:
         if n.op is None:
             atoms[k] = _atom(n, counters)
             continue
-        s = 1 + sum(size.get(id(c), 0) for c in n.children if id(c) not in atoms)
+        s = 1 + sum(size.get(id(c), 0) for c in _template_uses(templates[k], n) if id(c) not in atoms)
         if uses.get(k, 0) > 1 and s > inline_ops and n is not root:
             atoms[k] = (f"_{len(bound) + 1}", ATOM)
             bound.append(n)
             size[k] = 0
         else:
             size[k] = s
-    lines = [f"{atoms[id(b)][0]} = {_emit(b, atoms)}" for b in bound]
-    lines.append(_emit(root, atoms) if id(root) not in atoms else atoms[id(root)][0])
+    lines = [f"{atoms[id(b)][0]} = {_emit(b, atoms, templates)}" for b in bound]
+    lines.append(_emit(root, atoms, templates) if id(root) not in atoms else atoms[id(root)][0])
     return "\n".join(lines)
 
 
@@ -92,7 +147,7 @@ def _atom(n: Tensor, counters: dict[str, int]) -> tuple[str, int]:
     return f"{kind}{counters[kind] - 1}", ATOM
 
 
-def _emit(top: Tensor, atoms: dict[int, tuple[str, int]]) -> str:
+def _emit(top: Tensor, atoms: dict[int, tuple[str, int]], templates: dict[int, str | None]) -> str:
     out: list[str] = []
     stack: list[Any] = [(top, 0, True)]
     while stack:
@@ -110,7 +165,10 @@ def _emit(top: Tensor, atoms: dict[int, tuple[str, int]]) -> str:
         paren = prec < need
         parts: list[Any] = ["("] if paren else []
         cs = node.children
-        if sym == "[]":  # basic indexing as Python writes it: x[1:3, None]
+        tmpl = templates.get(id(node))
+        if tmpl is not None:  # an internal op, as the standard functions it amounts to
+            parts += _template_parts(tmpl, cs)
+        elif sym == "[]":  # basic indexing as Python writes it: x[1:3, None]
             parts += [(cs[0], ATOM, False), _subscript(node.params["key"])]
         elif sym is not None and len(cs) == 1:
             parts += [sym, (cs[0], POW, False)]
@@ -157,9 +215,9 @@ def _subscript(key: tuple[Any, ...]) -> str:
 
 def _param(node: Tensor, k: str, v: Any) -> str:
     """A param as Python would spell it: a dtype by its name (``dtype='float32'``, not the class), an index
-    with its slices (``key=(slice(1, None, None), Ellipsis)``)."""
+    as its subscript (``key=[1:]``)."""
     if k == "dtype" and v is not None and node._bk is not None:
         return repr(dtype_name(node._bk.xp, v))
-    if k == "key":  # a packed basic index (`_shapes.pack_key`): its slices as slice objects
-        return repr(unpack_key(v))
+    if k == "key":  # a packed basic index (`_shapes.pack_key`) as Python writes a subscript: unindex(g, x, key=[1:])
+        return _subscript(v)
     return repr(v)

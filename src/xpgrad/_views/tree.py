@@ -9,6 +9,7 @@ from typing import Any
 
 from .._core.plugins import State
 from .._core.tensor import Tensor, _short
+from .infix import heading, shape_only
 
 __all__ = ["format_tree", "label", "show"]
 
@@ -21,7 +22,7 @@ def label(t: Tensor) -> str:
     """``name`` or op, and the value (small) or shape and dtype."""
     if t._const:
         return repr(t._value)
-    head = t.op.name if t.op is not None else (t.name or ("placeholder" if t.is_placeholder else "leaf"))
+    head = heading(t) if t.op is not None else (t.name or ("placeholder" if t.is_placeholder else "leaf"))
     if t.op is not None and t.name:
         head = f"{t.name}: {head}"
     v = t._value
@@ -46,7 +47,7 @@ def format_tree(root: Tensor, max_nodes: int = 2000) -> str:
             "(or draw them together with xpgrad.to_dot / xpgrad.render)"
         )
     # pass 1: the walk, with a node's second and later visits not expanded (they become references)
-    walk: list[tuple[Tensor, str, str]] = []
+    walk: list[tuple[Tensor, str, str]] = []  # (a branch of an operand read for its shape only ends in "(shape) ")
     visits: dict[int, int] = {}
     stack: list[Any] = [(root, "", "", True, 0)]
     cut: str | None = None  # the indent of the first line not printed
@@ -65,8 +66,10 @@ def format_tree(root: Tensor, max_nodes: int = 2000) -> str:
         if len(child_lead) > _WIDEST:  # a deep chain: the indent starts again, saying how deep (lines stay short)
             child_lead = f"[depth {depth + 1}] "
         kids = node.children
+        meta = shape_only(node) if node.op is not None and node.op.meta else frozenset()
         for j in range(len(kids) - 1, -1, -1):
-            stack.append((kids[j], child_lead, "└── " if j == len(kids) - 1 else "├── ", False, depth + 1))
+            branch = ("└── " if j == len(kids) - 1 else "├── ") + ("(shape) " if j in meta else "")
+            stack.append((kids[j], child_lead, branch, False, depth + 1))
     # pass 2: the lines, tagging op nodes visited more than once
     refs: dict[int, int] = {}
     lines: list[str] = []

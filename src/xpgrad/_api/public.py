@@ -123,6 +123,7 @@ __all__ = [
     "sqrt",
     "square",
     "std",
+    "stop_gradient",
     "subtract",
     "sum",
     "tan",
@@ -211,6 +212,7 @@ _BITWISE_OR = OPS["bitwise_or"]
 _BITWISE_XOR = OPS["bitwise_xor"]
 _BITWISE_LEFT_SHIFT = OPS["bitwise_left_shift"]
 _BITWISE_RIGHT_SHIFT = OPS["bitwise_right_shift"]
+_STOP_GRADIENT = OPS["stop_gradient"]
 
 
 def add(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
@@ -893,3 +895,10 @@ def bitwise_right_shift(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **u
         if type(x1) is Tensor or type(x2) is Tensor:
             return _apply_binary(_BITWISE_RIGHT_SHIFT, x1, x2)
     return _call(_BITWISE_RIGHT_SHIFT, (x1, x2, *extra), unknown)
+
+
+def stop_gradient(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
+    """stop_gradient(x, /): x's value, with derivative zero (JAX's stop_gradient; `detach` is its alias)."""
+    if type(x) is Tensor and not extra and not unknown:
+        return _build(_STOP_GRADIENT, (x,), _STOP_GRADIENT.params)
+    return _call(_STOP_GRADIENT, (x, *extra), unknown)

@@ -55,6 +55,7 @@ _XOR: OpDef
 _LSHIFT: OpDef
 _RSHIFT: OpDef
 _INDEX: OpDef
+_STOP_GRADIENT: OpDef
 _sum: Callable[..., Tensor]
 _mean: Callable[..., Tensor]
 _max: Callable[..., Tensor]
@@ -79,7 +80,7 @@ def bind(
     (``xpgrad``'s ``__init__`` passes them: they import the node, so the node cannot import them)."""
     global _Tensor, _build, _operand, _apply, _iterate, _ADD, _SUB, _MUL, _TRUEDIV, _POW, _EQ, _NE, _GT, _GE, _LT, _LE
     global _NEG, _POS, _ABS, _INVERT, _MOD, _FLOORDIV, _AND, _OR, _XOR, _LSHIFT, _RSHIFT, _INDEX, _sum, _mean, _max
-    global _min, _prod, _var, _std, _all, _any, _reshape, _astype
+    global _min, _prod, _var, _std, _all, _any, _STOP_GRADIENT, _reshape, _astype
     _Tensor = tensor
     _build = build.build
     _operand = build._operand
@@ -117,6 +118,7 @@ def bind(
     _std = functions.std
     _all = functions.all
     _any = functions.any
+    _STOP_GRADIENT = ops["stop_gradient"]
     _reshape = functions.reshape
     _astype = functions.astype
 
@@ -387,6 +389,14 @@ class TensorMethods:
         if unknown.get("dtype", 0) is None:  # (np.mean(t) passes dtype=None: no dtype)
             del unknown["dtype"]
         return _any(self, axis=axis, keepdims=keepdims, **unknown)
+
+    def stop_gradient(self) -> Tensor:
+        """``t.stop_gradient()``: `xpgrad.stop_gradient` (the value, with derivative zero)."""
+        return _build(_STOP_GRADIENT, (self,), _STOP_GRADIENT.params)
+
+    def detach(self) -> Tensor:
+        """``t.detach()``: `xpgrad.stop_gradient` (the value, with derivative zero)."""
+        return _build(_STOP_GRADIENT, (self,), _STOP_GRADIENT.params)
 
     def reshape(self, *shape: int | tuple[int, ...] | list[int], copy: bool | None = None) -> Tensor:
         """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``: ``xpgrad.reshape(t, (2, 3))``."""

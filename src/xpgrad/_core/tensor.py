@@ -270,6 +270,8 @@ class Tensor(TensorMethods):
                 f"{self._label()} {self._declared()} dtype {dtype_name(xp, self._dtype)} but was fed "
                 f"{dtype_name(xp, arr.dtype)}; cast the array (xp.astype) or declare another dtype"
             )
+        if self._bk.check is not None:  # (Dask: unknown chunk sizes)
+            self._bk.check(arr, self._label())
         self._check_shape(arr)
         dev = _device_of(arr)
         if self._device is not None and dev != self._device:

@@ -38,7 +38,15 @@ def broadcast_like(xp: Any, a: Any, ref: Any) -> Any:
     """The adjoint of `fit`: broadcast ``a`` to ``ref``'s shape, in a floating ``ref``'s dtype."""
     if a.dtype != ref.dtype and xp.isdtype(ref.dtype, "real floating"):
         a = xp.astype(a, ref.dtype)
-    return a if tuple(a.shape) == tuple(ref.shape) else xp.broadcast_to(a, tuple(ref.shape))
+    return a if tuple(a.shape) == tuple(ref.shape) else _broadcast(xp, a, ref)
+
+
+def _broadcast(xp: Any, a: Any, ref: Any) -> Any:
+    """``a`` broadcast to ``ref``'s shape, laid out as its backend lays out ``ref`` (`Backend.broadcast`: Dask's
+    chunks, where ``xp.broadcast_to`` makes one chunk of the whole shape)."""
+    bk = backend_of(ref)
+    f = bk.broadcast if bk is not None else None
+    return xp.broadcast_to(a, tuple(ref.shape)) if f is None else f(a, ref)
 
 
 def expand(xp: Any, g: Any, x: Any, axis: Any, keepdims: bool, mean: bool) -> Any:
@@ -47,7 +55,7 @@ def expand(xp: Any, g: Any, x: Any, axis: Any, keepdims: bool, mean: bool) -> An
     axes = range(nd) if axis is None else [a % nd for a in ((axis,) if isinstance(axis, int) else axis)]
     if not keepdims:
         g = xp.reshape(g, tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
-    out = xp.broadcast_to(g, tuple(x.shape))
+    out = _broadcast(xp, g, x)
     if mean:
         out = out / math.prod(x.shape[i] for i in axes)
     return out

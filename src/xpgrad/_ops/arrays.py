@@ -12,7 +12,8 @@ import numbers
 from typing import Any
 
 from .. import _dtypes, _shapes
-from .._core.opdef import ZERO, defop
+from .._core.opdef import LINEAR, ZERO, defop
+from ..backends import backend_of
 from . import text_forms as _text
 from .basic import _dtype_first, _dtype_sum, _f, _like_second, _reduced, through_cast
 
@@ -49,13 +50,15 @@ def _prod_cotangent(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 def _check_no_zeros(xp: Any, g: Any, x: Any) -> Any:
-    if bool(xp.any(x == 0)):
-        raise NotImplementedError(
-            "prod: derivatives of order 2 and higher are not supported where the input contains zeros "
-            "(the first derivative is exact there); differentiate prod of a zero-free input, or write "
-            "the product explicitly"
-        )
-    return g
+    # (`Backend.guard`: a lazy backend raises when the value is computed; reading the flag now computes early)
+    bk = backend_of(g)
+    error = NotImplementedError(
+        "prod: derivatives of order 2 and higher are not supported where the input contains zeros "
+        "(the first derivative is exact there); differentiate prod of a zero-free input, or write "
+        "the product explicitly"
+    )
+    assert bk is not None  # (a node's value: an array of a backend)
+    return bk.guard(g, xp.any(x == 0), error)
 
 
 def _extremum_rule(g: Any, out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -121,6 +124,7 @@ defop(
     2,
     lambda xp, a, x: a,
     vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     public=False,
     shape=lambda name, a, x: a._shape,
@@ -131,6 +135,7 @@ defop(
     2,
     _check_no_zeros,
     vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     public=False,
     shape=lambda name, a, x: a._shape,
@@ -177,6 +182,7 @@ defop(
     1,
     lambda xp, x, dtype, copy: xp.astype(x, dtype, copy=copy),
     vjp=(_astype_rule,),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"dtype": None, "copy": True},
@@ -187,6 +193,7 @@ defop(
     2,
     _astype_vjp,
     vjp=(lambda g, out, a, x: astype_vjp(g, x), ZERO),  # linear in g: its own adjoint
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,
@@ -220,6 +227,7 @@ defop(
     1,
     lambda xp, x, shape, copy: xp.reshape(x, shape, copy=copy),
     vjp=(lambda g, out, x, shape, copy: reshape_like(g, x),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"shape": (), "copy": None},
@@ -231,6 +239,7 @@ defop(
     lambda xp, a, ref: xp.reshape(a, tuple(ref.shape)),
     text=_text.reshape_like,
     vjp=(lambda g, out, a, ref: reshape_like(g, a), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,
@@ -242,6 +251,7 @@ defop(
     1,
     lambda xp, x, shape: xp.broadcast_to(x, shape),
     vjp=(lambda g, out, x, shape: fit(g, x),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"shape": ()},
@@ -254,6 +264,7 @@ defop(
     1,
     lambda xp, x, key: x[_shapes.unpack_key(key)],
     vjp=(lambda g, out, x, key: unindex(g, x, key=key),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     public=False,  # x[key]: `Tensor.__getitem__`
@@ -278,6 +289,7 @@ defop(
     2,
     _unindex,
     vjp=(lambda g, out, a, ref, key: index(g, key=key), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,

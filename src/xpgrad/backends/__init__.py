@@ -16,6 +16,7 @@ from .._errors import BackendUnavailableError
 from . import _base
 from . import array_api_strict as _strict
 from . import cupy as _cupy
+from . import dask as _dask
 from . import numpy as _numpy
 from ._base import Backend
 
@@ -29,7 +30,7 @@ __all__ = [
     "set_default_backend",
 ]
 
-_MODULES: dict[str, ModuleType] = {m.NAME: m for m in (_numpy, _cupy, _strict)}
+_MODULES: dict[str, ModuleType] = {m.NAME: m for m in (_numpy, _cupy, _strict, _dask)}
 BACKEND_NAMES = (*_MODULES, "auto")
 _loaded: dict[str, Backend] = {}
 _by_type: dict[type, Backend] = {}

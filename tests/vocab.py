@@ -199,4 +199,39 @@ ARRAY_FUNCTIONS = [
     ("broadcast_to", "g summed over the broadcast axes", ""),
     ("t[key] (index)", "g scattered into zeros (op unindex, whose rule is index)", "basic indices only"),
     ("asarray zeros ones empty full *_like", "creation: leaves (zeros_like/ones_like of a Tensor: ZERO)", ""),
+    # linear algebra and manipulation (tested in tests/test_linalg.py, their rules to order 2-3)
+    (
+        "matmul (@)",
+        "g @ x2^T, x1^T @ g",
+        "batch axes broadcast (the gradient sums back over them); 1-d operands as the standard promotes them",
+    ),
+    ("tensordot", "tensordot of g with the other operand over its free axes, permuted back", ""),
+    ("vecdot", "g x2, g x1 (spread over the contracted axis)", "real operands (complex gradients: not yet)"),
+    ("matrix_transpose (.mT, .T)", "g transposed", "t.T of a 2-d Tensor (0-d and 1-d: itself, as NumPy)"),
+    ("permute_dims moveaxis", "g permuted back", ""),
+    ("expand_dims squeeze", "g reshaped back", "an axis out of range: AxisError (a ValueError and an IndexError)"),
+    (
+        "concat stack unstack",
+        "g cut at each operand's size (ops concat_first, concat_rest)",
+        "n arrays join as nested binary concats",
+    ),
+    ("flip roll", "g flipped, rolled back", ""),
+    (
+        "tile repeat broadcast_arrays meshgrid",
+        "g summed back (broadcast_to's rule, or take's)",
+        "repeat's counts must have a value (integers: no gradient)",
+    ),
+    (
+        "take take_along_axis",
+        "g added into zeros at the indices (ops untake, untake_along)",
+        "repeated indices add up; a product with one-hot matrices: memory len(indices) x axis size",
+    ),
+    ("cumulative_sum", "the cumulative sum of g from the end", "include_initial: the first element dropped"),
+    ("sort", "g put back where each element came from (argsort)", "ties: argsort's stable order"),
+    (
+        "argmax argmin argsort nonzero searchsorted count_nonzero",
+        "none: integer output, no gradient (JAX)",
+        "what flows through them is zero",
+    ),
+    ("arange linspace eye", "creation: leaves", ""),
 ]

@@ -323,7 +323,7 @@ def _method_lines(ops: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]]
 
 _UNARY = {"neg": "-{}", "pos": "+{}", "abs": "abs({})", "invert": "~{}"}
 _BINARY = {
-    "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+    "add": "+", "sub": "-", "matmul": "@", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
     "eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=",
     "and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>",
 }  # fmt: skip

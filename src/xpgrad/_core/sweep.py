@@ -15,7 +15,7 @@ from .. import _dtypes
 from .._gc_pause import NODES, paused
 from . import plugins as _plugins
 from . import tensor as _tensor
-from .build import apply, apply_binary, derivative_level
+from .build import apply, build, derivative_level
 from .opdef import NO_RULE, OPS, ZERO
 from .tensor import Tensor
 from .walk import toposort
@@ -160,7 +160,7 @@ def _sweep(
             if child not in relevant:
                 continue
             if contrib is not None and op.symmetric and child is children[0]:  # ``y * y``: the second rule
-                cts[child] = apply_binary(add, cts[child], contrib)  # gives the first's node (issue 5, B4: a merge)
+                cts[child] = build(add, (cts[child], contrib), add.params)  # the first rule's node (B4: a merge)
                 continue
             rule = rules[k]
             if rule is ZERO:
@@ -176,7 +176,7 @@ def _sweep(
             if contrib._sig != child._sig or contrib._sig not in _plain_sigs:  # `_fit`'s first test, inlined
                 contrib = _fit(contrib, child)
             prev = get(child)
-            cts[child] = contrib if prev is None else apply_binary(add, prev, contrib)  # = prev + contrib
+            cts[child] = contrib if prev is None else build(add, (prev, contrib), add.params)  # = prev + contrib
     return results
 
 

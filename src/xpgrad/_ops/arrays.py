@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import _dtypes, _shapes
 from .._core.opdef import LINEAR, ZERO, defop
+from .._core.tensor import Tensor
 from ..backends import backend_of
 from . import text_forms as _text
 from .basic import _dtype_first, _dtype_sum, _f, _like_second, _reduced, through_cast
@@ -202,10 +203,17 @@ defop(
     dtype=_dtype_first,
 )
 
+
+def _number_of(fill_value: Any) -> Any:
+    """A fill value as the backend takes it: a Tensor (a constant here: full_like has no gradient in it) as its
+    value, which NumPy would otherwise ask the Tensor for through ``np.copyto``, which Tensors refuse."""
+    return fill_value._require() if isinstance(fill_value, Tensor) else fill_value
+
+
 defop(  # full_like(x, fill_value, dtype=...) on a Tensor whose value comes later (a placeholder)
     "fill_like",
     1,
-    lambda xp, x, fill_value, dtype: xp.full_like(x, fill_value, dtype=dtype),
+    lambda xp, x, fill_value, dtype: xp.full_like(x, _number_of(fill_value), dtype=dtype),
     text=_text.fill_like,
     vjp=(ZERO,),
     domain="any",

@@ -180,6 +180,12 @@ def test_reductions_casts_and_indexing_against_finite_differences(tb) -> None:
         "index, reshape": lambda t, r: xpgrad.reshape(t[:, 1:] * r, (4,)),
         "astype": lambda t, r: t * xpgrad.astype(r, "complex128"),
         "broadcast": lambda t, r: t / (r + 1j),
+        "matmul": lambda t, r: xpgrad.matmul(t, xpgrad.matrix_transpose(t)) * r,
+        "tensordot": lambda t, r: xpgrad.tensordot(t * r, xpgrad.conj(t), axes=([1], [1])),
+        "vecdot": lambda t, r: xpgrad.vecdot(t, t * r),  # sum(conj(a) * b): conjugate-linear in a
+        "vecdot, a real": lambda t, r: xpgrad.vecdot(xpgrad.real(t) * r, t),
+        "vecdot, b real": lambda t, r: xpgrad.vecdot(t, xpgrad.imag(t) * r),
+        "cumulative_sum": lambda t, r: xpgrad.cumulative_sum(t * r, axis=1),
     }
     for name, body in cases.items():
 

@@ -6,7 +6,7 @@ ops, backends, dtypes, devices, threads inside a block, or are constants built a
 
 - `_core.tensor._signatures` (build facts -> int): `_core.tensor.SIGNATURES` entries, then it starts again,
   numbering on;
-- `_opt.release._big`, `_core.sweep._real_sigs`, `_core.sweep._plain_sigs` (by signature):
+- `_opt.release._big`, `_core.sweep._plain_sigs` (by signature):
   `_core.tensor.SIGNATURES` each;
 - `_core.build._decided` (the build decisions): 65,536;
 - `_core.build._consts` (shared Python-number constants), `_core.build._numbers` (their 0-d arrays),
@@ -146,7 +146,6 @@ def test_no_table_grows_with_the_shapes_constants_and_graphs_built(monkeypatch: 
     bounded = {
         (_tensor, "_signatures"): cap,
         (_remat, "_big"): cap,
-        (_grad, "_real_sigs"): cap,
         (_grad, "_plain_sigs"): cap,
         (_build, "_decided"): 1 << 16,
         (_build, "_consts"): 4096,

@@ -38,10 +38,12 @@ def detach(x: Any, /) -> Tensor:
 
 # ----------------------------------------------------------------- grad and value_and_grad
 @overload
-def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> list[Tensor]: ...
+def grad(
+    out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None, *, holomorphic: bool = False
+) -> list[Tensor]: ...
 @overload
-def grad(out: Function, wrt: Argnums = 0, *, has_aux: bool = False) -> Function: ...
-def grad(out: Any, wrt: Any = None, cotangent: Any = None, *, has_aux: bool = False) -> Any:
+def grad(out: Function, wrt: Argnums = 0, *, has_aux: bool = False, holomorphic: bool = False) -> Function: ...
+def grad(out: Any, wrt: Any = None, cotangent: Any = None, *, has_aux: bool = False, holomorphic: bool = False) -> Any:
     """Gradients: of a graph (``grad(t, [a, b])``) or of a function (``grad(f)(x)``, as ``jax.grad``).
 
     Graph form: ``grad(out, wrt, cotangent=None)``, the gradients of ``sum(out * cotangent)`` (default
@@ -51,6 +53,9 @@ def grad(out: Any, wrt: Any = None, cotangent: Any = None, *, has_aux: bool = Fa
     gradient of ``f`` (which must return a scalar Tensor, as with ``jax.grad``) with respect to argument
     ``argnums`` (a tuple of them for several: a tuple of gradients). Arguments may be Tensors, arrays or
     Python numbers; the gradients are Tensor graphs.
+
+    Complex inputs (docs/complex.md): a real output gets JAX's gradient, df/dx - i df/dy;
+    ``holomorphic=True`` gives the complex derivative f'(z) of a complex output, as ``jax.grad``'s.
 
     Example:
         >>> import xpgrad
@@ -63,11 +68,11 @@ def grad(out: Any, wrt: Any = None, cotangent: Any = None, *, has_aux: bool = Fa
             raise TypeError("grad: missing wrt: grad(out, [x, ...]) for a graph, grad(f)(x) for a function")
         if has_aux:
             raise TypeError("grad: has_aux is for the function form, grad(f, has_aux=True)")
-        return _sweep.grad(out, wrt, cotangent)
+        return _sweep.grad(out, wrt, cotangent, holomorphic=holomorphic)
     if cotangent is not None:
         raise TypeError("grad: a function's gradient takes no cotangent (use xpgrad.vjp(f, x) for one)")
     f, argnums = out, 0 if wrt is None else wrt
-    both = _value_and_grad("grad", f, argnums, has_aux)
+    both = _value_and_grad("grad", f, argnums, has_aux, holomorphic)
 
     def gradient(*args: Any) -> Any:
         value, g = both(*args)
@@ -76,7 +81,7 @@ def grad(out: Any, wrt: Any = None, cotangent: Any = None, *, has_aux: bool = Fa
     return _named(gradient, "grad", f)
 
 
-def value_and_grad(f: Function, argnums: Argnums = 0, *, has_aux: bool = False) -> Function:
+def value_and_grad(f: Function, argnums: Argnums = 0, *, has_aux: bool = False, holomorphic: bool = False) -> Function:
     """``f`` and its gradient together, as ``jax.value_and_grad``: ``value, g = value_and_grad(f)(x)``.
 
     ``f`` returns a scalar Tensor (with ``has_aux=True``, a pair ``(scalar, aux)``: then the value is the
@@ -89,10 +94,10 @@ def value_and_grad(f: Function, argnums: Argnums = 0, *, has_aux: bool = False) 
         >>> print(value, g)
         T:9.0 T:[6.]
     """
-    return _value_and_grad("value_and_grad", f, argnums, has_aux)
+    return _value_and_grad("value_and_grad", f, argnums, has_aux, holomorphic)
 
 
-def _value_and_grad(name: str, f: Function, argnums: Argnums, has_aux: bool) -> Function:
+def _value_and_grad(name: str, f: Function, argnums: Argnums, has_aux: bool, holomorphic: bool = False) -> Function:
     _check_function(name, f)
     nums = _argnums(name, argnums)
 
@@ -103,7 +108,7 @@ def _value_and_grad(name: str, f: Function, argnums: Argnums, has_aux: bool) -> 
             raise TypeError(f"{name}: with has_aux=True, f must return a pair (scalar output, aux)")
         value = result[0] if has_aux else result
         _scalar(name, value)
-        grads = _sweep.grad(value, wrt)
+        grads = _sweep.grad(value, wrt, holomorphic=holomorphic)
         return result, (grads[0] if isinstance(argnums, int) else tuple(grads))
 
     return _named(both, name, f)

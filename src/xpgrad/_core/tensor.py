@@ -461,13 +461,16 @@ class Tensor(TensorMethods):
         return v
 
     # ----------------------------------------------------------------- gradients
-    def grad(self, wrt: Tensor) -> Tensor:
-        """The gradient of ``sum(self)`` with respect to ``wrt``: a new graph of Tensors shaped like ``wrt``."""
+    def grad(self, wrt: Tensor, *, holomorphic: bool = False) -> Tensor:
+        """The gradient of ``sum(self)`` with respect to ``wrt``: a new graph of Tensors shaped like ``wrt``.
+        ``holomorphic=True``: the complex derivative of a holomorphic ``self`` (see `xpgrad.grad`)."""
         if not isinstance(wrt, Tensor):
             raise TypeError(
                 f"Tensor.grad(wrt) takes one Tensor, got {type(wrt).__name__}; for several use "
                 "xpgrad.grad(t, [a, b, ...]), which returns one gradient each from a single sweep"
             )
+        if holomorphic:
+            return _plugins.above.grad(self, [wrt], holomorphic=True)[0]
         return _plugins.above.grad(self, [wrt])[0]
 
     # ----------------------------------------------------------------- conversions

@@ -17,11 +17,6 @@ __all__ = ["broadcast_like", "expand", "fit", "imag", "move"]
 
 def fit(xp: Any, g: Any, ref: Any) -> Any:
     """Sum ``g`` down to ``ref``'s shape (undoing broadcasting) and cast to a floating ``ref``'s dtype."""
-    if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(ref.dtype, "complex floating"):
-        raise NotImplementedError(
-            f"grad: a complex cotangent ({g.dtype}) reached a real input ({ref.dtype}); gradients through "
-            "complex values are not supported yet (work with real and imaginary parts as separate real Tensors)"
-        )
     shape = tuple(ref.shape)
     if tuple(g.shape) != shape:
         lead = g.ndim - len(shape)
@@ -29,15 +24,23 @@ def fit(xp: Any, g: Any, ref: Any) -> Any:
         if axes:
             g = xp.sum(g, axis=axes, dtype=g.dtype)  # integers too keep their dtype (NumPy widens int32)
         g = xp.reshape(g, shape)
-    if g.dtype != ref.dtype and xp.isdtype(ref.dtype, "real floating"):
-        g = xp.astype(g, ref.dtype)
+    return _cast_like(xp, g, ref)
+
+
+def _cast_like(xp: Any, g: Any, ref: Any) -> Any:
+    """``g`` in a floating or complex ``ref``'s dtype. A complex ``g`` gives a real ``ref`` its real part: the
+    adjoint of the real-to-complex cast, JAX's convention (docs/complex.md)."""
+    if g.dtype != ref.dtype and xp.isdtype(ref.dtype, ("real floating", "complex floating")):
+        if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(ref.dtype, "complex floating"):
+            g = xp.real(g)
+        if g.dtype != ref.dtype:
+            g = xp.astype(g, ref.dtype)
     return g
 
 
 def broadcast_like(xp: Any, a: Any, ref: Any) -> Any:
-    """The adjoint of `fit`: broadcast ``a`` to ``ref``'s shape, in a floating ``ref``'s dtype."""
-    if a.dtype != ref.dtype and xp.isdtype(ref.dtype, "real floating"):
-        a = xp.astype(a, ref.dtype)
+    """The adjoint of `fit`: broadcast ``a`` to ``ref``'s shape, in a floating or complex ``ref``'s dtype."""
+    a = _cast_like(xp, a, ref)
     return a if tuple(a.shape) == tuple(ref.shape) else _broadcast(xp, a, ref)
 
 

@@ -8,6 +8,7 @@ are undone centrally by the sweep (`_core.sweep._fit`), never in a rule.
 
 from __future__ import annotations
 
+import cmath
 import math
 import operator
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from .._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve, scal
 from . import array_impls as _impls
 from . import text_forms as _text
 
-__all__ = ["negation_exact", "result_dtype", "through_cast"]
+__all__ = ["by_kind", "negation_exact", "result_dtype", "through_cast"]
 
 
 def _f(name: str) -> Any:
@@ -35,7 +36,8 @@ def _f(name: str) -> Any:
     return call
 
 
-cos, sin, log, sign, square, where = map(_f, ("cos", "sin", "log", "sign", "square", "where"))
+cos, sin, log, sign, square, where, conj = map(_f, ("cos", "sin", "log", "sign", "square", "where", "conj"))
+real_rule_only = _f("real_rule_only")
 expand, fit, broadcast_like, sum_, mean_op = map(_f, ("expand", "fit", "broadcast_like", "sum", "mean"))
 zeros_like, astype_vjp = map(_f, ("zeros_like", "astype_vjp"))
 
@@ -51,6 +53,27 @@ def through_cast(x: Tensor, dtype: Any, cotangent: Callable[[], Tensor]) -> Tens
     if x._dtype is None:  # a placeholder of unknown dtype: decided when it is fed
         return astype_vjp(cotangent(), x)
     return zeros_like(x) if dtype_kind(xp, x._dtype) >= FLOAT else cotangent()
+
+
+def by_kind(a: Tensor, real: Callable[[], Tensor | None], complex_: Callable[[], Tensor | None]) -> Tensor | None:
+    """A rule that differs for complex ``a`` (a non-holomorphic op: docs/complex.md): ``complex_()`` for complex
+    ``a``, else ``real()`` (the real rule, unchanged). While ``a``'s dtype is unknown (a placeholder without a
+    dtype), the real rule behind a check that refuses a complex ``a`` when evaluated, never a wrong gradient."""
+    d = a._dtype
+    if d is None:
+        r = real()  # (no gradient, None, becomes zeros here: a complex ``a`` must still be refused)
+        return real_rule_only(zeros_like(a) if r is None else r, a)
+    return complex_() if dtype_kind(a._bk.xp, d) == COMPLEX else real()
+
+
+def _real_rule_only(xp: Any, r: Any, a: Any) -> Any:
+    if xp.isdtype(a.dtype, "complex floating"):
+        raise NotImplementedError(
+            f"grad: a gradient built while an input's dtype was unknown (a placeholder without dtype=) used the "
+            f"rule for real inputs, and the input is now {a.dtype}; declare the placeholder's dtype "
+            "(xpgrad.placeholder(..., dtype='complex128')) to differentiate complex values"
+        )
+    return r
 
 
 # ----------------------------------------------------------------- build-time rewrites (IEEE-exact)
@@ -278,7 +301,7 @@ def _dtype_moved(x: Tensor, backend: Any, device: Any) -> Any:
 
 
 def _dtype_fitted(g: Tensor, ref: Tensor) -> Any:
-    if ref._dtype is not None and dtype_kind(ref._bk.xp, ref._dtype) == FLOAT:
+    if ref._dtype is not None and dtype_kind(ref._bk.xp, ref._dtype) >= FLOAT:
         return ref._dtype
     return g._dtype
 
@@ -362,6 +385,8 @@ def _log_base(a: Tensor) -> Any:
     node it would be evaluated on the default backend, away from x's backend and device."""
     if a._const:
         v = a._value
+        if isinstance(v, complex):  # (1 + 2j) ** z: the principal log, as the array's
+            return 0.0 if v == 0 else cmath.log(v)
         return 0.0 if v == 0 else math.log(v) if v > 0 else math.nan
     return log(where(a == 0, 1, a))
 
@@ -425,9 +450,11 @@ _unary(
     simplify=_simplify_negative,
 )
 _unary("positive", lambda g, out, a: g, domain="numeric", c=CForm.same("(+{0})"), infix="+", dunder="pos")
-_unary(  # 0 at 0 (JAX, PyTorch)
+# 0 at 0 (JAX, PyTorch). Complex: g * conj(a) / |a| (JAX's convention), written in differentiable ops (not
+# sign(a), whose rule is zero) so that higher derivatives are right too
+_unary(
     "abs",
-    lambda g, out, a: g * sign(a),
+    lambda g, out, a: by_kind(a, lambda: g * sign(a), lambda: g * (conj(a) / where(out == 0, 1, out))),
     domain="numeric",
     c=CForm("abs({0})", "fabs({0})"),
     dunder="abs",
@@ -534,6 +561,18 @@ defop(
     shape=_like_second,
     dtype=_dtype_fitted,
     meta=(1,),
+)
+defop(  # `by_kind`'s check: the real rule ``r`` of an input ``a`` whose dtype was unknown when it was built
+    "real_rule_only",
+    2,
+    _real_rule_only,
+    public=False,
+    vjp=(lambda g, out, r, a: real_rule_only(g, a), ZERO),
+    domain="any",
+    elementwise=False,
+    promote=(),
+    shape=lambda name, r, a: r._shape,
+    dtype=_dtype_first,
 )
 defop(
     "broadcast_like",

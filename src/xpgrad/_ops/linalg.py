@@ -14,12 +14,12 @@ from typing import Any
 
 from .. import _shapes
 from .._core.opdef import LINEAR, defop
-from .basic import _f
+from .basic import _f, by_kind
 
 __all__: list[str] = []
 
 matmul, tensordot, matrix_transpose, permute_dims = map(_f, ("matmul", "tensordot", "matrix_transpose", "permute_dims"))
-expand_dims, squeeze = map(_f, ("expand_dims", "squeeze"))
+expand_dims, squeeze, conj = map(_f, ("expand_dims", "squeeze", "conj"))
 
 
 def ndim_of(name: str, t: Any) -> int:
@@ -225,12 +225,14 @@ def _vecdot_shape(name: str, a: Any, b: Any, axis: int = -1) -> Any:
     return tuple(d for i, d in enumerate(out) if i != len(out) + axis)
 
 
+# vecdot(a, b) = sum(conj(a) * b): for a complex ``a``, conj(g * b) and g * conj(a) (JAX's convention,
+# docs/complex.md: the tangent conj(da) * b is conjugate-linear in da); for a real ``a`` the real rules
 def _vecdot_a(g: Any, out: Any, a: Any, b: Any, axis: int) -> Any:
-    return expand_dims(g, axis=axis) * b  # (real operands: the sweep refuses complex gradients)
+    return by_kind(a, lambda: expand_dims(g, axis=axis) * b, lambda: conj(expand_dims(g, axis=axis) * b))
 
 
 def _vecdot_b(g: Any, out: Any, a: Any, b: Any, axis: int) -> Any:
-    return expand_dims(g, axis=axis) * a
+    return by_kind(a, lambda: expand_dims(g, axis=axis) * a, lambda: expand_dims(g, axis=axis) * conj(a))
 
 
 defop(

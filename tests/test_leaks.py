@@ -12,6 +12,8 @@ ops, backends, dtypes, devices, threads inside a block, or are constants built a
 - `_core.build._consts` (shared Python-number constants), `_core.build._numbers` (their 0-d arrays),
   `_opt.release._reads` (what rules read, by params and constants): 4,096 each;
 - `_compile.fuse.cpu._compiled` (numba kernels by source): `_compile.fuse.cpu.KERNELS`;
+- `_compile.fuse.native._helpers` (numba-compiled operations by source and types): `_compile.fuse.native.HELPERS`;
+  `_compile.fuse.native._launchers`: one per array count and array types;
 - per object, not per module: a fused program's checked call shapes (64), a compiled function's mirrors
   and moved leaves (by backend, device and leaf), a Backend's functions (by op) and dtypes.
 """

@@ -56,9 +56,10 @@ class CForm:
 
     ``{0}``, ``{1}``... are the operands (always variable names or literals, so repeating one costs nothing)
     and ``{T}`` is the type of the program's floating values: ``float64``/``float32`` in `numba`'s Python,
-    ``double``/``float`` in `cuda`'s C. A kernel's values are of the program's floating dtype or bool (an op
-    whose result is of any other dtype is refused when lowering), so a form of a bitwise op is the form of
-    its bool case. Forms follow the reference backend's IEEE results, inf, nan and signed zeros included
+    ``double``/``float`` in `cuda`'s C. A floating program's values are of its floating dtype or bool, so a form
+    of a bitwise op is the form of its bool case; a program computing in one integer dtype takes its ops' integer
+    forms from `_compile/fuse/integers.py` (NumPy's wraparound, division by zero and shift rules; CPU engine only).
+    Forms follow the reference backend's IEEE results, inf, nan and signed zeros included
     (NumPy for numba; the same operations in C for CUDA): the fused tests check each one against eager.
     """
 

@@ -226,7 +226,7 @@ _binary(
         f"(floor({_Q[1]}) + ({{T}})1) : floor({_Q[1]})) : copysign(({{T}})0, {{0}} / {{1}})))",
     ),
 )
-# (the fused forms of the logical and bitwise ops are of bool operands: integers never reach a kernel)
+# (these fused forms are of bool operands; integer programs take `_compile/fuse/integers.py`'s forms)
 for _name, _c in (("logical_and", "&"), ("logical_or", "|"), ("logical_xor", "^")):
     _binary(_name, ZERO, ZERO, domain="bool", result="bool", c=CForm.same(f"({{0}} {_c} {{1}})"))
 for _name, _dunder, _fold in (

@@ -23,7 +23,8 @@ array-api-strict (default device and `Device("device1")`) run everywhere; CuPy r
 wherever a GPU is usable.
 
 Non-differentiable functions have explicit zero rules; boolean outputs are never differentiated through.
-Gradients with respect to complex inputs raise `NotImplementedError`.
+Gradients through complex values follow JAX's convention ([complex.md](complex.md)); the orders above are checked on
+real inputs, the complex rules in `tests/test_complex.py`.
 """
 
 

@@ -333,17 +333,18 @@ def test_the_methods_and_conversions_numpy_pytorch_and_jax_users_reach_for(tb) -
 
 
 def test_numpy_functions_never_cut_the_graph_silently() -> None:
-    # a Tensor is not an array to NumPy (no __array__, no __len__): NumPy's functions raise, or call the
-    # Tensor's own method (np.sum), never return a constant array of its values (a silent zero gradient)
+    # a Tensor is not an array to NumPy (no __array__): NumPy's functions raise, or build xpgrad's graph
+    # (np.sum, np.where...), never return a constant array of its values (a silent zero gradient)
     t, w = xpgrad.Tensor(np.array([1.0, 2.0, 3.0])), xpgrad.Tensor(np.ones(3))
-    for call in (
-        lambda: xpgrad.sum(np.where(t > 1.0, t, 0.0) * w),
-        lambda: xpgrad.sum(np.concatenate([t, t]) * w),
-        lambda: xpgrad.sum(np.clip(t, 0.0, 1.0) * w),
-        lambda: xpgrad.sum(xpgrad.asarray(np.array([t, t])) * w),
+    with pytest.raises((TypeError, ValueError)):
+        xpgrad.sum(xpgrad.asarray(np.array([t, t])) * w)
+    # NumPy's functions with an xpgrad equivalent build its graph (`__array_function__`): differentiable
+    for f, want in (
+        (lambda: xpgrad.sum(np.where(t > 1.0, t, 0.0) * w), [0.0, 1.0, 1.0]),
+        (lambda: xpgrad.sum(np.concatenate([t, t]) * xpgrad.concat([w, w])), [2.0, 2.0, 2.0]),
+        (lambda: xpgrad.sum(np.clip(t, 0.0, 1.5) * w), [1.0, 0.0, 0.0]),
     ):
-        with pytest.raises((TypeError, ValueError)):
-            call()
+        np.testing.assert_array_equal(xpgrad.grad(f(), [t])[0].numpy(), want)
     g = xpgrad.grad(xpgrad.sum(xpgrad.where(t > 1.0, t, 0.0) * w), [t])[0]  # xpgrad's own: differentiates
     np.testing.assert_array_equal(g.numpy(), [0.0, 1.0, 1.0])
     assert type(np.float64(2.0) * t) is xpgrad.Tensor and type(np.array([1.0, 2.0, 3.0]) * t) is xpgrad.Tensor

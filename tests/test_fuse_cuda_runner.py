@@ -124,3 +124,19 @@ def test_nvrtc_is_told_not_to_contract_multiplies_and_adds(cp: Any) -> None:
     x, y = placeholders(2)
     _gpu([x, y], [x * x - y])
     assert "--fmad=false" in fake_cupy.modules[-1].options
+
+
+def test_a_kernel_longer_than_nvrtc_was_measured_for_is_refused(cp: Any) -> None:
+    """The CPU kernel now compiles up to `lower.MAX_INSTRUCTIONS` (25,000) instructions in time linear in them
+    (issue 18); NVRTC's compile time past 10,000 is not measured yet, so the CUDA engine keeps that limit."""
+    from xpgrad._compile.fuse import cuda
+    from xpgrad._compile.fuse import lower as lowering
+
+    (x,) = placeholders(1)
+    y = x
+    for _ in range(10_001):
+        y = y * 1.0001
+    prog = lower([x], [y])
+    assert cuda.MAX_INSTRUCTIONS < len(prog.body) <= lowering.MAX_INSTRUCTIONS  # (fused on the CPU)
+    with pytest.raises(FusionError, match=r"lowers to 10,00\d scalar instructions, more than the 10,000 a CUDA kernel"):
+        compile_cuda(prog)

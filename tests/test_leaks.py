@@ -6,12 +6,14 @@ ops, backends, dtypes, devices, threads inside a block, or are constants built a
 
 - `_core.tensor._signatures` (build facts -> int): `_core.tensor.SIGNATURES` entries, then it starts again,
   numbering on;
-- `_opt.release._big`, `_core.sweep._real_sigs`, `_core.sweep._plain_sigs` (by signature):
+- `_opt.release._big`, `_core.sweep._plain_sigs` (by signature):
   `_core.tensor.SIGNATURES` each;
 - `_core.build._decided` (the build decisions): 65,536;
 - `_core.build._consts` (shared Python-number constants), `_core.build._numbers` (their 0-d arrays),
   `_opt.release._reads` (what rules read, by params and constants): 4,096 each;
 - `_compile.fuse.cpu._compiled` (numba kernels by source): `_compile.fuse.cpu.KERNELS`;
+- `_compile.fuse.native._helpers` (numba-compiled operations by source and types): `_compile.fuse.native.HELPERS`;
+  `_compile.fuse.native._launchers`: one per array count and array types;
 - per object, not per module: a fused program's checked call shapes (64), a compiled function's mirrors
   and moved leaves (by backend, device and leaf), a Backend's functions (by op) and dtypes.
 """
@@ -146,7 +148,6 @@ def test_no_table_grows_with_the_shapes_constants_and_graphs_built(monkeypatch: 
     bounded = {
         (_tensor, "_signatures"): cap,
         (_remat, "_big"): cap,
-        (_grad, "_real_sigs"): cap,
         (_grad, "_plain_sigs"): cap,
         (_build, "_decided"): 1 << 16,
         (_build, "_consts"): 4096,

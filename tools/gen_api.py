@@ -297,6 +297,14 @@ def _method_lines(ops: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]]
             ]
         lines.append(f"        return _{name}(self, {passed})")
         body += ["", *lines]
+    bound += [("_STOP_GRADIENT", 'ops["stop_gradient"]')]
+    for name in ("stop_gradient", "detach"):  # (detach: PyTorch's name)
+        body += _method(
+            name,
+            ["self"],
+            "_build(_STOP_GRADIENT, (self,), _STOP_GRADIENT.params)",
+            f"``t.{name}()``: `xpgrad.stop_gradient` (the value, with derivative zero).",
+        )
     bound += [("_reshape", "functions.reshape"), ("_astype", "functions.astype")]
     body += _method(
         "reshape",
@@ -315,7 +323,7 @@ def _method_lines(ops: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]]
 
 _UNARY = {"neg": "-{}", "pos": "+{}", "abs": "abs({})", "invert": "~{}"}
 _BINARY = {
-    "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+    "add": "+", "sub": "-", "matmul": "@", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
     "eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=",
     "and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>",
 }  # fmt: skip

@@ -87,7 +87,8 @@ def dtype_name(xp: Any, dt: Any) -> str:
     key = (type(dt), dt)
     n = _names.get(key)
     if n is None:
-        n = next((n for n in _NAMES if getattr(xp, n, None) == dt), str(dt))
+        # (a name the namespace lacks is skipped: NumPy's dtypes compare equal to None, as float64)
+        n = next((n for n in _NAMES if (d := getattr(xp, n, None)) is not None and d == dt), str(dt))
         _names[key] = n
     return n
 

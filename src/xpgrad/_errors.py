@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BackendMismatchError", "BackendUnavailableError", "PlaceholderError"]
+__all__ = ["AxisError", "BackendMismatchError", "BackendUnavailableError", "PlaceholderError"]
 
 
 class BackendUnavailableError(RuntimeError):
@@ -15,3 +15,8 @@ class BackendMismatchError(TypeError):
 
 class PlaceholderError(ValueError):
     """A value was needed from a graph that depends on a placeholder that has not been fed."""
+
+
+class AxisError(ValueError, IndexError):
+    """An axis out of range for an array's dimensions (a ValueError and an IndexError, as NumPy's AxisError:
+    the standard asks ``expand_dims`` for an IndexError)."""

@@ -72,3 +72,19 @@ def softplus(v: Tensor) -> Tensor:
 
 
 sp: Tensor = softplus(a).grad(a)
+
+
+# the transforms (docs/transforms.md): graph and function forms
+def loss_of(w: Tensor) -> Tensor:
+    return xpgrad.sum(xpgrad.sin(w) * w)
+
+
+gw: list[Tensor] = xpgrad.grad(loss_of(a), [a])
+gf: Tensor = xpgrad.grad(loss_of)(a)
+value_g: tuple[Tensor, Tensor] = xpgrad.value_and_grad(loss_of)(a)
+primal_out, tangent_out = xpgrad.jvp(loss_of, (a,), (a.value,))
+_, pullback = xpgrad.vjp(loss_of, a)
+cts: tuple[Tensor, ...] = pullback(1.0)
+hv: tuple[Tensor, ...] = xpgrad.hvp(loss_of, (a,), (a.value,))
+jac: Tensor = xpgrad.jacobian(xpgrad.sin(a), a)
+stopped: Tensor = xpgrad.stop_gradient(a) + xpgrad.detach(a) + a.detach()

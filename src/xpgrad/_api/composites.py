@@ -19,6 +19,26 @@ from .._core.plugins import State
 from .._core.tensor import Tensor, refuse_tensors_in
 from .._shapes import pack_key
 from ..backends import Backend, backend_of, get_backend
+from .shape_functions import (
+    arange,
+    broadcast_arrays,
+    concat,
+    cumulative_sum,
+    eye,
+    linspace,
+    meshgrid,
+    moveaxis,
+    nonzero,
+    permute_dims,
+    repeat,
+    roll,
+    searchsorted,
+    squeeze,
+    stack,
+    tensordot,
+    tile,
+    unstack,
+)
 
 __all__ = ["COMPOSITES", "clip", "getitem", "iterate"]
 
@@ -168,6 +188,8 @@ def empty(shape: Any, *, dtype: Any = None, device: Any = None, backend: Any = N
 def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, backend: Any = None) -> Tensor:
     """full(shape, fill_value, *, dtype=None, device=None, backend=None): a leaf Tensor."""
     bk = _on(backend)
+    if isinstance(fill_value, Tensor):  # a constant fill (no gradient in it): its value
+        fill_value = fill_value._require()
     return Tensor(bk.xp.full(_shape("full", shape), fill_value, dtype=bk.dtype(dtype), device=device), backend=bk)
 
 
@@ -180,6 +202,8 @@ def _like(x: Any, node_op: str | None, fill: Any, dtype: Any, device: Any) -> Te
         node = apply(OPS["fill_like"], t, fill_value=fill, dtype=None if dtype is None else t._bk.dtype(dtype))
         return node if device is None else node.to_device(device)
     v = t._require()
+    if isinstance(fill, Tensor):  # a constant fill (no gradient in it): its value, not the Tensor NumPy would refuse
+        fill = fill._require()
     return Tensor(xp.full_like(v, fill, dtype=t._bk.dtype(dtype), device=device), backend=t._bk)
 
 
@@ -203,6 +227,26 @@ def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
     return _like(x, None, 0, dtype, device)
 
 
+_shape_functions = (
+    arange,
+    broadcast_arrays,
+    concat,
+    cumulative_sum,
+    eye,
+    linspace,
+    meshgrid,
+    moveaxis,
+    nonzero,
+    permute_dims,
+    repeat,
+    roll,
+    searchsorted,
+    squeeze,
+    stack,
+    tensordot,
+    tile,
+    unstack,
+)
 COMPOSITES = {
     f.__name__: f
     for f in (
@@ -219,5 +263,6 @@ COMPOSITES = {
         ones_like,
         full_like,
         empty_like,
+        *_shape_functions,
     )
 }

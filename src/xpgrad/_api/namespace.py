@@ -30,7 +30,7 @@ __all__ = ["namespace"]
 
 API_VERSION = "2024.12"
 _DTYPES = "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float32 float64 complex64 complex128".split()
-_CREATION = ("asarray", "zeros", "ones", "empty", "full")
+_CREATION = ("asarray", "zeros", "ones", "empty", "full", "arange", "linspace", "eye")
 _modules: dict[str, types.ModuleType] = {}
 
 
@@ -118,5 +118,7 @@ def _missing(backend: str, name: str) -> Any:
     raise AttributeError(
         f"xpgrad.namespace({backend!r}) has no {name!r}: xpgrad provides the standard's elementwise functions, "
         "where, reductions (sum prod mean max min var std all any), astype, reshape, broadcast_to, basic "
-        "indexing and creation functions; compute the rest on t.value, or add an op to xpgrad's table"
+        "indexing, linear algebra (matmul tensordot vecdot matrix_transpose), manipulation (permute_dims "
+        "expand_dims squeeze concat stack flip roll take), cumulative_sum, argmax, argmin and creation functions; "
+        "compute the rest on t.value, or add an op to xpgrad's table"
     )

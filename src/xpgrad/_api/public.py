@@ -13,7 +13,7 @@ wrong call get xpgrad's error, which names the op's parameters.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import _ops  # noqa: F401  (its modules register the ops)
 from .._core.build import apply as _apply
@@ -22,17 +22,35 @@ from .._core.build import build as _build
 from .._core.opdef import OPS
 from .._core.tensor import Tensor
 from .composites import (
+    arange,
     asarray,
     astype,
+    broadcast_arrays,
     broadcast_to,
     clip,
+    concat,
+    cumulative_sum,
     empty,
     empty_like,
+    eye,
     full,
     full_like,
+    linspace,
+    meshgrid,
+    moveaxis,
+    nonzero,
     ones,
     ones_like,
+    permute_dims,
+    repeat,
     reshape,
+    roll,
+    searchsorted,
+    squeeze,
+    stack,
+    tensordot,
+    tile,
+    unstack,
     zeros,
     zeros_like,
 )
@@ -48,6 +66,10 @@ __all__ = [
     "add",
     "all",
     "any",
+    "arange",
+    "argmax",
+    "argmin",
+    "argsort",
     "asarray",
     "asin",
     "asinh",
@@ -61,19 +83,26 @@ __all__ = [
     "bitwise_or",
     "bitwise_right_shift",
     "bitwise_xor",
+    "broadcast_arrays",
     "broadcast_to",
     "ceil",
     "clip",
+    "concat",
     "conj",
     "copysign",
     "cos",
     "cosh",
+    "count_nonzero",
+    "cumulative_sum",
     "divide",
     "empty",
     "empty_like",
     "equal",
     "exp",
+    "expand_dims",
     "expm1",
+    "eye",
+    "flip",
     "floor",
     "floor_divide",
     "full",
@@ -87,6 +116,7 @@ __all__ = [
     "isnan",
     "less",
     "less_equal",
+    "linspace",
     "log",
     "log1p",
     "log2",
@@ -96,39 +126,58 @@ __all__ = [
     "logical_not",
     "logical_or",
     "logical_xor",
+    "matmul",
+    "matrix_transpose",
     "max",
     "maximum",
     "mean",
+    "meshgrid",
     "min",
     "minimum",
+    "moveaxis",
     "multiply",
     "negative",
     "nextafter",
+    "nonzero",
     "not_equal",
     "ones",
     "ones_like",
+    "permute_dims",
     "positive",
     "pow",
     "prod",
     "real",
     "reciprocal",
     "remainder",
+    "repeat",
     "reshape",
+    "roll",
     "round",
+    "searchsorted",
     "sign",
     "signbit",
     "sin",
     "sinc",
     "sinh",
+    "sort",
     "sqrt",
     "square",
+    "squeeze",
+    "stack",
     "std",
+    "stop_gradient",
     "subtract",
     "sum",
+    "take",
+    "take_along_axis",
     "tan",
     "tanh",
+    "tensordot",
+    "tile",
     "trunc",
+    "unstack",
     "var",
+    "vecdot",
     "where",
     "zeros",
     "zeros_like",
@@ -211,6 +260,19 @@ _BITWISE_OR = OPS["bitwise_or"]
 _BITWISE_XOR = OPS["bitwise_xor"]
 _BITWISE_LEFT_SHIFT = OPS["bitwise_left_shift"]
 _BITWISE_RIGHT_SHIFT = OPS["bitwise_right_shift"]
+_MATMUL = OPS["matmul"]
+_MATRIX_TRANSPOSE = OPS["matrix_transpose"]
+_VECDOT = OPS["vecdot"]
+_EXPAND_DIMS = OPS["expand_dims"]
+_FLIP = OPS["flip"]
+_TAKE = OPS["take"]
+_ARGMAX = OPS["argmax"]
+_ARGMIN = OPS["argmin"]
+_COUNT_NONZERO = OPS["count_nonzero"]
+_TAKE_ALONG_AXIS = OPS["take_along_axis"]
+_SORT = OPS["sort"]
+_ARGSORT = OPS["argsort"]
+_STOP_GRADIENT = OPS["stop_gradient"]
 
 
 def add(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
@@ -893,3 +955,151 @@ def bitwise_right_shift(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **u
         if type(x1) is Tensor or type(x2) is Tensor:
             return _apply_binary(_BITWISE_RIGHT_SHIFT, x1, x2)
     return _call(_BITWISE_RIGHT_SHIFT, (x1, x2, *extra), unknown)
+
+
+def matmul(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
+    """matmul(x1, x2, /): the array API's matmul, differentiable."""
+    if not extra and not unknown:
+        if type(x1) is Tensor and type(x2) is Tensor:
+            return _build(_MATMUL, (x1, x2), _MATMUL.params)
+        if type(x1) is Tensor or type(x2) is Tensor:
+            return _apply_binary(_MATMUL, x1, x2)
+    return _call(_MATMUL, (x1, x2, *extra), unknown)
+
+
+def matrix_transpose(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
+    """matrix_transpose(x, /): the array API's matrix_transpose, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        return _build(_MATRIX_TRANSPOSE, (x,), _MATRIX_TRANSPOSE.params)
+    return _call(_MATRIX_TRANSPOSE, (x, *extra), unknown)
+
+
+def vecdot(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, axis: Axis = -1, **unknown: NoReturn) -> Tensor:
+    """vecdot(x1, x2, /, *, axis=-1): the array API's vecdot, differentiable."""
+    if type(x1) is Tensor and type(x2) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == -1:
+            return _build(_VECDOT, (x1, x2), _VECDOT.params)
+        if axis is None or type(axis) is int:
+            return _apply(_VECDOT, x1, x2, axis=axis)
+    return _call(_VECDOT, (x1, x2, *extra), {"axis": axis, **unknown})
+
+
+def expand_dims(x: TensorLike, /, *extra: NoReturn, axis: Axis = 0, **unknown: NoReturn) -> Tensor:
+    """expand_dims(x, /, *, axis=0): the array API's expand_dims, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == 0:
+            return _build(_EXPAND_DIMS, (x,), _EXPAND_DIMS.params)
+        if axis is None or type(axis) is int:
+            return _apply(_EXPAND_DIMS, x, axis=axis)
+    return _call(_EXPAND_DIMS, (x, *extra), {"axis": axis, **unknown})
+
+
+def flip(x: TensorLike, /, *extra: NoReturn, axis: Axis = None, **unknown: NoReturn) -> Tensor:
+    """flip(x, /, *, axis=None): the array API's flip, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if axis is None:
+            return _build(_FLIP, (x,), _FLIP.params)
+        if axis is None or type(axis) is int:
+            return _apply(_FLIP, x, axis=axis)
+    return _call(_FLIP, (x, *extra), {"axis": axis, **unknown})
+
+
+def take(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, axis: Axis = None, **unknown: NoReturn) -> Tensor:
+    """take(x1, x2, /, *, axis=None): the array API's take, differentiable."""
+    if type(x1) is Tensor and type(x2) is Tensor and not extra and not unknown:
+        if axis is None:
+            return _build(_TAKE, (x1, x2), _TAKE.params)
+        if axis is None or type(axis) is int:
+            return _apply(_TAKE, x1, x2, axis=axis)
+    return _call(_TAKE, (x1, x2, *extra), {"axis": axis, **unknown})
+
+
+def argmax(
+    x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = False, **unknown: NoReturn
+) -> Tensor:
+    """argmax(x, /, *, axis=None, keepdims=False): the array API's argmax, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if axis is None and keepdims is False:
+            return _build(_ARGMAX, (x,), _ARGMAX.params)
+        if axis is None or type(axis) is int:
+            return _apply(_ARGMAX, x, axis=axis, keepdims=keepdims)
+    return _call(_ARGMAX, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
+
+
+def argmin(
+    x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = False, **unknown: NoReturn
+) -> Tensor:
+    """argmin(x, /, *, axis=None, keepdims=False): the array API's argmin, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if axis is None and keepdims is False:
+            return _build(_ARGMIN, (x,), _ARGMIN.params)
+        if axis is None or type(axis) is int:
+            return _apply(_ARGMIN, x, axis=axis, keepdims=keepdims)
+    return _call(_ARGMIN, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
+
+
+def count_nonzero(
+    x: TensorLike, /, *extra: NoReturn, axis: Axis = None, keepdims: bool = False, **unknown: NoReturn
+) -> Tensor:
+    """count_nonzero(x, /, *, axis=None, keepdims=False): the array API's count_nonzero, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if axis is None and keepdims is False:
+            return _build(_COUNT_NONZERO, (x,), _COUNT_NONZERO.params)
+        if axis is None or type(axis) is int:
+            return _apply(_COUNT_NONZERO, x, axis=axis, keepdims=keepdims)
+    return _call(_COUNT_NONZERO, (x, *extra), {"axis": axis, "keepdims": keepdims, **unknown})
+
+
+def take_along_axis(
+    x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, axis: Axis = -1, **unknown: NoReturn
+) -> Tensor:
+    """take_along_axis(x1, x2, /, *, axis=-1): the array API's take_along_axis, differentiable."""
+    if type(x1) is Tensor and type(x2) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == -1:
+            return _build(_TAKE_ALONG_AXIS, (x1, x2), _TAKE_ALONG_AXIS.params)
+        if axis is None or type(axis) is int:
+            return _apply(_TAKE_ALONG_AXIS, x1, x2, axis=axis)
+    return _call(_TAKE_ALONG_AXIS, (x1, x2, *extra), {"axis": axis, **unknown})
+
+
+def sort(
+    x: TensorLike,
+    /,
+    *extra: NoReturn,
+    axis: Axis = -1,
+    descending: Any = False,
+    stable: Any = True,
+    **unknown: NoReturn,
+) -> Tensor:
+    """sort(x, /, *, axis=-1, descending=False, stable=True): the array API's sort, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == -1 and descending is False and stable is True:
+            return _build(_SORT, (x,), _SORT.params)
+        if axis is None or type(axis) is int:
+            return _apply(_SORT, x, axis=axis, descending=descending, stable=stable)
+    return _call(_SORT, (x, *extra), {"axis": axis, "descending": descending, "stable": stable, **unknown})
+
+
+def argsort(
+    x: TensorLike,
+    /,
+    *extra: NoReturn,
+    axis: Axis = -1,
+    descending: Any = False,
+    stable: Any = True,
+    **unknown: NoReturn,
+) -> Tensor:
+    """argsort(x, /, *, axis=-1, descending=False, stable=True): the array API's argsort, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if type(axis) is int and axis == -1 and descending is False and stable is True:
+            return _build(_ARGSORT, (x,), _ARGSORT.params)
+        if axis is None or type(axis) is int:
+            return _apply(_ARGSORT, x, axis=axis, descending=descending, stable=stable)
+    return _call(_ARGSORT, (x, *extra), {"axis": axis, "descending": descending, "stable": stable, **unknown})
+
+
+def stop_gradient(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
+    """stop_gradient(x, /): x's value, with derivative zero (JAX's stop_gradient; `detach` is its alias)."""
+    if type(x) is Tensor and not extra and not unknown:
+        return _build(_STOP_GRADIENT, (x,), _STOP_GRADIENT.params)
+    return _call(_STOP_GRADIENT, (x, *extra), unknown)

@@ -21,6 +21,9 @@ Decisions:
   A graph built on NumPy runs on array-api-strict or CuPy arrays unchanged (dtypes are matched by
   name; captured leaves are moved once per new value). Graphs that move arrays themselves (op
   ``to``) run only on the backend they were built for.
+- On a lazy backend (Dask) a call builds the outputs' recipes, then computes them all in one computation
+  (`Backend.compute`: ``dask.compute``), so the forward values the gradients share run once, on whatever
+  scheduler Dask is set to; it returns the computed arrays (NumPy or CuPy, as the chunks are).
 """
 
 from __future__ import annotations
@@ -247,6 +250,8 @@ class Function:
             finally:
                 for node in m.held:
                     node._value = None
+        if bk.compute is not None:  # lazy arrays (Dask): every output in one computation, shared tasks run once
+            res = list(bk.compute(*res))
         return res[0] if self._single else res
 
     def _mirror(self, bk: Backend, dev: Any) -> _Mirror:

@@ -54,7 +54,9 @@ _OR: OpDef
 _XOR: OpDef
 _LSHIFT: OpDef
 _RSHIFT: OpDef
+_MATMUL: OpDef
 _INDEX: OpDef
+_STOP_GRADIENT: OpDef
 _sum: Callable[..., Tensor]
 _mean: Callable[..., Tensor]
 _max: Callable[..., Tensor]
@@ -78,8 +80,8 @@ def bind(
     """Assign what the methods call: the build layer's functions, the ops, the public functions
     (``xpgrad``'s ``__init__`` passes them: they import the node, so the node cannot import them)."""
     global _Tensor, _build, _operand, _apply, _iterate, _ADD, _SUB, _MUL, _TRUEDIV, _POW, _EQ, _NE, _GT, _GE, _LT, _LE
-    global _NEG, _POS, _ABS, _INVERT, _MOD, _FLOORDIV, _AND, _OR, _XOR, _LSHIFT, _RSHIFT, _INDEX, _sum, _mean, _max
-    global _min, _prod, _var, _std, _all, _any, _reshape, _astype
+    global _NEG, _POS, _ABS, _INVERT, _MOD, _FLOORDIV, _AND, _OR, _XOR, _LSHIFT, _RSHIFT, _MATMUL, _INDEX, _sum, _mean
+    global _max, _min, _prod, _var, _std, _all, _any, _STOP_GRADIENT, _reshape, _astype
     _Tensor = tensor
     _build = build.build
     _operand = build._operand
@@ -107,6 +109,7 @@ def bind(
     _XOR = ops["bitwise_xor"]
     _LSHIFT = ops["bitwise_left_shift"]
     _RSHIFT = ops["bitwise_right_shift"]
+    _MATMUL = ops["matmul"]
     _INDEX = ops["index"]
     _sum = functions.sum
     _mean = functions.mean
@@ -117,6 +120,7 @@ def bind(
     _std = functions.std
     _all = functions.all
     _any = functions.any
+    _STOP_GRADIENT = ops["stop_gradient"]
     _reshape = functions.reshape
     _astype = functions.astype
 
@@ -268,6 +272,14 @@ class TensorMethods:
         """``other >> self``: `xpgrad.bitwise_right_shift`."""
         return _build(_RSHIFT, (other if type(other) is _Tensor else _operand(_RSHIFT, other), self), _RSHIFT.params)
 
+    def __matmul__(self, other: TensorLike) -> Tensor:
+        """``self @ other``: `xpgrad.matmul`."""
+        return _build(_MATMUL, (self, other if type(other) is _Tensor else _operand(_MATMUL, other)), _MATMUL.params)
+
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
+        """``other @ self``: `xpgrad.matmul`."""
+        return _build(_MATMUL, (other if type(other) is _Tensor else _operand(_MATMUL, other), self), _MATMUL.params)
+
     def __getitem__(self, key: Key) -> Tensor:
         """``t[key]`` for basic indices (ints, slices, None, ...); the gradient scatters back into zeros."""
         return _apply(_INDEX, self, key=_pack_key("index", key))
@@ -387,6 +399,14 @@ class TensorMethods:
         if unknown.get("dtype", 0) is None:  # (np.mean(t) passes dtype=None: no dtype)
             del unknown["dtype"]
         return _any(self, axis=axis, keepdims=keepdims, **unknown)
+
+    def stop_gradient(self) -> Tensor:
+        """``t.stop_gradient()``: `xpgrad.stop_gradient` (the value, with derivative zero)."""
+        return _build(_STOP_GRADIENT, (self,), _STOP_GRADIENT.params)
+
+    def detach(self) -> Tensor:
+        """``t.detach()``: `xpgrad.stop_gradient` (the value, with derivative zero)."""
+        return _build(_STOP_GRADIENT, (self,), _STOP_GRADIENT.params)
 
     def reshape(self, *shape: int | tuple[int, ...] | list[int], copy: bool | None = None) -> Tensor:
         """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``: ``xpgrad.reshape(t, (2, 3))``."""

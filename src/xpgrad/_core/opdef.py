@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-__all__ = ["NO_RULE", "OPS", "ZERO", "CForm", "OpDef", "Rule", "defop", "takes_backend"]
+__all__ = ["LINEAR", "NO_RULE", "OPS", "ZERO", "CForm", "OpDef", "Rule", "defop", "takes_backend"]
 
 Rule = Callable[..., "Tensor"]
 """A derivative rule: ``rule(g, out, *inputs, **params) -> Tensor``, the cotangent for one input.
@@ -40,6 +40,9 @@ ZERO: Any = _Marker("ZERO")
 """Rule entry: the derivative is zero by definition (comparisons, rounding, shape references)."""
 NO_RULE: Any = _Marker("NO_RULE")
 """Rule entry: no derivative is defined; differentiating through it raises, naming the op."""
+LINEAR: Any = _Marker("LINEAR")
+"""Forward-mode rule entry: the op is linear in this input (the others held fixed, read for their shapes or
+as weights): its tangent is the op applied to the input's tangent in its place (``sum(t)``, ``t[key]``)."""
 
 Domain = Literal["numeric", "floating", "real", "real_floating", "integer", "bool", "integer_or_bool", "any"]
 """Which dtypes an op accepts (see `_dtypes._ACCEPTS`). 'floating' and 'real_floating' ops promote bool and
@@ -53,9 +56,10 @@ class CForm:
 
     ``{0}``, ``{1}``... are the operands (always variable names or literals, so repeating one costs nothing)
     and ``{T}`` is the type of the program's floating values: ``float64``/``float32`` in `numba`'s Python,
-    ``double``/``float`` in `cuda`'s C. A kernel's values are of the program's floating dtype or bool (an op
-    whose result is of any other dtype is refused when lowering), so a form of a bitwise op is the form of
-    its bool case. Forms follow the reference backend's IEEE results, inf, nan and signed zeros included
+    ``double``/``float`` in `cuda`'s C. A floating program's values are of its floating dtype or bool, so a form
+    of a bitwise op is the form of its bool case; a program computing in one integer dtype takes its ops' integer
+    forms from `_compile/fuse/integers.py` (NumPy's wraparound, division by zero and shift rules; CPU engine only).
+    Forms follow the reference backend's IEEE results, inf, nan and signed zeros included
     (NumPy for numba; the same operations in C for CUDA): the fused tests check each one against eager.
     """
 
@@ -105,6 +109,12 @@ class OpDef:
     dunder: str | None = None  # the Tensor operator it is: "add" installs __add__ and __radd__
     public: bool = True  # an ``xpgrad.<name>`` function (and a namespace one); False: built by rules and composites
     doc: str = ""
+    # forward-mode rules, one per input: ``rule(t, out, *inputs, **params) -> Tensor``, the tangent of the output
+    # from the tangent ``t`` of that input (`LINEAR`, `ZERO`, or None: derived by `_core.tangents`: an
+    # elementwise op's vjp rule applied to ``t``, else the transpose of the vjp rule). Or one rule for all the
+    # inputs, ``rule(ts, out, *inputs, **params)``, ``ts`` a tuple of tangents (None: zero), where the tangents
+    # combine into fewer ops than the contributions' sum (``(ta - out * tb) / b`` for ``a / b``)
+    jvp: tuple[Any, ...] | Callable[..., Any] | None = None
 
     def function(self, xp: Any) -> Any:
         """The array-API function this op applies in namespace ``xp`` (e.g. ``xp.add``), if it is one."""
@@ -127,6 +137,8 @@ def defop(name: str, arity: int, impl: Callable[..., Any] | None = None, **kw: A
     kw.setdefault("promote", tuple(range(arity)))
     if len(vjp) != arity:
         raise ValueError(f"op {name!r}: {arity} inputs but {len(vjp)} derivative rules")
+    if isinstance(kw.get("jvp"), tuple) and len(kw["jvp"]) != arity:
+        raise ValueError(f"op {name!r}: {arity} inputs but {len(kw['jvp'])} forward-mode rules")
     op = OPS[name] = OpDef(name, arity, impl, tuple(vjp), **kw)
     return op
 

@@ -147,6 +147,8 @@ class Above:
     """`xpgrad._views.render.repr_svg`: a graph as an SVG picture (None without Graphviz)."""
     reduce: Callable[..., tuple[Any, ...]]
     """`xpgrad._core.pickling.reduce_tensor`: a Tensor's recipe for pickling."""
+    array_function: Callable[..., Any]
+    """`xpgrad._api.numpy_protocol.array_function`: NumPy's ``__array_function__`` protocol on Tensors."""
 
 
 release: Release = Release()

@@ -15,7 +15,7 @@ from .. import _dtypes
 from .._gc_pause import NODES, paused
 from . import plugins as _plugins
 from . import tensor as _tensor
-from .build import apply, apply_binary, derivative_level
+from .build import apply, build, derivative_level
 from .opdef import NO_RULE, OPS, ZERO
 from .tensor import Tensor
 from .walk import toposort
@@ -25,7 +25,9 @@ __all__ = ["grad"]
 _level_of = attrgetter("_level")
 
 
-def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> list[Tensor]:
+def grad(
+    out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None, *, holomorphic: bool = False
+) -> list[Tensor]:
     """Gradients of ``sum(out * cotangent)`` (default cotangent: ones) with respect to each of ``wrt``.
 
     Arguments:
@@ -33,6 +35,10 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
         wrt: a Tensor or a sequence of Tensors of ``out``'s graph: leaves, placeholders or
             intermediates. A Tensor that ``out`` does not depend on gets zeros shaped like it.
         cotangent: the vector of the vector-Jacobian product, shaped like ``out``.
+        holomorphic: ``out`` is a holomorphic function of complex ``wrt``: the gradient is the complex
+            derivative f'(z) (``jax.grad(f, holomorphic=True)``). Without it a complex ``out`` is refused
+            unless a ``cotangent`` is given; a real ``out`` of complex ``wrt`` gets JAX's gradient,
+            df/dx - i df/dy (docs/complex.md).
 
     Returns:
         A list of Tensors (new graphs), one per ``wrt``, each shaped like its ``wrt``: all computed
@@ -61,11 +67,13 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
                 f"grad: wrt[{i}] has dtype bool, which has no gradient; cast it to a floating dtype "
                 "(xpgrad.astype(b, 'float64')) and differentiate with respect to that"
             )
-        if kind == _dtypes.COMPLEX:
-            raise NotImplementedError(
-                f"grad: wrt[{i}] has complex dtype {w._dtype}; gradients with respect to complex inputs "
-                "are not supported yet (differentiate the real and imaginary parts separately)"
+        if holomorphic and kind is not None and kind != _dtypes.COMPLEX:
+            raise TypeError(
+                f"grad: holomorphic=True requires complex wrt, but wrt[{i}] has dtype "
+                f"{_dtypes.dtype_name(w._bk.xp, w._dtype)}; convert it "
+                "first (xpgrad.astype(x, 'complex128')), or leave holomorphic out for a real-valued output"
             )
+    _check_output(out, cotangent, holomorphic)
     # Sets and dicts hold the nodes themselves: a Tensor hashes by identity in C (`Tensor.__hash__`),
     # where ``id(n)`` was a call a child (issue 5: per-node cost)
     order = toposort([out])
@@ -75,8 +83,6 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
     for n in order:
         if not disjoint(n.children):  # a child depends on ``wrt`` (the test in C: no loop here)
             mark(n)
-            if n._sig not in _real_sigs:
-                _refuse_complex(n)
     results: dict[Tensor, Tensor] = {}
     # large arrays: built first, then evaluated in one go, freeing intermediates (by the release plug-in,
     # not with `options(release=False)`, which keeps every value)
@@ -94,26 +100,24 @@ def grad(out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None) -> 
     return grads
 
 
-def _refuse_complex(n: Tensor) -> None:
-    """Complex values between ``wrt`` and the output would have their imaginary parts dropped by
-    the real-valued rules: raise instead of returning a silently wrong gradient."""
-    if n.op is None or n._dtype is None:
+def _check_output(out: Tensor, cotangent: Any, holomorphic: bool) -> None:
+    """JAX's rules for complex outputs: ``grad`` of a complex output needs ``holomorphic=True`` (or a
+    cotangent: a vector-Jacobian product), and ``holomorphic=True`` needs a complex output."""
+    if out._dtype is None:  # a placeholder's dtype: known only when fed
         return
-    if _dtypes.dtype_kind(n._bk.xp, n._dtype) == _dtypes.COMPLEX:
-        raise NotImplementedError(
-            f"grad: the gradient flows through op {n.op.name!r}, whose output is complex ({n._dtype}); "
-            "gradients through complex values are not supported yet (work with real and imaginary parts "
-            "as separate real Tensors)"
+    xp = out._bk.xp
+    is_complex, name = _dtypes.dtype_kind(xp, out._dtype) == _dtypes.COMPLEX, _dtypes.dtype_name(xp, out._dtype)
+    if is_complex and not holomorphic and cotangent is None:
+        raise TypeError(
+            f"grad requires real-valued outputs, but got {name}: for a holomorphic function pass "
+            "holomorphic=True (the complex derivative f'(z)); else differentiate a real function of it "
+            "(xpgrad.real(out), abs(out) ** 2), or pass a cotangent for a vector-Jacobian product"
         )
-    if n._sig is not None:
-        if len(_real_sigs) >= _tensor.SIGNATURES:  # (signatures are never reused: a bound, not a leak)
-            _real_sigs.clear()
-        _real_sigs.add(n._sig)
-
-
-_real_sigs: set[int] = set()
-"""Signatures of op nodes found not complex: a signature names the dtype, so each is checked once
-(issue 5: the check ran on every node between ``wrt`` and the output)."""
+    if holomorphic and not is_complex:
+        raise TypeError(
+            f"grad: holomorphic=True requires a complex output, but got {name}; leave holomorphic out "
+            "for a real-valued output (its gradient with respect to complex wrt is df/dx - i df/dy)"
+        )
 
 
 def _seed(out: Tensor, cotangent: Any) -> Tensor:
@@ -156,7 +160,7 @@ def _sweep(
             if child not in relevant:
                 continue
             if contrib is not None and op.symmetric and child is children[0]:  # ``y * y``: the second rule
-                cts[child] = apply_binary(add, cts[child], contrib)  # gives the first's node (issue 5, B4: a merge)
+                cts[child] = build(add, (cts[child], contrib), add.params)  # the first rule's node (B4: a merge)
                 continue
             rule = rules[k]
             if rule is ZERO:
@@ -167,10 +171,12 @@ def _sweep(
                     "differentiated (stop the gradient before it, or define a rule in xpgrad's op table)"
                 )
             contrib = rule(g, node, *children, **params) if params else rule(g, node, *children)
+            if contrib is None:  # zero for these dtypes (``imag`` of a real input)
+                continue
             if contrib._sig != child._sig or contrib._sig not in _plain_sigs:  # `_fit`'s first test, inlined
                 contrib = _fit(contrib, child)
             prev = get(child)
-            cts[child] = contrib if prev is None else apply_binary(add, prev, contrib)  # = prev + contrib
+            cts[child] = contrib if prev is None else build(add, (prev, contrib), add.params)  # = prev + contrib
     return results
 
 
@@ -180,7 +186,8 @@ signature of its target needs no `_fit` (the sweep tests this inline, issue 5)."
 
 
 def _fit(g: Tensor, target: Tensor) -> Tensor:
-    """Undo broadcasting (sum back to ``target``'s shape) and match a floating ``target``'s dtype.
+    """Undo broadcasting (sum back to ``target``'s shape) and match a floating or complex ``target``'s dtype
+    (of a complex ``g``, a real ``target`` takes the real part: JAX's convention, docs/complex.md).
 
     Done once, here, for every rule. Skipped when the static shapes and dtypes already agree.
     """
@@ -194,7 +201,7 @@ def _fit(g: Tensor, target: Tensor) -> Tensor:
     same_shape = gs is not None and gs == ts and None not in gs
     gd, td = g._dtype, target._dtype
     same_dtype = (
-        gd is not None and td is not None and (gd == td or _dtypes.dtype_kind(target._bk.xp, td) != _dtypes.FLOAT)
+        gd is not None and td is not None and (gd == td or _dtypes.dtype_kind(target._bk.xp, td) < _dtypes.FLOAT)
     )
     if same_shape and same_dtype:
         return g

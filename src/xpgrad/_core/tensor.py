@@ -247,6 +247,7 @@ class Tensor(TensorMethods):
                 f"{self._label()}: cannot make a {bk.name} array from {type(v).__name__} {v!r:.60}: {e}"
             ) from e
         except Exception as e:
+            refuse_tensors_in(v, self._label())  # (NumPy reads a Tensor as a sequence: say so where Tensors are why)
             raise TypeError(
                 f"{self._label()}: cannot make a {bk.name} array from {type(v).__name__} {v!r:.60}: {e}"
             ) from e
@@ -272,6 +273,8 @@ class Tensor(TensorMethods):
                 f"{self._label()} {self._declared()} dtype {dtype_name(xp, self._dtype)} but was fed "
                 f"{dtype_name(xp, arr.dtype)}; cast the array (xp.astype) or declare another dtype"
             )
+        if self._bk.check is not None:  # (Dask: unknown chunk sizes)
+            self._bk.check(arr, self._label())
         self._check_shape(arr)
         dev = _device_of(arr)
         if self._device is not None and dev != self._device:
@@ -338,6 +341,41 @@ class Tensor(TensorMethods):
     @property
     def size(self) -> int | None:
         return _size(self.shape)
+
+    @property
+    def mT(self) -> Tensor:
+        """The transpose of the last two axes (``xpgrad.matrix_transpose``), as the standard's ``x.mT``."""
+        return _plugins.above.apply(OPS["matrix_transpose"], self)
+
+    @property
+    def T(self) -> Tensor:
+        """The transpose of a 2-d Tensor (a 0-d or 1-d one as it is, as NumPy's ``.T``); the standard defines
+        ``.T`` for 2-d arrays only: for more dimensions use ``.mT`` or ``xpgrad.permute_dims``."""
+        s = self.shape
+        if s is not None and len(s) < 2:
+            return self
+        if s is None or len(s) > 2:
+            what = "of unknown shape" if s is None else f"of shape {s}"
+            raise ValueError(
+                f"t.T: defined for 2-d Tensors (the array API standard); this one is {what}. Use t.mT to swap "
+                "the last two axes, or xpgrad.permute_dims(t, axes) (NumPy's .T reverses every axis)"
+            )
+        return _plugins.above.apply(OPS["matrix_transpose"], self)
+
+    def __len__(self) -> int:
+        """The size of the first axis, as ``len`` of an array (a TypeError for a 0-d Tensor, as NumPy's)."""
+        s = self.shape
+        if s == ():
+            raise TypeError("len() of a 0-d Tensor (as of a 0-d NumPy array); it has no first axis")
+        if s is None or s[0] is None:
+            raise TypeError(f"len() of a Tensor of unknown first dimension (shape {s}); feed its placeholders first")
+        return int(s[0])
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """NumPy's functions on Tensors: those with an xpgrad equivalent build its graph (``np.dot(x, y)`` is
+        ``x @ y``); every other raises a TypeError naming the function and what to use instead, never computing
+        on the value cut from the graph (see `xpgrad._api.numpy_protocol`)."""
+        return _plugins.above.array_function(func, types, args, kwargs)
 
     def __array_namespace__(self, /, *, api_version: str | None = None) -> ModuleType:
         """xpgrad's array-API namespace for this Tensor's backend (see `xpgrad.namespace`)."""
@@ -425,13 +463,16 @@ class Tensor(TensorMethods):
         return v
 
     # ----------------------------------------------------------------- gradients
-    def grad(self, wrt: Tensor) -> Tensor:
-        """The gradient of ``sum(self)`` with respect to ``wrt``: a new graph of Tensors shaped like ``wrt``."""
+    def grad(self, wrt: Tensor, *, holomorphic: bool = False) -> Tensor:
+        """The gradient of ``sum(self)`` with respect to ``wrt``: a new graph of Tensors shaped like ``wrt``.
+        ``holomorphic=True``: the complex derivative of a holomorphic ``self`` (see `xpgrad.grad`)."""
         if not isinstance(wrt, Tensor):
             raise TypeError(
                 f"Tensor.grad(wrt) takes one Tensor, got {type(wrt).__name__}; for several use "
                 "xpgrad.grad(t, [a, b, ...]), which returns one gradient each from a single sweep"
             )
+        if holomorphic:
+            return _plugins.above.grad(self, [wrt], holomorphic=True)[0]
         return _plugins.above.grad(self, [wrt])[0]
 
     # ----------------------------------------------------------------- conversions
@@ -499,7 +540,7 @@ def _check_device(what: str, device: Any) -> None:
 
 
 def refuse_tensors_in(v: Any, what: str) -> None:
-    """A list or tuple holding Tensors cannot become an array (xpgrad has no ``stack`` yet; NumPy makes an
+    """A list or tuple holding Tensors cannot become an array (``xpgrad.stack`` joins them; NumPy makes an
     object array of them, or, for a library that reads their values, a constant cut from their graphs): say
     so, naming ``what``, where a conversion failed. (Level by level, any depth; the types of a level's items
     gathered in C.)"""
@@ -510,9 +551,8 @@ def refuse_tensors_in(v: Any, what: str) -> None:
             kinds = set(map(type, seq))
             if any(issubclass(k, Tensor) for k in kinds):
                 raise TypeError(
-                    f"{what}: a list holding Tensors cannot become an array (xpgrad has no stack or concat yet); "
-                    "build it from Tensors with xpgrad ops (xpgrad.where, broadcasting, reshape), or pass t.value "
-                    "to mean a constant"
+                    f"{what}: a list holding Tensors cannot become an array; join Tensors with xpgrad.stack or "
+                    "xpgrad.concat (differentiable), or pass t.value to mean a constant"
                 )
             if not kinds.isdisjoint(_SEQUENCES):
                 deeper.extend(item for item in seq if type(item) in _SEQUENCES)

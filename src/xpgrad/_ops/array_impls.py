@@ -17,11 +17,6 @@ __all__ = ["broadcast_like", "expand", "fit", "imag", "move"]
 
 def fit(xp: Any, g: Any, ref: Any) -> Any:
     """Sum ``g`` down to ``ref``'s shape (undoing broadcasting) and cast to a floating ``ref``'s dtype."""
-    if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(ref.dtype, "complex floating"):
-        raise NotImplementedError(
-            f"grad: a complex cotangent ({g.dtype}) reached a real input ({ref.dtype}); gradients through "
-            "complex values are not supported yet (work with real and imaginary parts as separate real Tensors)"
-        )
     shape = tuple(ref.shape)
     if tuple(g.shape) != shape:
         lead = g.ndim - len(shape)
@@ -29,16 +24,32 @@ def fit(xp: Any, g: Any, ref: Any) -> Any:
         if axes:
             g = xp.sum(g, axis=axes, dtype=g.dtype)  # integers too keep their dtype (NumPy widens int32)
         g = xp.reshape(g, shape)
-    if g.dtype != ref.dtype and xp.isdtype(ref.dtype, "real floating"):
-        g = xp.astype(g, ref.dtype)
+    return _cast_like(xp, g, ref)
+
+
+def _cast_like(xp: Any, g: Any, ref: Any) -> Any:
+    """``g`` in a floating or complex ``ref``'s dtype. A complex ``g`` gives a real ``ref`` its real part: the
+    adjoint of the real-to-complex cast, JAX's convention (docs/complex.md)."""
+    if g.dtype != ref.dtype and xp.isdtype(ref.dtype, ("real floating", "complex floating")):
+        if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(ref.dtype, "complex floating"):
+            g = xp.real(g)
+        if g.dtype != ref.dtype:
+            g = xp.astype(g, ref.dtype)
     return g
 
 
 def broadcast_like(xp: Any, a: Any, ref: Any) -> Any:
-    """The adjoint of `fit`: broadcast ``a`` to ``ref``'s shape, in a floating ``ref``'s dtype."""
-    if a.dtype != ref.dtype and xp.isdtype(ref.dtype, "real floating"):
-        a = xp.astype(a, ref.dtype)
-    return a if tuple(a.shape) == tuple(ref.shape) else xp.broadcast_to(a, tuple(ref.shape))
+    """The adjoint of `fit`: broadcast ``a`` to ``ref``'s shape, in a floating or complex ``ref``'s dtype."""
+    a = _cast_like(xp, a, ref)
+    return a if tuple(a.shape) == tuple(ref.shape) else _broadcast(xp, a, ref)
+
+
+def _broadcast(xp: Any, a: Any, ref: Any) -> Any:
+    """``a`` broadcast to ``ref``'s shape, laid out as its backend lays out ``ref`` (`Backend.broadcast`: Dask's
+    chunks, where ``xp.broadcast_to`` makes one chunk of the whole shape)."""
+    bk = backend_of(ref)
+    f = bk.broadcast if bk is not None else None
+    return xp.broadcast_to(a, tuple(ref.shape)) if f is None else f(a, ref)
 
 
 def expand(xp: Any, g: Any, x: Any, axis: Any, keepdims: bool, mean: bool) -> Any:
@@ -47,7 +58,7 @@ def expand(xp: Any, g: Any, x: Any, axis: Any, keepdims: bool, mean: bool) -> An
     axes = range(nd) if axis is None else [a % nd for a in ((axis,) if isinstance(axis, int) else axis)]
     if not keepdims:
         g = xp.reshape(g, tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
-    out = xp.broadcast_to(g, tuple(x.shape))
+    out = _broadcast(xp, g, x)
     if mean:
         out = out / math.prod(x.shape[i] for i in axes)
     return out

@@ -12,7 +12,8 @@ import numbers
 from typing import Any
 
 from .. import _dtypes, _shapes
-from .._core.opdef import ZERO, defop, takes_backend
+from .._core.opdef import LINEAR, ZERO, defop, takes_backend
+from .._core.tensor import Tensor
 from . import text_forms as _text
 from .basic import _dtype_first, _dtype_sum, _f, _like_second, _reduced, through_cast
 
@@ -51,15 +52,15 @@ def _prod_cotangent(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 @takes_backend
 def _check_no_zeros(bk: Any, g: Any, x: Any) -> Any:
     xp = bk.xp
-    if not bk.readable(x):  # a JAX tracer, a lazy array: no value to test now; nan wherever the answer is wrong
+    if not bk.readable(x):  # a JAX tracer: no value to test now, and none later; nan wherever the answer is wrong
         return xp.where(xp.any(x == 0), xp.full_like(g, float("nan")), g)
-    if bool(xp.any(x == 0)):
-        raise NotImplementedError(
-            "prod: derivatives of order 2 and higher are not supported where the input contains zeros "
-            "(the first derivative is exact there); differentiate prod of a zero-free input, or write "
-            "the product explicitly"
-        )
-    return g
+    # (`Backend.guard`: a lazy backend raises when the value is computed; reading the flag now computes early)
+    error = NotImplementedError(
+        "prod: derivatives of order 2 and higher are not supported where the input contains zeros "
+        "(the first derivative is exact there); differentiate prod of a zero-free input, or write "
+        "the product explicitly"
+    )
+    return bk.guard(g, xp.any(x == 0), error)
 
 
 def _extremum_rule(g: Any, out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -128,6 +129,7 @@ defop(
     2,
     lambda xp, a, x: a,
     vjp=(lambda g, out, a, x: zero_check(g, x), lambda g, out, a, x: zero_check(zeros_like(x), x)),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     public=False,
     shape=lambda name, a, x: a._shape,
@@ -138,6 +140,7 @@ defop(
     2,
     _check_no_zeros,
     vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     public=False,
     shape=lambda name, a, x: a._shape,
@@ -184,6 +187,7 @@ defop(
     1,
     lambda xp, x, dtype, copy: xp.astype(x, dtype, copy=copy),
     vjp=(_astype_rule,),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"dtype": None, "copy": True},
@@ -194,6 +198,7 @@ defop(
     2,
     _astype_vjp,
     vjp=(lambda g, out, a, x: astype_vjp(g, x), ZERO),  # linear in g: its own adjoint
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,
@@ -202,10 +207,17 @@ defop(
     dtype=_dtype_first,
 )
 
+
+def _number_of(fill_value: Any) -> Any:
+    """A fill value as the backend takes it: a Tensor (a constant here: full_like has no gradient in it) as its
+    value, which NumPy would otherwise ask the Tensor for through ``np.copyto``, which Tensors refuse."""
+    return fill_value._require() if isinstance(fill_value, Tensor) else fill_value
+
+
 defop(  # full_like(x, fill_value, dtype=...) on a Tensor whose value comes later (a placeholder)
     "fill_like",
     1,
-    lambda xp, x, fill_value, dtype: xp.full_like(x, fill_value, dtype=dtype),
+    lambda xp, x, fill_value, dtype: xp.full_like(x, _number_of(fill_value), dtype=dtype),
     text=_text.fill_like,
     vjp=(ZERO,),
     domain="any",
@@ -227,6 +239,7 @@ defop(
     1,
     lambda xp, x, shape, copy: xp.reshape(x, shape, copy=copy),
     vjp=(lambda g, out, x, shape, copy: reshape_like(g, x),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"shape": (), "copy": None},
@@ -238,6 +251,7 @@ defop(
     lambda xp, a, ref: xp.reshape(a, tuple(ref.shape)),
     text=_text.reshape_like,
     vjp=(lambda g, out, a, ref: reshape_like(g, a), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,
@@ -249,6 +263,7 @@ defop(
     1,
     lambda xp, x, shape: xp.broadcast_to(x, shape),
     vjp=(lambda g, out, x, shape: fit(g, x),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     params={"shape": ()},
@@ -261,6 +276,7 @@ defop(
     1,
     takes_backend(lambda bk, x, key: bk.index(x, _shapes.unpack_key(key))),
     vjp=(lambda g, out, x, key: unindex(g, x, key=key),),
+    jvp=(LINEAR,),
     domain="any",
     elementwise=False,
     public=False,  # x[key]: `Tensor.__getitem__`
@@ -288,6 +304,7 @@ defop(
     2,
     _unindex,
     vjp=(lambda g, out, a, ref, key: index(g, key=key), ZERO),
+    jvp=(LINEAR, ZERO),
     domain="any",
     elementwise=False,
     public=False,

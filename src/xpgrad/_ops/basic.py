@@ -8,6 +8,7 @@ are undone centrally by the sweep (`_core.sweep._fit`), never in a rule.
 
 from __future__ import annotations
 
+import cmath
 import math
 import operator
 from collections.abc import Callable
@@ -15,13 +16,13 @@ from typing import Any
 
 from .. import _shapes
 from .._core.build import apply, apply_unary
-from .._core.opdef import OPS, ZERO, CForm, defop
+from .._core.opdef import LINEAR, OPS, ZERO, CForm, defop
 from .._core.tensor import Tensor
 from .._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve, scalar_kind
 from . import array_impls as _impls
 from . import text_forms as _text
 
-__all__ = ["negation_exact", "result_dtype", "through_cast"]
+__all__ = ["by_kind", "negation_exact", "result_dtype", "through_cast"]
 
 
 def _f(name: str) -> Any:
@@ -35,7 +36,8 @@ def _f(name: str) -> Any:
     return call
 
 
-cos, sin, log, sign, square, where = map(_f, ("cos", "sin", "log", "sign", "square", "where"))
+cos, sin, log, sign, square, where, conj = map(_f, ("cos", "sin", "log", "sign", "square", "where", "conj"))
+real_rule_only = _f("real_rule_only")
 expand, fit, broadcast_like, sum_, mean_op = map(_f, ("expand", "fit", "broadcast_like", "sum", "mean"))
 zeros_like, astype_vjp = map(_f, ("zeros_like", "astype_vjp"))
 
@@ -51,6 +53,27 @@ def through_cast(x: Tensor, dtype: Any, cotangent: Callable[[], Tensor]) -> Tens
     if x._dtype is None:  # a placeholder of unknown dtype: decided when it is fed
         return astype_vjp(cotangent(), x)
     return zeros_like(x) if dtype_kind(xp, x._dtype) >= FLOAT else cotangent()
+
+
+def by_kind(a: Tensor, real: Callable[[], Tensor | None], complex_: Callable[[], Tensor | None]) -> Tensor | None:
+    """A rule that differs for complex ``a`` (a non-holomorphic op: docs/complex.md): ``complex_()`` for complex
+    ``a``, else ``real()`` (the real rule, unchanged). While ``a``'s dtype is unknown (a placeholder without a
+    dtype), the real rule behind a check that refuses a complex ``a`` when evaluated, never a wrong gradient."""
+    d = a._dtype
+    if d is None:
+        r = real()  # (no gradient, None, becomes zeros here: a complex ``a`` must still be refused)
+        return real_rule_only(zeros_like(a) if r is None else r, a)
+    return complex_() if dtype_kind(a._bk.xp, d) == COMPLEX else real()
+
+
+def _real_rule_only(xp: Any, r: Any, a: Any) -> Any:
+    if xp.isdtype(a.dtype, "complex floating"):
+        raise NotImplementedError(
+            f"grad: a gradient built while an input's dtype was unknown (a placeholder without dtype=) used the "
+            f"rule for real inputs, and the input is now {a.dtype}; declare the placeholder's dtype "
+            "(xpgrad.placeholder(..., dtype='complex128')) to differentiate complex values"
+        )
+    return r
 
 
 # ----------------------------------------------------------------- build-time rewrites (IEEE-exact)
@@ -278,7 +301,7 @@ def _dtype_moved(x: Tensor, backend: Any, device: Any) -> Any:
 
 
 def _dtype_fitted(g: Tensor, ref: Tensor) -> Any:
-    if ref._dtype is not None and dtype_kind(ref._bk.xp, ref._dtype) == FLOAT:
+    if ref._dtype is not None and dtype_kind(ref._bk.xp, ref._dtype) >= FLOAT:
         return ref._dtype
     return g._dtype
 
@@ -334,10 +357,21 @@ _binary(
     symmetric=True,
 )
 # d(a/b)/db = -out/b: no b*b, which would overflow for |b| > 1e154
+
+
+def _divide_jvp(ts: tuple[Any, ...], out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """(ta - out * tb) / b: one division for both tangents (a division costs as much as an exp)."""
+    ta, tb = ts
+    if tb is None:
+        return ta / b
+    return (ta - tb * out) / b if ta is not None else -(tb * out) / b
+
+
 _binary(
     "divide",
     lambda g, out, a, b: g / b,
     lambda g, out, a, b: -(g * out) / b,
+    jvp=_divide_jvp,
     domain="floating",
     c=CForm.same("({0} / {1})"),
     infix="/",
@@ -351,6 +385,8 @@ def _log_base(a: Tensor) -> Any:
     node it would be evaluated on the default backend, away from x's backend and device."""
     if a._const:
         v = a._value
+        if isinstance(v, complex):  # (1 + 2j) ** z: the principal log, as the array's
+            return 0.0 if v == 0 else cmath.log(v)
         return 0.0 if v == 0 else math.log(v) if v > 0 else math.nan
     return log(where(a == 0, 1, a))
 
@@ -414,9 +450,11 @@ _unary(
     simplify=_simplify_negative,
 )
 _unary("positive", lambda g, out, a: g, domain="numeric", c=CForm.same("(+{0})"), infix="+", dunder="pos")
-_unary(  # 0 at 0 (JAX, PyTorch)
+# 0 at 0 (JAX, PyTorch). Complex: g * conj(a) / |a| (JAX's convention), written in differentiable ops (not
+# sign(a), whose rule is zero) so that higher derivatives are right too
+_unary(
     "abs",
-    lambda g, out, a: g * sign(a),
+    lambda g, out, a: by_kind(a, lambda: g * sign(a), lambda: g * (conj(a) / where(out == 0, 1, out))),
     domain="numeric",
     c=CForm("abs({0})", "fabs({0})"),
     dunder="abs",
@@ -491,6 +529,7 @@ defop(
     "sum",
     1,
     vjp=(_sum_rule,),
+    jvp=(LINEAR,),
     elementwise=False,
     params={"axis": None, "keepdims": False, "dtype": None},
     shape=_reduced,
@@ -500,6 +539,7 @@ defop(
     "mean",
     1,
     vjp=(lambda g, out, x, axis, keepdims: expand(g, x, axis=axis, keepdims=keepdims, mean=True),),
+    jvp=(LINEAR,),
     domain="floating",
     elementwise=False,
     params={"axis": None, "keepdims": False},
@@ -516,10 +556,23 @@ defop(
     public=False,
     text=_text.fit,
     vjp=(lambda g, out, a, ref: broadcast_like(g, a), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     shape=_like_second,
     dtype=_dtype_fitted,
     meta=(1,),
+)
+defop(  # `by_kind`'s check: the real rule ``r`` of an input ``a`` whose dtype was unknown when it was built
+    "real_rule_only",
+    2,
+    _real_rule_only,
+    public=False,
+    vjp=(lambda g, out, r, a: real_rule_only(g, a), ZERO),
+    domain="any",
+    elementwise=False,
+    promote=(),
+    shape=lambda name, r, a: r._shape,
+    dtype=_dtype_first,
 )
 defop(
     "broadcast_like",
@@ -528,6 +581,7 @@ defop(
     public=False,
     text=_text.broadcast_like,
     vjp=(lambda g, out, a, ref: fit(g, a), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     shape=_like_second,
     dtype=_dtype_fitted,
@@ -540,6 +594,7 @@ defop(
     public=False,
     text=_text.expand,
     vjp=(lambda g, out, a, x, axis, keepdims, mean: (mean_op if mean else sum_)(g, axis=axis, keepdims=keepdims), ZERO),
+    jvp=(LINEAR, ZERO),
     elementwise=False,
     params={"axis": None, "keepdims": False, "mean": False},
     shape=_like_second,
@@ -552,6 +607,7 @@ defop(
     _impls.move,
     public=False,
     vjp=(lambda g, out, a, backend, device: apply(OPS["to"], g, backend=a._bk, device=a._device),),
+    jvp=(LINEAR,),
     elementwise=False,
     params={"backend": None, "device": None},
     moves=True,

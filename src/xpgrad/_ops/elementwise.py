@@ -19,12 +19,12 @@ from typing import Any
 from .._core.opdef import OPS, ZERO, CForm
 from . import array_impls as _impls
 from . import basic
-from .basic import _f, _unary
+from .basic import _f, _unary, by_kind
 
 __all__: list[str] = []
 
-cosh, sinh, sqrt, exp, hypot, sign, square, where, floor_divide = map(
-    _f, ("cosh", "sinh", "sqrt", "exp", "hypot", "sign", "square", "where", "floor_divide")
+cosh, sinh, sqrt, exp, hypot, sign, square, where, floor_divide, conj = map(
+    _f, ("cosh", "sinh", "sqrt", "exp", "hypot", "sign", "square", "where", "floor_divide", "conj")
 )
 
 
@@ -45,9 +45,20 @@ _unary("cosh", lambda g, out, a: g * sinh(a), c=CForm.libm("cosh"))
 _unary("asin", lambda g, out, a: g / sqrt((1 - a) * (1 + a)), c=CForm.libm("asin"))
 _unary("acos", lambda g, out, a: -(g / sqrt((1 - a) * (1 + a))), c=CForm.libm("acos"))
 _unary("atan", lambda g, out, a: g / (1 + square(a)), c=CForm.libm("atan"))  # a*a -> inf gives the exact limit 0
-_unary("asinh", lambda g, out, a: g / hypot(a, 1), c=CForm.libm("asinh"))  # no overflow of a*a for |a| > 1e154
+# Complex rules of the holomorphic functions are their real ones (JAX's convention: g * f'(z), docs/complex.md),
+# except where a real form has no complex meaning: asinh's hypot, and acosh's sqrt((a-1)(a+1)), which takes the
+# wrong branch for Re(a) < 0 (as JAX's does); sqrt(a - 1) * sqrt(a + 1) is the principal branch's derivative
+_unary(  # no overflow of a*a for |a| > 1e154
+    "asinh",
+    lambda g, out, a: by_kind(a, lambda: g / hypot(a, 1), lambda: g / sqrt(square(a) + 1)),
+    c=CForm.libm("asinh"),
+)
 # (a - 1)(a + 1) instead of a*a - 1: exact near 1, where acosh's derivative blows up (+inf at 1)
-_unary("acosh", lambda g, out, a: g / sqrt((a - 1) * (a + 1)), c=CForm.libm("acosh"))
+_unary(
+    "acosh",
+    lambda g, out, a: by_kind(a, lambda: g / sqrt((a - 1) * (a + 1)), lambda: g / (sqrt(a - 1) * sqrt(a + 1))),
+    c=CForm.libm("acosh"),
+)
 _unary("atanh", lambda g, out, a: g / ((1 - a) * (1 + a)), c=CForm.libm("atanh"))
 # -1/a^2 from the output; fused: 1 / a, as NumPy's reciprocal
 _unary("reciprocal", lambda g, out, a: -(g * square(out)), c=CForm("({T}(1) / {0})", "(({T})1 / {0})"))
@@ -84,10 +95,19 @@ _unary(
 )
 
 # ----------------------------------------------------------------- complex parts (real inputs: identity-like)
+# JAX's convention (docs/complex.md): real's cotangent g becomes g + 0j (the sweep's cast), imag's -1j * g
+# (d imag(z) = Im(dz) = Re(-1j * dz)), conj's conj(g)
 _unary("real", lambda g, out, a: g, domain="numeric", result="real", c=CForm.same("({0})"))
 # imag of a real input: zeros of its dtype (+0.0, as NumPy's)
-_unary("imag", ZERO, domain="numeric", result="real", impl=_impls.imag, c=CForm("{T}(0)", "(({T})0)"))
-_unary("conj", lambda g, out, a: g, domain="numeric", c=CForm.same("({0})"))
+_unary(
+    "imag",
+    lambda g, out, a: by_kind(a, lambda: None, lambda: g * -1j),
+    domain="numeric",
+    result="real",
+    impl=_impls.imag,
+    c=CForm("{T}(0)", "(({T})0)"),
+)
+_unary("conj", lambda g, out, a: by_kind(a, lambda: g, lambda: conj(g)), domain="numeric", c=CForm.same("({0})"))
 
 # ----------------------------------------------------------------- piecewise-constant: zero by definition
 for _name, _c in (("floor", "floor"), ("ceil", "ceil"), ("trunc", "trunc")):  # real only (the standard; NumPy has
@@ -206,7 +226,7 @@ _binary(
         f"(floor({_Q[1]}) + ({{T}})1) : floor({_Q[1]})) : copysign(({{T}})0, {{0}} / {{1}})))",
     ),
 )
-# (the fused forms of the logical and bitwise ops are of bool operands: integers never reach a kernel)
+# (these fused forms are of bool operands; integer programs take `_compile/fuse/integers.py`'s forms)
 for _name, _c in (("logical_and", "&"), ("logical_or", "|"), ("logical_xor", "^")):
     _binary(_name, ZERO, ZERO, domain="bool", result="bool", c=CForm.same(f"({{0}} {_c} {{1}})"))
 for _name, _dunder, _fold in (

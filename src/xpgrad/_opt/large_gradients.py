@@ -31,6 +31,9 @@ LARGE = _remat.LARGE
 
 
 def is_large(t: Tensor) -> bool:
+    """At least `LARGE` elements, on a backend that frees values (`Backend.releases`: not Dask's lazy ones)."""
+    if t._bk is None or not t._bk.releases:
+        return False
     n = _shapes.size(t._shape)
     return n is not None and n >= LARGE
 

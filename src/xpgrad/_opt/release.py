@@ -74,13 +74,13 @@ _big: dict[Any, bool] = {}
 
 
 def is_big(t: Tensor) -> bool:
-    """A value worth releasing: an array of at least `LARGE` elements, static shape and dtype known.
-    (Memoized by signature, which names the shape and dtype, a constant's its Python type: each is
-    sized once.)"""
+    """A value worth releasing: an array of at least `LARGE` elements, static shape and dtype known, of a
+    backend that releases values (`Backend.releases`: not Dask's lazy ones). (Memoized by signature, which
+    names the backend, shape and dtype, a constant's its Python type: each is sized once.)"""
     s = t._sig
     big = _big.get(s) if s is not None else None
     if big is None:
-        n = None if t._const or t._dtype is None else _shapes.size(t._shape)
+        n = None if t._const or t._dtype is None or not t._bk.releases else _shapes.size(t._shape)
         big = n is not None and n >= LARGE
         if s is not None:
             if len(_big) >= _tensor.SIGNATURES:  # (signatures are never reused: a bound, not a leak)

@@ -16,6 +16,7 @@ from .._errors import BackendUnavailableError
 from . import _base
 from . import array_api_strict as _strict
 from . import cupy as _cupy
+from . import dask as _dask
 from . import jax as _jax
 from . import numpy as _numpy
 from . import torch as _torch
@@ -31,7 +32,7 @@ __all__ = [
     "set_default_backend",
 ]
 
-BACKENDS: list[ModuleType] = [_numpy, _cupy, _strict, _torch, _jax]
+BACKENDS: list[ModuleType] = [_numpy, _cupy, _strict, _dask, _torch, _jax]
 """The backend modules, in the order `available_backends` lists them. Each has ``NAME``, ``probe()`` (None
 when usable, else why and what to install), ``load()`` (its `Backend`, with the hooks it needs),
 ``is_module(mod)`` (whether a module a user holds names it) and optionally ``ROOTS`` (the top-level packages

@@ -50,8 +50,21 @@ class Backend:
     tracer under ``jax.jit``, a lazy array): where not, nothing reads them (a check that would raise on
     them gives nan instead, and their values are not released). None: always."""
     releases: bool = True
-    """The backend's policy on releasing large intermediate values and recomputing them when needed
-    (`_opt.release`): worth it where an array holds its memory eagerly."""
+    """Whether large values may be released and recomputed, and large gradients' intermediates freed
+    (`_opt.release`, `_opt.large_gradients`). Off where arrays are lazy (Dask): a value is a recipe there, not
+    memory, and dropping it would only rebuild the recipe."""
+    broadcast: Callable[[Any, Any], Any] | None = None
+    """``broadcast(a, ref)``: ``a`` broadcast to ``ref``'s shape and laid out like ``ref`` (Dask: in ``ref``'s
+    chunks, where ``xp.broadcast_to`` makes one chunk the size of the whole array); None: ``xp.broadcast_to``."""
+    compute: Callable[..., tuple[Any, ...]] | None = None
+    """``compute(*arrays)``: the concrete values of lazy arrays, computed together so that what they share
+    runs once (Dask: ``dask.compute``); None where arrays are values already (`xpgrad.compute`)."""
+    refuse_if: Callable[[Any, Any, Exception], Any] | None = None
+    """``refuse_if(value, flag, error)``: ``value``, raising ``error`` where the 0-d bool array ``flag`` is
+    true, without reading ``flag`` now (Dask: when the value is computed); None: checked at once (`guard`)."""
+    check: Callable[[Any, str], None] | None = None
+    """``check(array, what)``: refuse an array this backend has but xpgrad cannot hold (Dask: unknown chunk
+    sizes), naming ``what`` (a leaf, or an op that made it). None: every array of the library is accepted."""
     device_spec: Callable[[Any], Any] | None = None
     """A device as users write it (PyTorch's ``"cuda:1"``) made the library's device object, which arrays'
     ``.device`` compare equal to. None: devices are taken as given."""
@@ -78,6 +91,8 @@ class Backend:
                 f = getattr(self.xp, name)
             else:  # (an impl that needs a backend's hooks takes the Backend itself: `takes_backend`)
                 f = partial(op.impl, self if getattr(op.impl, "takes_backend", False) else self.xp)
+            if self.check is not None:  # every result checked, naming the op (Dask: unknown chunk sizes)
+                f = partial(_checked, f, self.check, f"op {op.name!r}")
             self._fns[op] = f
             return f
 
@@ -92,6 +107,15 @@ class Backend:
             ok = f is not None and isinstance(f, getattr(lib, "ufunc", ())) and self.fn(op) is f
             self._into[op] = f = f if ok else None
             return f
+
+    def guard(self, value: Any, flag: Any, error: Exception) -> Any:
+        """``value``, or ``error`` raised where the 0-d bool array ``flag`` is true: at once, or, on a lazy
+        backend (`refuse_if`), when ``value`` is computed (reading ``flag`` now would compute it early)."""
+        if self.refuse_if is not None:
+            return self.refuse_if(value, flag, error)
+        if bool(flag):
+            raise error
+        return value
 
     _supported: dict[tuple[type, Any], bool] = field(default_factory=dict)
 
@@ -167,6 +191,13 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
+
+
+def _checked(f: Callable[..., Any], check: Callable[[Any, str], None], what: str, *args: Any, **kwargs: Any) -> Any:
+    """``f(*args, **kwargs)``, its result refused by ``check`` (`Backend.check`) naming ``what``."""
+    out = f(*args, **kwargs)
+    check(out, what)
+    return out
 
 
 def named(name: str) -> Backend:

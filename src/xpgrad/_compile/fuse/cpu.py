@@ -1,11 +1,11 @@
-"""The CPU code generator: one numba ``prange`` loop computing every output in a single pass.
+"""The CPU code generator: one pass computing every output, on numba's threads for large arrays.
 
 Why numba: a fused gradient has several elementwise outputs AND full sums, all from one read of
-the inputs. numba compiles a generated Python loop to machine code, runs its chunks on all cores
-(``prange``) and keeps each chunk's partial sums in registers. numexpr evaluates one expression per
-call (one output, its reductions single-threaded and not mixable with elementwise outputs), so it
-would need one pass per output. numba is the optional ``fuse`` extra; without it `xpgrad.fuse`
-evaluates the graph unfused.
+the inputs. numba compiles each operation of the program to machine code (`native` writes the loop around
+them as LLVM IR and numba's code generator compiles it), runs the chunks on all cores (``prange``) and the
+kernel keeps each chunk's partial sums in registers. numexpr evaluates one expression per call (one output,
+its reductions single-threaded and not mixable with elementwise outputs), so it would need one pass per
+output. numba is the optional ``fuse`` extra; without it `xpgrad.fuse` evaluates the graph unfused.
 
 Numerics: ``error_model="numpy"`` and no fastmath, so inf, nan and signed zeros follow IEEE as NumPy
 does. Sums are accumulated in their own dtype (float32 ones in float32, as NumPy), per chunk in blocks of
@@ -24,23 +24,22 @@ import numpy as np
 
 from ..._core.build import evaluate
 from ..._opt.release import lends
+from . import native
 from .lower import (
-    Instr,
     Program,
     arguments,
     call_shape,
     captured_cache,
     captured_values,
     derive,
-    form,
     host_output,
     passed,
     sources,
 )
 
-__all__ = ["available", "compile_cpu", "source"]
+__all__ = ["BLOCK", "available", "compile_cpu"]
 
-BLOCK = 1024
+BLOCK = native.BLOCK
 
 
 def available() -> bool:
@@ -51,91 +50,18 @@ def available() -> bool:
     return True
 
 
-def _expr(ins: Instr, dt: str, squares: set[str], halves: set[str], scalar_exponents: set[str]) -> str:
-    if ins.op == "pow" and ins.args[1] in squares:  # x ** 2.0 is x * x exactly (as NumPy computes it)
-        return "({0} * {0})".format(*ins.args)
-    if ins.op == "pow" and ins.var in scalar_exponents:  # NumPy's power: x ** 0.5 is sqrt(x), -0.0 and -inf too
-        if ins.args[1] in halves:
-            return f"math.sqrt({ins.args[0]})"
-        return "(math.sqrt({0}) if {1} == 0.5 else {0} ** {1})".format(*ins.args)
-    if ins.op == "count":
-        return f"{ins.dtype}(n)"
-    if ins.op == "literal":
-        v = ins.args[0]
-        if ins.dtype == "bool":
-            return repr(bool(v))
-        f = float(v)
-        text = "inf" if f == math.inf else "-inf" if f == -math.inf else "nan" if f != f else repr(f)
-        return f"{ins.dtype}({text})"
-    return form(ins.op).numba.format(*ins.args, T=dt)
-
-
-def source(prog: Program) -> str:
-    """The Python source of the kernel: the program's literals as module constants (numba compiles them in, where
-    a ``float64(0.5)`` in the loop is a call it types each time), then ``body(arrays.., O.., U.., partial, c, lo,
-    hi, n)``, the pass over elements ``lo`` to ``hi`` (chunk ``c``), and ``kernel(arrays.., O.., U.., partial,
-    nchunks, n)``, the chunks in parallel, each a call of ``body``. So numba compiles the body once, for both the
-    serial and the parallel kernel, and its parallel pass sees a loop of calls, not the whole program (it
-    compiled the program's instructions once for each build, the parallel one ~4x slower: issue 18)."""
-    arrays = prog.arrays
-    elems = [k for k, (_, how) in enumerate(prog.outputs) if how == "elem"]
-    unis = [k for k, (_, how) in enumerate(prog.outputs) if how == "uniform"]
-    sums = prog.sums
-    params = [v.upper() if v not in prog.scalar_inputs else v for v in arrays]
-    params += [f"O{k}" for k in elems] + [f"U{k}" for k in unis] + ["partial"]
-    ind = " " * 12
-    squares = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 2}
-    halves = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 0.5}
-
-    def expr(ins: Instr) -> str:
-        return _expr(ins, prog.dtype, squares, halves, prog.scalar_exponents)
-
-    lines = [f"{i.var} = {expr(i)}" for i in prog.body if i.op == "literal"]
-    lines += [f"def body({', '.join([*params, 'c', 'lo', 'hi', 'n'])}):"]
-    # values the same for every element (kind "s"): once, before the loop
-    lines += [f"    {i.var} = {expr(i)}" for i in prog.body if i.kind == "s" and i.op != "literal"]
-    # Each sum adds in its own dtype, as NumPy's: a float32 sum in float32 (in float64, 3e38 + 3e38 - 3e38 was 3e38
-    # where NumPy's is inf), a count in int64; a product multiplies
-    start = {i.var: f"{i.dtype}({0 if i.op == 'sum' else 1})" for i in prog.body if i.kind == "r"}
-    acc = {i.var: "+=" if i.op == "sum" else "*=" for i in prog.body if i.kind == "r"}
-    lines += [f"    s{j} = {start[v]}" for j, v in enumerate(sums)]
-    lines += [f"    for blo in range(lo, hi, {BLOCK}):", f"        bhi = min(blo + {BLOCK}, hi)"]
-    lines += [f"        b{j} = {start[v]}" for j, v in enumerate(sums)]
-    # An unsigned index: numba wraps a negative signed index around, a test per access that kept LLVM from
-    # vectorising the loop (issue 5: 3 * (2 * x) at 10^6 on one thread 0.92 -> 0.25 ms, NumPy's 6 * x 0.25;
-    # the memory-bound B1 kernel 1.71 -> 1.13 ms)
-    lines += ["        for i in range(blo, bhi):", f"{ind}i = uint64(i)"]
-    lines += [f"{ind}{v} = {v.upper()}[i]" for v in arrays if v not in prog.scalar_inputs]
-    for ins in prog.body:
-        if ins.kind == "r":
-            lines.append(f"{ind}b{sums.index(ins.var)} {acc[ins.var]} {ins.args[0]}")
-        elif ins.kind == "v":
-            lines.append(f"{ind}{ins.var} = {expr(ins)}")
-    lines += [f"{ind}O{k}[i] = {prog.outputs[k][0]}" for k in elems]
-    lines += [f"        s{j} {acc[v]} b{j}" for j, v in enumerate(sums)]
-    lines += [f"    partial[c, {j}] = s{j}" for j in range(len(sums))]
-    if unis:
-        lines += ["    if c == 0:", *(f"        U{k}[0] = {prog.outputs[k][0]}" for k in unis)]
-    lines += [f"def kernel({', '.join([*params, 'nchunks', 'n'])}):", "    for c in prange(nchunks):"]
-    # (c is an int64, as a serial call passes it: numba types prange's index as unsigned in the parallel pass, and
-    # would compile the body once more for that)
-    lines += ["        j = int64(c)", "        lo = (j * n) // nchunks", "        hi = ((j + 1) * n) // nchunks"]
-    lines += [f"        body({', '.join([*params, 'j', 'lo', 'hi', 'n'])})"]
-    return "\n".join(lines) + "\n"
-
-
 def compile_cpu(prog: Program) -> Callable[..., list[Any]]:
-    """A function ``f(*input_arrays) -> [outputs]`` running the program as one parallel numba loop."""
-    src = source(prog)
+    """A function ``f(*input_arrays) -> [outputs]`` running the program as one pass (`native`: LLVM IR, numba's
+    code for each operation), on numba's threads for large arrays."""
+    out_dtypes = [np.dtype(d) for d in prog.output_dtypes]
+    src, libraries, types = native.source(prog, out_dtypes)
     kernel = _compiled.get(src)
     if kernel is None:
         if len(_compiled) >= KERNELS:  # (a fused function holds its kernel itself: only sharing is lost)
             _compiled.clear()
-        kernel = _compiled[src] = _Kernel(src)
+        kernel = _compiled[src] = native.Native(src, libraries, types)
     dtype = np.dtype(prog.dtype)
-    sums = prog.sums
-    out_dtypes = [np.dtype(d) for d in prog.output_dtypes]
-    return _runner(prog, kernel, dtype, sums, out_dtypes, src)
+    return _runner(prog, kernel, dtype, prog.sums, out_dtypes, src)
 
 
 def _host_array(leaf: Any, value: Any) -> Any:
@@ -144,8 +70,8 @@ def _host_array(leaf: Any, value: Any) -> Any:
 
 
 def _flat(a: Any) -> Any:
-    """An array as the kernel reads it: flat and C-contiguous, or a 0-d one as its scalar."""
-    return np.ascontiguousarray(a).reshape(-1) if a.ndim else a[()]
+    """An array as the kernel reads it: flat and C-contiguous (a 0-d one of one element)."""
+    return np.ascontiguousarray(a).reshape(-1)
 
 
 SERIAL_BELOW = 1 << 15
@@ -156,46 +82,6 @@ Measured on the 2-core VM (issue 5), two threads against one: at 2.5 * 10^5 elem
 When the other core is busy with another process, the second thread waits for a time slice (the
 memory-bound kernel at 10^6 then took 8 ms on two threads against 1.8 on one): pin the thread count
 (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``) on a shared machine."""
-
-
-class _Kernel:
-    """One generated kernel, built (lazily) by numba: ``body``, the serial pass small arrays run (called by the
-    runner), which ``kernel``, the parallel pass, calls for each chunk (so the program is compiled once for both)."""
-
-    def __init__(self, src: str) -> None:
-        self.src = src
-        self.body: Any = None
-        self.parallel: Any = None
-
-    def __call__(self, *args: Any) -> None:
-        """The parallel pass: ``kernel(arrays.., outputs.., partial, nchunks, n)``."""
-        if self.parallel is None:
-            import numba
-
-            self.compile()
-            self.parallel = numba.njit(parallel=True, error_model="numpy", nogil=True)(self.scope["kernel"])
-        self.parallel(*args)
-
-    def compile(self) -> Any:
-        """``body``, the serial pass (numba compiles it at its first call)."""
-        if self.body is None:
-            import numba
-
-            scope: dict[str, Any] = {
-                "math": math,
-                "np": np,
-                "prange": numba.prange,
-                "inf": math.inf,
-                "nan": math.nan,
-                "float64": np.float64,
-                "float32": np.float32,
-                "uint64": numba.uint64,
-                "int64": np.int64,
-            }
-            exec(compile(self.src, "<xpgrad fused kernel>", "exec"), scope)
-            scope["body"] = numba.njit(error_model="numpy", nogil=True)(scope["body"])
-            self.scope, self.body = scope, scope["body"]
-        return self.body
 
 
 _compiled: dict[str, Any] = {}
@@ -230,6 +116,8 @@ def _runner(
     n_in = len(prog.inputs)
     slot = {v: j for j, v in enumerate(sums)} | {k: j for j, k in enumerate(unis)}  # (keys: vars, and ints)
     no_shapes: list[tuple[int, ...]] = []
+    n_cols = max(1, len(sums))
+    part = np.int64 if dtype.kind in "iu" else np.float64  # the chunks' totals: integer sums wrap as NumPy's
 
     def run(*arrays: Any) -> list[Any]:
         if len(arrays) != n_in:
@@ -253,15 +141,9 @@ def _runner(
             held.clear()
             held.update(outs)
         uniform: list[Any] = [np.empty(1, out_dtypes[k]) for k in unis]
-        if n < SERIAL_BELOW:  # one chunk, elements 0 to n, on this thread
-            partial = np.zeros((1, max(1, len(sums))))
-            (kernel.body or kernel.compile())(
-                *flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial, 0, 0, n, n
-            )
-        else:
-            nchunks = max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads()))
-            partial = np.zeros((nchunks, max(1, len(sums))))
-            kernel(*flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial, nchunks, n)
+        nchunks = 1 if n < SERIAL_BELOW else max(1, min(n // (4 * BLOCK), 8 * numba.get_num_threads()))
+        partial = np.zeros((nchunks, n_cols), part)
+        kernel.run([*flat, *(o.reshape(-1) for o in outs.values()), *uniform, partial], nchunks, n)
         totals = partial.sum(axis=0) if not prods else np.where(prods, partial.prod(axis=0), partial.sum(axis=0))
         result: list[Any] = []
         for k, (v, how) in enumerate(prog.outputs):
@@ -279,7 +161,9 @@ def _runner(
             elif how == "host":
                 result.append(host_output(prog, k, arrays, values, np))
             else:  # a sum, mean or product: a NumPy scalar (an array of the target's shape after a fit to it)
-                t = totals[slot[v]] / (n if how == "mean" else 1)
+                t = totals[slot[v]] / n if how == "mean" else totals[slot[v]]
+                if dtype.kind in "iu":  # (an int64 total, whose bits are a uint64 sum's)
+                    t = np.asarray(t).astype(out_dtypes[k])[()]
                 if k in scalars and k not in prog.sum_shapes:
                     result.append(out_dtypes[k].type(t))
                 else:

@@ -39,7 +39,17 @@ from .lower import (
     sources,
 )
 
-__all__ = ["BLOCK", "C_TYPES", "OPTIONS", "compile_cuda", "grid", "kernel_body", "raw_source", "uniform_body"]
+__all__ = [
+    "BLOCK",
+    "C_TYPES",
+    "MAX_INSTRUCTIONS",
+    "OPTIONS",
+    "compile_cuda",
+    "grid",
+    "kernel_body",
+    "raw_source",
+    "uniform_body",
+]
 
 C_TYPES = {"float64": "double", "float32": "float", "bool": "bool", "int64": "long long"}
 
@@ -80,6 +90,10 @@ def _statement(i: Instr, dt: str) -> str:
         expr = form(i.op).cuda.format(*i.args, T=C_TYPES[dt])
     return f"{C_TYPES[i.dtype]} {i.var} = {expr};"
 
+
+MAX_INSTRUCTIONS = 10_000
+"""The longest program compiled into one CUDA kernel: `lower.MAX_INSTRUCTIONS` before the CPU kernel's compile was
+made linear (issue 18); NVRTC's compile time past it has not been measured on a GPU."""
 
 BLOCK = 256  # threads a block
 BLOCKS_PER_SM = 8  # 2048 resident threads an SM on sm_80/sm_90: enough loads in flight to fill the memory bus
@@ -132,6 +146,17 @@ def raw_source(prog: Program) -> str:
     mean output (a 0-d array of its own). Both add in a fixed order (a strided loop, then a tree over the block's
     threads): the totals are deterministic.
     """
+    if prog.dtype not in ("float32", "float64"):
+        raise FusionError(
+            f"fuse: the CUDA engine fuses floating programs only, and this one computes in {prog.dtype}; run it "
+            "unfused (fuse(..., engine='unfused')), or fuse it on NumPy arrays (engine 'numba')"
+        )
+    if len(prog.body) > MAX_INSTRUCTIONS:
+        raise FusionError(
+            f"fuse: the graph lowers to {len(prog.body):,} scalar instructions, more than the {MAX_INSTRUCTIONS:,} "
+            "a CUDA kernel is compiled from (NVRTC's time on longer kernels is not measured yet); fuse parts of "
+            "the graph separately, or run it unfused (fuse(..., engine='unfused'))"
+        )
     t = C_TYPES[prog.dtype]
     counts = [k for k, _, _ in _sum_outputs(prog) if prog.output_dtypes[k] != prog.dtype]
     if counts and prog.dtype == "float32":  # the totals add in the program's type: float counts only to 2**24

@@ -36,6 +36,8 @@ from ..._core.tensor import Tensor
 from ..._core.walk import toposort
 from ..._dtypes import dtype_name
 from ..._shapes import indexed, unpack_key
+from .integers import FORMS as INTEGER_FORMS
+from .integers import INTEGER_DTYPES
 
 __all__ = [
     "MAX_INSTRUCTIONS",
@@ -67,13 +69,13 @@ _SHAPE_ONLY = {
 REDUCTIONS = {"sum": "sum", "mean": "sum", "prod": "prod"}
 """The reductions a kernel ends with, by op: the accumulation each is (a mean is a sum divided by the count)."""
 
-MAX_INSTRUCTIONS = 10_000
-"""The largest program compiled into one kernel. numba's compile time grows faster than the program past a few
-thousand instructions (on the 2-core VM, issue 18: 2,503 instructions 4-5 s, 7,503 12-14 s, 10,003 20 s; the
-parallel build, which calls the serial one, 8-9 s, 32 s and 60 s; 25,003 took 772 s serial, and a 10^5-op chain
-with its gradient, 250,003, ran 18 minutes and 3.1 GB before it was stopped). A longer program is refused when
-fusing, with these figures: run it unfused, or fuse parts of it. (Splitting it into functions called one after the
-other, values passed in a scratch block, was tried: 2-3x the time an instruction below this size.)"""
+MAX_INSTRUCTIONS = 25_000
+"""The largest program compiled into one kernel: a 12,500-op chain with its gradient. The CPU kernel compiles in
+~0.25 ms of CPU an instruction up to a few thousand, ~0.35 ms at 20,000 (`native`; 2,004 instructions 0.54 s,
+20,004 7.2 s on the 2-core VM, issue 18), growing faster past that: a longer program is refused when fusing, with
+these figures (run it unfused, or fuse parts of it). (Before `native`, numba compiled the generated
+loop at ~2 ms an instruction, 772 s for 25,003, and a 10^5-op chain ran 18 minutes and 3.1 GB before it was
+stopped: the limit was 10,000.)"""
 
 Space = tuple[tuple[Any, ...], ...]
 """Host steps applied to a leaf's array, first to last: ``("index", key)``; ``("unindex", key, ref)`` (zeros
@@ -348,7 +350,8 @@ def host_output(prog: Program, k: int, arrays: Sequence[Any], captured: Sequence
 
 
 def form(op: str) -> CForm:
-    """The fused form of an instruction's ``op``, an op of the table with one (`lower` emits no other)."""
+    """The fused form of an instruction's ``op`` on floating or bool operands, an op of the table with one (`lower`
+    emits no other; on integer operands, `integers.integer_form`)."""
     c = OPS[op].c
     assert c is not None, op
     return c
@@ -437,9 +440,9 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     if len(prog.body) > MAX_INSTRUCTIONS:
         raise FusionError(
             f"fuse: the graph lowers to {len(prog.body):,} scalar instructions, more than the {MAX_INSTRUCTIONS:,} "
-            "one kernel is compiled from (numba's compile time grows faster than the program: 10,003 instructions "
-            "took 20 s, 60 s for the parallel kernel, and 25,003 took 13 minutes on a 2-core machine); fuse parts "
-            "of the graph separately, or run it unfused (fuse(..., engine='unfused'))"
+            "one kernel is compiled from (20,004 instructions took 7 s of CPU on a 2-core machine, and compile time "
+            "grows faster than the program past that); fuse parts of the graph separately, or run it unfused "
+            "(fuse(..., engine='unfused'))"
         )
     return prog
 
@@ -451,9 +454,9 @@ def _program_dtype(inputs: list[Tensor], leaves: list[Tensor], order: list[Tenso
     if not dtypes:  # nothing read: the inputs' (or a graph of constants fails below)
         dtypes = {dtype_name(t._bk.xp, t._dtype) for t in inputs if t._dtype is not None}
         dtypes |= {dtype_name(t._bk.xp, t._dtype) for t in order if id(t) in need and t.op is None and t._dtype}
-    if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
+    if len(dtypes) != 1 or not dtypes <= {"float32", "float64", *INTEGER_DTYPES}:
         raise FusionError(
-            f"fuse: every input must have the same real floating dtype, known when fusing; got "
+            f"fuse: every input must have the same real floating or integer dtype, known when fusing; got "
             f"{sorted(dtypes) or 'undeclared dtypes'}; declare placeholders with dtype='float64' (or cast)"
         )
     return next(iter(dtypes))
@@ -657,7 +660,14 @@ class _Lowering:
             return self.fit(node, kids[0][0], kids[0][1], sp)
         if name in REDUCTIONS:
             return self.reduction(node, kids[0], sp)
-        if _op(node).c is None or not _op(node).elementwise:
+        ints = sorted({d for d in (_dtype_of(prog, v) for v, _ in kids) if d in INTEGER_DTYPES})
+        if ints and name not in INTEGER_FORMS:
+            why = "NumPy raises for a negative exponent, a kernel cannot; " if name == "pow" else ""
+            raise FusionError(
+                f"fuse: op {name!r} has no fused form for {ints[0]} operands ({why}the integer ops that fuse are "
+                f"{', '.join(sorted(INTEGER_FORMS))}); run the graph unfused (fuse(..., engine='unfused'))"
+            )
+        if (_op(node).c is None and not ints) or not _op(node).elementwise:
             fusible = sorted(n for n, op in OPS.items() if op.c is not None and op.elementwise)
             raise FusionError(
                 f"fuse: op {name!r} has no fused form; fusible ops are {', '.join(fusible)}, plus full sums, means "
@@ -718,6 +728,13 @@ class _Lowering:
             if name == "prod":
                 raise FusionError("fuse: op 'prod' of a bool value cannot be fused; cast it first (or use all)")
             out_dt = _bool_sum_dtype(node, name)
+        elif dt in INTEGER_DTYPES:  # in the backend's dtype for this one (NumPy: int64 for an int8 sum, as uint64...)
+            out_dt = _integer_sum_dtype(node, name, dt)
+            if out_dt not in INTEGER_DTYPES:
+                raise FusionError(
+                    f"fuse: op {name!r} of {dt} values computes in {out_dt}; a fused kernel of {dt} values adds "
+                    "integers only (cast to a floating dtype first, or run unfused)"
+                )
         elif node._dtype is not None and dtype_name(node._bk.xp, node._dtype) != dt:
             raise FusionError(
                 f"fuse: op {name!r} computes in {dtype_name(node._bk.xp, node._dtype)} in a {dt} program; a fused "
@@ -852,6 +869,13 @@ def _result_dtype(node: Tensor, dt: str) -> str:
             "only (cast its operands to it, or run unfused)"
         )
     return got
+
+
+def _integer_sum_dtype(node: Tensor, name: str, dt: str) -> str:
+    """The dtype of ``sum``/``mean``/``prod`` of integers of dtype ``dt`` on ``node``'s backend (NumPy: its default
+    integer for a narrower signed one), found by asking the backend, as the unfused graph does."""
+    xp = node._bk.xp
+    return dtype_name(xp, getattr(xp, name)(xp.asarray([1], dtype=getattr(xp, dt))).dtype)
 
 
 def _bool_sum_dtype(node: Tensor, name: str) -> str:

@@ -1,0 +1,422 @@
+"""Function transforms with JAX's meanings, each built as a graph: grad, value_and_grad, vjp, jvp, jacfwd,
+jacrev, jacobian, hessian, hvp.
+
+Each has two forms. The **graph form** takes Tensors already built (``grad(loss, [w])``, ``jvp(out, [x],
+[t])``); the **function form** takes a Python function of Tensors and returns a new function, as JAX's do
+(``grad(f)(x)``, ``jvp(f, (x,), (t,))``). Either way every result is a Tensor graph: it prints, compiles
+(`xpgrad.function`), fuses where elementwise, and can be differentiated again. Reverse mode is the sweep
+of `_core.sweep`; forward mode the one of `_core.tangents`.
+
+The function forms give ``f`` its own copy of each Tensor argument (the private op ``argument``, never
+merged), so transforms nested inside ``f`` tell their variable apart from the caller's, as JAX's do:
+``grad(lambda x: x * grad(lambda y: x * y)(x))(3.0)`` is 2 * 3, not 4 * 3.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, overload
+
+from .._core import sweep as _sweep
+from .._core import tangents as _tangents
+from .._core.build import apply
+from .._core.opdef import OPS
+from .._core.tensor import Tensor
+from .._options import options
+
+__all__ = ["detach", "grad", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "value_and_grad", "vjp"]
+
+Function = Callable[..., Any]
+Argnums = int | Sequence[int]
+
+
+def detach(x: Any, /) -> Tensor:
+    """detach(x, /): `xpgrad.stop_gradient` (PyTorch's name): x's value, with derivative zero."""
+    return apply(OPS["stop_gradient"], x if isinstance(x, Tensor) else Tensor(x))
+
+
+# ----------------------------------------------------------------- grad and value_and_grad
+@overload
+def grad(
+    out: Tensor, wrt: Sequence[Tensor] | Tensor, cotangent: Any = None, *, holomorphic: bool = False
+) -> list[Tensor]: ...
+@overload
+def grad(out: Function, wrt: Argnums = 0, *, has_aux: bool = False, holomorphic: bool = False) -> Function: ...
+def grad(out: Any, wrt: Any = None, cotangent: Any = None, *, has_aux: bool = False, holomorphic: bool = False) -> Any:
+    """Gradients: of a graph (``grad(t, [a, b])``) or of a function (``grad(f)(x)``, as ``jax.grad``).
+
+    Graph form: ``grad(out, wrt, cotangent=None)``, the gradients of ``sum(out * cotangent)`` (default
+    cotangent: ones) with respect to each of ``wrt``, from ONE reverse sweep (`_core.sweep.grad`).
+
+    Function form: ``grad(f, argnums=0, has_aux=False)``, a function of ``f``'s arguments returning the
+    gradient of ``f`` (which must return a scalar Tensor, as with ``jax.grad``) with respect to argument
+    ``argnums`` (a tuple of them for several: a tuple of gradients). Arguments may be Tensors, arrays or
+    Python numbers; the gradients are Tensor graphs.
+
+    Complex inputs (docs/complex.md): a real output gets JAX's gradient, df/dx - i df/dy;
+    ``holomorphic=True`` gives the complex derivative f'(z) of a complex output, as ``jax.grad``'s.
+
+    Example:
+        >>> import xpgrad
+        >>> x = xpgrad.Tensor([1.0, 2.0])
+        >>> print(xpgrad.grad(x * x, [x])[0], xpgrad.grad(lambda x: xpgrad.sum(x * x))(x))
+        T:[2. 4.] T:[2. 4.]
+    """
+    if isinstance(out, Tensor) or not callable(out):
+        if wrt is None:
+            raise TypeError("grad: missing wrt: grad(out, [x, ...]) for a graph, grad(f)(x) for a function")
+        if has_aux:
+            raise TypeError("grad: has_aux is for the function form, grad(f, has_aux=True)")
+        return _sweep.grad(out, wrt, cotangent, holomorphic=holomorphic)
+    if cotangent is not None:
+        raise TypeError("grad: a function's gradient takes no cotangent (use xpgrad.vjp(f, x) for one)")
+    f, argnums = out, 0 if wrt is None else wrt
+    both = _value_and_grad("grad", f, argnums, has_aux, holomorphic)
+
+    def gradient(*args: Any) -> Any:
+        value, g = both(*args)
+        return (g, value[1]) if has_aux else g
+
+    return _named(gradient, "grad", f)
+
+
+def value_and_grad(f: Function, argnums: Argnums = 0, *, has_aux: bool = False, holomorphic: bool = False) -> Function:
+    """``f`` and its gradient together, as ``jax.value_and_grad``: ``value, g = value_and_grad(f)(x)``.
+
+    ``f`` returns a scalar Tensor (with ``has_aux=True``, a pair ``(scalar, aux)``: then the value is the
+    pair). The gradient is with respect to argument ``argnums`` (a tuple for several: a tuple of gradients),
+    from one reverse sweep.
+
+    Example:
+        >>> import xpgrad
+        >>> value, g = xpgrad.value_and_grad(lambda w: xpgrad.sum(w * w))(xpgrad.Tensor([3.0]))
+        >>> print(value, g)
+        T:9.0 T:[6.]
+    """
+    return _value_and_grad("value_and_grad", f, argnums, has_aux, holomorphic)
+
+
+def _value_and_grad(name: str, f: Function, argnums: Argnums, has_aux: bool, holomorphic: bool = False) -> Function:
+    _check_function(name, f)
+    nums = _argnums(name, argnums)
+
+    def both(*args: Any) -> tuple[Any, Any]:
+        call, wrt = _arguments(name, args, nums)
+        result = f(*call)
+        if has_aux and (not isinstance(result, tuple) or len(result) != 2):
+            raise TypeError(f"{name}: with has_aux=True, f must return a pair (scalar output, aux)")
+        value = result[0] if has_aux else result
+        _scalar(name, value)
+        grads = _sweep.grad(value, wrt, holomorphic=holomorphic)
+        return result, (grads[0] if isinstance(argnums, int) else tuple(grads))
+
+    return _named(both, name, f)
+
+
+# ----------------------------------------------------------------- vjp and jvp
+def vjp(f_or_outputs: Any, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Tensor, ...]]]:
+    """The value and its pullback (vector-Jacobian product), as ``jax.vjp``.
+
+    Function form: ``out, pullback = vjp(f, *primals)``: ``f`` is called on the primals; ``pullback(ct)``
+    (``ct`` shaped like ``out``: a Tensor, array, or a tuple of them when ``f`` returns a tuple) returns a
+    tuple of cotangents, one per primal. Graph form: ``out, pullback = vjp(outputs, inputs)``, ``outputs``
+    a Tensor (or a tuple of Tensors), ``inputs`` a Tensor or a sequence of Tensors of its graph.
+
+    Each pullback call is one reverse sweep; a placeholder cotangent gives a pullback graph to compile.
+
+    Example:
+        >>> import xpgrad
+        >>> x = xpgrad.Tensor([1.0, 2.0])
+        >>> out, pullback = xpgrad.vjp(lambda x: x * x, x)
+        >>> print(pullback(xpgrad.Tensor([1.0, 10.0]))[0])
+        T:[ 2. 40.]
+    """
+    if callable(f_or_outputs) and not isinstance(f_or_outputs, Tensor):
+        args, ins = _arguments("vjp", primals, range(len(primals)))
+        out = f_or_outputs(*args)
+    else:
+        if len(primals) != 1:
+            raise TypeError("vjp: the graph form is vjp(outputs, inputs): inputs a Tensor or a list of Tensors")
+        out, ins = f_or_outputs, _tensors("vjp", "inputs", primals[0])
+    outs = _tensors("vjp", "outputs", out)
+
+    def pullback(cotangent: Any) -> tuple[Tensor, ...]:
+        cts = cotangent if isinstance(out, (tuple, list)) else (cotangent,)
+        if len(cts) != len(outs):
+            raise ValueError(f"vjp: {len(outs)} outputs but {len(cts)} cotangents; pass one per output")
+        if len(outs) == 1:
+            return tuple(_sweep.grad(outs[0], ins, cts[0]))
+        total = None
+        for i, (o, ct) in enumerate(zip(outs, cts, strict=True)):
+            c = ct if isinstance(ct, Tensor) else Tensor(ct, backend=o._bk)
+            if o._shape is not None and c._shape is not None and tuple(c._shape) != tuple(o._shape):
+                raise ValueError(f"vjp: cotangent {i} has shape {c._shape}, its output {o._shape}")
+            term = apply(OPS["sum"], o * c)
+            total = term if total is None else total + term
+        return tuple(_sweep.grad(total, ins))  # type: ignore[arg-type]  # (at least one output)
+
+    return out, pullback
+
+
+@overload
+def jvp(f_or_outputs: Function, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]: ...
+@overload
+def jvp(f_or_outputs: Tensor | Sequence[Tensor], primals: Any, tangents: Any) -> tuple[Any, Any]: ...
+def jvp(f_or_outputs: Any, primals: Any, tangents: Any) -> tuple[Any, Any]:
+    """Forward mode: the value and its Jacobian-vector product, as ``jax.jvp``.
+
+    Function form: ``out, tangent_out = jvp(f, primals, tangents)``, ``primals`` and ``tangents`` tuples of
+    the same length (one tangent per argument, shaped like it). Graph form: ``out, tangent_out =
+    jvp(outputs, inputs, tangents)``: ``inputs`` a Tensor or a sequence, ``tangents`` alike. A tuple of
+    outputs gives a tuple of tangents.
+
+    The tangent graph costs a small constant times the forward graph (one pass, pushed from the inputs):
+    not one reverse sweep per element.
+
+    Example:
+        >>> import xpgrad
+        >>> x = xpgrad.Tensor([0.0, 1.0])
+        >>> out, t = xpgrad.jvp(xpgrad.sin, (x,), (xpgrad.Tensor([1.0, 1.0]),))
+        >>> print(t)
+        T:[1.         0.54030231]
+    """
+    if callable(f_or_outputs) and not isinstance(f_or_outputs, Tensor):
+        if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+            raise TypeError("jvp: primals and tangents are tuples, one entry per argument: jvp(f, (x,), (t,))")
+        args, ins = _arguments("jvp", primals, range(len(primals)))
+        out = f_or_outputs(*args)
+        ts = tangents
+    else:
+        out = f_or_outputs
+        ins = _tensors("jvp", "inputs", primals)
+        ts = tangents if isinstance(primals, (tuple, list)) else (tangents,)
+        if not isinstance(ts, (tuple, list)):
+            raise TypeError("jvp: inputs is a sequence, so tangents must be one too (one per input)")
+    outs = _tensors("jvp", "outputs", out)
+    result = _tangents.jvp(outs, ins, list(ts))
+    return out, (tuple(result) if isinstance(out, (tuple, list)) else result[0])
+
+
+# ----------------------------------------------------------------- Jacobians, Hessians
+def jacrev(f: Any, argnums: Any = 0) -> Any:
+    """The Jacobian by reverse mode (one sweep per output element), as ``jax.jacrev``.
+
+    Function form: ``jacrev(f, argnums=0)(*args)``. Graph form: ``jacrev(out, x)`` (``x`` a Tensor or a
+    sequence: then a tuple). The Jacobian of ``out`` with respect to ``x`` has shape ``out.shape +
+    x.shape``. Best for few outputs and many inputs.
+    """
+    return _jacobian_transform("jacrev", f, argnums, "rev")
+
+
+def jacfwd(f: Any, argnums: Any = 0) -> Any:
+    """The Jacobian by forward mode (one tangent pass per input element), as ``jax.jacfwd``.
+
+    Same forms and shapes as `jacrev`; best for few inputs and many outputs.
+    """
+    return _jacobian_transform("jacfwd", f, argnums, "fwd")
+
+
+def jacobian(f: Any, argnums: Any = 0) -> Any:
+    """The Jacobian, by forward mode where the inputs have fewer elements than the outputs, else reverse.
+
+    Function form: ``jacobian(f, argnums=0)(*args)``; graph form: ``jacobian(out, x)``. Shape ``out.shape +
+    x.shape``.
+
+    Example:
+        >>> import numpy as np, xpgrad
+        >>> x = xpgrad.Tensor(np.array([1.0, 2.0]))
+        >>> print(xpgrad.jacobian(lambda x: x * x)(x))
+        T:[[2. 0.]
+         [0. 4.]]
+    """
+    return _jacobian_transform("jacobian", f, argnums, None)
+
+
+def hessian(f: Any, argnums: Any = 0) -> Any:
+    """The Hessian: the forward-mode Jacobian of the reverse-mode gradient, as ``jax.hessian``.
+
+    Function form: ``hessian(f, argnums=0)(*args)``, ``f`` returning a scalar; graph form: ``hessian(out,
+    x)``, of ``sum(out)`` as `grad` takes it. Shape ``x.shape + x.shape``; for several arguments (a tuple
+    ``argnums``, or a sequence ``x``) a tuple of tuples of blocks, ``[i][j]`` the derivative with respect to
+    arguments i and j, as JAX nests them. To multiply by a vector without forming it, use `hvp`.
+    """
+    if isinstance(f, Tensor) or not callable(f):
+        ins = _tensors("hessian", "x", argnums)
+        hs = _blocks(_sweep.grad(f, ins), ins)
+        return hs if isinstance(argnums, (tuple, list)) else hs[0][0]
+    nums = _argnums("hessian", argnums)
+
+    def hess(*args: Any) -> Any:
+        call, wrt = _arguments("hessian", args, nums)
+        out = f(*call)
+        _scalar("hessian", out)
+        hs = _blocks(_sweep.grad(out, wrt), wrt)
+        return hs[0][0] if isinstance(argnums, int) else hs
+
+    return _named(hess, "hessian", f)
+
+
+def _blocks(grads: list[Tensor], wrt: list[Tensor]) -> tuple[tuple[Tensor, ...], ...]:
+    """The Hessian's blocks, ``[i][j]`` of shape ``wrt[i].shape + wrt[j].shape`` (JAX's nesting)."""
+    return tuple(tuple(_jac(g, x, "fwd") for x in wrt) for g in grads)
+
+
+def hvp(f: Any, primals: Any, tangents: Any) -> Any:
+    """A Hessian-vector product without forming the Hessian: forward mode over reverse mode.
+
+    Function form: ``hvp(f, primals, tangents)`` with tuples (``f`` returning a scalar) gives a tuple with
+    one entry per primal, as JAX's documented ``hvp`` (``jvp(grad(f), primals, tangents)[1]``): the
+    product of the Hessian with the tangents. Graph form: ``hvp(out, inputs, vectors)``, of ``sum(out)`` as
+    `grad` takes it. Its graph costs a small constant times the gradient's.
+
+    Example:
+        >>> import xpgrad
+        >>> x = xpgrad.Tensor([1.0, 2.0])
+        >>> hv, = xpgrad.hvp(lambda x: xpgrad.sum(x ** 3), (x,), (xpgrad.Tensor([1.0, 0.0]),))
+        >>> print(hv)
+        T:[6. 0.]
+    """
+    if callable(f) and not isinstance(f, Tensor):
+        if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+            raise TypeError("hvp: primals and tangents are tuples, one entry per argument: hvp(f, (x,), (v,))")
+        args, ins = _arguments("hvp", primals, range(len(primals)))
+        out = f(*args)
+        _scalar("hvp", out)
+        return tuple(_tangents.jvp(_sweep.grad(out, ins), ins, list(tangents)))
+    ins = _tensors("hvp", "inputs", primals)
+    ts = tangents if isinstance(primals, (tuple, list)) else (tangents,)
+    result = _tangents.jvp(_sweep.grad(f, ins), ins, list(ts))
+    return tuple(result) if isinstance(primals, (tuple, list)) else result[0]
+
+
+def _jacobian_transform(name: str, f: Any, argnums: Any, mode: str | None) -> Any:
+    if isinstance(f, Tensor) or not callable(f):
+        ins = _tensors(name, "x", argnums)
+        js = tuple(_jac(f, x, mode) for x in ins)
+        return js if isinstance(argnums, (tuple, list)) else js[0]
+    nums = _argnums(name, argnums)
+
+    def jac(*args: Any) -> Any:
+        call, wrt = _arguments(name, args, nums)
+        out = f(*call)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{name}: f must return a Tensor; got {type(out).__name__}")
+        js = tuple(_jac(out, x, mode) for x in wrt)
+        return js[0] if isinstance(argnums, int) else js
+
+    return _named(jac, name, f)
+
+
+def _jac(out: Tensor, x: Tensor, mode: str | None) -> Tensor:
+    """The Jacobian of ``out`` with respect to ``x``, shape ``out.shape + x.shape``, one graph."""
+    so, sx = _known_shape(out, "the output"), _known_shape(x, "the input")
+    m, n = math.prod(so), math.prod(sx)
+    if m == 0 or n == 0:  # an empty Jacobian: zeros of its shape (nothing to differentiate)
+        xp = out._bk.xp
+        return Tensor(xp.zeros((*so, *sx), dtype=out._dtype, device=out._device))
+    if mode is None:
+        mode = "fwd" if n < m else "rev"
+    if mode == "rev":
+        rows = [_sweep.grad(out, [x], _basis(out, i))[0] for i in range(m)]
+        flat = _stack([_reshape(r, (1, n)) for r in rows])
+    else:
+        cols = [_tangents.jvp([out], [x], [_basis(x, j)])[0] for j in range(n)]
+        flat = apply(OPS["swap_axes_2d"], _stack([_reshape(c, (1, m)) for c in cols]))
+    return _reshape(flat, (*so, *sx))
+
+
+def _known_shape(t: Tensor, what: str) -> tuple[int, ...]:
+    if t._shape is None or None in t._shape:
+        raise ValueError(
+            f"jacobian: the shape of {what} is not known ({t._shape}); feed its placeholders, or declare their "
+            "shapes (xpgrad.placeholder(shape=(3,), ...))"
+        )
+    return tuple(t._shape)
+
+
+def _basis(t: Tensor, i: int) -> Tensor:
+    """The ``i``-th unit array shaped like ``t``, of its (floating) dtype, on its backend and device."""
+    import numpy as np
+
+    shape = _known_shape(t, "the array")
+    e = np.zeros(math.prod(shape))
+    e[i] = 1.0
+    bk = t._bk
+    a = bk.from_numpy(e.reshape(shape), t._device)
+    if t._dtype is not None and a.dtype != t._dtype and bk.xp.isdtype(t._dtype, "real floating"):
+        a = bk.xp.astype(a, t._dtype)
+    return Tensor(a)
+
+
+def _reshape(t: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return t if t._shape == shape else apply(OPS["reshape"], t, shape=shape)
+
+
+def _stack(parts: list[Tensor]) -> Tensor:
+    """``parts`` (each of shape (1, k)) stacked along the first axis by a balanced tree of pairs."""
+    while len(parts) > 1:
+        pairs = [apply(OPS["stack_rows"], parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
+    return parts[0]
+
+
+# ----------------------------------------------------------------- shared
+def _check_function(name: str, f: Any) -> None:
+    if isinstance(f, Tensor) or not callable(f):
+        raise TypeError(f"{name}: expected a function of Tensors (as jax.{name}); got {type(f).__name__}")
+
+
+def _argnums(name: str, argnums: Any) -> tuple[int, ...]:
+    given = argnums if isinstance(argnums, (tuple, list)) else (argnums,)
+    if any(isinstance(a, Tensor) for a in given):
+        raise TypeError(
+            f"{name}: a function takes argnums (positions), not Tensors: {name}(f)(x), as jax.{name}; or build the "
+            f"graph first: out = f(x), then xpgrad.{name}(out, [x])"
+        )
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(i, int) and i >= 0 for i in nums):
+        raise TypeError(f"{name}: argnums must be an int >= 0 or a tuple of them; got {argnums!r}")
+    return nums
+
+
+def _arguments(name: str, args: Sequence[Any], nums: Any) -> tuple[list[Any], list[Tensor]]:
+    """``args`` with those at ``nums`` made Tensors of their own (the variables), and those variables."""
+    out = list(args)
+    wrt = []
+    for i in nums:
+        if i >= len(out):
+            raise TypeError(f"{name}: argnums names argument {i}, but the function got {len(out)} argument(s)")
+        a = out[i]
+        if isinstance(a, Tensor):
+            with options(merge=False):  # the function's own copy: see the module's docstring
+                a = apply(OPS["argument"], a)
+        else:
+            a = Tensor(a)
+        out[i] = a
+        wrt.append(a)
+    return out, wrt
+
+
+def _tensors(name: str, what: str, ts: Any) -> list[Tensor]:
+    items = list(ts) if isinstance(ts, (tuple, list)) else [ts]
+    for i, t in enumerate(items):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {what}[{i}] is a {type(t).__name__}, not a Tensor of the graph")
+    return items
+
+
+def _scalar(name: str, out: Any) -> None:
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}: f must return a scalar Tensor; got {type(out).__name__}")
+    if out._shape is not None and out._shape != ():
+        raise TypeError(
+            f"{name}: f must return a scalar (shape ()), as with jax.{name}; got shape {out._shape}. Sum it "
+            "(xpgrad.sum), or use xpgrad.vjp or xpgrad.jacobian for a vector output"
+        )
+
+
+def _named(g: Function, name: str, f: Any) -> Function:
+    g.__name__ = g.__qualname__ = f"{name}({getattr(f, '__name__', 'f')})"
+    g.__doc__ = f"{name} of {getattr(f, '__qualname__', repr(f))}"
+    return g

@@ -1,4 +1,5 @@
-"""Backends under test: numpy, array_api_strict (default device and device1), cupy when a GPU is usable.
+"""Backends under test: numpy, array_api_strict (default device and device1), cupy when a GPU is usable,
+torch (CPU; ``cuda`` where PyTorch sees a GPU) and jax, each where installed.
 
 ``XPGRAD_TEST_BACKENDS=numpy,strict-device1`` selects a subset. A backend that cannot run here is
 skipped with the reason (e.g. CuPy without a CUDA device), and the report header lists them.
@@ -36,7 +37,29 @@ class TB:
     def device(self) -> Any:
         if self.device_name is None:
             return None
-        return self.xp.Device(self.device_name)
+        if self.name == "array_api_strict":
+            return self.xp.Device(self.device_name)
+        return self.bk.device(self.device_name)  # (PyTorch's "cuda": the library's own device object)
+
+    @property
+    def numpy_maths(self) -> bool:
+        """Whether the backend computes functions beyond the standard's with NumPy's maths library, so that
+        they agree with NumPy's to the last bit. PyTorch and JAX have their own (XLA's, ATen's sin and exp):
+        tests comparing their bits with NumPy's use a tolerance of a few ulps, and say so."""
+        return self.name not in ("torch", "jax")
+
+    @property
+    def few_ops(self) -> frozenset[str]:
+        """Dtypes the library has but implements few ops on (PyTorch's uint16: no negation, no promotion with
+        other dtypes): tests looping over dtypes leave them out."""
+        return frozenset(("uint16", "uint32", "uint64")) if self.name == "torch" else frozenset()
+
+    def require_ieee_edges(self) -> None:
+        """Skip a test of bits at IEEE edge values (signed zeros, subnormals, complex infinities) against NumPy's
+        arithmetic where the library's differs there: XLA on the CPU flushes subnormals to zero (so ``a * 1``
+        is not ``a``), and PyTorch's complex ``(-a) * (-b)`` and ``a - 0.0`` give zeros of other signs."""
+        if self.name in ("torch", "jax"):
+            pytest.skip(f"{self.name}'s arithmetic differs from NumPy's at signed zeros and subnormals")
 
     def arr(self, data: Any, dtype: str = "float64") -> Any:
         return self.xp.asarray(data, dtype=getattr(self.xp, dtype), device=self.device)
@@ -55,6 +78,9 @@ ALL = [
     TB("strict", "array_api_strict"),
     TB("strict-device1", "array_api_strict", "device1"),
     TB("cupy", "cupy"),
+    TB("torch", "torch"),
+    TB("torch-cuda", "torch", "cuda"),
+    TB("jax", "jax"),
 ]
 
 
@@ -62,10 +88,24 @@ def _reason(tb: TB) -> str | None:
     wanted = os.environ.get("XPGRAD_TEST_BACKENDS")
     if wanted and tb.id not in {w.strip() for w in wanted.split(",")}:
         return f"not selected by XPGRAD_TEST_BACKENDS={wanted}"
-    mod = {"numpy": "numpy", "array_api_strict": "array_api_strict", "cupy": "cupy"}[tb.name]
     from xpgrad.backends import _MODULES
 
-    return _MODULES[mod].probe()
+    why = _MODULES[tb.name].probe()
+    if why is None and tb.id == "torch-cuda":
+        import torch
+
+        why = None if torch.cuda.is_available() else "PyTorch sees no CUDA device"
+    if why is None and tb.name == "jax":
+        _jax_x64()
+    return why
+
+
+def _jax_x64() -> None:
+    """The suite's arrays are float64 by default: JAX runs it in its 64-bit mode, as SciPy's suite does (without
+    it JAX makes float32 arrays; tests/test_jax.py checks the error that says so, in a fresh process)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

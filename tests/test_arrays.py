@@ -29,6 +29,8 @@ def test_reductions(tb, name: str, axis, keepdims: bool) -> None:
 
 @pytest.mark.parametrize("correction", [0, 1, 1.5])
 def test_var_std_correction(tb, correction) -> None:
+    if tb.name == "torch" and correction == 1.5:
+        pytest.skip("PyTorch's var and std take integer corrections only (docs/backends.md)")
     x = tb.arr(X)
     for name in ("var", "std"):
         fn = getattr(xpgrad, name)
@@ -108,8 +110,9 @@ def test_basic_indexing(tb, key) -> None:
     t = xpgrad.Tensor(x)
     got = t[key]
     full = key if isinstance(key, tuple) and Ellipsis in key else (*(key if isinstance(key, tuple) else (key,)), ...)
-    np.testing.assert_array_equal(tb.np(got), tb.np(x[full]))  # t[0] means t[0, ...] as in NumPy
-    assert got.shape == tuple(x[full].shape)
+    want = tb.np(x)[full]  # (NumPy's subscript as the oracle: PyTorch's refuses negative steps)
+    np.testing.assert_array_equal(tb.np(got), want)  # t[0] means t[0, ...] as in NumPy
+    assert got.shape == want.shape
     xpgrad.check_grads(lambda t: xpgrad.sin(t[key]) * t[key], x, order=3)
 
 
@@ -187,11 +190,11 @@ def test_creation(tb) -> None:
 def test_where_of_two_python_numbers(tb) -> None:
     x = tb.t([1.5, -2.0])
     mask = xpgrad.where(x > 0, 1.0, 0.0)
-    want = tb.xp.where(tb.arr([True, False], "bool"), tb.arr([1.0, 1.0]), tb.arr([0.0, 0.0]))
-    assert mask.dtype == want.dtype and tb.np(mask).tolist() == [1.0, 0.0]
+    defaults = tb.xp.__array_namespace_info__().default_dtypes(device=tb.device)  # (PyTorch's float: float32)
+    assert mask.dtype == defaults["real floating"] and tb.np(mask).tolist() == [1.0, 0.0]
     assert mask.device == x.device
     assert tb.np(xpgrad.sum(mask * x * x).grad(x)).tolist() == [3.0, 0.0]
-    assert xpgrad.where(x > 0, 1, 0).dtype == tb.xp.int64
+    assert xpgrad.where(x > 0, 1, 0).dtype == defaults["integral"]
 
 
 def test_sum_and_prod_dtype(tb) -> None:

@@ -42,7 +42,8 @@ def test_shape_mismatch_names_op_and_shapes() -> None:
 def test_unknown_backend_lists_valid_ones() -> None:
     with pytest.raises(
         ValueError,
-        match="unknown backend 'tpu'; valid backends are 'numpy', 'cupy', 'array_api_strict', 'dask', 'auto'",
+        match="unknown backend 'tpu'; valid backends are 'numpy', 'cupy', 'array_api_strict', 'dask', 'torch', 'jax', "
+        "'auto'",
     ):
         xpgrad.Tensor(1.0, backend="tpu")
     with pytest.raises(ValueError, match="unknown backend"):

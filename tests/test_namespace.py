@@ -48,9 +48,10 @@ def test_result_type_is_the_dtype_xpgrads_ops_give(tb) -> None:
     # the backend's result_type disagrees across kinds (int64 with float32: NumPy float64, array-api-strict
     # refuses), where xpgrad's ops give the higher kind's dtype (float32)
     xp = xpgrad.namespace(tb.bk)
-    for da in RESULT_DTYPES:
+    dtypes = [d for d in RESULT_DTYPES if d not in tb.few_ops]  # (PyTorch promotes no uint16 with another dtype)
+    for da in dtypes:
         a = tb.t([1, 0], da)
-        for db in RESULT_DTYPES:
+        for db in dtypes:
             b = tb.t([0, 1], db)
             built = xpgrad.where(a == a, a, b)  # promotes its two branches, any kinds
             assert xp.result_type(a, b) == xp.result_type(getattr(xp, da), b) == built.dtype, (da, db)

@@ -117,7 +117,7 @@ def _check(
         v = _random_like(rng, x)
         gx = grad(out, [x], cotangent=Tensor(u, backend=out._bk))[0]
         xpx = x._bk.xp
-        analytic = _host(xpx, xpx.sum(gx._value * v))
+        analytic = _host(x._bk, xpx.sum(gx._value * v))
         numeric = _directional(f, leaves, i, v, u)
         r, a = _TOL[4 if single else 8]
         r, a = rtol if rtol is not None else r, atol if atol is not None else a
@@ -155,7 +155,7 @@ def _directional(f: Callable[..., Tensor], leaves: list[Tensor], i: int, v: Any,
     wide = _widen(leaves)
     x = wide[i]._value
     v64 = xp.astype(v, x.dtype)
-    scale = max(1.0, _host(xp, xp.max(xp.abs(x))) if math.prod(x.shape) else 1.0)
+    scale = max(1.0, _host(leaves[i]._bk, xp.max(xp.abs(x))) if math.prod(x.shape) else 1.0)
     h = (1e-3 if x.dtype == xp.float64 else 1e-2) * scale * frac
 
     def at(t: float) -> float:
@@ -164,7 +164,7 @@ def _directional(f: Callable[..., Tensor], leaves: list[Tensor], i: int, v: Any,
         y = f(*shifted)
         yx = y._bk.xp
         wide_dtype = getattr(yx, "float64", None) if _widened(x, xp) else u.dtype
-        return _host(yx, yx.sum(yx.astype(y._value, wide_dtype) * yx.astype(u, wide_dtype)))
+        return _host(y._bk, yx.sum(yx.astype(y._value, wide_dtype) * yx.astype(u, wide_dtype)))
 
     return (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h)
 
@@ -179,12 +179,14 @@ def _widen(leaves: list[Tensor]) -> list[Tensor]:
         xp = t._bk.xp
         if _is_float(t) and t._value.dtype != xp.float64:
             try:
-                t = Tensor(xp.astype(t._value, xp.float64), backend=t._bk)
+                t = Tensor(xp.astype(t._value, t._bk.dtype("float64")), backend=t._bk)  # (JAX without x64 refuses)
             except Exception:  # a device without float64: stay in the native dtype
                 pass
         out.append(t)
     return out
 
 
-def _host(xp: Any, a: Any) -> float:
-    return float(a)
+def _host(bk: Any, a: Any) -> float:
+    """The number in 0-d array ``a`` of backend ``bk``, copied to the host by the backend's own means (a
+    PyTorch tensor on a GPU through ``.cpu()``)."""
+    return float(bk.to_numpy(a))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-__all__ = ["LINEAR", "NO_RULE", "OPS", "ZERO", "CForm", "OpDef", "Rule", "defop"]
+__all__ = ["LINEAR", "NO_RULE", "OPS", "ZERO", "CForm", "OpDef", "Rule", "defop", "takes_backend"]
 
 Rule = Callable[..., "Tensor"]
 """A derivative rule: ``rule(g, out, *inputs, **params) -> Tensor``, the cotangent for one input.
@@ -141,6 +141,14 @@ def defop(name: str, arity: int, impl: Callable[..., Any] | None = None, **kw: A
         raise ValueError(f"op {name!r}: {arity} inputs but {len(kw['jvp'])} forward-mode rules")
     op = OPS[name] = OpDef(name, arity, impl, tuple(vjp), **kw)
     return op
+
+
+def takes_backend(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``impl`` as taking the `Backend` itself instead of its namespace: for the few array-level steps
+    a library does its own way (writing into an index of an immutable JAX array, a negative step in PyTorch),
+    which it declares as hooks of its `Backend` (``bk.write``, ``bk.index``; ``bk.xp`` is the namespace)."""
+    impl.takes_backend = True  # type: ignore[attr-defined]  # read by Backend.fn
+    return impl
 
 
 def _namespace_call(name: str) -> Callable[..., Any]:

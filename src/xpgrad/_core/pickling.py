@@ -64,8 +64,8 @@ def _recipe(t: Tensor) -> tuple[Any, tuple[Any, ...]]:
         bk = t._bk
         v = t._value
         host = None if v is None else bk.to_numpy(v)
-        where = None if v is None else canonical_device(_array_device(v))
-        return _leaf, (bk, host, where, t._device, t._dtype, t._shape, t.name, t._ph)
+        where = None if v is None else bk.portable(_array_device(v))
+        return _leaf, (bk, host, where, bk.portable(t._device), t._dtype, t._shape, t.name, t._ph)
     if OPS.get(op.name) is not op:  # pragma: no cover - every op is registered once, by name
         import pickle
 
@@ -145,11 +145,11 @@ def constant(v: Any) -> Tensor:
 def _leaf(
     bk: Backend, host: Any, where: Any, device: Any, dtype: Any, shape: Any, name: str | None, ph: bool
 ) -> Tensor:
-    dev = None if device is None else canonical_device(device)
+    dev = None if device is None else canonical_device(bk.device(device))
     t = Tensor(None, backend=bk, name=name, dtype=dtype, device=dev, shape=shape)  # (a leaf's are its array's)
     t._ph = ph
     if host is not None:
-        t.value = bk.from_numpy(host, where)
+        t.value = bk.from_numpy(host, bk.device(where))
     return t
 
 

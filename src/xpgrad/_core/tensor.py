@@ -98,7 +98,7 @@ class Tensor(TensorMethods):
             their ``value`` is None until it is fed and ``forward()`` is called. Calling ``forward()`` or
             reading a number or array (``numpy()``, ``float()``...) before raises `PlaceholderError`,
             naming the unfed placeholders.
-        backend: 'numpy', 'cupy', 'array_api_strict', 'auto', or a namespace module. Default:
+        backend: 'numpy', 'cupy', 'array_api_strict', 'torch', 'jax', 'auto', or a namespace module. Default:
             the array's own backend, else `xpgrad.default_backend()`.
         name: shown when printing graphs.
         dtype: an optional declaration (a placeholder's contract for feeding), as ``shape`` and ``device``.
@@ -166,7 +166,9 @@ class Tensor(TensorMethods):
         owner = backend_of(value) if value is not None else None
         bk = get_backend(backend) if backend is not None or owner is None else owner
         declared = bk.dtype(dtype)
-        fill_slots(self, None, (), _NO_PARAMS, name, bk, device, _declared_shape(shape), declared, None, None, 0)
+        fill_slots(
+            self, None, (), _NO_PARAMS, name, bk, bk.device(device), _declared_shape(shape), declared, None, None, 0
+        )
         self._ph = value is None
         if value is not None:
             arr = self._coerce(value, owner)
@@ -477,11 +479,12 @@ class Tensor(TensorMethods):
     def to(self, backend: str | ModuleType | Backend, device: Any = None) -> Tensor:
         """This Tensor on another backend (and/or device); differentiable, gradients flow back."""
         _check_device("to", device)
-        return _plugins.above.apply(OPS["to"], self, backend=get_backend(backend), device=device)
+        bk = get_backend(backend)
+        return _plugins.above.apply(OPS["to"], self, backend=bk, device=bk.device(device))
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
         _check_device("to_device", device)
-        return _plugins.above.apply(OPS["to"], self, backend=self._bk, device=device)
+        return _plugins.above.apply(OPS["to"], self, backend=self._bk, device=self._bk.device(device))
 
     # ----------------------------------------------------------------- printing
     def expr(self) -> str:

@@ -12,9 +12,8 @@ import numbers
 from typing import Any
 
 from .. import _dtypes, _shapes
-from .._core.opdef import LINEAR, ZERO, defop
+from .._core.opdef import LINEAR, ZERO, defop, takes_backend
 from .._core.tensor import Tensor
-from ..backends import backend_of
 from . import text_forms as _text
 from .basic import _dtype_first, _dtype_sum, _f, _like_second, _reduced, through_cast
 
@@ -50,15 +49,17 @@ def _prod_cotangent(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return _spread(g, x, axis, keepdims) * zero_guard(others, x)
 
 
-def _check_no_zeros(xp: Any, g: Any, x: Any) -> Any:
+@takes_backend
+def _check_no_zeros(bk: Any, g: Any, x: Any) -> Any:
+    xp = bk.xp
+    if not bk.readable(x):  # a JAX tracer: no value to test now, and none later; nan wherever the answer is wrong
+        return xp.where(xp.any(x == 0), xp.full_like(g, float("nan")), g)
     # (`Backend.guard`: a lazy backend raises when the value is computed; reading the flag now computes early)
-    bk = backend_of(g)
     error = NotImplementedError(
         "prod: derivatives of order 2 and higher are not supported where the input contains zeros "
         "(the first derivative is exact there); differentiate prod of a zero-free input, or write "
         "the product explicitly"
     )
-    assert bk is not None  # (a node's value: an array of a backend)
     return bk.guard(g, xp.any(x == 0), error)
 
 
@@ -119,12 +120,15 @@ defop(
     shape=_reduced,
     dtype=_dtype_sum,
 )
-# The guard of prod's rule: identity forward; its cotangent goes through a check that x has no zero.
+# The guard of prod's rule: identity forward; its cotangent goes through a check that x has no zero. Where no
+# value can be read (under a JAX trace) the check gives nan instead of raising; ``where`` masks in the rule would
+# turn some of those nans into zeros, so the guard also adds the check of zeros straight to x's cotangent: nan
+# there too (eagerly: zeros, or the same error).
 defop(
     "prod_zero_guard",
     2,
     lambda xp, a, x: a,
-    vjp=(lambda g, out, a, x: zero_check(g, x), ZERO),
+    vjp=(lambda g, out, a, x: zero_check(g, x), lambda g, out, a, x: zero_check(zeros_like(x), x)),
     jvp=(LINEAR, ZERO),
     elementwise=False,
     public=False,
@@ -270,7 +274,7 @@ defop(
 defop(
     "index",
     1,
-    lambda xp, x, key: x[_shapes.unpack_key(key)],
+    takes_backend(lambda bk, x, key: bk.index(x, _shapes.unpack_key(key))),
     vjp=(lambda g, out, x, key: unindex(g, x, key=key),),
     jvp=(LINEAR,),
     domain="any",
@@ -282,14 +286,17 @@ defop(
 )
 
 
-def _unindex(xp: Any, g: Any, ref: Any, key: Any) -> Any:
-    """Zeros shaped like ``ref`` with ``g`` written at ``ref[key]`` (basic indexing hits each element once)."""
+@takes_backend
+def _unindex(bk: Any, g: Any, ref: Any, key: Any) -> Any:
+    """Zeros shaped like ``ref`` with ``g`` written at ``ref[key]`` (basic indexing hits each element once;
+    written through the backend's hook: a new array where arrays are immutable)."""
     import array_api_compat
 
+    xp = bk.xp
     out = xp.zeros(tuple(ref.shape), dtype=g.dtype, device=array_api_compat.device(g))
-    k = tuple(i for i in _shapes.unpack_key(key) if i is not None)  # new axes of g are size 1: drop them
-    out[k] = xp.reshape(g, tuple(out[k].shape))
-    return out
+    packed = tuple(i for i in key if i is not None)  # new axes of g are size 1: drop them
+    shape = _shapes.indexed(tuple(ref.shape), packed)
+    return bk.write(out, _shapes.unpack_key(packed), xp.reshape(g, shape))
 
 
 defop(

@@ -193,7 +193,13 @@ def releasable(c: Tensor) -> bool:
     earlier gradient that `large_gradients` freed: a returned gradient must keep its value, or reading it after a
     second derivative would give None.)"""
     if not (
-        current().release and c.op is not None and c._value is not None and is_big(c) and like_standin(c._bk, c._value)
+        current().release
+        and c.op is not None
+        and c._value is not None
+        and is_big(c)
+        and c._bk.releases  # the backend's policy (off where arrays are lazy)
+        and c._bk.readable(c._value)  # (a JAX tracer: recomputing would trace it again)
+        and like_standin(c._bk, c._value)
     ):
         return False
     for d in c.children:  # (a loop, not all(<generator>): issue 5, per large node)

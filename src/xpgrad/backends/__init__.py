@@ -17,7 +17,9 @@ from . import _base
 from . import array_api_strict as _strict
 from . import cupy as _cupy
 from . import dask as _dask
+from . import jax as _jax
 from . import numpy as _numpy
+from . import torch as _torch
 from ._base import Backend
 
 __all__ = [
@@ -30,7 +32,13 @@ __all__ = [
     "set_default_backend",
 ]
 
-_MODULES: dict[str, ModuleType] = {m.NAME: m for m in (_numpy, _cupy, _strict, _dask)}
+BACKENDS: list[ModuleType] = [_numpy, _cupy, _strict, _dask, _torch, _jax]
+"""The backend modules, in the order `available_backends` lists them. Each has ``NAME``, ``probe()`` (None
+when usable, else why and what to install), ``load()`` (its `Backend`, with the hooks it needs),
+``is_module(mod)`` (whether a module a user holds names it) and optionally ``ROOTS`` (the top-level packages
+whose array types it owns; default: its name). A new backend is a module and one line here."""
+_MODULES: dict[str, ModuleType] = {m.NAME: m for m in BACKENDS}
+_ROOTS: dict[str, str] = {root: m.NAME for m in BACKENDS for root in getattr(m, "ROOTS", (m.NAME,))}
 BACKEND_NAMES = (*_MODULES, "auto")
 _loaded: dict[str, Backend] = {}
 _by_type: dict[type, Backend] = {}
@@ -60,7 +68,7 @@ def _load(name: str, env: str | None = None) -> Backend:
                     f"unavailable: {reason}. Set XPGRAD_BACKEND=auto to fall back to NumPy when no GPU is "
                     "usable, unset it, or call xpgrad.set_default_backend(...)"
                 )
-            hint = " Use backend='auto' to fall back to NumPy when no GPU is usable." if name == "cupy" else ""
+            hint = getattr(mod, "HINT", "")
             raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason}.{hint}")
         bk = _loaded[name] = mod.load()
         return bk
@@ -69,9 +77,19 @@ def _load(name: str, env: str | None = None) -> Backend:
 def _resolve_name(spec: str) -> str:
     if spec == "auto":
         return "cupy" if _cupy.probe() is None else "numpy"
-    if spec not in _MODULES:
-        raise ValueError(f"unknown backend {spec!r}; valid backends are {', '.join(map(repr, BACKEND_NAMES))}")
-    return spec
+    if spec in _MODULES or spec in _loaded:  # (the latter: another namespace, by the name `t.backend` gave)
+        return spec
+    for mod in BACKENDS:  # a module's name: 'jax.numpy', 'array_api_compat.torch'
+        if mod.is_module(_Named(spec)):
+            return str(mod.NAME)
+    raise ValueError(f"unknown backend {spec!r}; valid backends are {', '.join(map(repr, BACKEND_NAMES))}")
+
+
+class _Named:
+    """A stand-in for a module of that name (what `is_module` reads), without importing it."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
 
 
 def _generic(xp: ModuleType) -> Backend:
@@ -108,7 +126,8 @@ def _namespace_name(x: Any) -> str | None:
 
 
 def get_backend(spec: str | ModuleType | Backend | None = None) -> Backend:
-    """The Backend for a name ('numpy', 'cupy', 'array_api_strict', 'auto'), a namespace module, or None (default)."""
+    """The Backend for a name ('numpy', 'cupy', 'array_api_strict', 'torch', 'jax', 'auto'), a namespace module
+    (``numpy``, ``torch``, ``jax.numpy``, ``array_api_compat.torch``...), or None (the default)."""
     if isinstance(spec, Backend):
         return spec
     if spec is None:
@@ -152,8 +171,8 @@ def backend_of(x: Any) -> Backend | None:
     bk = _by_type.get(tp)
     if bk is not None:
         return bk
-    root = tp.__module__.split(".")[0]
-    if root in _MODULES:
+    root = _ROOTS.get(tp.__module__.split(".")[0])
+    if root is not None:
         bk = _load(root)
     elif root in ("builtins", "xpgrad"):  # xpgrad's own Tensors are not backend arrays
         return None

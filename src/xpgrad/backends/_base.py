@@ -38,6 +38,17 @@ class Backend:
     """An array's strides, where the array has no ``strides`` of its own (array-api-strict): only their
     order is read, to know whether a released value's stand-in is laid out as the value
     (`_opt.release.like_standin`)."""
+    getitem: Callable[[Any, Any], Any] | None = None
+    """``x[key]`` for a basic index, where the library's own subscript lacks part of it (PyTorch: negative
+    steps). None: ``x[key]``."""
+    setitem: Callable[[Any, Any, Any], Any] | None = None
+    """``out`` with ``value`` written at ``out[key]``, returned (the adjoint of indexing writes a cotangent
+    into zeros): into ``out`` itself where the library's arrays are mutable, a new array where they are not
+    (JAX: ``out.at[key].set(value)``). None: ``out[key] = value`` in place."""
+    concrete: Callable[[Any], bool] | None = None
+    """Whether an array's values can be read now without tracing or computing anything (False for a JAX
+    tracer under ``jax.jit``, a lazy array): where not, nothing reads them (a check that would raise on
+    them gives nan instead, and their values are not released). None: always."""
     releases: bool = True
     """Whether large values may be released and recomputed, and large gradients' intermediates freed
     (`_opt.release`, `_opt.large_gradients`). Off where arrays are lazy (Dask): a value is a recipe there, not
@@ -54,6 +65,15 @@ class Backend:
     check: Callable[[Any, str], None] | None = None
     """``check(array, what)``: refuse an array this backend has but xpgrad cannot hold (Dask: unknown chunk
     sizes), naming ``what`` (a leaf, or an op that made it). None: every array of the library is accepted."""
+    device_spec: Callable[[Any], Any] | None = None
+    """A device as users write it (PyTorch's ``"cuda:1"``) made the library's device object, which arrays'
+    ``.device`` compare equal to. None: devices are taken as given."""
+    device_ref: Callable[[Any], Any] | None = None
+    """A picklable name for a device whose object is not picklable (JAX's: ``"cpu:0"``), which `device_spec`
+    turns back into the device. None: devices pickle as they are."""
+    dtype_refusal: Callable[[Any], str | None] | None = None
+    """Why a dtype of the namespace cannot be used now (JAX's float64 without x64: arrays would silently
+    be float32), else None. Checked where a dtype is named or a host array converted."""
     _fns: dict[Any, Callable[..., Any]] = field(default_factory=dict)
     _into: dict[Any, Any] = field(default_factory=dict)
 
@@ -67,7 +87,10 @@ class Backend:
             return self._fns[op]
         except KeyError:
             name = getattr(op.impl, "namespace_name", None)
-            f = getattr(self.xp, name) if name is not None and hasattr(self.xp, name) else partial(op.impl, self.xp)
+            if name is not None and hasattr(self.xp, name):
+                f = getattr(self.xp, name)
+            else:  # (an impl that needs a backend's hooks takes the Backend itself: `takes_backend`)
+                f = partial(op.impl, self if getattr(op.impl, "takes_backend", False) else self.xp)
             if self.check is not None:  # every result checked, naming the op (Dask: unknown chunk sizes)
                 f = partial(_checked, f, self.check, f"op {op.name!r}")
             self._fns[op] = f
@@ -104,13 +127,42 @@ class Backend:
             if spec not in _DTYPE_NAMES or not hasattr(self.xp, spec):
                 names = sorted(n for n in _DTYPE_NAMES if hasattr(self.xp, n))
                 raise ValueError(f"unknown dtype {spec!r} for backend {self.name!r}; use one of {names}")
-            return getattr(self.xp, spec)
+            return self._usable(getattr(self.xp, spec))
         if not self.supports(spec):
             raise ValueError(
                 f"dtype {spec!r} is not a supported dtype of backend {self.name!r}; pass a name such as "
                 f"'float32' or one of {self.name}'s own dtype objects"
             )
-        return spec
+        return self._usable(spec)
+
+    def _usable(self, dtype: Any) -> Any:
+        why = None if self.dtype_refusal is None else self.dtype_refusal(dtype)
+        if why is not None:
+            raise TypeError(why)
+        return dtype
+
+    def device(self, spec: Any) -> Any:
+        """The library's device for ``spec`` as a user wrote it (None stays None)."""
+        return spec if spec is None or self.device_spec is None else self.device_spec(spec)
+
+    def portable(self, device: Any) -> Any:
+        """``device`` as it is pickled (see `device_ref`); `device` turns it back."""
+        return device if device is None or self.device_ref is None else self.device_ref(device)
+
+    def index(self, x: Any, key: Any) -> Any:
+        """``x[key]`` (basic indexing), through the `getitem` hook where the backend has one."""
+        return x[key] if self.getitem is None else self.getitem(x, key)
+
+    def write(self, out: Any, key: Any, value: Any) -> Any:
+        """``out`` with ``value`` at ``out[key]``, through the `setitem` hook where the backend has one."""
+        if self.setitem is not None:
+            return self.setitem(out, key, value)
+        out[key] = value
+        return out
+
+    def readable(self, x: Any) -> bool:
+        """Whether ``x``'s values can be read now (see `concrete`)."""
+        return self.concrete is None or self.concrete(x)
 
     def supports(self, dtype: Any) -> bool:
         """Whether ``dtype`` is one of this namespace's bool, integer, real or complex floating dtypes."""

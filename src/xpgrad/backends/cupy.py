@@ -8,6 +8,8 @@ from typing import Any
 from ._base import Backend
 
 NAME = "cupy"
+HINT = " Use backend='auto' to fall back to NumPy when no GPU is usable."
+"""Said after the reason when the backend is asked for and unusable."""
 
 
 @functools.cache

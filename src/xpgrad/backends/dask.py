@@ -50,6 +50,7 @@ def load() -> Backend:
         compute=_compute,
         refuse_if=_refuse_if,
         check=_check,
+        setitem=setitem,
     )
 
 

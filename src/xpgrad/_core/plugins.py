@@ -17,8 +17,8 @@ A node's value state (`State`) is the release optimisation's to write; the core 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 __all__ = ["Above", "Merge", "Release", "State", "above", "connect", "merge", "release"]
+
+
+AT_ONCE: AbstractContextManager[Any] = nullcontext(None)
+"""`Release.gradient` without deferring: every node is evaluated as it is built (reusable: it holds no state)."""
 
 
 class State(IntEnum):
@@ -89,10 +93,10 @@ class Release:
     def used(self, c: Tensor, uses: dict[int, int]) -> None:
         """Re-evaluation used released ``c`` once more: dropped again after its last use."""
 
-    @contextmanager
-    def gradient(self, targets: list[Tensor]) -> Iterator[Any]:
-        """Around a reverse sweep: yields where its new nodes go to be evaluated in one go (None: at once)."""
-        yield None
+    def gradient(self, targets: list[Tensor]) -> AbstractContextManager[Any]:
+        """Around a reverse sweep: a context manager giving where its new nodes go to be evaluated in one go (None:
+        at once)."""
+        return AT_ONCE
 
     def settle_all(self, made: Any, keep: list[Tensor]) -> None:
         """Evaluate the nodes deferred by `gradient` that ``keep`` needs, freeing intermediates."""

@@ -106,7 +106,10 @@ def _check_output(out: Tensor, cotangent: Any, holomorphic: bool) -> None:
     if out._dtype is None:  # a placeholder's dtype: known only when fed
         return
     xp = out._bk.xp
-    is_complex, name = _dtypes.dtype_kind(xp, out._dtype) == _dtypes.COMPLEX, _dtypes.dtype_name(xp, out._dtype)
+    is_complex = _dtypes.dtype_kind(xp, out._dtype) == _dtypes.COMPLEX
+    if is_complex == holomorphic or (is_complex and cotangent is not None):  # the common cases: no name to make
+        return
+    name = _dtypes.dtype_name(xp, out._dtype)
     if is_complex and not holomorphic and cotangent is None:
         raise TypeError(
             f"grad requires real-valued outputs, but got {name}: for a holomorphic function pass "

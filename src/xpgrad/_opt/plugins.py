@@ -7,11 +7,10 @@ gradient graph built first, then evaluated in one pass that frees its intermedia
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from .._core.plugins import Release
+from .._core.plugins import AT_ONCE, Release
 from .._core.tensor import Tensor
 from .._options import current
 from . import large_gradients, release
@@ -59,15 +58,12 @@ class Releasing(Release):
     def settle_all(self, made: Any, keep: list[Tensor]) -> None:
         large_gradients.settle_all(made, keep)
 
-    @contextmanager
-    def gradient(self, targets: list[Tensor]) -> Iterator[Any]:
+    def gradient(self, targets: list[Tensor]) -> AbstractContextManager[Any]:
         """Around a reverse sweep with respect to large arrays: its nodes are built first, then evaluated in
         one go by `settle_all` (not with releasing off: every value is kept then)."""
         if current().release and any(large_gradients.is_large(w) for w in targets):
-            with large_gradients.deferred() as made:
-                yield made
-        else:
-            yield None
+            return large_gradients.deferred()
+        return AT_ONCE
 
 
 RELEASE = Releasing()

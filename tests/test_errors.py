@@ -428,3 +428,14 @@ def test_floating_point_warnings_name_the_op_when_made_errors() -> None:
             with pytest.raises(FloatingPointError) as info:
                 run()
             assert "while evaluating xpgrad op 'log' on numpy operands: (2,) float64" in info.value.__notes__
+
+
+def test_public_errors_are_named_as_users_import_them() -> None:
+    # a traceback names the class by its module: users import these from xpgrad, never from a private module
+    import pickle
+    import traceback
+
+    for cls in (xpgrad.PlaceholderError, xpgrad.BackendMismatchError, xpgrad.BackendUnavailableError, xpgrad.AxisError):
+        assert cls.__module__ == "xpgrad"
+        err = pickle.loads(pickle.dumps(cls("m")))
+        assert type(err) is cls and traceback.format_exception_only(err)[0].startswith(f"xpgrad.{cls.__name__}: m")

@@ -20,3 +20,7 @@ class PlaceholderError(ValueError):
 class AxisError(ValueError, IndexError):
     """An axis out of range for an array's dimensions (a ValueError and an IndexError, as NumPy's AxisError:
     the standard asks ``expand_dims`` for an IndexError)."""
+
+
+for _cls in (BackendUnavailableError, BackendMismatchError, PlaceholderError, AxisError):
+    _cls.__module__ = "xpgrad"  # (tracebacks name them as users import them: xpgrad.PlaceholderError)

@@ -2,7 +2,8 @@
 
     python -m benchmarks.dask_b1                        # 10^8 float64 elements, chunks of 10^7, threads and a 2-worker cluster
     python -m benchmarks.dask_b1 --n 1e6 --chunk 1e5    # a quick look
-    python -m benchmarks.dask_b1 --n 1e9 --reduce --schedulers threads   # beyond memory: the gradients summed
+    python -m benchmarks.dask_b1 --n 1e9 --reduce --schedulers threads   # each gradient's sum and max only
+    python -m benchmarks.dask_b1 --huge 4e9             # beyond memory: --n 4e9 --reduce --schedulers threads
 
 Contenders, each in a fresh interpreter, rounds interleaved (dask, xpgrad, xpgrad-fn, dask, ...):
 - ``dask``: the gradients written by hand with ``dask.array`` (``exprs.compute_bound``'s closed form), every
@@ -12,8 +13,9 @@ Contenders, each in a fresh interpreter, rounds interleaved (dask, xpgrad, xpgra
 
 The inputs are made chunk by chunk by Dask's random generator inside the computation, so neither input is ever
 whole in memory; the outputs are (the value and two n-element gradients: 2*n*8 bytes), except with ``--reduce``,
-where each gradient is summed inside the same computation (it is computed, element by element, but never held:
-the run over an array larger than memory). Measured: wall time of building and computing, and the peak resident
+where each gradient's sum and max are taken inside the same computation (it is computed, element by element,
+but never held: the run over an array larger than memory, ``--huge``, which also prints the inputs' size against
+this machine's memory). Measured: wall time of building and computing, and the peak resident
 memory above what the process (and each worker) held before: VmHWM after resetting it (``/proc/self/clear_refs``),
 summed over the client and the workers on a ``dask.distributed`` ``LocalCluster``. A figure, not a test.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -47,6 +50,11 @@ def _reset() -> int:
 
 def _peak() -> int:
     return _kib("VmHWM")
+
+
+def _cpu() -> float:
+    """This process's CPU seconds (user and system, all threads): less moved by other jobs than wall time."""
+    return time.process_time()
 
 
 def _inputs(n: int, chunk: int) -> tuple[Any, Any]:
@@ -80,22 +88,24 @@ def _run(contender: str, x: Any, y: Any, reduce: bool) -> list[Any]:
     if contender == "dask":
         outs = _hand(x, y)
         if reduce:
-            outs = [outs[0], outs[1].sum(), outs[2].sum()]
+            outs = [outs[0], outs[1].sum(), outs[1].max(), outs[2].sum(), outs[2].max()]
         return list(dask.compute(*outs))
     if contender == "xpgrad":
         tx, ty = xpgrad.Tensor(x), xpgrad.Tensor(y)
         f = _b1(xpgrad, tx, ty)
         gx, gy = xpgrad.grad(f, [tx, ty])
-        if reduce:
-            gx, gy = xpgrad.sum(gx), xpgrad.sum(gy)
-        return list(xpgrad.compute(f, gx, gy))
+        return list(xpgrad.compute(f, *(_reduced(gx, gy) if reduce else (gx, gy))))
     px = xpgrad.placeholder(shape=(None,), dtype="float64", name="x")
     py = xpgrad.placeholder(shape=(None,), dtype="float64", name="y")
     f = _b1(xpgrad, px, py)
     gx, gy = xpgrad.grad(f, [px, py])
-    if reduce:
-        gx, gy = xpgrad.sum(gx), xpgrad.sum(gy)
-    return list(xpgrad.function([px, py], [f, gx, gy])(x, y))
+    return list(xpgrad.function([px, py], [f, *(_reduced(gx, gy) if reduce else (gx, gy))])(x, y))
+
+
+def _reduced(gx: Any, gy: Any) -> list[Any]:
+    import xpgrad
+
+    return [xpgrad.sum(gx), xpgrad.max(gx), xpgrad.sum(gy), xpgrad.max(gy)]
 
 
 def child(contender: str, n: int, chunk: int, scheduler: str, reduce: bool) -> dict[str, Any]:
@@ -119,13 +129,17 @@ def child(contender: str, n: int, chunk: int, scheduler: str, reduce: bool) -> d
         import xpgrad  # noqa: F401  (imported before the baseline, as dask is)
 
         workers_before = client.run(_reset) if client is not None else {}
+        cpu_before = client.run(_cpu) if client is not None else {}
         before = _reset()
-        t0 = time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
         out = _run(contender, x, y, reduce)
         seconds = time.perf_counter() - t0
+        cpu = _cpu() - c0
         peak = _peak() - before
         workers = client.run(_peak) if client is not None else {}
         worker_peaks = [workers[w] - workers_before[w] for w in workers]
+        if client is not None:
+            cpu += sum(c - cpu_before[w] for w, c in client.run(_cpu).items())
         sums = [float(np.sum(np.asarray(o))) for o in out]
         del out
     finally:
@@ -137,6 +151,8 @@ def child(contender: str, n: int, chunk: int, scheduler: str, reduce: bool) -> d
         "contender": contender,
         "scheduler": scheduler,
         "seconds": seconds,
+        "cpu_s": cpu,
+        "load": os.getloadavg()[0],
         "peak_mb": (peak + sum(worker_peaks)) / 1024,
         "client_peak_mb": peak / 1024,
         "worker_peaks_mb": [p / 1024 for p in worker_peaks],
@@ -151,16 +167,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--schedulers", default="threads,distributed")
     ap.add_argument("--contenders", default=",".join(CONTENDERS))
     ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--reduce", action="store_true", help="sum each gradient inside the computation")
+    ap.add_argument("--reduce", action="store_true", help="each gradient's sum and max, inside the computation")
+    ap.add_argument("--huge", type=float, default=None, help="N: --n N --reduce --schedulers threads")
     ap.add_argument("--out", default=None, help="append the JSON results to this file")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.huge is not None:
+        a.n, a.reduce, a.schedulers = a.huge, True, "threads"
     n, chunk = int(a.n), int(a.chunk)
     if a.child is not None:
         contender, scheduler = a.child.split(":")
         print(json.dumps(child(contender, n, chunk, scheduler, a.reduce)))
         return
     results: list[dict[str, Any]] = []
+    with open("/proc/meminfo") as f:
+        ram = int(f.readline().split()[1]) / 2**20
+    print(f"inputs: 2 x {n:.1e} float64 = {2 * n * 8 / 2**30:.1f} GiB; this machine's memory {ram:.1f} GiB", flush=True)
     for scheduler in a.schedulers.split(","):
         for r in range(a.rounds):
             for contender in a.contenders.split(","):
@@ -174,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
                 res["round"] = r
                 results.append(res)
                 print(
-                    f"n={n:.0e} chunk={chunk:.0e} {scheduler:11} {contender:9} {res['seconds']:7.2f} s  "
+                    f"n={n:.0e} chunk={chunk:.0e} {scheduler:11} {contender:9} {res['seconds']:7.2f} s "
+                    f"(cpu {res['cpu_s']:6.1f} s, load {res['load']:4.1f})  "
                     f"peak {res['peak_mb']:8.0f} MB (client {res['client_peak_mb']:.0f}, workers "
                     f"{[round(p) for p in res['worker_peaks_mb']]})",
                     flush=True,
@@ -186,19 +209,31 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _report(results: list[dict[str, Any]], n: int, chunk: int, reduce: bool) -> None:
-    """Ratios to hand-written Dask of the same scheduler and round; agreement of the outputs' sums."""
+    """Ratios to hand-written Dask of the same scheduler and round, their medians over the rounds; agreement of
+    the outputs' sums."""
     import math
+    import statistics
 
     base = {(r["scheduler"], r["round"]): r for r in results if r["contender"] == "dask"}
+    ratios: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for r in results:
         b = base.get((r["scheduler"], r["round"]))
         if b is None or r is b:
             continue
         agree = all(math.isclose(p, q, rel_tol=1e-9) for p, q in zip(r["sums"], b["sums"], strict=True))
+        t, c, m = r["seconds"] / b["seconds"], r["cpu_s"] / b["cpu_s"], r["peak_mb"] / b["peak_mb"]
+        ratios.setdefault((r["scheduler"], r["contender"]), []).append((t, c, m))
         print(
-            f"{r['scheduler']:11} {r['contender']:9} round {r['round']}: time {r['seconds'] / b['seconds']:.2f}x, "
-            f"peak memory {r['peak_mb'] / b['peak_mb']:.2f}x of hand-written Dask"
+            f"{r['scheduler']:11} {r['contender']:9} round {r['round']}: time {t:.2f}x (cpu {c:.2f}x), "
+            f"peak memory {m:.2f}x of hand-written Dask"
             f"{'' if agree else '  !!! MISMATCH ' + repr((r['sums'], b['sums']))}"
+        )
+    loads = [r["load"] for r in results]
+    for (sched, who), rs in ratios.items():
+        med = [statistics.median(col) for col in zip(*rs, strict=True)]
+        print(
+            f"median over {len(rs)} round(s): {sched:11} {who:9} time {med[0]:.2f}x (cpu {med[1]:.2f}x), "
+            f"peak memory {med[2]:.2f}x of hand-written Dask   (load average {min(loads):.1f}-{max(loads):.1f})"
         )
 
 

@@ -257,6 +257,92 @@ def test_cupy_chunks() -> None:
     np.testing.assert_allclose(cupy.asnumpy(g), np.cos(xn) * xn + np.sin(xn), rtol=1e-12)
 
 
+# ----------------------------------------------------------------- one task per chunk for elementwise regions
+def _tasks(run: Callable[[], Any]) -> int:
+    """How many tasks ``run`` makes Dask run."""
+    from dask.callbacks import Callback
+
+    count = [0]
+
+    def pretask(key: Any, dsk: Any, state: Any) -> None:
+        count[0] += 1
+
+    with Callback(pretask=pretask), dask.config.set(scheduler="sync"):
+        run()
+    return count[0]
+
+
+def b1_by_hand(x: Any, y: Any) -> list[Any]:
+    """B1 and its gradients written in Dask by hand (benchmarks/dask_b1.py's contender)."""
+    s, e, d = da.sin(x), da.exp(x * y), 1 + y * y
+    q = e / d
+    return [da.sum(s * y + q), da.cos(x) * y + y * q, s + x * q - 2 * y * q / d]
+
+
+@pytest.mark.parametrize("chunks", [4, 10])
+def test_b1_gradient_runs_no_more_tasks_than_hand_written(chunks: int) -> None:
+    # the gradient reuses exp(x*y), 1/(1+y*y) and their product where the hand-written one reuses one quotient:
+    # Dask made each a task per chunk, held until its readers ran and sent to them on a cluster (127 tasks
+    # against 107 over 10 chunks); the elementwise ops now run as one task per chunk
+    xn, yn = xs(chunks * CHUNK), xs(chunks * CHUNK)[::-1].copy()
+    x, y = chunked(xn), chunked(yn)
+    hand = _tasks(lambda: dask.compute(*b1_by_hand(x, y)))
+    tx, ty = Tensor(x), Tensor(y)
+    f = b1(xpgrad, tx, ty)
+    gx, gy = xpgrad.grad(f, [tx, ty])
+    assert _tasks(lambda: xpgrad.compute(f, gx, gy)) <= hand
+    p, q = (xpgrad.placeholder(shape=(None,), dtype="float64", name=k) for k in "pq")
+    fp = b1(xpgrad, p, q)
+    compiled = xpgrad.function([p, q], [fp, *xpgrad.grad(fp, [p, q])])
+    assert _tasks(lambda: compiled(x, y)) <= hand
+    want = dask.compute(f.value, gx.value, gy.value)  # (each op its own tasks: Dask's own bits)
+    for got in (xpgrad.compute(f, gx, gy), compiled(x, y)):
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_regions_wait_for_reductions_of_their_own_values() -> None:
+    # sin(x) and exp(z) * sin(x) are elementwise over x's chunks, but z reads mean(sin(x)): two regions
+    xn = xs()
+    x = Tensor(chunked(xn))
+    s = xpgrad.sin(x)
+    z = xpgrad.cos(s) * xpgrad.mean(s)
+    y = xpgrad.sum(xpgrad.exp(z) * s + s * s)
+    v, g = xpgrad.compute(y, y.grad(x))
+    sn = np.sin(xn)
+    m = sn.mean()
+    ez = np.exp(np.cos(sn) * m)
+    np.testing.assert_allclose(v, np.sum(ez * sn + sn * sn), rtol=1e-12)
+    dy_ds = ez * sn * -np.sin(sn) * m + ez + 2 * sn + np.sum(ez * sn * np.cos(sn)) / N
+    np.testing.assert_allclose(g, dy_ds * np.cos(xn), rtol=1e-9)
+
+
+def _vocabulary() -> list[Any]:
+    from vocab import ENTRIES
+
+    return list(ENTRIES)
+
+
+@pytest.mark.parametrize("entry", _vocabulary(), ids=lambda e: e.name)
+def test_regions_give_dasks_own_bits(entry: Any) -> None:
+    # each elementwise op run block by block inside a region (with its gradient's ops where it has one) gives
+    # the bits of Dask running it op by op; the first dtype of its family
+    from vocab import DTYPES
+
+    dtype = DTYPES[entry.dtypes][0]
+    rng = np.random.default_rng(7)
+    args = [rng.uniform(lo, hi, 1_000) for lo, hi in entry.ranges]
+    args = [a > np.median(a) if dtype == "bool" else a.astype(dtype) for a in args]
+    ts = [Tensor(chunked(a)) for a in args]
+    out = entry(xpgrad, *ts)
+    outs = [out, xpgrad.equal(out, out)]
+    if entry.order >= 1 and dtype.startswith("float"):
+        outs += xpgrad.grad(xpgrad.sum(out), ts)
+    want = dask.compute(*(t.value for t in outs))
+    for a, b in zip(xpgrad.compute(*outs), want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 # ----------------------------------------------------------------- dask.distributed
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:

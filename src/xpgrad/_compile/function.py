@@ -42,6 +42,7 @@ from .._errors import BackendMismatchError, PlaceholderError
 from .._opt import release as _remat
 from .._options import current
 from ..backends import Backend, backend_of, get_backend
+from .compute import lazy_values
 
 __all__ = ["Function", "function"]
 
@@ -242,7 +243,10 @@ class Function:
                     del vals
                     for f in free:
                         f._value = None
-                res = [self._as_array(node._value, bk, dev) for node in m.outs]
+                if bk.compute is None:
+                    res = [self._as_array(node._value, bk, dev) for node in m.outs]
+                else:  # (lazy: elementwise regions as one task per chunk, see `_compile.compute`)
+                    res = [self._as_array(v, bk, dev) for v in lazy_values(bk, m.outs)]
             except BaseException:
                 for node, *_ in m.steps:
                     node._value = None

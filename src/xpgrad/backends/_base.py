@@ -74,6 +74,14 @@ class Backend:
     dtype_refusal: Callable[[Any], str | None] | None = None
     """Why a dtype of the namespace cannot be used now (JAX's float64 without x64: arrays would silently
     be float32), else None. Checked where a dtype is named or a host array converted."""
+    blocks: Callable[[Any], Any] | None = None
+    """An array's blocking, comparable between arrays (Dask: its ``chunks``), for `blockwise`; None: arrays
+    are not made of blocks."""
+    blockwise: Callable[..., list[Any]] | None = None
+    """``blockwise(fn, program, arrays, likes)``: one lazy step calling ``fn(program, *blocks)`` on each block
+    of ``arrays`` (one shape and blocking), which returns a tuple of blocks; the arrays of those, one per array
+    of ``likes``, whose dtype and kind of blocks each takes (Dask: ``da.blockwise``, ONE task per chunk for a
+    region of elementwise ops, see `_compile.compute`). None: no such steps."""
     _fns: dict[Any, Callable[..., Any]] = field(default_factory=dict)
     _into: dict[Any, Any] = field(default_factory=dict)
 

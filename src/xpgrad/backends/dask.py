@@ -8,6 +8,8 @@ nothing is computed until ``xpgrad.compute`` (or ``dask.compute``) asks for valu
   of a 0-d cotangent makes ONE chunk the size of the whole array (a gradient of ``mean`` at 10^8 elements
   then needed 800 MB in one piece);
 - one computation for many arrays (`Backend.compute`): ``dask.compute`` runs shared intermediates once;
+- a region of elementwise ops as one task per chunk (`Backend.blocks`, `Backend.blockwise`): Dask makes a
+  value several steps read a task of its own per chunk, held until they ran (see `_compile.compute`);
 - checks that stay lazy (`Backend.refuse_if`): ``prod``'s higher-order check raises when computed;
 - arrays of unknown chunk sizes (``nan``, after boolean indexing) refused, naming the op or leaf
   (`Backend.check`): xpgrad needs every shape when it builds.
@@ -51,6 +53,8 @@ def load() -> Backend:
         refuse_if=_refuse_if,
         check=_check,
         setitem=setitem,
+        blocks=_blocks,
+        blockwise=_blockwise,
     )
 
 
@@ -97,6 +101,40 @@ def _broadcast(a: Any, ref: Any) -> Any:
         j = i - lead
         out.append(c if j < 0 or a.shape[j] == 1 else a.chunks[j])
     return da.broadcast_to(a, shape, chunks=tuple(out))
+
+
+def _blocks(x: Any) -> Any:
+    return x.chunks
+
+
+def _blockwise(fn: Any, program: Any, arrays: list[Any], likes: list[Any]) -> list[Any]:
+    """``fn(program, *blocks)`` on each chunk of ``arrays`` (one shape and chunking) as ONE layer of tasks, and
+    each of the tuple of chunks it returns as an array like the one of ``likes`` in its place (a getitem
+    layer, which Dask fuses into its reader)."""
+    import operator
+    from functools import partial
+
+    import dask.array as da
+    import numpy as np
+    from dask.base import tokenize
+
+    ind = tuple(range(arrays[0].ndim))
+    token = tokenize(program, *arrays)
+    pairs = [p for a in arrays for p in (a, ind)]
+    tup = da.blockwise(
+        partial(fn, program),
+        ind,
+        *pairs,
+        name=f"xpgrad-region-{token}",
+        dtype=object,
+        meta=np.empty((0,) * len(ind), dtype=object),
+    )
+    return [
+        da.blockwise(
+            operator.getitem, ind, tup, ind, k, None, name=f"xpgrad-out{k}-{token}", dtype=like.dtype, meta=like._meta
+        )
+        for k, like in enumerate(likes)
+    ]
 
 
 def _refuse_if(value: Any, flag: Any, error: Exception) -> Any:

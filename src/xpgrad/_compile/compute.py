@@ -109,20 +109,20 @@ class _Graph:
     def chunkwise(self, bk: Backend, n: Tensor) -> Any:
         """``n``'s blocking when it is an elementwise op of ``bk`` over arrays of its own shape and blocking (and
         Python numbers) that can run block by block; else None."""
-        op = n.op
+        op, blocks_of = n.op, bk.blocks
         if op is None or not op.elementwise or op.meta or op.moves or n._bk is not bk or n._target is _RUNTIME:
             return None
-        if id(n) in self.rep:
+        if id(n) in self.rep or blocks_of is None:
             return None
         v = self.val[id(n)]
-        blocks = bk.blocks(v) if bk.owns(v) else None
+        blocks = blocks_of(v) if bk.owns(v) else None
         if blocks is None or all(c._const for c in n.children):
             return None
         for c in n.children:
             cv = self.val[id(c)]
             if c._const and not bk.owns(cv):
                 continue
-            if not bk.owns(cv) or tuple(cv.shape) != tuple(v.shape) or bk.blocks(cv) != blocks:
+            if not bk.owns(cv) or tuple(cv.shape) != tuple(v.shape) or blocks_of(cv) != blocks:
                 return None
         return blocks
 

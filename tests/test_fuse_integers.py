@@ -112,18 +112,6 @@ def test_a_sum_of_narrow_integers_is_in_the_backends_dtype() -> None:
             assert np.asarray(g).dtype == want and g == e
 
 
-def test_the_cuda_engine_refuses_an_integer_program(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fake_cupy
-
-    fake_cupy.install(monkeypatch)
-    from xpgrad._compile.fuse import cuda
-    from xpgrad._compile.fuse.lower import lower
-
-    x = xpgrad.placeholder(shape=(None,), dtype="int64")
-    with pytest.raises(FusionError, match="CUDA engine fuses floating programs only, and this one computes in int64"):
-        cuda.compile_cuda(lower([x], [x + 1]))
-
-
 REFUSED_BY_DOMAIN = ("floating", "real_floating", "bool")
 """Domains whose ops never compute on integers: they cast integer operands to a floating dtype (a program of
 integers refuses their floating result: "computes in float64"), or take bools only."""

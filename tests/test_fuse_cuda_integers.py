@@ -11,6 +11,7 @@ run under the host compiler's undefined-behaviour sanitizer checks.
 from __future__ import annotations
 
 import functools
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -119,6 +120,40 @@ def test_literals_of_64_bits_are_exact(cp: Any) -> None:
         for g, w in zip(compile_cuda(lower([p], outs))(data), want, strict=True):
             assert g.dtype == w.dtype
             np.testing.assert_array_equal(g, w)
+
+
+_UNARY = ["negative", "abs", "sign", "square", "bitwise_invert", "positive", "floor", "round"]
+_BINARY = ["add", "subtract", "multiply", "floor_divide", "remainder", "bitwise_and", "bitwise_or", "bitwise_xor"]
+_BINARY += ["bitwise_left_shift", "bitwise_right_shift", "maximum", "minimum"]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_integer_graphs_equal_eager(cp: Any, seed: int) -> None:
+    """Chains of a dozen random ops (bools from comparisons selecting values, numbers mixed in) on a random
+    integer dtype: each op's form composes with the others as eager's loops do."""
+    rng = random.Random(seed)
+    dtype = rng.choice(sorted(INTEGER_DTYPES))
+    ps = [xpgrad.placeholder(shape=(None,), dtype=dtype) for _ in range(2)]
+    vals: list[Any] = list(ps)
+    for _ in range(12):
+        r = rng.random()
+        if r < 0.3:
+            vals.append(apply_op(rng.choice(_UNARY), [rng.choice(vals)]))
+        elif r < 0.8:
+            vals.append(apply_op(rng.choice(_BINARY), [rng.choice(vals), rng.choice(vals)]))
+        elif r < 0.9:
+            c = apply_op(rng.choice(["greater", "less_equal", "equal"]), [rng.choice(vals), rng.choice(vals)])
+            vals.append(xpgrad.where(c, rng.choice(vals), rng.choice(vals)))
+        else:
+            vals.append(rng.choice(vals) + rng.choice([1, 3, 7, 100]))
+    outs = [*vals[-3:], xpgrad.sum(vals[-1])]
+    data = integer_values(dtype, 2)
+    with np.errstate(all="ignore"):
+        want = unfused(ps, outs)(*data)
+    for g, w in zip(compile_cuda(lower(ps, outs))(*data), want, strict=True):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
 
 
 def test_pow_is_refused_naming_op_dtype_and_what_to_do(cp: Any) -> None:

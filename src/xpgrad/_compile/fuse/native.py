@@ -334,12 +334,12 @@ def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[
     lines.append(f"  %blo.end = add i64 %blo, {BLOCK}")
     lines.append("  %short = icmp slt i64 %blo.end, %hi")
     lines.append("  %bhi = select i1 %short, i64 %blo.end, i64 %hi")
+    lines.append("  br label %inner")
+    lines.append("inner:")
+    lines.append("  %i = phi i64 [%blo, %block], [%i.next, %inner.end]")
+    for j, t in enumerate(acc_t):
+        lines.append(f"  %b{j} = phi {_ll(t)} [{start[j]}, %block], [%b{j}.next, %inner.end]")
     if plan is None:
-        lines.append("  br label %inner")
-        lines.append("inner:")
-        lines.append("  %i = phi i64 [%blo, %block], [%i.next, %inner.end]")
-        for j, t in enumerate(acc_t):
-            lines.append(f"  %b{j} = phi {_ll(t)} [{start[j]}, %block], [%b{j}.next, %inner.end]")
         for j, v in enumerate(arrays):
             if v not in prog.scalar_inputs:
                 w.load(v, el[v], f"%p{j}", "%i")
@@ -347,11 +347,6 @@ def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[
             if ins.kind == "v":
                 w.instr(ins)
     else:  # each stage on element i, then the outputs and sums read from the scratch
-        lines.append("  br label %inner")
-        lines.append("inner:")
-        lines.append("  %i = phi i64 [%blo, %block], [%i.next, %inner.end]")
-        for j, t in enumerate(acc_t):
-            lines.append(f"  %b{j} = phi {_ll(t)} [{start[j]}, %block], [%b{j}.next, %inner.end]")
         pointers = "".join(f"ptr %p{j}, " for j in range(len(arrays)))
         for k in range(len(stages)):
             lines.append(f"  call void @stage{k}({pointers}ptr %scr, ptr %sc, i64 %i, i64 %n)")
@@ -454,7 +449,7 @@ def _plan(prog: Program, arrays: list[str]) -> _Plan | None:
     ends: dict[int, list[str]] = {}
     slots = 0
     for k, st in enumerate(stages):
-        for v in ends.pop(k - 1, ()):  # (read for the last time by the stage before: this one may write its row)
+        for v in ends.pop(k - 1, ()):  # (read for the last time by the stage before: this one may write its slot)
             heapq.heappush(free, slot[v])
         for ins in st:
             u = last.get(ins.var)

@@ -394,7 +394,8 @@ def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[
         "}",
     ]
     libc = ["declare ptr @malloc(i64)", "declare void @free(ptr)"] if plan is not None else []
-    text = "\n".join([*w.declared.values(), *libc, "", *stages, "", *lines, "", *body]) + "\n"
+    functions = [ln for f in stages for ln in (f, "")]  # (none: the text of a kernel of one function, as before)
+    text = "\n".join([*w.declared.values(), *libc, "", *functions, *lines, "", *body]) + "\n"
     return text, w.libraries, dict(w.typ) | (plan.typ if plan is not None else {})
 
 

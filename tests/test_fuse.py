@@ -321,6 +321,7 @@ def test_a_program_too_long_to_compile_is_refused_with_the_figure(monkeypatch: p
         y = xpgrad.sin(y) * 1.0001
     outs = with_grads(xpgrad.sum(y), [x])
     monkeypatch.setattr(lower, "MAX_INSTRUCTIONS", 100)
-    with pytest.raises(FusionError, match=r"lowers to about \d+ scalar instructions, more than the 100 one kernel"):
+    want = r"lowers to more than the 100 scalar instructions one kernel is compiled from"
+    with pytest.raises(FusionError, match=want):
         fuse([x], outs, engine="numba")
     assert len(fuse([x], outs, engine="unfused")(np.ones(3))) == 2  # unfused: no kernel to compile

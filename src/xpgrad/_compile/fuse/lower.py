@@ -447,10 +447,10 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
 
 def _refuse_length(about: int) -> None:
     raise FusionError(
-        f"fuse: the graph lowers to about {about:,} scalar instructions, more than the {MAX_INSTRUCTIONS:,} one "
-        "kernel is compiled from (compiling takes ~0.16 s of CPU and ~2 MB a 1,000 instructions on a 2-core "
-        "machine: 200,004 took 34 s); fuse parts of the graph separately, or run it unfused "
-        "(fuse(..., engine='unfused'))"
+        f"fuse: the graph lowers to more than the {MAX_INSTRUCTIONS:,} scalar instructions one kernel is compiled "
+        f"from (about {about:,}, from the part lowered; compiling takes ~0.16 s of CPU and ~2 MB a 1,000 "
+        "instructions on a 2-core machine: 200,004 took 34 s); fuse parts of the graph separately, or run it "
+        "unfused (fuse(..., engine='unfused'))"
     )
 
 

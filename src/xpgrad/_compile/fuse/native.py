@@ -175,6 +175,8 @@ class _Writer:
         self.ret: dict[str, str] = {}  # an LLVM type -> the alloca numba's functions return it in
         self.tmp = 0
         dt = prog.dtype
+        self.squares: set[str]
+        self.halves: set[str]
         if shared is not None:
             self.squares, self.halves = shared.squares, shared.halves
         else:
@@ -301,9 +303,9 @@ def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[
         lines.append(f"  %scr = call ptr @malloc(i64 {max(8, plan.slots * 8)})")
         lines.append(f"  %sc = alloca [{max(1, len(plan.uniform))} x i64]")
         for m, v in enumerate(plan.uniform):
-            at = w.reg()
-            lines.append(f"  {at} = getelementptr inbounds i64, ptr %sc, i64 {m}")
-            lines.append(f"  store {_ll(w.typ[v])} {w.val[v]}, ptr {at}")
+            held = w.reg()
+            lines.append(f"  {held} = getelementptr inbounds i64, ptr %sc, i64 {m}")
+            lines.append(f"  store {_ll(w.typ[v])} {w.val[v]}, ptr {held}")
         stages = _stages(w, plan, arrays, el)
     base_out = len(arrays)
     base_uni = base_out + len(elems)

@@ -82,6 +82,9 @@ LA: list[tuple[str, Any, tuple[np.ndarray, ...], int]] = [
     ("svd square", lambda ns, a: ns.linalg.svd(a).U ** 2, (_r(3, 3),), 2),
     ("svd full S", lambda ns, a: ns.linalg.svd(a).S, (_r(3, 5),), 2),
     ("svdvals", lambda ns, a: ns.linalg.svdvals(a), (_r(2, 4, 3),), 2),
+    ("pinv rtol array", lambda ns, a, r: ns.linalg.pinv(a, rtol=r), (_r(2, 4, 3), np.array([0.1, 0.2])), 2),
+    ("tril", lambda ns, a: ns.tril(a, k=-1), (_r(2, 3, 4),), 2),
+    ("triu", lambda ns, a: ns.triu(a, k=1), (_r(4, 3),), 2),
     ("linalg.matmul", lambda ns, a, b: ns.linalg.matmul(a, b), (_r(2, 3), _r(3, 2)), 2),
     ("linalg.tensordot", lambda ns, a, b: ns.linalg.tensordot(a, b, axes=1), (_r(2, 3), _r(3, 2)), 2),
     ("linalg.vecdot", lambda ns, a, b: ns.linalg.vecdot(a, b), (_r(2, 3), _r(3)), 2),
@@ -272,6 +275,9 @@ def test_named_tuples_and_the_namespace(tb: Any) -> None:
     np.testing.assert_allclose(tb.np(sign * xpgrad.exp(logabs)), tb.np(xpgrad.linalg.det(x)), rtol=1e-12)
     rank = xpgrad.linalg.matrix_rank(x)
     assert int(tb.np(rank)) == 3 and not tb.np(xpgrad.sum(rank * 1.0).grad(x)).any()
+    low = xpgrad.Tensor(tb.arr(np.diag([1.0, 1e-3, 1e-9])))
+    ranks = xpgrad.linalg.matrix_rank(xpgrad.stack([low, low]), rtol=tb.arr([1e-6, 1e-2]))  # rtol per matrix
+    assert tb.np(ranks).tolist() == [2, 1]
 
 
 def test_errors_name_the_function() -> None:

@@ -8,10 +8,10 @@ named tuples of Tensors, as the standard does (each part a view of one packed re
 
 Example:
     >>> import numpy as np, xpgrad
-    >>> a = xpgrad.Tensor(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    >>> a = xpgrad.Tensor(np.array([[2.0, 0.0], [0.0, 3.0]]))
     >>> print(xpgrad.linalg.det(a), xpgrad.linalg.det(a).grad(a))   # d det = det inv(A)^T
-    T:5.0 T:[[ 3. -1.]
-     [-1.  2.]]
+    T:6.0 T:[[3. 0.]
+     [0. 2.]]
 """
 
 from __future__ import annotations
@@ -183,7 +183,9 @@ def matrix_power(x: Any, n: int, /) -> Tensor:
 
 def pinv(x: Any, /, *, rtol: float | None = None) -> Tensor:
     """pinv(x, /, *, rtol=None): the Moore-Penrose pseudo-inverse; its gradient holds where the rank is constant."""
-    return _op("pinv", _arg("pinv", x), rtol=_rtol("pinv", rtol))
+    t = _arg("pinv", x)
+    r = _rtol("pinv", rtol)
+    return _op("pinv", t, rtol=r) if not isinstance(r, Tensor) else _op("pinv_rtol", t, r)
 
 
 def eigh(x: Any, /) -> EighResult:
@@ -231,7 +233,9 @@ def svdvals(x: Any, /) -> Tensor:
 
 def matrix_rank(x: Any, /, *, rtol: float | None = None) -> Tensor:
     """matrix_rank(x, /, *, rtol=None): the rank of each matrix (an integer: no gradient)."""
-    return _op("matrix_rank", _arg("matrix_rank", x), rtol=_rtol("matrix_rank", rtol))
+    t = _arg("matrix_rank", x)
+    r = _rtol("matrix_rank", rtol)
+    return _op("matrix_rank", t, rtol=r) if not isinstance(r, Tensor) else _op("matrix_rank_rtol", t, r)
 
 
 def _int(name: str, what: str, v: Any) -> int:
@@ -241,6 +245,13 @@ def _int(name: str, what: str, v: Any) -> int:
 
 
 def _rtol(name: str, rtol: Any) -> Any:
+    """A Python number or None as it is (a parameter); an array as a Tensor (an operand, broadcast to the stack)."""
     if rtol is None or (isinstance(rtol, (int, float)) and not isinstance(rtol, bool)):
         return rtol
-    raise TypeError(f"linalg.{name}: rtol must be a Python float or None; got {type(rtol).__name__} {rtol!r:.40}")
+    try:
+        return _tensor(f"linalg.{name}", rtol)
+    except TypeError:
+        raise TypeError(
+            f"linalg.{name}: rtol must be a float, an array (one per matrix) or None; got {type(rtol).__name__} "
+            f"{rtol!r:.40}"
+        ) from None

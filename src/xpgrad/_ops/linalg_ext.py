@@ -36,6 +36,7 @@ __all__ = ["packed_part", "refuse_complex_gradient"]
 matmul, mT, expand_dims, squeeze, index = map(_f, ("matmul", "matrix_transpose", "expand_dims", "squeeze", "index"))
 expand, where, sign, abs_, sum_, concat = map(_f, ("expand", "where", "sign", "abs", "sum", "concat"))
 zeros_like, ones_like, pow_ = map(_f, ("zeros_like", "ones_like", "pow"))
+tril = _f("tril")
 inv, solve, mask, trace, cross = map(_f, ("linalg.inv", "linalg.solve", "linalg.mask", "linalg.trace", "linalg.cross"))
 eigh_packed, svd_packed = _f("linalg.eigh"), _f("linalg.svd")
 
@@ -126,11 +127,10 @@ def _mask(xp: Any, x: Any, kind: str, k: int) -> Any:
     eye = xp.eye(n, m, k=k, dtype=x.dtype, device=dev)
     if kind == "eye":
         return eye
-    lower = xp.tril(xp.ones((n, m), dtype=x.dtype, device=dev), k=k)
-    return lower if kind == "tril" else lower - eye * 0.5  # "phi": the lower triangle, its diagonal halved
+    return xp.tril(xp.ones((n, m), dtype=x.dtype, device=dev), k=k) - eye * 0.5  # "phi": tril, its diagonal halved
 
 
-defop(  # an (n, m) matrix of x's dtype and device (x's last two sizes): eye(k=k), tril(ones, k), or that halved
+defop(  # an (n, m) matrix of x's dtype and device (x's last two sizes): eye(k=k), or tril(ones, k) its diagonal halved
     "linalg.mask",
     1,
     _mask,
@@ -148,6 +148,27 @@ defop(  # an (n, m) matrix of x's dtype and device (x's last two sizes): eye(k=k
 
 def _eye(t: Any) -> Any:
     return mask(t, kind="eye", k=0)
+
+
+# ----------------------------------------------------------------- tril, triu (the standard's creation functions)
+def _triangle_shape(name: str, x: Any, k: int = 0) -> Any:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"{name}: k must be an int; got {k!r}")
+    return _matrix(name, x)
+
+
+for _name in ("tril", "triu"):
+    defop(  # linear: each keeps a triangle, and so does its adjoint
+        _name,
+        1,
+        lambda xp, x, k, _name=_name: getattr(xp, _name)(x, k=k),
+        vjp=(lambda g, out, x, k, _name=_name: _f(_name)(g, k=k),),
+        jvp=(LINEAR,),
+        domain="any",
+        elementwise=False,
+        params={"k": 0},
+        shape=_triangle_shape,
+    )
 
 
 # ----------------------------------------------------------------- inv, det, slogdet
@@ -550,6 +571,18 @@ defop(
     params={"rtol": None},
     shape=_transposed_shape,
 )
+defop(  # rtol an array (one per matrix of the stack): an operand, without gradient
+    "linalg.pinv_rtol",
+    2,
+    lambda xp, x, rtol: _la(xp, "pinv")(x, rtol=rtol),
+    vjp=(lambda g, out, x, rtol: _pinv_rule(g, out, x, None), ZERO),
+    domain="floating",
+    promote=(0,),
+    elementwise=False,
+    public=False,
+    shape=lambda name, x, rtol: _transposed_shape(name, x),
+    dtype=_dtype_first,
+)
 
 
 # ----------------------------------------------------------------- eigh, eigvalsh
@@ -652,7 +685,7 @@ def _qr_rule(g: Any, out: Any, x: Any, mode: str) -> Any:
         # from the jvp (JAX's qr_jvp_rule), transposed: M = Q^T gQ - gR R^T, N = tril(M - M^T, -1) - M,
         # gA = (gQ + Q N) R^-T
         mm = mT(q) @ gq - gr @ mT(r)
-        nn = mask(mm, kind="tril", k=-1) * (mm - mT(mm)) - mm
+        nn = tril(mm - mT(mm), k=-1) - mm
         return mT(solve(r, mT(gq + q @ nn)))
 
     return refuse_complex_gradient("linalg.qr", x, rule)
@@ -786,4 +819,16 @@ defop(
     params={"rtol": None},
     shape=lambda name, x, rtol: None if _matrix(name, x) is None else x._shape[:-2],
     dtype=index_dtype("linalg.matrix_rank"),
+)
+defop(  # rtol an array (one per matrix of the stack)
+    "linalg.matrix_rank_rtol",
+    2,
+    lambda xp, x, rtol: _la(xp, "matrix_rank")(x, rtol=rtol),
+    vjp=(ZERO, ZERO),
+    domain="floating",
+    promote=(0,),
+    elementwise=False,
+    public=False,
+    shape=lambda name, x, rtol: None if _matrix(name, x) is None else x._shape[:-2],
+    dtype=index_dtype("linalg.matrix_rank_rtol"),
 )

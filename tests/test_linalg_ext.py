@@ -109,9 +109,17 @@ def _ids(cases: list[Any]) -> list[str]:
     return [c[0] for c in cases]
 
 
+# JAX runs op by op here, dispatching each op of a second-order graph (about 3 s a case): there, the variants of a
+# function (its later cases) are checked to order 1, its first case to order 2, as on the other backends
+_FIRST = {c[0] for i, c in enumerate(LA) if c[0].split()[0] not in {d[0].split()[0] for d in LA[:i]}}
+_FIRST |= {"cumulative_prod zeros", "eigh eigenvectors", "svd S", "qr R", "solve vector"}
+
+
 @pytest.mark.parametrize("case", LA, ids=_ids(LA))
 def test_forward_and_rules(tb: Any, case: Any) -> None:
     name, f, inputs, order = case
+    if tb.name == "jax" and name not in _FIRST:
+        order = 1
     arrays = [tb.arr(a) for a in inputs]
     ns = xpgrad.namespace(tb.name)
     got = f(ns, *(xpgrad.Tensor(a) for a in arrays))

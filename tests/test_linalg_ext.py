@@ -292,6 +292,8 @@ def test_errors_name_the_function() -> None:
     la = xpgrad.linalg
     with pytest.raises(ValueError, match=r"linalg.inv: needs square matrices; got shape \(2, 3\)"):
         la.inv(xpgrad.Tensor(_r(2, 3)))
+    with pytest.raises(ValueError, match=r"linalg.solve: x2 must be a vector \(M,\) or a stack of matrices"):
+        la.solve(xpgrad.Tensor(_square(3, 3)), xpgrad.Tensor(np.float64(1.0)))
     with pytest.raises(ValueError, match=r"linalg.det: needs a matrix or a stack of matrices"):
         la.det(xpgrad.Tensor(_r(3)))
     x = xpgrad.Tensor(_r(3, 5))

@@ -222,6 +222,8 @@ def _solve_shape(name: str, a: Any, b: Any) -> Any:
     sa, sb = _matrix(name, a, square=True), b._shape
     if sa is None or sb is None:
         return None
+    if not sb:
+        raise ValueError(f"{name}: x2 must be a vector (M,) or a stack of matrices (..., M, K); got a 0-d array")
     if len(sb) == 1:
         if sb[0] is not None and sa[-1] is not None and sb[0] != sa[-1]:
             raise ValueError(f"{name}: x1 of shape {sa} and the vector x2 of shape {sb} differ in size")

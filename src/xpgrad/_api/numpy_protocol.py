@@ -611,15 +611,15 @@ def array_function(func: Any, types: Any, args: Any, kwargs: Any) -> Any:
     if handler is None:
         short = name.removeprefix("numpy.")
         alternative = _ALTERNATIVES.get(short) or _ALTERNATIVES.get(short.rpartition(".")[2])
-        instead = (
-            f"use {alternative}"
-            if alternative
-            else "build it from xpgrad's functions (docs/ops.md, docs/linalg.md), or call it on t.numpy() for a "
-            "plain array outside the graph (not differentiated)"
-        )
+        if alternative:  # xpgrad has it with the array API's meaning, which NumPy's arguments may not share
+            raise TypeError(
+                f"{name} is not dispatched on xpgrad Tensors (NumPy would compute on the value cut from the graph, "
+                f"with no gradient); use {alternative}"
+            )
         raise TypeError(
             f"{name} is not supported on xpgrad Tensors: xpgrad has no equivalent, and NumPy would compute on "
-            f"the value cut from the graph (no gradient); {instead}"
+            "the value cut from the graph (no gradient); build it from xpgrad's functions (docs/ops.md, "
+            "docs/linalg.md), or call it on t.numpy() for a plain array outside the graph (not differentiated)"
         )
     try:
         return handler(*args, **kwargs)

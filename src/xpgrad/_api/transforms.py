@@ -367,11 +367,27 @@ def _jacobian_transform(name: str, f: Any, argnums: Any, mode: str | None, has_a
         result = f(*call)
         out, aux = _split_aux(name, result) if has_aux else (result, None)
         outs, out_def = _outputs(name, out)
-        per_out = [_per_argnum(argnums, _unflatten_args(defs, [_jac(o, x, mode) for x in wrt])) for o in outs]
+        per_out = [_per_argnum(argnums, _unflatten_args(defs, _jacs(o, wrt, mode))) for o in outs]
         j = tree_unflatten(out_def, per_out)
         return (j, aux) if has_aux else j
 
     return _named(jac, name, f)
+
+
+def _jacs(out: Tensor, wrt: list[Tensor], mode: str | None) -> list[Tensor]:
+    """The Jacobians of ``out`` with respect to each of ``wrt``; by reverse mode, one sweep per output element
+    serves every input (not one per input)."""
+    if mode != "rev" or len(wrt) < 2:
+        return [_jac(out, x, mode) for x in wrt]
+    so = _known_shape(out, "the output")
+    sizes = [math.prod(_known_shape(x, "the input")) for x in wrt]
+    if math.prod(so) == 0 or 0 in sizes:
+        return [_jac(out, x, mode) for x in wrt]
+    rows = [_sweep.grad(out, wrt, _basis(out, i)) for i in range(math.prod(so))]
+    return [
+        _reshape(_stack([_reshape(r[k], (1, n)) for r in rows]), (*so, *_known_shape(x, "the input")))
+        for k, (x, n) in enumerate(zip(wrt, sizes, strict=True))
+    ]
 
 
 def _jac(out: Tensor, x: Tensor, mode: str | None) -> Tensor:

@@ -152,5 +152,27 @@ def test_each_op_against_jax(tb, jax_x64, name: str) -> None:  # noqa: F811
     _, want = jax.jvp(theirs, (z,), (t,))
     np.testing.assert_allclose(tb.np(tan), np.asarray(want), rtol=1e-10, atol=1e-13)
     if name in HOLOMORPHIC:  # jacfwd of a holomorphic op: f'(z) on the diagonal
-        jac = xpgrad.jacfwd(mine)(tb.arr(z, "complex128"))
+        jac = xpgrad.jacfwd(mine, holomorphic=True)(tb.arr(z, "complex128"))
         np.testing.assert_allclose(tb.np(jac), np.asarray(jax.jacfwd(theirs, holomorphic=True)(z)), rtol=1e-10)
+
+
+def test_jacobians_and_hessian_take_holomorphic_as_jax(tb, jax_x64) -> None:  # noqa: F811
+    jax, jnp = jax_x64, jax_x64.numpy
+    z, x = _points(tb, 9), np.array([0.5, -1.0, 2.0])
+    zt, xt = tb.arr(z, "complex128"), tb.arr(x)
+    for name in ("jacfwd", "jacrev", "jacobian"):
+        got = getattr(xpgrad, name)(lambda t: xpgrad.sin(t) * t[0], holomorphic=True)(zt)
+        want = getattr(jax, name)(lambda t: jnp.sin(t) * t[0], holomorphic=True)(z)
+        np.testing.assert_allclose(tb.np(got), np.asarray(want), rtol=1e-12, err_msg=name)
+        with pytest.raises(TypeError, match=rf"^{name} requires real-valued inputs, but got complex128 \(as jax"):
+            getattr(xpgrad, name)(lambda t: t * t)(zt)
+        with pytest.raises(TypeError, match=rf"^{name} with holomorphic=True requires inputs with a complex dtype"):
+            getattr(xpgrad, name)(lambda t: t * t, holomorphic=True)(xt)
+    got = xpgrad.hessian(lambda t: xpgrad.sum(xpgrad.sin(t) * t), holomorphic=True)(zt)
+    want = jax.hessian(lambda t: jnp.sum(jnp.sin(t) * t), holomorphic=True)(z)
+    np.testing.assert_allclose(tb.np(got), np.asarray(want), rtol=1e-12)
+    # a complex output of a real input: forward mode gives it (as jax.jacfwd), reverse mode refuses it
+    got = xpgrad.jacfwd(lambda t: xpgrad.exp(t * 1j))(xt)
+    np.testing.assert_allclose(tb.np(got), np.asarray(jax.jacfwd(lambda t: jnp.exp(t * 1j))(x)), rtol=1e-14)
+    with pytest.raises(TypeError, match=r"^jacrev requires real-valued outputs, but got complex128"):
+        xpgrad.jacrev(lambda t: xpgrad.exp(t * 1j))(xt)

@@ -255,27 +255,30 @@ def _primals_and_tangents(name: str, primals: Any, tangents: Any) -> tuple[list[
 
 
 # ----------------------------------------------------------------- Jacobians, Hessians
-def jacrev(f: Any, argnums: Any = 0, *, has_aux: bool = False) -> Any:
+def jacrev(f: Any, argnums: Any = 0, *, has_aux: bool = False, holomorphic: bool = False) -> Any:
     """The Jacobian by reverse mode (one sweep per output element), as ``jax.jacrev``.
 
     Function form: ``jacrev(f, argnums=0, has_aux=False)(*args)``. Graph form: ``jacrev(out, x)`` (``x`` a
     Tensor or a sequence: then a tuple). The Jacobian of ``out`` with respect to ``x`` has shape ``out.shape +
     x.shape``. Best for few outputs and many inputs. Pytrees nest as JAX nests them: the output's containers
     hold, for each output leaf, the input's containers of blocks (with a tuple ``argnums``, a tuple of them);
-    with ``has_aux=True`` ``f`` returns ``(out, aux)`` and the result is ``(jacobian, aux)``.
+    with ``has_aux=True`` ``f`` returns ``(out, aux)`` and the result is ``(jacobian, aux)``. As JAX's, the
+    function form takes real inputs and outputs (the complex derivative f'(z) of a holomorphic function with
+    ``holomorphic=True``: then complex ones).
     """
-    return _jacobian_transform("jacrev", f, argnums, "rev", has_aux)
+    return _jacobian_transform("jacrev", f, argnums, "rev", has_aux, holomorphic)
 
 
-def jacfwd(f: Any, argnums: Any = 0, *, has_aux: bool = False) -> Any:
+def jacfwd(f: Any, argnums: Any = 0, *, has_aux: bool = False, holomorphic: bool = False) -> Any:
     """The Jacobian by forward mode (one tangent pass per input element), as ``jax.jacfwd``.
 
-    Same forms, shapes and nesting as `jacrev`; best for few inputs and many outputs.
+    Same forms, shapes and nesting as `jacrev`; best for few inputs and many outputs. As JAX's, the function
+    form takes real inputs (complex outputs too), and complex ones with ``holomorphic=True``.
     """
-    return _jacobian_transform("jacfwd", f, argnums, "fwd", has_aux)
+    return _jacobian_transform("jacfwd", f, argnums, "fwd", has_aux, holomorphic)
 
 
-def jacobian(f: Any, argnums: Any = 0, *, has_aux: bool = False) -> Any:
+def jacobian(f: Any, argnums: Any = 0, *, has_aux: bool = False, holomorphic: bool = False) -> Any:
     """The Jacobian, by forward mode where the inputs have fewer elements than the outputs, else reverse.
 
     Function form: ``jacobian(f, argnums=0, has_aux=False)(*args)``; graph form: ``jacobian(out, x)``. Shape
@@ -288,17 +291,18 @@ def jacobian(f: Any, argnums: Any = 0, *, has_aux: bool = False) -> Any:
         T:[[2. 0.]
          [0. 4.]]
     """
-    return _jacobian_transform("jacobian", f, argnums, None, has_aux)
+    return _jacobian_transform("jacobian", f, argnums, None, has_aux, holomorphic)
 
 
-def hessian(f: Any, argnums: Any = 0, *, has_aux: bool = False) -> Any:
+def hessian(f: Any, argnums: Any = 0, *, has_aux: bool = False, holomorphic: bool = False) -> Any:
     """The Hessian: the forward-mode Jacobian of the reverse-mode gradient, as ``jax.hessian``.
 
     Function form: ``hessian(f, argnums=0, has_aux=False)(*args)``, ``f`` returning a scalar; graph form:
     ``hessian(out, x)``, of ``sum(out)`` as `grad` takes it. Shape ``x.shape + x.shape``; for several arguments
     (a tuple ``argnums``, or a sequence ``x``) a tuple of tuples of blocks, ``[i][j]`` the derivative with
     respect to arguments i and j, as JAX nests them; a pytree argument gives its containers of its containers
-    of blocks. To multiply by a vector without forming it, use `hvp`.
+    of blocks. To multiply by a vector without forming it, use `hvp`. ``holomorphic=True``: of a holomorphic
+    ``f`` of complex inputs, its complex second derivative (as ``jax.hessian``'s).
     """
     if isinstance(f, Tensor) or not callable(f):
         if has_aux:
@@ -314,9 +318,10 @@ def hessian(f: Any, argnums: Any = 0, *, has_aux: bool = False) -> Any:
         result = f(*call)
         out, aux = _split_aux("hessian", result) if has_aux else (result, None)
         _scalar("hessian", out)
+        _complex_rules("hessian", wrt, [], holomorphic)
         rows = [
             _per_argnum(argnums, _unflatten_args(defs, [_jac(g, x, "fwd") for x in wrt]))
-            for g in (_sweep.grad(out, wrt) if wrt else [])
+            for g in (_sweep.grad(out, wrt, holomorphic=holomorphic) if wrt else [])
         ]
         h = _per_argnum(argnums, _unflatten_args(defs, rows))
         return (h, aux) if has_aux else h
@@ -353,7 +358,9 @@ def hvp(f: Any, primals: Any, tangents: Any) -> Any:
     return tuple(result) if isinstance(primals, (tuple, list)) else result[0]
 
 
-def _jacobian_transform(name: str, f: Any, argnums: Any, mode: str | None, has_aux: bool) -> Any:
+def _jacobian_transform(
+    name: str, f: Any, argnums: Any, mode: str | None, has_aux: bool, holomorphic: bool = False
+) -> Any:
     if isinstance(f, Tensor) or not callable(f):
         if has_aux:
             raise TypeError(f"{name}: has_aux is for the function form, {name}(f, has_aux=True)")
@@ -367,11 +374,31 @@ def _jacobian_transform(name: str, f: Any, argnums: Any, mode: str | None, has_a
         result = f(*call)
         out, aux = _split_aux(name, result) if has_aux else (result, None)
         outs, out_def = _outputs(name, out)
+        _complex_rules(name, wrt, outs if mode != "fwd" else [], holomorphic)
         per_out = [_per_argnum(argnums, _unflatten_args(defs, _jacs(o, wrt, mode))) for o in outs]
         j = tree_unflatten(out_def, per_out)
         return (j, aux) if has_aux else j
 
     return _named(jac, name, f)
+
+
+def _complex_rules(name: str, wrt: list[Tensor], outs: list[Tensor], holomorphic: bool) -> None:
+    """JAX's rules for the function forms of the Jacobians: real inputs (and, by reverse mode, real outputs),
+    or with ``holomorphic=True`` complex ones (a real direction alone gives no Jacobian of a complex input)."""
+    for what, ts in (("input", wrt), ("output", outs)):
+        for t in ts:
+            if t._dtype is None or t._bk is None:
+                continue
+            kind = _dtypes.dtype_kind(t._bk.xp, t._dtype)
+            dtype = _dtypes.dtype_name(t._bk.xp, t._dtype)
+            if holomorphic and kind != _dtypes.COMPLEX:
+                raise TypeError(f"{name} with holomorphic=True requires {what}s with a complex dtype, but got {dtype}")
+            if not holomorphic and kind == _dtypes.COMPLEX:
+                raise TypeError(
+                    f"{name} requires real-valued {what}s, but got {dtype} (as jax.{name}); for the complex derivative "
+                    f"of a holomorphic function pass holomorphic=True, else differentiate a real function of it "
+                    "(xpgrad.real, abs) or use xpgrad.jvp / xpgrad.vjp"
+                )
 
 
 def _jacs(out: Tensor, wrt: list[Tensor], mode: str | None) -> list[Tensor]:

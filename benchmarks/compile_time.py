@@ -1,5 +1,6 @@
 """`xpgrad.fuse`'s compile time: B2's op chain (x*1.0001, x+0.001, sin(x), cycling; then sum) with its gradient,
-at 100, 1,000, 3,000 and 10,000 ops, from `fuse` to the end of the first call (the numba engine).
+at 100, 1,000, 3,000, 10^4, 3 * 10^4 and 10^5 ops, from `fuse` to the end of the first call (the numba engine),
+or to its refusal (a program longer than `lower.MAX_INSTRUCTIONS`: the time to the refusal is reported).
 
 Each size runs in a fresh child process (no kernel or compiled operation carried over from a smaller size), after
 a trivial numba function has been compiled there (numba's own start-up, ~0.5-1 s, is not counted). Reported: the
@@ -23,7 +24,7 @@ from typing import Any
 
 from . import versions
 
-SIZES = (100, 1000, 3000, 10000)
+SIZES = (100, 1000, 3000, 10000, 30000, 100000)
 
 CHILD = r"""
 import json, sys, time
@@ -50,6 +51,7 @@ try:
     got = xpgrad.fuse([x], outs, engine="numba")(data)
 except FusionError as e:
     row["refused"] = str(e)[:200]
+    row["wall_s"], row["cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
 else:
     row["wall_s"], row["cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
     want = xpgrad.fuse([x], outs, engine="unfused")(data)
@@ -82,7 +84,7 @@ def cell(row: dict[str, Any] | None) -> str:
     if row is None:
         return ""
     if "refused" in row:
-        return "refused"
+        return f"refused after {row['wall_s']:.2f} s wall, {row['cpu_s']:.2f} s CPU" if "cpu_s" in row else "refused"
     if "timeout_s" in row:
         return f"> {row['timeout_s']:.0f} s"
     if "error" in row:
@@ -97,7 +99,7 @@ def table(rows: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> str:
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for b, h in rows:
         ratio = ""
-        if b is not None and "cpu_s" in b and "cpu_s" in h:
+        if b is not None and "cpu_s" in b and "cpu_s" in h and "refused" not in b and "refused" not in h:
             ratio = f"{b['cpu_s'] / h['cpu_s']:.1f}x"
         n = h.get("instructions", (b or {}).get("instructions"))
         cells = [cell(b), cell(h), ratio] if base else [cell(h)]

@@ -299,7 +299,8 @@ def test_a_ten_thousand_op_chain_fuses_into_one_kernel_of_linear_size() -> None:
     assert 20_000 <= len(body) <= MAX_INSTRUCTIONS
     f = fuse([x], outs, engine="numba")
     ir = f.source  # type: ignore[attr-defined]
-    assert ir.count("\n") <= 2 * len(body) + 200  # one line an instruction, and a bounded loop around them
+    # one line an instruction (two with its value passed to a later stage: `native.STAGE`), and a bounded loop
+    assert ir.count("\n") <= 3 * len(body) + 200
     assert ir.count("declare ") <= 8  # the distinct operations (sin, cos... on float64), each compiled once
     data = np.linspace(-2.0, 2.0, 1000)
     got, want = f(data), xpgrad.function([x], outs)(data)
@@ -318,6 +319,7 @@ def test_a_program_too_long_to_compile_is_refused_with_the_figure(monkeypatch: p
         y = xpgrad.sin(y) * 1.0001
     outs = with_grads(xpgrad.sum(y), [x])
     monkeypatch.setattr(lower, "MAX_INSTRUCTIONS", 100)
-    with pytest.raises(FusionError, match=r"lowers to 2\d\d scalar instructions, more than the 100 one kernel"):
+    want = r"lowers to more than the 100 scalar instructions one kernel is compiled from"
+    with pytest.raises(FusionError, match=want):
         fuse([x], outs, engine="numba")
     assert len(fuse([x], outs, engine="unfused")(np.ones(3))) == 2  # unfused: no kernel to compile

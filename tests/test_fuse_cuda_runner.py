@@ -127,7 +127,7 @@ def test_nvrtc_is_told_not_to_contract_multiplies_and_adds(cp: Any) -> None:
 
 
 def test_a_kernel_longer_than_nvrtc_was_measured_for_is_refused(cp: Any) -> None:
-    """The CPU kernel now compiles up to `lower.MAX_INSTRUCTIONS` (25,000) instructions in time linear in them
+    """The CPU kernel now compiles up to `lower.MAX_INSTRUCTIONS` (250,000) instructions in time linear in them
     (issue 18); NVRTC's compile time past 10,000 is not measured yet, so the CUDA engine keeps that limit."""
     from xpgrad._compile.fuse import cuda
     from xpgrad._compile.fuse import lower as lowering

@@ -227,6 +227,48 @@ ARRAY_FUNCTIONS = [
         "repeated indices add up; a product with one-hot matrices: memory len(indices) x axis size",
     ),
     ("cumulative_sum", "the cumulative sum of g from the end", "include_initial: the first element dropped"),
+    (
+        "cumulative_prod",
+        "the reverse sweep of a doubling prefix product (O(n log n) ops, no division)",
+        "exact where x has zeros, to every order (the standard's formula divides by them)",
+    ),
+    ("tril triu", "the same triangle of g", ""),
+    # the linalg extension, `xpgrad.linalg` (tested in tests/test_linalg_ext.py, order 2, and against JAX)
+    ("linalg.inv", "-inv^T g inv^T", "singular x: inf or nan"),
+    ("linalg.det", "g det(x) inv(x)^T", "singular x: inf or nan (through inv)"),
+    ("linalg.slogdet", "sign: 0; logabsdet: g inv(x)^T", "real inputs"),
+    ("linalg.solve", "x2: solve(x1^T, g); x1: -solve(x1^T, g) out^T", "a 1-d x2 is one vector; batch axes broadcast"),
+    ("linalg.cholesky", "sym(L^-T Phi(L^T g) L^-1), Phi: the lower triangle, diagonal halved", "reads (x + x^T) / 2"),
+    ("linalg.trace linalg.diagonal", "g on the diagonal (offset)", ""),
+    ("linalg.outer linalg.cross", "g x2, g^T x1; x2 x g, g x x1", "cross: broadcast axes summed back"),
+    (
+        "linalg.vector_norm",
+        "2: g x / norm; 1: g sign(x); inf: g sign(x) at the maximal elements; p: sign(x) |x/norm|^(p-1)",
+        "2-norm: 0 where the norm is 0 (PyTorch); ties of inf share g evenly",
+    ),
+    (
+        "linalg.matrix_norm",
+        "fro: g x / norm; nuc: g U V^T; 2, -2: g u v^T (SVD); 1, inf: g sign(x) on the extreme column or row",
+        "2, -2: distinct extreme singular values",
+    ),
+    ("linalg.matrix_power", "sum over k of (x^T)^k g (x^T)^(n-1-k); n < 0: through inv", ""),
+    (
+        "linalg.pinv",
+        "-P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A) (Golub, Pereyra)",
+        "where the rank is constant",
+    ),
+    (
+        "linalg.eigh linalg.eigvalsh",
+        "sym(V (diag(g_w) + F o V^T g_V) V^T), F = 1 / (w_j - w_i)",
+        "reads (x + x^T) / 2; repeated eigenvalues: inf or nan (JAX, PyTorch)",
+    ),
+    ("linalg.qr", "(g_Q + Q N) R^-T, N = tril(M - M^T, -1) - M, M = Q^T g_Q - g_R R^T", "R square: m >= n (JAX)"),
+    (
+        "linalg.svd linalg.svdvals",
+        "U (F o [U^T g_U - g_U^T U] S + diag(g_S) + S F o [V^T g_V - g_V^T V]) V^T + projections (Townsend)",
+        "U, Vh: full_matrices=False or square; repeated singular values: inf or nan",
+    ),
+    ("linalg.matrix_rank", "none: integer output", ""),
     ("sort", "g put back where each element came from (argsort)", "ties: argsort's stable order"),
     (
         "argmax argmin argsort nonzero searchsorted count_nonzero",

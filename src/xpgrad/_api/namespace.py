@@ -23,6 +23,7 @@ from typing import Any
 from .. import _dtypes
 from .._core.tensor import Tensor
 from ..backends import Backend, get_backend
+from . import linalg as _linalg
 from .composites import COMPOSITES
 from .functions import public_functions
 
@@ -76,7 +77,15 @@ def _build(bk: Backend) -> types.ModuleType:
     ns["can_cast"] = lambda from_, to: xp.can_cast(_dtype_of(from_), to)
     ns["__array_namespace_info__"] = xp.__array_namespace_info__
     ns["Tensor"] = Tensor
+    ns["linalg"] = _linalg_module(bk)
     ns["__getattr__"] = functools.partial(_missing, bk.name)
+    return mod
+
+
+def _linalg_module(bk: Backend) -> types.ModuleType:
+    """The namespace's ``linalg`` extension: `xpgrad.linalg`'s functions (each takes its backend from its arrays)."""
+    mod = types.ModuleType(f"xpgrad.namespace.{bk.name}.linalg", "xpgrad's linalg extension over {bk.name}.")
+    mod.__dict__.update({name: getattr(_linalg, name) for name in _linalg.__all__})
     return mod
 
 
@@ -118,7 +127,8 @@ def _missing(backend: str, name: str) -> Any:
     raise AttributeError(
         f"xpgrad.namespace({backend!r}) has no {name!r}: xpgrad provides the standard's elementwise functions, "
         "where, reductions (sum prod mean max min var std all any), astype, reshape, broadcast_to, basic "
-        "indexing, linear algebra (matmul tensordot vecdot matrix_transpose), manipulation (permute_dims "
-        "expand_dims squeeze concat stack flip roll take), cumulative_sum, argmax, argmin and creation functions; "
+        "indexing, linear algebra (matmul tensordot vecdot matrix_transpose, and the linalg extension), manipulation "
+        "(permute_dims expand_dims squeeze concat stack flip roll take), cumulative_sum, cumulative_prod, argmax, "
+        "argmin and creation functions; "
         "compute the rest on t.value, or add an op to xpgrad's table"
     )

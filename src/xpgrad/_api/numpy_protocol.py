@@ -536,13 +536,13 @@ def _handlers(np: Any) -> dict[Any, Callable[..., Any]]:
 # NumPy functions without an xpgrad equivalent that have a close one, named in the error
 _ALTERNATIVES = {
     "einsum": "xpgrad.tensordot, xpgrad.matmul (@) or xpgrad.vecdot",
-    "linalg.norm": "xpgrad.sqrt(xpgrad.sum(x * x))",
-    "linalg.vector_norm": "xpgrad.sqrt(xpgrad.sum(x * x, axis=...))",
+    "linalg.norm": "xpgrad.linalg.vector_norm or xpgrad.linalg.matrix_norm",
+    "linalg.vector_norm": "xpgrad.linalg.vector_norm",
     "average": "xpgrad.mean, or xpgrad.sum(w * x) / xpgrad.sum(w)",
     "diff": "x[1:] - x[:-1]",
-    "trace": "xpgrad.sum(x * xpgrad.eye(n))",
-    "linalg.trace": "xpgrad.sum(x * xpgrad.eye(n))",
-    "diagonal": "xpgrad.sum(x * xpgrad.eye(n), axis=-1)",
+    "trace": "xpgrad.linalg.trace",
+    "linalg.trace": "xpgrad.linalg.trace",
+    "diagonal": "xpgrad.linalg.diagonal (of the last two axes)",
     "ptp": "xpgrad.max(x) - xpgrad.min(x)",
     "nansum": "xpgrad.sum(xpgrad.where(xpgrad.isnan(x), 0.0, x))",
     "copy": "the Tensor itself (a graph node is never written into)",
@@ -552,7 +552,28 @@ _ALTERNATIVES = {
     "hstack": "xpgrad.concat(arrays, axis=-1)",
     "vstack": "xpgrad.concat (of 2-d arrays) or xpgrad.stack",
     "column_stack": "xpgrad.stack(arrays, axis=1)",
-    "cumprod": "xpgrad.exp(xpgrad.cumulative_sum(xpgrad.log(x))) for positive x",
+    "cumprod": "xpgrad.cumulative_prod",
+    **{
+        f"linalg.{name}": f"xpgrad.linalg.{name} (the array API's signature)"
+        for name in (
+            "inv",
+            "det",
+            "slogdet",
+            "solve",
+            "cholesky",
+            "cross",
+            "diagonal",
+            "eigh",
+            "eigvalsh",
+            "matrix_norm",
+            "matrix_power",
+            "matrix_rank",
+            "pinv",
+            "qr",
+            "svd",
+            "svdvals",
+        )
+    },
     "logsumexp": "xpgrad.logaddexp",
     "allclose": "t.numpy() (comparing values is outside the graph)",
     "array_equal": "t.numpy() (comparing values is outside the graph)",
@@ -590,15 +611,15 @@ def array_function(func: Any, types: Any, args: Any, kwargs: Any) -> Any:
     if handler is None:
         short = name.removeprefix("numpy.")
         alternative = _ALTERNATIVES.get(short) or _ALTERNATIVES.get(short.rpartition(".")[2])
-        instead = (
-            f"use {alternative}"
-            if alternative
-            else "build it from xpgrad's functions (docs/ops.md, docs/linalg.md), or call it on t.numpy() for a "
-            "plain array outside the graph (not differentiated)"
-        )
+        if alternative:  # xpgrad has it with the array API's meaning, which NumPy's arguments may not share
+            raise TypeError(
+                f"{name} is not dispatched on xpgrad Tensors (NumPy would compute on the value cut from the graph, "
+                f"with no gradient); use {alternative}"
+            )
         raise TypeError(
             f"{name} is not supported on xpgrad Tensors: xpgrad has no equivalent, and NumPy would compute on "
-            f"the value cut from the graph (no gradient); {instead}"
+            "the value cut from the graph (no gradient); build it from xpgrad's functions (docs/ops.md, "
+            "docs/linalg.md), or call it on t.numpy() for a plain array outside the graph (not differentiated)"
         )
     try:
         return handler(*args, **kwargs)

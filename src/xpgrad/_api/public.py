@@ -41,6 +41,7 @@ from .shape_functions import (
     arange,
     broadcast_arrays,
     concat,
+    cumulative_prod,
     cumulative_sum,
     eye,
     linspace,
@@ -95,6 +96,7 @@ __all__ = [
     "cos",
     "cosh",
     "count_nonzero",
+    "cumulative_prod",
     "cumulative_sum",
     "divide",
     "empty",
@@ -176,6 +178,8 @@ __all__ = [
     "tanh",
     "tensordot",
     "tile",
+    "tril",
+    "triu",
     "trunc",
     "unstack",
     "var",
@@ -275,6 +279,8 @@ _TAKE_ALONG_AXIS = OPS["take_along_axis"]
 _SORT = OPS["sort"]
 _ARGSORT = OPS["argsort"]
 _STOP_GRADIENT = OPS["stop_gradient"]
+_TRIL = OPS["tril"]
+_TRIU = OPS["triu"]
 
 
 def add(x1: TensorLike, x2: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Tensor:
@@ -1105,3 +1111,21 @@ def stop_gradient(x: TensorLike, /, *extra: NoReturn, **unknown: NoReturn) -> Te
     if type(x) is Tensor and not extra and not unknown:
         return _build(_STOP_GRADIENT, (x,), _STOP_GRADIENT.params)
     return _call(_STOP_GRADIENT, (x, *extra), unknown)
+
+
+def tril(x: TensorLike, /, *extra: NoReturn, k: Any = 0, **unknown: NoReturn) -> Tensor:
+    """tril(x, /, *, k=0): the array API's tril, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if type(k) is int and k == 0:
+            return _build(_TRIL, (x,), _TRIL.params)
+        return _apply(_TRIL, x, k=k)
+    return _call(_TRIL, (x, *extra), {"k": k, **unknown})
+
+
+def triu(x: TensorLike, /, *extra: NoReturn, k: Any = 0, **unknown: NoReturn) -> Tensor:
+    """triu(x, /, *, k=0): the array API's triu, differentiable."""
+    if type(x) is Tensor and not extra and not unknown:
+        if type(k) is int and k == 0:
+            return _build(_TRIU, (x,), _TRIU.params)
+        return _apply(_TRIU, x, k=k)
+    return _call(_TRIU, (x, *extra), {"k": k, **unknown})

@@ -25,6 +25,7 @@ __all__ = [
     "arange",
     "broadcast_arrays",
     "concat",
+    "cumulative_prod",
     "cumulative_sum",
     "eye",
     "linspace",
@@ -102,6 +103,15 @@ def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None, inc
     if dtype is not None:
         dtype = t._bk.dtype(dtype)
     return apply(OPS["cumulative_sum"], t, axis=axis, dtype=dtype, include_initial=include_initial)
+
+
+def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False) -> Tensor:
+    """cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False): the array API's cumulative_prod;
+    its gradient is exact where x has zeros (no division), to every order."""
+    t = _tensor("cumulative_prod", x)
+    if dtype is not None:
+        dtype = t._bk.dtype(dtype)
+    return apply(OPS["cumulative_prod"], t, axis=axis, dtype=dtype, include_initial=include_initial)
 
 
 def concat(arrays: Sequence[Any], /, *, axis: int | None = 0) -> Tensor:

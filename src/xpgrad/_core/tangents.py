@@ -10,7 +10,10 @@ this order:
   the input's place: ``sum(t)``, ``t[key]``), or `ZERO`; or one rule taking every input's tangent at once;
 - a `ZERO` vjp entry: zero here too;
 - an elementwise op's vjp rule, applied to the tangent: its Jacobian is diagonal, so ``rule(t, ...)``
-  (``t * cos(a)`` for sin) is the tangent's contribution, broadcast to the output's shape;
+  (``t * cos(a)`` for sin) is the tangent's contribution, broadcast to the output's shape. With complex
+  values too (docs/complex.md): a holomorphic op's rule is ``t * f'(z)``, and a real output of a complex
+  input (``real``, ``imag``, ``abs``) keeps the real part, ``Re(rule(t))``, which is its R-linear tangent
+  (``Re(conj(z) t) / |z|`` for abs, ``Im(t)`` for imag); ``conj`` is its own transpose;
 - else the transpose of the vjp rule, built by a reverse sweep over the rule alone (``g`` a stand-in of
   zeros shaped like the output): correct for any op with a vjp rule, at the price of one evaluation of
   that rule (used by ``prod``, ``max``/``min``, ``var``/``std`` and ops without forward rules).
@@ -63,11 +66,6 @@ def jvp(outs: Sequence[Tensor], inputs: Sequence[Tensor], tangents: Sequence[Any
                 continue
             if _kind(node) < _dtypes.FLOAT:  # an integer or bool result: piecewise constant, zero tangent
                 continue
-            if _kind(node) == _dtypes.COMPLEX:
-                raise NotImplementedError(
-                    f"jvp: the tangent flows through op {node.op.name!r}, whose output is complex ({node._dtype}); "
-                    "forward mode through complex values is not supported yet"
-                )
             rules = node.op.jvp
             if rules is not None and not isinstance(rules, tuple):  # one rule for all the inputs
                 ts = tuple(tan.get(c) for c in children)
@@ -104,8 +102,14 @@ def _tangent(i: int, x: Tensor, t: Any) -> Tensor:
     tt = t if isinstance(t, Tensor) else Tensor(t, backend=x._bk)
     if x._shape is not None and tt._shape is not None and tuple(tt._shape) != tuple(x._shape):
         raise ValueError(f"jvp: tangents[{i}] has shape {tt._shape}, but its input has shape {x._shape}")
-    if _kind(x) == _dtypes.COMPLEX or _kind(tt) == _dtypes.COMPLEX:
-        raise NotImplementedError(f"jvp: inputs[{i}] or its tangent is complex; complex tangents are not supported yet")
+    if _kind(tt) == _dtypes.COMPLEX and _kind(x) != _dtypes.COMPLEX:
+        raise TypeError(
+            f"jvp: tangents[{i}] is complex ({_dtypes.dtype_name(tt._bk.xp, tt._dtype)}) but its input is real "
+            f"({_dtypes.dtype_name(tt._bk.xp, x._dtype)}): a real input moves "
+            "along real tangents only (as jax.jvp); pass the real part, or make the input complex"
+        )
+    if _kind(x) == _dtypes.COMPLEX and _kind(tt) == _dtypes.FLOAT and x._dtype is not None:
+        tt = apply(OPS["astype"], tt, dtype=x._dtype)  # a real tangent of a complex input: along the real axis
     moved = tt._bk is not x._bk or (x._device is not None and tt._device is not None and tt._device != x._device)
     if moved and tt._bk is not None:  # (a placeholder's device is known once fed: it stays as it is)
         tt = tt.to(x._bk, device=x._device)
@@ -140,13 +144,20 @@ def _contribution(node: Tensor, k: int, t: Tensor) -> Tensor | None:
 
 
 def _transposed(node: Tensor, k: int, t: Tensor) -> Tensor:
-    """``J_k t`` from the vjp rule ``g -> J_k^T g``: the gradient, with respect to ``g``, of ``<J_k^T g, t>``."""
+    """``J_k t`` from the vjp rule ``g -> J_k^T g``: the gradient, with respect to ``g``, of ``<J_k^T g, t>``.
+
+    With complex values the pairing is JAX's, ``Re(sum(ct * t))`` (a vjp rule is the transpose of the
+    R-linear jvp under it: docs/complex.md), and the sweep's gradient of a real function of a complex ``g``,
+    df/dx - i df/dy, is then exactly ``J_k t``."""
     op: OpDef = node.op  # type: ignore[assignment]
     with options(merge=False):  # a stand-in of its own, never merged with a zeros_like of the graph
         g = apply(OPS["zeros_like"], node)
     rule = op.vjp[k]
     back = rule(g, node, *node.children, **node.params) if node.params else rule(g, node, *node.children)
-    return grad(apply(OPS["sum"], back * t), [g])[0]
+    pairing = apply(OPS["sum"], back * t)
+    if _kind(pairing) == _dtypes.COMPLEX:  # JAX's pairing of cotangents and tangents is Re(sum(ct * t))
+        pairing = apply(OPS["real"], pairing)
+    return grad(pairing, [g])[0]
 
 
 def _fit_out(t: Tensor, node: Tensor) -> Tensor:

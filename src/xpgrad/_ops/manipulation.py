@@ -14,7 +14,7 @@ import operator
 from typing import Any
 
 from .. import _dtypes, _shapes
-from .._core.opdef import LINEAR, OPS, ZERO, defop
+from .._core.opdef import LINEAR, OPS, ZERO, defop, takes_backend
 from .._errors import AxisError
 from .basic import _dtype_first, _dtype_sum, _f, _reduced, through_cast
 from .linalg import ndim_of
@@ -280,19 +280,14 @@ def _take_shape(name: str, x: Any, indices: Any, axis: Any = None) -> Any:
     return (*s[:a], None if si is None else si[0], *s[a + 1 :])
 
 
-def _untake(xp: Any, g: Any, ref: Any, indices: Any, axis: Any) -> Any:
+@takes_backend
+def _untake(bk: Any, g: Any, ref: Any, indices: Any, axis: Any) -> Any:
     """The adjoint of ``take(ref, indices, axis=axis)``: zeros shaped like ``ref`` plus ``g`` added at the
-    indices (repeated indices add up). The array API has no scatter-add: a product with the one-hot matrix of
-    the indices (exact: each sum has one nonzero term per index; memory len(indices) * ref.shape[axis])."""
-    import array_api_compat
-
+    indices (repeated indices add up), by the backend's scatter-add (`Backend.add_at`: memory of the result
+    only, where the backend has one; else the standard's one-hot product)."""
     a = 0 if axis is None else axis % ref.ndim
     n = ref.shape[a]
-    positions = xp.arange(n, dtype=indices.dtype, device=array_api_compat.device(g))
-    idx = xp.where(indices < 0, indices + n, indices)
-    onehot = xp.astype(idx[:, None] == positions[None, :], g.dtype)
-    out = xp.matmul(xp.moveaxis(g, a, -1), onehot)
-    return xp.moveaxis(out, -1, a)
+    return bk.add_at(g, bk.xp.where(indices < 0, indices + n, indices), n, a)
 
 
 defop(

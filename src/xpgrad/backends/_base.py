@@ -71,6 +71,11 @@ class Backend:
     device_ref: Callable[[Any], Any] | None = None
     """A picklable name for a device whose object is not picklable (JAX's: ``"cpu:0"``), which `device_spec`
     turns back into the device. None: devices pickle as they are."""
+    scatter_add: Callable[[Any, Any, int, int], Any] | None = None
+    """``scatter_add(g, indices, n, axis)``: zeros shaped like ``g`` but of length ``n`` along ``axis``, with
+    ``g``'s slices along ``axis`` added at ``indices`` (non-negative; repeated ones add up): the adjoint of
+    ``take`` (NumPy: ``np.add.at``, PyTorch: ``index_add_``, JAX: ``.at[...].add``). None: the standard's
+    functions only, a product with the one-hot matrix of the indices (memory len(indices) * n; `add_at`)."""
     dtype_refusal: Callable[[Any], str | None] | None = None
     """Why a dtype of the namespace cannot be used now (JAX's float64 without x64: arrays would silently
     be float32), else None. Checked where a dtype is named or a host array converted."""
@@ -168,6 +173,12 @@ class Backend:
         out[key] = value
         return out
 
+    def add_at(self, g: Any, indices: Any, n: int, axis: int) -> Any:
+        """Zeros of length ``n`` along ``axis`` plus ``g``'s slices added at ``indices`` (see `scatter_add`)."""
+        if self.scatter_add is not None:
+            return self.scatter_add(g, indices, n, axis)
+        return _one_hot_add(self.xp, g, indices, n, axis)
+
     def readable(self, x: Any) -> bool:
         """Whether ``x``'s values can be read now (see `concrete`)."""
         return self.concrete is None or self.concrete(x)
@@ -206,6 +217,17 @@ def _checked(f: Callable[..., Any], check: Callable[[Any, str], None], what: str
     out = f(*args, **kwargs)
     check(out, what)
     return out
+
+
+def _one_hot_add(xp: Any, g: Any, indices: Any, n: int, axis: int) -> Any:
+    """`Backend.add_at` with the standard's functions only: the array API has no scatter-add, so a product with
+    the one-hot matrix of the indices (exact: each sum has one nonzero term per index; memory len(indices) * n)."""
+    import array_api_compat
+
+    positions = xp.arange(n, dtype=indices.dtype, device=array_api_compat.device(g))
+    onehot = xp.astype(indices[:, None] == positions[None, :], g.dtype)
+    out = xp.matmul(xp.moveaxis(g, axis, -1), onehot)
+    return xp.moveaxis(out, -1, axis)
 
 
 def named(name: str) -> Backend:

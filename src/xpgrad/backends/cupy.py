@@ -46,7 +46,18 @@ def load() -> Backend:
         to_numpy=cupy.asnumpy,
         from_numpy=from_numpy,
         ufuncs=cupy,
+        scatter_add=_scatter_add,
     )
+
+
+def _scatter_add(g: Any, indices: Any, n: int, axis: int) -> Any:
+    """`Backend.scatter_add`: ``cupyx.scatter_add`` into zeros (atomic adds)."""
+    import cupy
+    import cupyx
+
+    out = cupy.zeros((*g.shape[:axis], n, *g.shape[axis + 1 :]), dtype=g.dtype)
+    cupyx.scatter_add(out, (slice(None),) * axis + (indices,), g)
+    return out
 
 
 def is_module(mod: Any) -> bool:

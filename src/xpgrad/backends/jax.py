@@ -58,11 +58,22 @@ def load() -> Backend:
         to_numpy=np.asarray,  # (a tracer refuses, naming the trace: its values do not exist yet)
         from_numpy=from_numpy,
         setitem=lambda out, key, value: out.at[key].set(value),
+        scatter_add=_scatter_add,
         concrete=lambda x: not isinstance(x, jax.core.Tracer),
         dtype_refusal=refusal,
         device_ref=lambda d: f"{d.platform}:{d.id}",
         device_spec=_device,
     )
+
+
+def _scatter_add(g: Any, indices: Any, n: int, axis: int) -> Any:
+    """`Backend.scatter_add`: ``zeros.at[..., indices].add(g)`` (on ``g``'s device; a tracer has none: the trace's)."""
+    import jax
+    import jax.numpy as jnp
+
+    device = None if isinstance(g, jax.core.Tracer) else g.device
+    out = jnp.zeros((*g.shape[:axis], n, *g.shape[axis + 1 :]), dtype=g.dtype, device=device)
+    return out.at[(slice(None),) * axis + (indices,)].add(g)
 
 
 def _device(spec: Any) -> Any:

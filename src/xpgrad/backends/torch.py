@@ -49,6 +49,7 @@ def load() -> Backend:
         getitem=_getitem,
         setitem=_setitem,
         device_spec=_device,
+        scatter_add=_scatter_add,
     )
 
 
@@ -65,6 +66,14 @@ def _device(spec: Any) -> Any:
 
 def is_module(mod: Any) -> bool:
     return getattr(mod, "__name__", "") in ("torch", "array_api_compat.torch")
+
+
+def _scatter_add(g: Any, indices: Any, n: int, axis: int) -> Any:
+    """`Backend.scatter_add`: ``index_add_`` into zeros."""
+    import torch
+
+    out = torch.zeros((*g.shape[:axis], n, *g.shape[axis + 1 :]), dtype=g.dtype, device=g.device)
+    return out.index_add_(axis, indices.to(torch.int64), g)
 
 
 def _getitem(x: Any, key: Any) -> Any:

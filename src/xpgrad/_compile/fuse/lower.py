@@ -68,13 +68,14 @@ _SHAPE_ONLY = {
 REDUCTIONS = {"sum": "sum", "mean": "sum", "prod": "prod"}
 """The reductions a kernel ends with, by op: the accumulation each is (a mean is a sum divided by the count)."""
 
-MAX_INSTRUCTIONS = 25_000
-"""The largest program compiled into one kernel: a 12,500-op chain with its gradient. The CPU kernel compiles in
-~0.25 ms of CPU an instruction up to a few thousand, ~0.35 ms at 20,000 (`native`; 2,004 instructions 0.54 s,
-20,004 7.2 s on the 2-core VM, issue 18), growing faster past that: a longer program is refused when fusing, with
-these figures (run it unfused, or fuse parts of it). (Before `native`, numba compiled the generated
-loop at ~2 ms an instruction, 772 s for 25,003, and a 10^5-op chain ran 18 minutes and 3.1 GB before it was
-stopped: the limit was 10,000.)"""
+MAX_INSTRUCTIONS = 250_000
+"""The largest program compiled into one kernel: a 10^5-op chain with its gradient (200,004 instructions). The CPU
+kernel compiles in time and memory linear in its instructions (`native`: long programs as stages), ~0.16 s of CPU
+and ~2 MB a 1,000 on the 2-core VM (issue 18: 20,004 instructions 3.3 s, 60,003 9.6 s, 200,004 34 s). A longer
+program is refused as soon as lowering passes the limit (so the refusal takes the time of lowering the limit's
+instructions, ~3 s, not the whole graph's), with these figures: run it unfused, or fuse parts of it. (Before
+`native`, numba compiled the generated loop at ~2 ms an instruction, and a 10^5-op chain ran 18 minutes and 3.1 GB
+before it was stopped.)"""
 
 Space = tuple[tuple[Any, ...], ...]
 """Host steps applied to a leaf's array, first to last: ``("index", key)``; ``("unindex", key, ref)`` (zeros
@@ -419,11 +420,13 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
     for t in inputs:
         prog.labels[input_var[id(t)]] = t._label()
     low = _Lowering(prog, input_var, dt, _broadcast_shape(leaves, need), refs)
-    for node in order:
+    for done, node in enumerate(order):
         if node.op is None and not node._const and id(node) not in operands:
             continue  # a leaf only returned (as it is), or read for its shape
         for sp in need.get(id(node), ()):
             low.node(node, sp)
+        if len(prog.body) > MAX_INSTRUCTIONS:  # (refused as soon as it is known: lowering the rest takes time too)
+            _refuse_length(len(prog.body) * len(order) // (done + 1))
     for k, o in enumerate(outputs):
         low.output(k, o)
     low.shape_source(outputs)
@@ -436,14 +439,18 @@ def lower(inputs: list[Tensor], outputs: list[Tensor]) -> Program:
         *(d for d, _, _ in prog.derived),
     ]
     _refuse_static_mismatch(prog, low)
-    if len(prog.body) > MAX_INSTRUCTIONS:
-        raise FusionError(
-            f"fuse: the graph lowers to {len(prog.body):,} scalar instructions, more than the {MAX_INSTRUCTIONS:,} "
-            "one kernel is compiled from (20,004 instructions took 7 s of CPU on a 2-core machine, and compile time "
-            "grows faster than the program past that); fuse parts of the graph separately, or run it unfused "
-            "(fuse(..., engine='unfused'))"
-        )
+    if len(prog.body) > MAX_INSTRUCTIONS:  # (the outputs' own instructions)
+        _refuse_length(len(prog.body))
     return prog
+
+
+def _refuse_length(about: int) -> None:
+    raise FusionError(
+        f"fuse: the graph lowers to more than the {MAX_INSTRUCTIONS:,} scalar instructions one kernel is compiled "
+        f"from (about {about:,}, from the part lowered; compiling takes ~0.16 s of CPU and ~2 MB a 1,000 "
+        "instructions on a 2-core machine: 200,004 took 34 s); fuse parts of the graph separately, or run it "
+        "unfused (fuse(..., engine='unfused'))"
+    )
 
 
 def _program_dtype(inputs: list[Tensor], leaves: list[Tensor], order: list[Tensor], need: dict) -> str:

@@ -6,7 +6,9 @@ Python front end (type inference and lowering of every statement; LLVM's optimis
 distinct instruction *form* (op, operand types) once a process, as a tiny function ``op(x0, x1..)``, whose C
 wrapper (``cfunc.<name>``) the kernel calls; the loop, loads, stores and sums are LLVM IR written here. numba's
 own code generator links the kernel with the operations' code and optimises it (its passes, its target: LLVM
-inlines every operation), so a kernel costs LLVM's time alone, linear in its instructions.
+inlines every operation), so a kernel costs LLVM's time alone. That grows faster than the instructions of one
+function: a program of more than `SPLIT` elementwise instructions is written as stages of `STAGE` (`_plan`), one
+function each, the values between them passed through a small scratch array, so its compile time is linear.
 
 The results are the numba loop's, bit for bit: each instruction is the code numba compiles for the same
 expression (`expression`) on the same numba types (each helper's operand types are the types numba gave its
@@ -23,9 +25,11 @@ chunks, compiled once a process, calling the body through its address.
 
 from __future__ import annotations
 
+import heapq
 import math
 import struct
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,6 +54,16 @@ of these Python operators, with ``error_model="numpy"``)."""
 
 _lock = threading.RLock()
 _helpers: dict[tuple[str, tuple[Any, ...]], tuple[str, Any, Any]] = {}  # (source, arg types) -> helper
+SPLIT = 4000
+"""Elementwise instructions above which a program is split into stages (`_plan`). LLVM's time on one function grows
+faster than its instructions (its passes on one basic block of calls): a 10^4-op chain with its gradient, 20,004
+instructions, took 3.3 s of LLVM as one function and 2.4 s as stages of `STAGE`; at 6,000 the two are even."""
+STAGE = 500
+"""Elementwise instructions a stage: measured on a 10^4-op chain (2-core VM), 250, 500 and 1,000 took the same
+LLVM time (1.8-1.9 s), 2,000 2.6 s and 4,000 5.8 s (each stage's scratch loads and stores cost LLVM more than
+registers). A split kernel runs ~1.3x the time of the same program as one function (that chain, 10^3 and 10^5
+elements, one thread: the scratch's loads and stores, a call a stage an element)."""
+
 HELPERS = 4096
 """The most helpers `_helpers` keeps; then it starts again (each is a few KB of machine code)."""
 
@@ -147,7 +161,7 @@ def _const(value: Any, t: Any) -> str:
 class _Writer:
     """The IR of one kernel: values by var, each with its numba type, and the helpers it calls."""
 
-    def __init__(self, prog: Program) -> None:
+    def __init__(self, prog: Program, shared: _Writer | None = None) -> None:
         import numba
 
         self.prog = prog
@@ -155,13 +169,19 @@ class _Writer:
         self.lines: list[str] = []
         self.val: dict[str, str] = {}  # var -> LLVM operand (a register or a constant)
         self.typ: dict[str, Any] = {}  # var -> numba type
-        self.declared: dict[str, str] = {}  # helper name -> its declaration
-        self.libraries: list[Any] = []
+        # helper name -> its declaration, and the libraries: one module's (``shared``: the kernel's, for a stage)
+        self.declared: dict[str, str] = shared.declared if shared is not None else {}
+        self.libraries: list[Any] = shared.libraries if shared is not None else []
         self.ret: dict[str, str] = {}  # an LLVM type -> the alloca numba's functions return it in
         self.tmp = 0
         dt = prog.dtype
-        self.squares = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 2}
-        self.halves = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 0.5}
+        self.squares: set[str]
+        self.halves: set[str]
+        if shared is not None:
+            self.squares, self.halves = shared.squares, shared.halves
+        else:
+            self.squares = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 2}
+            self.halves = {i.var for i in prog.body if i.op == "literal" and i.dtype != "bool" and i.args[0] == 0.5}
         self.float = numba.from_dtype(np.dtype(dt))
 
     def reg(self) -> str:
@@ -276,6 +296,17 @@ def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[
     for ins in prog.body:  # the values the same for every element
         if ins.kind == "s":
             w.instr(ins)
+    plan = _plan(prog, arrays)
+    stages: list[str] = []
+    if plan is not None:  # the scratch slots, and the uniform values the stages read
+        plan.uniform = [v for v in plan.outside if w.val[v].startswith("%")]
+        lines.append(f"  %scr = call ptr @malloc(i64 {max(8, plan.slots * 8)})")
+        lines.append(f"  %sc = alloca [{max(1, len(plan.uniform))} x i64]")
+        for m, v in enumerate(plan.uniform):
+            held = w.reg()
+            lines.append(f"  {held} = getelementptr inbounds i64, ptr %sc, i64 {m}")
+            lines.append(f"  store {_ll(w.typ[v])} {w.val[v]}, ptr {held}")
+        stages = _stages(w, plan, arrays, el)
     base_out = len(arrays)
     base_uni = base_out + len(elems)
     partial = f"%p{slots - 1}"
@@ -311,12 +342,19 @@ def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[
     lines.append("  %i = phi i64 [%blo, %block], [%i.next, %inner.end]")
     for j, t in enumerate(acc_t):
         lines.append(f"  %b{j} = phi {_ll(t)} [{start[j]}, %block], [%b{j}.next, %inner.end]")
-    for j, v in enumerate(arrays):
-        if v not in prog.scalar_inputs:
-            w.load(v, el[v], f"%p{j}", "%i")
-    for ins in prog.body:
-        if ins.kind == "v":
-            w.instr(ins)
+    if plan is None:
+        for j, v in enumerate(arrays):
+            if v not in prog.scalar_inputs:
+                w.load(v, el[v], f"%p{j}", "%i")
+        for ins in prog.body:
+            if ins.kind == "v":
+                w.instr(ins)
+    else:  # each stage on element i, then the outputs and sums read from the scratch
+        pointers = "".join(f"ptr %p{j}, " for j in range(len(arrays)))
+        for k in range(len(stages)):
+            lines.append(f"  call void @stage{k}({pointers}ptr %scr, ptr %sc, i64 %i, i64 %n)")
+        for v in plan.reads[-1]:
+            _read(w, plan, v, arrays, el)
     for j, k in enumerate(elems):
         w.store(prog.outputs[k][0], numba.from_dtype(out_dtypes[k]), f"%p{base_out + j}", "%i")
     for j, v in enumerate(sums):  # b<j> += summand
@@ -341,6 +379,8 @@ def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[
         lines.append(f"  %row.{j} = mul i64 %c, {ncols}")
         lines.append(f"  %at.{j} = add i64 %row.{j}, {j}")
         w.store(f"s{j}", part, partial, f"%at.{j}")
+    if plan is not None:
+        lines.append("  call void @free(ptr %scr)")
     lines += ["  ret void", "}"]
     at = lines.index("entry:") + 1  # the slots numba's functions return their values in (and their exceptions')
     lines[at:at] = ["  %exc = alloca ptr", *(f"  {r} = alloca {t}" for t, r in w.ret.items())]
@@ -356,8 +396,128 @@ def _source(prog: Program, out_dtypes: list[Any]) -> tuple[str, list[Any], dict[
         "  ret void",
         "}",
     ]
-    text = "\n".join([*w.declared.values(), "", *lines, "", *body]) + "\n"
-    return text, w.libraries, dict(w.typ)
+    libc = ["declare ptr @malloc(i64)", "declare void @free(ptr)"] if plan is not None else []
+    functions = [ln for f in stages for ln in (f, "")]  # (none: the text of a kernel of one function, as before)
+    text = "\n".join([*w.declared.values(), *libc, "", *functions, *lines, "", *body]) + "\n"
+    return text, w.libraries, dict(w.typ) | (plan.typ if plan is not None else {})
+
+
+@dataclass
+class _Plan:
+    """A program split into stages (`SPLIT`): each one a function computing its instructions for one element,
+    reading the values of earlier stages from a scratch array (one slot a value) and writing there the ones read
+    later; the kernel's loop calls the stages in turn for each element, then stores its outputs and adds its sums
+    as one function does (the same operations in the same order: the same bits)."""
+
+    stages: list[list[Instr]]
+    reads: list[list[str]]  # what each stage (and last, the loop storing the outputs and adding the sums) reads
+    slot: dict[str, int]  # the scratch slot of each value a later stage reads (reused once read for good)
+    slots: int
+    outside: list[str]  # the uniform values the stages read (computed once, before the pass)
+    uniform: list[str] = field(default_factory=list)  # those held in registers: passed in an array (``%sc``)
+    typ: dict[str, Any] = field(default_factory=dict)  # the stages' values' numba types
+
+
+def _plan(prog: Program, arrays: list[str]) -> _Plan | None:
+    """How a program of more than `SPLIT` elementwise instructions is split (None: it is not)."""
+    body = [i for i in prog.body if i.kind == "v"]
+    if len(body) <= SPLIT:
+        return None
+    stages = [body[k : k + STAGE] for k in range(0, len(body), STAGE)]
+    stage_of = {ins.var: k for k, st in enumerate(stages) for ins in st}
+    per_element = {v for v in arrays if v not in prog.scalar_inputs}
+    last: dict[str, int] = {}  # each value's last reading stage, where another than its own
+    reads: list[list[str]] = []
+    outside: dict[str, None] = {}
+    for k, st in enumerate(stages):
+        got: dict[str, None] = {}
+        for ins in st:
+            if ins.op in ("literal", "count"):
+                continue
+            for a in ins.args:
+                if stage_of.get(a) != k:
+                    got[a] = None
+        for a in got:
+            if a in stage_of:
+                last[a] = k
+            elif a not in per_element:
+                outside[a] = None
+        reads.append(list(got))
+    final = dict.fromkeys([*(v for v, how in prog.outputs if how == "elem"), *(prog.summand(v) for v in prog.sums)])
+    for a in final:
+        if a in stage_of:
+            last[a] = len(stages)
+    reads.append(list(final))
+    slot: dict[str, int] = {}
+    free: list[int] = []
+    ends: dict[int, list[str]] = {}
+    slots = 0
+    for k, st in enumerate(stages):
+        for v in ends.pop(k - 1, ()):  # (read for the last time by the stage before: this one may write its slot)
+            heapq.heappush(free, slot[v])
+        for ins in st:
+            u = last.get(ins.var)
+            if u is not None:
+                if free:
+                    slot[ins.var] = heapq.heappop(free)
+                else:
+                    slot[ins.var], slots = slots, slots + 1
+                ends.setdefault(u, []).append(ins.var)
+    return _Plan(stages, reads, slot, slots, list(outside))
+
+
+def _stages(w: _Writer, plan: _Plan, arrays: list[str], el: dict[str, Any]) -> list[str]:
+    """The IR of each stage's function ``stage<k>(arrays.., scratch, uniform, i, n)``: its instructions at element
+    ``i``. (Not a loop over elements: LLVM's loop passes and instruction selection took 10-20 times longer on a
+    loop of a stage's loads and stores than on the same code straight.)"""
+    texts = []
+    params = ", ".join([*(f"ptr noalias %p{j}" for j in range(len(arrays))), "ptr noalias %scr", "ptr noalias %sc"])
+    held = {v: m for m, v in enumerate(plan.uniform)}
+    per_element = {v for v in arrays if v not in w.prog.scalar_inputs}
+    for k, st in enumerate(plan.stages):
+        s = _Writer(w.prog, w)
+        lines = s.lines
+        lines.append(f"define internal void @stage{k}({params}, i64 %i, i64 %n) noinline {{")
+        lines.append("entry:")
+        for v in plan.reads[k]:
+            if v in held:
+                at, r = s.reg(), s.reg()
+                lines.append(f"  {at} = getelementptr inbounds i64, ptr %sc, i64 {held[v]}")
+                lines.append(f"  {r} = load {_ll(w.typ[v])}, ptr {at}")
+                s.val[v], s.typ[v] = r, w.typ[v]
+            elif v not in plan.slot and v not in per_element:  # a constant
+                s.val[v], s.typ[v] = w.val[v], w.typ[v]
+            else:
+                _read(s, plan, v, arrays, el)
+        for ins in st:
+            s.instr(ins)
+        for ins in st:
+            m = plan.slot.get(ins.var)
+            if m is not None:
+                t = s.typ[ins.var]
+                at = s.reg()
+                lines.append(f"  {at} = getelementptr inbounds i64, ptr %scr, i64 {m}")
+                lines.append(f"  store {_ll(t)} {s.val[ins.var]}, ptr {at}")
+            plan.typ[ins.var] = s.typ[ins.var]
+        lines += ["  ret void", "}"]
+        lines[2:2] = ["  %exc = alloca ptr", *(f"  {r} = alloca {t}" for t, r in s.ret.items())]
+        texts.append("\n".join(lines))
+    return texts
+
+
+def _read(w: _Writer, plan: _Plan, v: str, arrays: list[str], el: dict[str, Any]) -> None:
+    """Value ``v`` at element ``%i`` into ``w``: from its scratch slot, or its array; a uniform value is ``w``'s
+    already."""
+    m = plan.slot.get(v)
+    if m is not None:
+        t = plan.typ[v]
+        at, r = w.reg(), w.reg()
+        w.lines.append(f"  {at} = getelementptr inbounds i64, ptr %scr, i64 {m}")
+        w.lines.append(f"  {r} = load {_ll(t)}, ptr {at}")
+        w.val[v], w.typ[v] = r, t
+    elif v in arrays and v not in w.prog.scalar_inputs:
+        j = arrays.index(v)
+        w.load(v, el[v], f"%p{j}", "%i")
 
 
 def _accumulate(w: _Writer, how: str, acc: str, value: str, t: Any, into: str) -> None:

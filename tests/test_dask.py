@@ -405,3 +405,16 @@ def test_take_repeat_and_reshape_as_the_standard_has_them() -> None:
         np.testing.assert_array_equal(r.numpy(), a.reshape(s))
         np.testing.assert_allclose(g.numpy(), np.sin(a) + a * np.cos(a), rtol=1e-14)
 
+
+def test_pickled_graphs_keep_their_chunks_and_compute_nothing() -> None:
+    # a leaf's array was pickled as a host copy: computed (the whole array, on the client), and loaded in one chunk
+    import pickle
+
+    xn = np.linspace(0.6, 1.4, 20)
+    x = Tensor(chunked(xn, chunks=6))
+    y = FUNCS["b1"](x)
+    with no_compute():
+        y2, g2 = pickle.loads(pickle.dumps((y, y.grad(x))))
+    assert g2.value.chunks == ((6, 6, 6, 2),)
+    np.testing.assert_array_equal(g2.numpy(), y.grad(x).numpy())
+    assert y2.item() == y.item()

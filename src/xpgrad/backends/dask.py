@@ -8,6 +8,7 @@ nothing is computed until ``xpgrad.compute`` (or ``dask.compute``) asks for valu
   of a 0-d cotangent makes ONE chunk the size of the whole array (a gradient of ``mean`` at 10^8 elements
   then needed 800 MB in one piece);
 - one computation for many arrays (`Backend.compute`): ``dask.compute`` runs shared intermediates once;
+- arrays pickled as they are (`Backend.pickles_arrays`): recipes in their chunks, not computed copies;
 - checks that stay lazy (`Backend.refuse_if`): ``prod``'s higher-order check raises when computed;
 - arrays of unknown chunk sizes (``nan``, after boolean indexing) refused, naming the op or leaf
   (`Backend.check`): xpgrad needs every shape when it builds.
@@ -49,6 +50,7 @@ def load() -> Backend:
         to_numpy=_to_numpy,
         from_numpy=_from_numpy,
         releases=False,
+        pickles_arrays=True,
         broadcast=_broadcast,
         compute=_compute,
         refuse_if=_refuse_if,

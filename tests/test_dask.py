@@ -401,6 +401,10 @@ def test_take_repeat_and_reshape_as_the_standard_has_them() -> None:
     np.testing.assert_array_equal(taken.numpy(), [0.0, 4.0, 3.0, 3.0])
     np.testing.assert_array_equal(xpgrad.sum(taken).grad(v).numpy(), [1.0, 0.0, 0.0, 2.0, 1.0])
     np.testing.assert_array_equal(repeated.numpy(), np.repeat(a, 2))
+    for n, m, k in ((3, 4, 1), (3, 4, -1), (2, 5, 0), (4, 3, -2), (3, None, 1)):
+        e = xpgrad.eye(n, m, k=k, dtype="float32", backend="dask")
+        assert e.value.chunks == tuple((d,) for d in e.shape)  # (Dask's eye(3, 4): chunks ((3,), (3,)))
+        np.testing.assert_array_equal(e.numpy(), np.eye(n, m, k=k, dtype=np.float32))
     for s, r, g in zip(shapes, reshaped, grads, strict=True):
         np.testing.assert_array_equal(r.numpy(), a.reshape(s))
         np.testing.assert_allclose(g.numpy(), np.sin(a) + a * np.cos(a), rtol=1e-14)

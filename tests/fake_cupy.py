@@ -27,6 +27,8 @@ CXX = shutil.which("c++") or shutil.which("g++")
 GUARD = 64
 SENTINEL = 7777.0
 SMS = 2  # a small "GPU": 2 SMs, so 16 blocks of 256 threads at most (`install(..., sms=)` for more)
+FLAGS = ["-O1", "-ffp-contract=off", "-shared", "-fPIC"]
+"""The host compiler's flags (a test may add a sanitizer's)."""
 
 SHIM = f"""#include <math.h>
 #include <string.h>
@@ -50,7 +52,7 @@ static void xpgrad_sync(int line) {{
 #define __syncthreads() xpgrad_sync(__LINE__)
 """
 
-SHARED = re.compile(r"__shared__ (\w+) (\w+)\[(\d+)\];")
+SHARED = re.compile(r"__shared__ (\w+(?: \w+)*) (\w+)\[(\d+)\];")
 """A ``__shared__`` array becomes one static array (a block runs at a time), filled with NaN bits by the first
 thread of each block to reach its declaration (before any writes to it): a read of an element no thread of
 the block wrote gives NaN, not a value left over from the previous block or the previous sum."""
@@ -127,12 +129,11 @@ class RawModule:
         modules.append(self)
         self.kernels = {m[0]: m[1].split(", ") for m in re.findall(r"__launch_bounds__\(\d+\) (\w+)\((.*)\) \{", code)}
         src = SHIM + _shared(code) + "".join(_launcher(k, p) for k, p in self.kernels.items())
-        key = hashlib.sha1(src.encode()).hexdigest()[:16]
+        key = hashlib.sha1((src + " ".join(FLAGS)).encode()).hexdigest()[:16]
         cpp, lib = _dir / f"{key}.cpp", _dir / f"{key}.so"
         if not lib.exists():
             cpp.write_text(src)
-            flags = ["-O1", "-ffp-contract=off", "-shared", "-fPIC"]
-            subprocess.run([CXX, *flags, "-o", lib, cpp], check=True)
+            subprocess.run([CXX, *FLAGS, "-o", lib, cpp], check=True)
         self.so = ctypes.CDLL(str(lib))
 
     def get_function(self, name: str) -> Any:
@@ -151,6 +152,7 @@ def _launch(name: str, launch: Any, grid: tuple[int], block: tuple[int], args: t
             assert a.flags.c_contiguous, "kernel arguments must be C-contiguous"
             fill = True if a.dtype == bool else SENTINEL
             buf = np.full(a.size + GUARD, fill, dtype=a.dtype)
+            fill = buf[-1]  # (as the dtype holds it: an int8's SENTINEL wraps)
             buf[: a.size] = a.reshape(-1)
             bufs.append((a, buf, fill))
             ptrs.append(buf.ctypes.data)

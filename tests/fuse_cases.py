@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,24 @@ def inputs(n: int, k: int, dtype: str = "float64", seed: int = 0) -> list[np.nda
         with np.errstate(over="ignore"):  # 1e300 is inf in float32
             out.append(a.astype(dtype))
     return out
+
+
+def integer_values(dtype: str, arity: int) -> list[Any]:
+    """Each operand's values: every pair of the specials (extremes, 0, +-1, +-2, small and shift counts around
+    the width), then random ones, as arrays of ``dtype``."""
+    info = np.iinfo(dtype)
+    w = info.bits
+    specials = {info.min, info.min + 1, info.max, info.max - 1, 0, 1, 2, 3, 7, w - 1, w, w + 1, 2 * w, 100}
+    if info.min < 0:
+        specials |= {-1, -2, -3, -w, -(w + 1)}
+    specials = sorted(v for v in specials if info.min <= v <= info.max)
+    rng = np.random.default_rng(18)
+    rand = rng.integers(info.min, info.max, size=200, dtype=dtype, endpoint=True)
+    if arity == 1:
+        return [np.concatenate([np.array(specials, dtype), rand])]
+    pairs = np.array(list(itertools.product(specials, repeat=arity)), dtype=dtype).T
+    more = rng.integers(info.min, info.max, size=(arity, 200), dtype=dtype, endpoint=True)
+    return [np.concatenate([p, m]) for p, m in zip(pairs, more, strict=True)]
 
 
 def placeholders(k: int, dtype: str = "float64", backend: str | None = None) -> list[xpgrad.Tensor]:

@@ -8,16 +8,15 @@ the width (NumPy's ``npy_lshift``/``npy_rshift`` give 0, or -1 for ``>>`` of a n
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 import pytest
 
 import xpgrad
-from fuse_cases import ELEMENTWISE, apply_op
+from fuse_cases import ELEMENTWISE, apply_op, integer_values
 from xpgrad._compile.fuse import FusionError, fuse
-from xpgrad._compile.fuse.integers import FORMS, INTEGER_DTYPES
+from xpgrad._compile.fuse.integers import INTEGER_DTYPES
 
 pytest.importorskip("numba", reason="the numba engine fuses integer programs; numba is not installed")
 
@@ -36,24 +35,13 @@ MUST_FUSE = {
     "floor_divide",
     "remainder",
 }
-"""The integer ops issue 18 asks a fused form of (the others of `FORMS` are checked the same way)."""
+"""The integer ops issue 18 asks a fused form of (the others with an integer form are checked the same way)."""
 
 
-def _values(dtype: str, arity: int) -> list[Any]:
-    """Each operand's values: every pair of the specials (extremes, 0, +-1, +-2, small and shift counts around
-    the width), then random ones, as arrays of ``dtype``."""
-    info, w = np.iinfo(dtype), INTEGER_DTYPES[dtype]
-    specials = {info.min, info.min + 1, info.max, info.max - 1, 0, 1, 2, 3, 7, w - 1, w, w + 1, 2 * w, 100}
-    if info.min < 0:
-        specials |= {-1, -2, -3, -w, -(w + 1)}
-    specials = sorted(v for v in specials if info.min <= v <= info.max)
-    rng = np.random.default_rng(18)
-    rand = rng.integers(info.min, info.max, size=200, dtype=dtype, endpoint=True)
-    if arity == 1:
-        return [np.concatenate([np.array(specials, dtype), rand])]
-    pairs = np.array(list(itertools.product(specials, repeat=arity)), dtype=dtype).T
-    more = rng.integers(info.min, info.max, size=(arity, 200), dtype=dtype, endpoint=True)
-    return [np.concatenate([p, m]) for p, m in zip(pairs, more, strict=True)]
+def _fuses(name: str) -> bool:
+    """Op ``name``'s table entry gives it an integer form (`OpDef.int_c`, not a refusal)."""
+    int_c = xpgrad.OPS[name].int_c
+    return int_c is not None and not int_c.refused
 
 
 def _graph(name: str, dtype: str) -> tuple[list[Any], list[Any]] | None:
@@ -87,12 +75,12 @@ def test_every_elementwise_op_on_integers_fuses_exactly_or_is_refused_by_name(na
         assert name not in MUST_FUSE
         return
     ps, outs = got
-    if name not in FORMS:  # (a float result, a bool op, pow): refused, naming the op and what it computes in
+    if not _fuses(name):  # (a float result, a bool op, pow): refused, naming the op and what it computes in
         with pytest.raises(FusionError, match=rf"op '{name}' (has no fused form for {dtype} operands|computes in)"):
             fuse(ps, outs, engine="numba")
         return
     f = fuse(ps, outs, engine="numba")
-    data = _values(dtype, len(ps))
+    data = integer_values(dtype, len(ps))
     with np.errstate(all="ignore"):  # NumPy warns at an integer division by zero (and gives 0)
         want = fuse(ps, outs, engine="unfused")(*data)
     got_values = f(*data)
@@ -103,10 +91,12 @@ def test_every_elementwise_op_on_integers_fuses_exactly_or_is_refused_by_name(na
 
 
 def test_pow_of_integers_is_refused_naming_the_dtype() -> None:
-    """NumPy raises for an integer to a negative integer power; a kernel cannot raise, so pow is refused."""
+    """NumPy raises for an integer to a negative integer power; a kernel cannot raise, so pow is refused, saying
+    what to do instead."""
     x = xpgrad.placeholder(shape=(None,), dtype="int32")
-    with pytest.raises(FusionError, match=r"op 'pow' has no fused form for int32 operands \(NumPy raises"):
+    with pytest.raises(FusionError, match=r"op 'pow' has no fused form for int32 operands \(NumPy raises") as e:
         fuse([x], [x**2], engine="numba")
+    assert "x * x" in str(e.value) and "floating dtype" in str(e.value) and "engine='unfused'" in str(e.value)
 
 
 def test_a_sum_of_narrow_integers_is_in_the_backends_dtype() -> None:
@@ -122,13 +112,24 @@ def test_a_sum_of_narrow_integers_is_in_the_backends_dtype() -> None:
             assert np.asarray(g).dtype == want and g == e
 
 
-def test_the_cuda_engine_refuses_an_integer_program(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fake_cupy
+REFUSED_BY_DOMAIN = ("floating", "real_floating", "bool")
+"""Domains whose ops never compute on integers: they cast integer operands to a floating dtype (a program of
+integers refuses their floating result: "computes in float64"), or take bools only."""
 
-    fake_cupy.install(monkeypatch)
-    from xpgrad._compile.fuse import cuda
-    from xpgrad._compile.fuse.lower import lower
 
-    x = xpgrad.placeholder(shape=(None,), dtype="int64")
-    with pytest.raises(FusionError, match="CUDA engine fuses floating programs only, and this one computes in int64"):
-        cuda.compile_cuda(lower([x], [x + 1]))
+def test_every_elementwise_op_has_an_integer_form_or_a_reason_in_its_table_entry() -> None:
+    """Issue 15's "an op is one table entry": each elementwise op's entry says how it computes on integers
+    (`OpDef.int_c`: a form for signed and one for unsigned dtypes, for numba and CUDA), or why it cannot (a refusal
+    that `fuse` quotes, or a domain that never gives it integers); the fused engines read nothing else."""
+    for name in ELEMENTWISE:  # (the table's ops, not those tests define while running)
+        op = xpgrad.OPS[name]
+        if op.int_c is None:
+            assert op.domain in REFUSED_BY_DOMAIN, f"{name} ({op.domain}) has no integer form and no refusal"
+        elif op.int_c.refused:
+            assert op.int_c.signed is None and op.int_c.unsigned is None, name
+            assert "unfused" in op.int_c.refused, f"{name}'s refusal must say what to do"
+        else:
+            for form in (op.int_c.signed, op.int_c.unsigned):
+                assert form is not None and form.numba and form.cuda, name
+    assert [n for n in ELEMENTWISE if (c := xpgrad.OPS[n].int_c) is not None and c.refused] == ["pow"]
+    assert {n for n in MUST_FUSE if not _fuses(n)} == set()

@@ -188,10 +188,7 @@ def render_functions() -> str:
         "from .._core.build import build as _build",
         "from .._core.opdef import OPS",
         "from .._core.tensor import Tensor",
-        "from .composites import (",
-        *(f"    {name}," for name in sorted(composites)),
-        ")",
-        "from .functions import call as _call",
+        *_imports(composites),
         "",
         "if TYPE_CHECKING:",
         f"    from .._typing import {', '.join(_typing_names(public))}",
@@ -205,6 +202,19 @@ def render_functions() -> str:
     for op in public:
         out += ["", "", *_function(op, functions)]
     return "\n".join(out) + "\n"
+
+
+def _imports(composites: dict[str, Any]) -> list[str]:
+    """``from .module import (...)`` for the composites, each from the module that defines it, and `call`."""
+    modules = sorted({f.__module__.rpartition(".")[2] for f in composites.values()} | {"functions"})
+    out = []
+    for module in modules:
+        if module == "functions":
+            out.append("from .functions import call as _call")
+            continue
+        names = sorted(name for name, f in composites.items() if f.__module__.endswith("." + module))
+        out += [f"from .{module} import (", *(f"    {name}," for name in names), ")"]
+    return out
 
 
 def _types(public: list[Any]) -> set[str]:

@@ -17,28 +17,8 @@ from .._core.build import apply
 from .._core.opdef import OPS
 from .._core.plugins import State
 from .._core.tensor import Tensor, refuse_tensors_in
-from .._shapes import pack_key
 from ..backends import Backend, backend_of, get_backend
-from .shape_functions import (
-    arange,
-    broadcast_arrays,
-    concat,
-    cumulative_sum,
-    eye,
-    linspace,
-    meshgrid,
-    moveaxis,
-    nonzero,
-    permute_dims,
-    repeat,
-    roll,
-    searchsorted,
-    squeeze,
-    stack,
-    tensordot,
-    tile,
-    unstack,
-)
+from . import shape_functions
 
 __all__ = ["COMPOSITES", "clip", "getitem", "iterate"]
 
@@ -111,9 +91,7 @@ def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Tensor:
     return apply(OPS["broadcast_to"], x, shape=_shape("broadcast_to", shape))
 
 
-def getitem(x: Tensor, key: Any) -> Tensor:
-    """``t[key]`` for basic indices (ints, slices, None, ...); the gradient scatters back into zeros."""
-    return apply(OPS["index"], x, key=pack_key("index", key))
+getitem = shape_functions.getitem  # ``t[key]``: the `index` op
 
 
 def iterate(x: Tensor) -> Any:
@@ -227,26 +205,7 @@ def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
     return _like(x, None, 0, dtype, device)
 
 
-_shape_functions = (
-    arange,
-    broadcast_arrays,
-    concat,
-    cumulative_sum,
-    eye,
-    linspace,
-    meshgrid,
-    moveaxis,
-    nonzero,
-    permute_dims,
-    repeat,
-    roll,
-    searchsorted,
-    squeeze,
-    stack,
-    tensordot,
-    tile,
-    unstack,
-)
+_shape_functions = tuple(getattr(shape_functions, name) for name in shape_functions.__all__)
 COMPOSITES = {
     f.__name__: f
     for f in (

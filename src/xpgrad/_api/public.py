@@ -22,28 +22,33 @@ from .._core.build import build as _build
 from .._core.opdef import OPS
 from .._core.tensor import Tensor
 from .composites import (
-    arange,
     asarray,
     astype,
-    broadcast_arrays,
     broadcast_to,
     clip,
-    concat,
-    cumulative_sum,
     empty,
     empty_like,
-    eye,
     full,
     full_like,
+    ones,
+    ones_like,
+    reshape,
+    zeros,
+    zeros_like,
+)
+from .functions import call as _call
+from .shape_functions import (
+    arange,
+    broadcast_arrays,
+    concat,
+    cumulative_sum,
+    eye,
     linspace,
     meshgrid,
     moveaxis,
     nonzero,
-    ones,
-    ones_like,
     permute_dims,
     repeat,
-    reshape,
     roll,
     searchsorted,
     squeeze,
@@ -51,10 +56,7 @@ from .composites import (
     tensordot,
     tile,
     unstack,
-    zeros,
-    zeros_like,
 )
-from .functions import call as _call
 
 if TYPE_CHECKING:
     from .._typing import Axis, DTypeLike, TensorLike

@@ -28,15 +28,23 @@ __all__ = [
     "cumulative_sum",
     "eye",
     "linspace",
+    "meshgrid",
+    "moveaxis",
+    "nonzero",
     "permute_dims",
+    "repeat",
     "roll",
+    "searchsorted",
     "squeeze",
     "stack",
     "tensordot",
+    "tile",
+    "unstack",
 ]
 
 
 def getitem(x: Tensor, key: Any) -> Tensor:
+    """``t[key]`` for basic indices (ints, slices, None, ...); the gradient scatters back into zeros."""
     return apply(OPS["index"], x, key=pack_key("index", key))
 
 

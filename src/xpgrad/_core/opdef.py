@@ -3,10 +3,10 @@
 An OpDef says, side by side: the op's name, arity and keyword parameters; ``impl``, the
 backend-neutral function it applies (it receives the array namespace ``xp`` and calls e.g.
 ``xp.add``); which dtypes it accepts and how it promotes; its derivative rules, one per input;
-optional build-time rewrites and constant folding; its scalar form in fused kernels (`CForm`); how
-``expr()`` writes it (``infix``); and whether it is a public function (``public``). Nothing else in
-xpgrad is per-op: the public functions, the operators, the fused engines, the text forms and the
-per-op tests read these fields.
+optional build-time rewrites and constant folding; its scalar forms in fused kernels (`CForm` of
+floating or bool operands, `IntForm` of integers); how ``expr()`` writes it (``infix``); and whether
+it is a public function (``public``). Nothing else in xpgrad is per-op: the public functions, the
+operators, the fused engines, the text forms and the per-op tests read these fields.
 """
 
 from __future__ import annotations
@@ -18,7 +18,19 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-__all__ = ["LINEAR", "NO_RULE", "OPS", "ZERO", "CForm", "OpDef", "Rule", "defop", "takes_backend"]
+__all__ = [
+    "INT_IDENTITY",
+    "LINEAR",
+    "NO_RULE",
+    "OPS",
+    "ZERO",
+    "CForm",
+    "IntForm",
+    "OpDef",
+    "Rule",
+    "defop",
+    "takes_backend",
+]
 
 Rule = Callable[..., "Tensor"]
 """A derivative rule: ``rule(g, out, *inputs, **params) -> Tensor``, the cotangent for one input.
@@ -58,7 +70,7 @@ class CForm:
     and ``{T}`` is the type of the program's floating values: ``float64``/``float32`` in `numba`'s Python,
     ``double``/``float`` in `cuda`'s C. A floating program's values are of its floating dtype or bool, so a form
     of a bitwise op is the form of its bool case; a program computing in one integer dtype takes its ops' integer
-    forms from `_compile/fuse/integers.py` (NumPy's wraparound, division by zero and shift rules; CPU engine only).
+    forms (`IntForm`, the entry's ``int_c``).
     Forms follow the reference backend's IEEE results, inf, nan and signed zeros included
     (NumPy for numba; the same operations in C for CUDA): the fused tests check each one against eager.
     """
@@ -80,6 +92,52 @@ class CForm:
         return cls(f"math.{name}({args})", f"{name}({args})")
 
 
+@dataclass(frozen=True)
+class IntForm:
+    """An op's scalar expression on operands of a fused program's integer dtype: NumPy's integer loop, operation for
+    operation, one `CForm` for signed dtypes and one for unsigned ones; or ``refused``, why no kernel computes it.
+
+    Templates as `CForm`'s, where ``{T}`` is the program's integer type (``int8``... in numba's Python, ``signed
+    char``... in C) and ``{W}`` its width in bits; in C, ``{U}`` is the unsigned type the arithmetic wraps in
+    (``unsigned int``, ``unsigned long long`` for 64 bits: C's signed overflow is undefined, its unsigned arithmetic
+    wraps). numba computes a small integer's arithmetic in 64 bits: a form casts each result back to ``{T}``, which
+    keeps its low bits, so every op wraps as NumPy's (``-(-128)`` is ``-128`` in int8). Where NumPy's loop tests its
+    operands, so does the form: division and remainder by zero give 0, ``MIN // -1`` is ``MIN``, a shift by a
+    negative count or one not below the width gives 0 (``>>`` of a negative value: -1). `_compile/fuse/integers.py`
+    fills the templates in; tests/test_fuse_integers.py and tests/test_fuse_cuda_integers.py check every form
+    against eager on the 8 integer dtypes.
+    """
+
+    signed: CForm | None
+    unsigned: CForm | None
+    refused: str = ""
+    """Why the op has no integer form, and what to do (then `fuse` refuses it on integers, naming op and dtype)."""
+
+    @classmethod
+    def same(cls, numba: str, cuda: str | None = None) -> IntForm:
+        """One form for signed and unsigned dtypes (``cuda`` None: written alike in Python and C)."""
+        form = CForm(numba, numba if cuda is None else cuda)
+        return cls(form, form)
+
+    @classmethod
+    def wrapping(cls, symbol: str) -> IntForm:
+        """``{0} <symbol> {1}`` wrapping around in ``{T}`` (``+``, ``-``, ``*``)."""
+        return cls.same(f"{{T}}({{0}} {symbol} {{1}})", f"(({{T}})(({{U}}){{0}} {symbol} ({{U}}){{1}}))")
+
+    @classmethod
+    def refuse(cls, why: str) -> IntForm:
+        """No integer form: ``why`` (and what to do instead), which `fuse`'s refusal quotes."""
+        return cls(None, None, why)
+
+    def of(self, signed: bool) -> CForm | None:
+        """The form for a signed (or unsigned) dtype; None if refused."""
+        return self.signed if signed else self.unsigned
+
+
+INT_IDENTITY = IntForm.same("{0}", "({0})")
+"""The integer form of an op that leaves an integer as it is (``floor``, ``real``, ``positive``...)."""
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class OpDef:
     name: str
@@ -99,6 +157,9 @@ class OpDef:
     simplify: Callable[..., Any] | None = None
     fold: Callable[..., Any] | None = None
     c: CForm | None = None  # the scalar form in fused kernels; None: `fuse` refuses the op, naming it
+    # the scalar form on operands of a fused program's integer dtype; None: refused on integers, naming op and dtype
+    # (an op of floating results, whose integer operands are cast to floats, or of bools only, needs none)
+    int_c: IntForm | None = None
     # how `expr()` writes it: a Python operator ("+", "==", unary "-" for one operand), "[]" for a subscript;
     # None: a call, ``name(x, param=...)``. (Its precedence is Python's for the symbol.)
     infix: str | None = None

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import _shapes
 from .._core.build import apply, apply_unary
-from .._core.opdef import LINEAR, OPS, ZERO, CForm, defop
+from .._core.opdef import INT_IDENTITY, LINEAR, OPS, ZERO, CForm, IntForm, defop
 from .._core.tensor import Tensor
 from .._dtypes import COMPLEX, FLOAT, INT, dtype_kind, dtype_name, resolve, scalar_kind
 from . import array_impls as _impls
@@ -329,6 +329,7 @@ _binary(
     lambda g, out, a, b: g,
     lambda g, out, a, b: g,
     c=CForm.same("({0} + {1})"),
+    int_c=IntForm.wrapping("+"),
     infix="+",
     dunder="add",
     fold=operator.add,
@@ -340,6 +341,7 @@ _binary(
     lambda g, out, a, b: g,
     lambda g, out, a, b: -g,
     c=CForm.same("({0} - {1})"),
+    int_c=IntForm.wrapping("-"),
     infix="-",
     dunder="sub",
     fold=operator.sub,
@@ -350,6 +352,7 @@ _binary(
     lambda g, out, a, b: g * b,
     lambda g, out, a, b: g * a,
     c=CForm.same("({0} * {1})"),
+    int_c=IntForm.wrapping("*"),
     infix="*",
     dunder="mul",
     fold=operator.mul,
@@ -398,6 +401,10 @@ _binary(
     lambda g, out, a, b: g * (b * a ** (where(b == 0, 1, b) - 1)),
     lambda g, out, a, b: g * (out * _log_base(a)),
     c=CForm("({0} ** {1})", "pow({0}, {1})"),  # (NumPy's square and square root for a 0-d exponent: `_fuse.cpu`)
+    int_c=IntForm.refuse(
+        "NumPy raises for a negative exponent, which a kernel cannot; write a constant power as products (x * x), "
+        "cast the operands to a floating dtype, or run the graph unfused: fuse(..., engine='unfused')"
+    ),
     infix="**",
     dunder="pow",
     simplify=_simplify_pow,
@@ -410,6 +417,7 @@ _binary(
     lambda g, out, a, b: where(b > a, g, where(a == b, g * 0.5, 0)),
     domain="real",
     c=CForm("({0} if ({0} > {1} or {0} != {0}) else {1})", "((({0} > {1}) || ({0} != {0})) ? {0} : {1})"),
+    int_c=IntForm.same("({0} if {0} > {1} else {1})", "(({0} > {1}) ? {0} : {1})"),
 )
 _binary(
     "minimum",
@@ -417,6 +425,7 @@ _binary(
     lambda g, out, a, b: where(b < a, g, where(a == b, g * 0.5, 0)),
     domain="real",
     c=CForm("({0} if ({0} < {1} or {0} != {0}) else {1})", "((({0} < {1}) || ({0} != {0})) ? {0} : {1})"),
+    int_c=IntForm.same("({0} if {0} < {1} else {1})", "(({0} < {1}) ? {0} : {1})"),
 )
 
 for _name, _symbol, _dunder, _fold, _domain in (
@@ -434,6 +443,7 @@ for _name, _symbol, _dunder, _fold, _domain in (
         domain=_domain,
         result="bool",
         c=CForm.same(f"({{0}} {_symbol} {{1}})"),
+        int_c=IntForm.same(f"({{0}} {_symbol} {{1}})"),
         infix=_symbol,
         dunder=_dunder,
         fold=_fold,
@@ -444,12 +454,23 @@ _unary(
     lambda g, out, a: -g,
     domain="numeric",
     c=CForm.same("(-{0})"),
+    int_c=IntForm(
+        CForm("{T}(-{0})", "(({T})(({U})0 - ({U}){0}))"), CForm("{T}({T}(0) - {0})", "(({T})(({U})0 - ({U}){0}))")
+    ),
     infix="-",
     dunder="neg",
     fold=operator.neg,
     simplify=_simplify_negative,
 )
-_unary("positive", lambda g, out, a: g, domain="numeric", c=CForm.same("(+{0})"), infix="+", dunder="pos")
+_unary(
+    "positive",
+    lambda g, out, a: g,
+    domain="numeric",
+    c=CForm.same("(+{0})"),
+    int_c=INT_IDENTITY,
+    infix="+",
+    dunder="pos",
+)
 # 0 at 0 (JAX, PyTorch). Complex: g * conj(a) / |a| (JAX's convention), written in differentiable ops (not
 # sign(a), whose rule is zero) so that higher derivatives are right too
 _unary(
@@ -457,6 +478,9 @@ _unary(
     lambda g, out, a: by_kind(a, lambda: g * sign(a), lambda: g * (conj(a) / where(out == 0, 1, out))),
     domain="numeric",
     c=CForm("abs({0})", "fabs({0})"),
+    int_c=IntForm(
+        CForm("({T}(-{0}) if {0} < 0 else {0})", "(({0} < 0) ? ({T})(({U})0 - ({U}){0}) : {0})"), INT_IDENTITY.unsigned
+    ),
     dunder="abs",
     result="real",
 )
@@ -467,8 +491,21 @@ _unary(
     ZERO,
     domain="numeric",
     c=CForm("(np.sign({0}) + {T}(0))", "(({0} > 0) ? ({T})1 : (({0} < 0) ? ({T})-1 : ({0} + ({T})0)))"),
+    int_c=IntForm(
+        CForm(
+            "({T}(1) if {0} > 0 else ({T}(-1) if {0} < 0 else {T}(0)))",
+            "(({0} > 0) ? ({T})1 : (({0} < 0) ? ({T})-1 : ({T})0))",
+        ),
+        CForm("({T}(1) if {0} > 0 else {T}(0))", "(({0} > 0) ? ({T})1 : ({T})0)"),
+    ),
 )
-_unary("square", lambda g, out, a: g * (2 * a), domain="numeric", c=CForm.same("({0} * {0})"))
+_unary(
+    "square",
+    lambda g, out, a: g * (2 * a),
+    domain="numeric",
+    c=CForm.same("({0} * {0})"),
+    int_c=IntForm.same("{T}({0} * {0})", "(({T})(({U}){0} * ({U}){0}))"),
+)
 _unary("exp", lambda g, out, a: g * out, c=CForm.libm("exp"))  # the output is the derivative: no second exp
 _unary("log", lambda g, out, a: g / a, c=CForm.libm("log"))
 _unary("sin", lambda g, out, a: g * cos(a), c=CForm.libm("sin"))
@@ -515,6 +552,7 @@ defop(
     promote=(1, 2),
     fold=lambda c, a, b: a if c else b,
     c=CForm("({1} if {0} else {2})", "({0} ? {1} : {2})"),
+    int_c=IntForm.same("({1} if {0} else {2})", "({0} ? {1} : {2})"),
     shape=_where_shape,
     simplify=_simplify_where,
 )

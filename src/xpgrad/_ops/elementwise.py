@@ -16,7 +16,7 @@ import math
 import operator
 from typing import Any
 
-from .._core.opdef import OPS, ZERO, CForm
+from .._core.opdef import INT_IDENTITY, OPS, ZERO, CForm, IntForm
 from . import array_impls as _impls
 from . import basic
 from .basic import _f, _unary, by_kind
@@ -97,7 +97,7 @@ _unary(
 # ----------------------------------------------------------------- complex parts (real inputs: identity-like)
 # JAX's convention (docs/complex.md): real's cotangent g becomes g + 0j (the sweep's cast), imag's -1j * g
 # (d imag(z) = Im(dz) = Re(-1j * dz)), conj's conj(g)
-_unary("real", lambda g, out, a: g, domain="numeric", result="real", c=CForm.same("({0})"))
+_unary("real", lambda g, out, a: g, domain="numeric", result="real", c=CForm.same("({0})"), int_c=INT_IDENTITY)
 # imag of a real input: zeros of its dtype (+0.0, as NumPy's)
 _unary(
     "imag",
@@ -106,18 +106,42 @@ _unary(
     result="real",
     impl=_impls.imag,
     c=CForm("{T}(0)", "(({T})0)"),
+    int_c=IntForm.same("{T}(0)", "(({T})0)"),
 )
-_unary("conj", lambda g, out, a: by_kind(a, lambda: g, lambda: conj(g)), domain="numeric", c=CForm.same("({0})"))
+_unary(
+    "conj",
+    lambda g, out, a: by_kind(a, lambda: g, lambda: conj(g)),
+    domain="numeric",
+    c=CForm.same("({0})"),
+    int_c=INT_IDENTITY,
+)
 
 # ----------------------------------------------------------------- piecewise-constant: zero by definition
-for _name, _c in (("floor", "floor"), ("ceil", "ceil"), ("trunc", "trunc")):  # real only (the standard; NumPy has
-    _unary(_name, ZERO, domain="real", c=CForm(f"np.{_c}({{0}})", f"{_c}({{0}})"))  # no complex loop)
-_unary("round", ZERO, domain="numeric", c=CForm("np.rint({0})", "rint({0})"))  # complex: each part; half to even
-_unary("signbit", ZERO, domain="real_floating", result="bool", c=CForm("np.signbit({0})", "signbit({0})"))
-for _name in ("isnan", "isinf", "isfinite"):
-    _unary(_name, ZERO, domain="numeric", result="bool", c=CForm.libm(_name))
+# real only (the standard; NumPy has no complex loop); of an integer: the integer itself
+for _name, _c in (("floor", "floor"), ("ceil", "ceil"), ("trunc", "trunc")):
+    _unary(_name, ZERO, domain="real", c=CForm(f"np.{_c}({{0}})", f"{_c}({{0}})"), int_c=INT_IDENTITY)
+# complex: each part; half to even
+_unary("round", ZERO, domain="numeric", c=CForm("np.rint({0})", "rint({0})"), int_c=INT_IDENTITY)
+# (an integer operand: NumPy casts it to a float, whose sign bit is its sign)
+_unary(
+    "signbit",
+    ZERO,
+    domain="real_floating",
+    result="bool",
+    c=CForm("np.signbit({0})", "signbit({0})"),
+    int_c=IntForm(CForm.same("({0} < 0)"), CForm("False", "false")),
+)
+for _name, _int in (("isnan", ("False", "false")), ("isinf", ("False", "false")), ("isfinite", ("True", "true"))):
+    _unary(_name, ZERO, domain="numeric", result="bool", c=CForm.libm(_name), int_c=IntForm.same(*_int))
 _unary("logical_not", ZERO, domain="bool", result="bool", c=CForm("(not {0})", "(!{0})"))
-_unary("bitwise_invert", ZERO, domain="integer_or_bool", dunder="invert", c=OPS["logical_not"].c)  # (of a bool)
+_unary(
+    "bitwise_invert",
+    ZERO,
+    domain="integer_or_bool",
+    dunder="invert",
+    c=OPS["logical_not"].c,  # (of a bool)
+    int_c=IntForm.same("{T}(~{0})", "(({T})~{0})"),
+)
 
 # ----------------------------------------------------------------- smooth binary functions
 # d/da = b / (a^2 + b^2) written (b/h)/h with h = hypot(a, b): no overflow of the squares.
@@ -172,6 +196,7 @@ _binary(
     domain="real",
     impl=lambda xp, x, lo: xp.clip(x, min=lo),
     c=OPS["maximum"].c,
+    int_c=OPS["maximum"].int_c,
     public=False,
 )
 _binary(
@@ -181,6 +206,7 @@ _binary(
     domain="real",
     impl=lambda xp, x, hi: xp.clip(x, max=hi),
     c=OPS["minimum"].c,
+    int_c=OPS["minimum"].int_c,
     public=False,
 )
 # copysign(a, b) = +-|a|: d/da = sign(a) * sign(out), 0 at a = 0 (JAX: |a|'(0) = 0; PyTorch masks a == 0 to 0);
@@ -206,6 +232,16 @@ _binary(
         f"(({_M[0]} + {{1}}) if {_MOVES[0]} else ({_M[0]} if {_M[0]} != 0 else math.copysign({{T}}(0), {{1}})))",
         f"({_MOVES[1]} ? ({_M[1]} + {{1}}) : (({_M[1]} != 0) ? {_M[1]} : copysign(({{T}})0, {{1}})))",
     ),
+    # NumPy's integer loop: 0 for a divisor of 0 or -1 (never the machine's MIN % -1, a trap on x86), else C's
+    # remainder, moved by the divisor where its sign is not the divisor's
+    int_c=IntForm(
+        CForm(
+            "({T}(0) if ({1} == 0 or {1} == -1) else {T}({0} % {1}))",
+            "((({1} == 0) || ({1} == -1)) ? ({T})0 : (((({0} % {1}) != 0) && ((({0} % {1}) < 0) != ({1} < 0))) "
+            "? ({T})(({0} % {1}) + {1}) : ({T})({0} % {1})))",
+        ),
+        CForm("({T}(0) if {1} == 0 else {T}({0} % {1}))", "(({1} == 0) ? ({T})0 : ({T})({0} % {1}))"),
+    ),
 )
 # nextafter is a staircase over the reals (constant between representable numbers, like floor):
 # zero in both arguments. JAX and PyTorch define no rule (differentiating raises there).
@@ -225,16 +261,65 @@ _binary(
         f"(({{1}} == 0) ? ({{0}} / {{1}}) : (({_Q[1]} != 0) ? ((({_Q[1]} - floor({_Q[1]})) > ({{T}})0.5) ? "
         f"(floor({_Q[1]}) + ({{T}})1) : floor({_Q[1]})) : copysign(({{T}})0, {{0}} / {{1}})))",
     ),
+    # NumPy's integer loop: 0 for a divisor of 0, MIN // -1 wraps to MIN (the negation), else C's quotient
+    # rounded down where the remainder is not 0 and the signs differ
+    int_c=IntForm(
+        CForm(
+            "({T}(0) if {1} == 0 else ({T}(-{0}) if {1} == -1 else {T}({0} // {1})))",
+            "(({1} == 0) ? ({T})0 : (({1} == -1) ? ({T})(({U})0 - ({U}){0}) : ({T})({0} / {1} - "
+            "(((({0} % {1}) != 0) && (({0} < 0) != ({1} < 0))) ? 1 : 0))))",
+        ),
+        CForm("({T}(0) if {1} == 0 else {T}({0} // {1}))", "(({1} == 0) ? ({T})0 : ({T})({0} / {1}))"),
+    ),
 )
-# (these fused forms are of bool operands; integer programs take `_compile/fuse/integers.py`'s forms)
+# (``c``: the forms of bool operands; ``int_c``: of integers)
 for _name, _c in (("logical_and", "&"), ("logical_or", "|"), ("logical_xor", "^")):
     _binary(_name, ZERO, ZERO, domain="bool", result="bool", c=CForm.same(f"({{0}} {_c} {{1}})"))
-for _name, _dunder, _fold in (
-    ("bitwise_and", "and", operator.and_),
-    ("bitwise_or", "or", operator.or_),
-    ("bitwise_xor", "xor", operator.xor),
+for _name, _dunder, _symbol, _fold in (
+    ("bitwise_and", "and", "&", operator.and_),
+    ("bitwise_or", "or", "|", operator.or_),
+    ("bitwise_xor", "xor", "^", operator.xor),
 ):
-    _binary(_name, ZERO, ZERO, domain="integer_or_bool", dunder=_dunder, fold=_fold, c=OPS[f"logical_{_dunder}"].c)
-# integer only: never in a fused kernel (its values are floating or bool), so no fused form
-_binary("bitwise_left_shift", ZERO, ZERO, domain="integer", dunder="lshift", fold=operator.lshift)
-_binary("bitwise_right_shift", ZERO, ZERO, domain="integer", dunder="rshift", fold=operator.rshift)
+    _binary(
+        _name,
+        ZERO,
+        ZERO,
+        domain="integer_or_bool",
+        dunder=_dunder,
+        fold=_fold,
+        c=OPS[f"logical_{_dunder}"].c,
+        int_c=IntForm.same(f"{{T}}({{0}} {_symbol} {{1}})", f"(({{T}})({{0}} {_symbol} {{1}}))"),
+    )
+# integer only: no floating form. NumPy's npy_lshift/npy_rshift: a count that is negative or not below the width
+# gives 0 (>> of a negative value: -1); >> of a negative value in C is ~(~a >> n), defined where a >> n is not
+_binary(
+    "bitwise_left_shift",
+    ZERO,
+    ZERO,
+    domain="integer",
+    dunder="lshift",
+    fold=operator.lshift,
+    int_c=IntForm(
+        CForm(
+            "({T}({0} << {1}) if ({1} >= 0 and {1} < {W}) else {T}(0))",
+            "((({1} >= 0) && ({1} < {W})) ? ({T})(({U}){0} << {1}) : ({T})0)",
+        ),
+        CForm("({T}({0} << {1}) if {1} < {T}({W}) else {T}(0))", "(({1} < {W}) ? ({T})(({U}){0} << {1}) : ({T})0)"),
+    ),
+)
+_binary(
+    "bitwise_right_shift",
+    ZERO,
+    ZERO,
+    domain="integer",
+    dunder="rshift",
+    fold=operator.rshift,
+    int_c=IntForm(
+        CForm(
+            "({T}({0} >> {1}) if ({1} >= 0 and {1} < {W}) else ({T}(-1) if {0} < 0 else {T}(0)))",
+            "((({1} >= 0) && ({1} < {W})) ? (({0} < 0) ? ({T})~(~{0} >> {1}) : ({T})({0} >> {1})) "
+            ": (({0} < 0) ? ({T})-1 : ({T})0))",
+        ),
+        CForm("({T}({0} >> {1}) if {1} < {T}({W}) else {T}(0))", "(({1} < {W}) ? ({T})({0} >> {1}) : ({T})0)"),
+    ),
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core.opdef import LINEAR, ZERO, CForm, defop
+from .._core.opdef import INT_IDENTITY, LINEAR, ZERO, CForm, defop
 from .basic import _dtype_first, _f
 
 __all__: list[str] = []
@@ -24,6 +24,7 @@ defop(
     vjp=(ZERO,),
     domain="any",
     c=CForm.same("({0})"),
+    int_c=INT_IDENTITY,
     doc="stop_gradient(x, /): x's value, with derivative zero (JAX's stop_gradient; `detach` is its alias).",
 )
 
@@ -38,6 +39,7 @@ defop(
     vjp=(lambda g, out, x: g,),
     domain="any",
     c=CForm.same("({0})"),
+    int_c=INT_IDENTITY,
     public=False,
     text=lambda x: "{0}",  # (it reads as the argument itself)
 )

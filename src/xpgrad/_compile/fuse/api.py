@@ -23,8 +23,8 @@ def fuse(
     Arguments:
         inputs: the placeholders (or leaves) fed on each call, in order (one Tensor: the only one).
         outputs: a Tensor, or a list of Tensors built from the inputs: elementwise ops (each op's fused form is
-            its `OpDef.c`; every elementwise op of floating or bool values has one; on the CPU, programs of one
-            integer dtype too: `integers.FORMS`), basic indexing, the structural
+            its `OpDef.c`; every elementwise op of floating or bool values has one; programs of one integer
+            dtype take the ops' `OpDef.int_c`, NumPy's integer semantics), basic indexing, the structural
             ops of gradient graphs, and full ``sum``/``mean``/``prod`` as final results.
         engine: "numba" (CPU, one parallel loop), "cupy" (one CUDA kernel), "unfused"
             (`xpgrad.function`'s plan executor, op by op: eager's results), or "auto": the backend's

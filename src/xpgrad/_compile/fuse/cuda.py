@@ -10,8 +10,15 @@ made 6 and reached 59-65% of the H200's copy bandwidth; the one-pass kernel 86% 
 benchmarks/results/log.md). The final sums were then a ``cupy.sum`` over the threads' totals, a 0-d view of its
 result per output and a division for a mean: three library calls' host time a call, which is most of a
 call on 10^6 elements; they are one launch of ``xpgrad_sums`` now. The per-element body (`kernel_body`) is
-generated from the ops' C expressions (`OpDef.c`, ``.cuda``) and tested on the host; `raw_source` wraps it in the
-kernels, which `tests/fake_cupy.py` runs on the host (a block's threads as coroutines meeting at each barrier).
+generated from the ops' C expressions (`OpDef.c`, ``.cuda``; on integer operands `OpDef.int_c`'s) and tested on the
+host; `raw_source` wraps it in the kernels, which `tests/fake_cupy.py` runs on the host (a block's threads as
+coroutines meeting at each barrier).
+
+A program of one integer dtype computes as NumPy's integer loops (`integers`): its forms wrap around in unsigned
+arithmetic (C's signed overflow is undefined), guard division by zero and ``MIN / -1`` and shifts past the width,
+and its sums and products accumulate in ``unsigned long long`` (wrapping as NumPy's int64 and uint64 totals do;
+the C conversions of an out-of-range value to a signed type keep its low bits in GCC, Clang and NVCC, and by
+definition since C++20).
 
 The totals are deterministic (a fixed grid for a given size and device; no atomics): each thread adds its
 summands in order, and the blocks' and the final totals add in a fixed tree order.
@@ -23,6 +30,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from .integers import C_INTEGER_TYPES, INTEGER_DTYPES, integer_form
 from .lower import (
     REDUCTIONS,
     FusionError,
@@ -51,13 +59,21 @@ __all__ = [
     "uniform_body",
 ]
 
-C_TYPES = {"float64": "double", "float32": "float", "bool": "bool", "int64": "long long"}
+C_TYPES = {"float64": "double", "float32": "float", "bool": "bool", **C_INTEGER_TYPES}
+
+_ACCUMULATOR = "unsigned long long"
+"""The C type an integer program's sums and products accumulate in (any NumPy integer total is 64 bits: its low
+bits are the same in two's complement and unsigned arithmetic)."""
 
 
 def _literal(ins: Instr) -> str:
     v = ins.args[0]
     if ins.dtype == "bool":
         return "true" if v else "false"
+    if ins.dtype in INTEGER_DTYPES:  # exactly, as an integer literal of 64 bits (the unsigned one past int64's)
+        v = int(v)
+        text = f"{v}LL" if -(2**63) < v < 2**63 else f"{v % 2**64}ULL"
+        return f"(({C_TYPES[ins.dtype]}){text})"
     f = float(v)
     text = "INFINITY" if f == math.inf else "-INFINITY" if f == -math.inf else "NAN" if f != f else repr(f)
     return f"(({C_TYPES[ins.dtype]}){text})"
@@ -69,7 +85,7 @@ def kernel_body(prog: Program) -> str:
     when it is elementwise and ``r<j>`` to the operand of the j-th distinct sum or product (both declared by the
     caller); ``XPGRAD_N`` is the element count.
     """
-    lines = [_statement(i, prog.dtype) for i in prog.body if i.kind == "v"]
+    lines = [_statement(i, prog) for i in prog.body if i.kind == "v"]
     lines += [f"o{k} = {v};" for k, (v, how) in enumerate(prog.outputs) if how == "elem"]
     lines += [f"r{j} = {prog.summand(v)};" for j, v in enumerate(prog.sums)]
     return "\n".join(lines)
@@ -78,17 +94,25 @@ def kernel_body(prog: Program) -> str:
 def uniform_body(prog: Program) -> str:
     """The C statements computing the values the same for every element (literals, 0-d inputs' functions): once
     a thread, before its elements."""
-    return "\n".join(_statement(i, prog.dtype) for i in prog.body if i.kind == "s")
+    return "\n".join(_statement(i, prog) for i in prog.body if i.kind == "s")
 
 
-def _statement(i: Instr, dt: str) -> str:
+def _statement(i: Instr, prog: Program) -> str:
+    dt = prog.dtype
     if i.op == "literal":
         expr = _literal(i)
     elif i.op == "count":
         expr = f"(({C_TYPES[i.dtype]})XPGRAD_N)"
+    elif dt in INTEGER_DTYPES and any(_dtype_of(prog, a) in INTEGER_DTYPES for a in i.args):
+        expr = integer_form(i.op, dt, "cuda").format(*i.args)
     else:
         expr = form(i.op).cuda.format(*i.args, T=C_TYPES[dt])
     return f"{C_TYPES[i.dtype]} {i.var} = {expr};"
+
+
+def _dtype_of(prog: Program, v: str) -> str:
+    """The dtype of var ``v``: its instruction's, else (an array the kernel reads) its own."""
+    return prog.body[int(v[1:])].dtype if v[0] == "t" else prog.array_dtypes.get(v, prog.dtype)
 
 
 MAX_INSTRUCTIONS = 10_000
@@ -146,11 +170,6 @@ def raw_source(prog: Program) -> str:
     mean output (a 0-d array of its own). Both add in a fixed order (a strided loop, then a tree over the block's
     threads): the totals are deterministic.
     """
-    if prog.dtype not in ("float32", "float64"):
-        raise FusionError(
-            f"fuse: the CUDA engine fuses floating programs only, and this one computes in {prog.dtype}; run it "
-            "unfused (fuse(..., engine='unfused')), or fuse it on NumPy arrays (engine 'numba')"
-        )
     if len(prog.body) > MAX_INSTRUCTIONS:
         raise FusionError(
             f"fuse: the graph lowers to {len(prog.body):,} scalar instructions, more than the {MAX_INSTRUCTIONS:,} "
@@ -158,6 +177,7 @@ def raw_source(prog: Program) -> str:
             "the graph separately, or run it unfused (fuse(..., engine='unfused'))"
         )
     t = C_TYPES[prog.dtype]
+    acc = _ACCUMULATOR if prog.dtype in INTEGER_DTYPES else t  # the type sums and products add up in
     counts = [k for k, _, _ in _sum_outputs(prog) if prog.output_dtypes[k] != prog.dtype]
     if counts and prog.dtype == "float32":  # the totals add in the program's type: float counts only to 2**24
         raise FusionError(
@@ -177,17 +197,17 @@ def raw_source(prog: Program) -> str:
     params = [f"const {types[v]}* __restrict__ p_{v}" for v in ins]
     params += [f"{ct}* __restrict__ p_{o}" for o, ct in outs]
     params += [f"{ct}* __restrict__ p_u{k}" for k, _, ct in unis]
-    params += [f"{t}* __restrict__ p_partial"] * bool(sums) + ["const long long n"]
+    params += [f"{acc}* __restrict__ p_partial"] * bool(sums) + ["const long long n"]
     scalars = [f"const {types[v]} {v} = p_{v}[0];" for v in ins if v in prog.scalar_inputs]
     loads = [f"const {types[v]} {v} = p_{v}[i];" for v in ins if v not in prog.scalar_inputs]
-    decls = [f"{t} {o};" for o, _ in outs] + [f"{t} r{j};" for j in range(len(sums))]
+    decls = [f"{t} {o};" for o, _ in outs] + [f"{acc} r{j};" for j in range(len(sums))]
     lines = [
         RAW_PREAMBLE + f'extern "C" __global__ void __launch_bounds__({BLOCK}) xpgrad_fused({", ".join(params)}) {{',
         "  const long long threads = (long long)gridDim.x * blockDim.x;",
         "  const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
         *(f"  {x}" for x in (*scalars, *uniform_body(prog).splitlines())),
         *(f"  if (thread == 0) p_u{k}[0] = ({ct}){v};" for k, v, ct in unis),
-        *(f"  {t} total{j} = {_accumulation(prog, v)[1]};" for j, v in enumerate(sums)),
+        *(f"  {acc} total{j} = {_accumulation(prog, v)[1]};" for j, v in enumerate(sums)),
         "  for (long long i = thread; i < n; i += threads) {",
         *(f"    {x}" for x in (*loads, *decls)),
         *(f"    {x}" for x in body.splitlines()),
@@ -196,13 +216,13 @@ def raw_source(prog: Program) -> str:
         "  }",
     ]
     if sums:
-        lines.append(f"  __shared__ {t} xpgrad_red[{BLOCK}];")
+        lines.append(f"  __shared__ {acc} xpgrad_red[{BLOCK}];")
         for j, v in enumerate(sums):
             into = f"p_partial[{j} * gridDim.x + blockIdx.x] = xpgrad_red[0];"
             lines += [f"  {x}" for x in _block_sum(f"total{j}", into, _accumulation(prog, v)[0])]
     lines.append("}")
     if sums:
-        lines += _sums_kernel(prog, t)
+        lines += _sums_kernel(prog, acc)
     return "\n".join(lines) + "\n"
 
 
@@ -212,8 +232,8 @@ def _sum_outputs(prog: Program) -> list[tuple[int, str, str]]:
 
 
 def _sums_kernel(prog: Program, t: str) -> list[str]:
-    """``xpgrad_sums``: one block adds (or multiplies) the blocks' totals of each distinct reduction and writes its
-    outputs."""
+    """``xpgrad_sums``: one block adds (or multiplies) the blocks' totals of each distinct reduction, of C type ``t``,
+    and writes its outputs."""
     outs = _sum_outputs(prog)
     cts = [C_TYPES[d] for d in prog.output_dtypes]  # a count (a sum of bools) is written as an integer
     params = [f"const {t}* __restrict__ p_partial", *(f"{cts[k]}* __restrict__ p_s{k}" for k, _, _ in outs)]
@@ -259,6 +279,7 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
     module = cupy.RawModule(code=src, options=OPTIONS)
     kernel = module.get_function("xpgrad_fused")
     dtype = np.dtype(prog.dtype)
+    partial_dtype = np.dtype(np.uint64) if prog.dtype in INTEGER_DTYPES else dtype  # (`_ACCUMULATOR`)
     cache = captured_cache(prog)  # each captured leaf's last value and its device array
     sums, n_sums = _sum_outputs(prog), len(prog.sums)
     sum_dtypes = [np.dtype(prog.output_dtypes[k]) for k, _, _ in sums]
@@ -291,7 +312,7 @@ def compile_cuda(prog: Program) -> Callable[..., list[Any]]:
         if add_up is None:
             kernel((blocks,), (BLOCK,), (*flat, *outs, *uniform, np.int64(n)))
         else:
-            partial = cupy.empty(n_sums * blocks, dtype)
+            partial = cupy.empty(n_sums * blocks, partial_dtype)
             kernel((blocks,), (BLOCK,), (*flat, *outs, *uniform, partial, np.int64(n)))
             totals = [cupy.empty(prog.sum_shapes.get(k, ()), d) for (k, _, _), d in zip(sums, sum_dtypes, strict=True)]
             add_up((1,), (BLOCK,), (partial, *totals, np.int64(blocks), np.int64(n)))

@@ -1,89 +1,64 @@
-"""The fused forms of ops on integer operands (NumPy's integer loops, operation for operation), for the CPU engine.
+"""Integer programs: which dtypes a fused program may compute in, and each op's integer form (`OpDef.int_c`, an
+`IntForm` in the op's table entry) filled in for one dtype and one engine.
 
-The op table's forms (`OpDef.c`) are of floating or bool operands. An instruction with an integer operand takes
-its form from `FORMS` instead, one template for signed and one for unsigned dtypes (``{T}``: the program's
-integer dtype, ``{W}``: its width in bits). numba computes a small integer's arithmetic in 64 bits: each result
-is cast back to ``{T}``, which keeps its low bits, so every op wraps around as NumPy's does (``-(-128)`` is
-``-128`` in int8, ``abs`` of the minimum too). Where NumPy's C loop tests its operands, so does the form:
-
-- ``floor_divide`` and ``remainder`` by zero give 0 (NumPy warns, the kernel does not); ``MIN // -1`` is ``MIN``
-  (it wraps) and ``x % -1`` is 0, never the machine's division of them (a trap on x86);
-- shifts by a count that is negative or not below the width give 0 (``>>`` of a negative value: -1), as NumPy's
-  ``npy_lshift``/``npy_rshift``;
-- ``pow`` has none: NumPy raises for a negative exponent, which a kernel cannot (refused, naming the dtype).
-
-An op without an entry is refused for integer operands, naming the op and the dtype. The CUDA engine fuses
-floating programs only.
+A program computes in one integer dtype as NumPy's integer loops do, operation for operation: it wraps around,
+division and remainder by zero give 0 (NumPy warns, a kernel does not), ``MIN // -1`` is ``MIN``, shifts by a count
+that is negative or not below the width give 0 (``>>`` of a negative value: -1). The forms say how, op by op; an op
+without one is refused on integers, naming the op, the dtype and, where the entry gives it, why and what to do.
 """
 
 from __future__ import annotations
 
-__all__ = ["FORMS", "INTEGER_DTYPES", "integer_form"]
+from typing import Literal
+
+from ..._core.opdef import OPS, OpDef
+
+__all__ = ["C_INTEGER_TYPES", "INTEGER_DTYPES", "integer_form", "refusal"]
 
 INTEGER_DTYPES = {f"{s}int{w}": w for s in ("", "u") for w in (8, 16, 32, 64)}
 """The integer dtypes a fused program may compute in, with their widths."""
 
-_MAX = "({0} if {0} > {1} else {1})"
-_MIN = "({0} if {0} < {1} else {1})"
-_IDENTITY = "{0}"
-
-FORMS: dict[str, tuple[str, str]] = {
-    # name: (signed form, unsigned form)
-    "add": ("{T}({0} + {1})",) * 2,
-    "subtract": ("{T}({0} - {1})",) * 2,
-    "multiply": ("{T}({0} * {1})",) * 2,
-    "square": ("{T}({0} * {0})",) * 2,
-    "negative": ("{T}(-{0})", "{T}({T}(0) - {0})"),
-    "positive": (_IDENTITY,) * 2,
-    "abs": ("({T}(-{0}) if {0} < 0 else {0})", _IDENTITY),
-    "sign": ("({T}(1) if {0} > 0 else ({T}(-1) if {0} < 0 else {T}(0)))", "({T}(1) if {0} > 0 else {T}(0))"),
-    "floor_divide": (
-        "({T}(0) if {1} == 0 else ({T}(-{0}) if {1} == -1 else {T}({0} // {1})))",
-        "({T}(0) if {1} == 0 else {T}({0} // {1}))",
-    ),
-    "remainder": (
-        "({T}(0) if ({1} == 0 or {1} == -1) else {T}({0} % {1}))",
-        "({T}(0) if {1} == 0 else {T}({0} % {1}))",
-    ),
-    "bitwise_and": ("{T}({0} & {1})",) * 2,
-    "bitwise_or": ("{T}({0} | {1})",) * 2,
-    "bitwise_xor": ("{T}({0} ^ {1})",) * 2,
-    "bitwise_invert": ("{T}(~{0})",) * 2,
-    "bitwise_left_shift": (
-        "({T}({0} << {1}) if ({1} >= 0 and {1} < {W}) else {T}(0))",
-        "({T}({0} << {1}) if {1} < {T}({W}) else {T}(0))",
-    ),
-    "bitwise_right_shift": (
-        "({T}({0} >> {1}) if ({1} >= 0 and {1} < {W}) else ({T}(-1) if {0} < 0 else {T}(0)))",
-        "({T}({0} >> {1}) if {1} < {T}({W}) else {T}(0))",
-    ),
-    "maximum": (_MAX,) * 2,
-    "minimum": (_MIN,) * 2,
-    "clip_min": (_MAX,) * 2,
-    "clip_max": (_MIN,) * 2,
-    "floor": (_IDENTITY,) * 2,
-    "ceil": (_IDENTITY,) * 2,
-    "trunc": (_IDENTITY,) * 2,
-    "round": (_IDENTITY,) * 2,
-    "real": (_IDENTITY,) * 2,
-    "conj": (_IDENTITY,) * 2,
-    "imag": ("{T}(0)",) * 2,
-    "isnan": ("False",) * 2,
-    "isinf": ("False",) * 2,
-    "isfinite": ("True",) * 2,
-    "signbit": ("({0} < 0)", "False"),
-    "equal": ("({0} == {1})",) * 2,
-    "not_equal": ("({0} != {1})",) * 2,
-    "less": ("({0} < {1})",) * 2,
-    "less_equal": ("({0} <= {1})",) * 2,
-    "greater": ("({0} > {1})",) * 2,
-    "greater_equal": ("({0} >= {1})",) * 2,
-    "where": ("({1} if {0} else {2})",) * 2,
+C_INTEGER_TYPES = {
+    "int8": "signed char",  # (plain char's sign is the compiler's choice)
+    "uint8": "unsigned char",
+    "int16": "short",
+    "uint16": "unsigned short",
+    "int32": "int",
+    "uint32": "unsigned int",
+    "int64": "long long",
+    "uint64": "unsigned long long",
 }
+"""Each integer dtype's C type in the CUDA kernels."""
 
 
-def integer_form(op: str, dtype: str) -> str:
-    """Op ``op``'s numba form on operands of integer ``dtype`` (``{0}``.. the operands, ``{T}`` filled in)."""
-    signed, unsigned = FORMS[op]
-    text = unsigned if dtype.startswith("u") else signed
-    return text.replace("{T}", dtype).replace("{W}", str(INTEGER_DTYPES[dtype]))
+def _wrap_type(dtype: str) -> str:
+    """The unsigned C type a form's arithmetic on ``dtype`` wraps in (``{U}``): C promotes the narrower types to
+    ``int``, whose overflow is undefined (``65535 * 65535``), so at least ``unsigned int``."""
+    return "unsigned long long" if INTEGER_DTYPES[dtype] == 64 else "unsigned int"
+
+
+def integer_form(op: str, dtype: str, engine: Literal["numba", "cuda"] = "numba") -> str:
+    """Op ``op``'s form on operands of integer ``dtype`` for ``engine`` (``{0}``.. the operands; ``{T}``, ``{W}``
+    and ``{U}`` filled in): numba's Python, or CUDA's C. The lowering emits integer instructions only for ops with
+    one (`refusal`)."""
+    int_c = OPS[op].int_c
+    form = None if int_c is None else int_c.of(signed=not dtype.startswith("u"))
+    assert form is not None, (op, dtype)
+    if engine == "numba":
+        text, t = form.numba, dtype
+    else:
+        text, t = form.cuda, C_INTEGER_TYPES[dtype]
+    return text.replace("{T}", t).replace("{W}", str(INTEGER_DTYPES[dtype])).replace("{U}", _wrap_type(dtype))
+
+
+def refusal(op: OpDef, dtype: str) -> str | None:
+    """Why ``op`` cannot be fused on operands of integer ``dtype`` (`FusionError`'s message), or None: it can."""
+    if op.int_c is not None and not op.int_c.refused:
+        return None
+    if op.int_c is not None:
+        return f"fuse: op {op.name!r} has no fused form for {dtype} operands ({op.int_c.refused})"
+    fusible = sorted(n for n, o in OPS.items() if o.int_c is not None and not o.int_c.refused)
+    return (
+        f"fuse: op {op.name!r} has no fused form for {dtype} operands (the integer ops that fuse are "
+        f"{', '.join(fusible)}); run the graph unfused (fuse(..., engine='unfused'))"
+    )

@@ -36,8 +36,7 @@ from ..._core.tensor import Tensor
 from ..._core.walk import toposort
 from ..._dtypes import dtype_name
 from ..._shapes import indexed, unpack_key
-from .integers import FORMS as INTEGER_FORMS
-from .integers import INTEGER_DTYPES
+from .integers import INTEGER_DTYPES, refusal
 
 __all__ = [
     "MAX_INSTRUCTIONS",
@@ -351,7 +350,7 @@ def host_output(prog: Program, k: int, arrays: Sequence[Any], captured: Sequence
 
 def form(op: str) -> CForm:
     """The fused form of an instruction's ``op`` on floating or bool operands, an op of the table with one (`lower`
-    emits no other; on integer operands, `integers.integer_form`)."""
+    emits no other; on integer operands, its `OpDef.int_c`: `integers.integer_form`)."""
     c = OPS[op].c
     assert c is not None, op
     return c
@@ -661,12 +660,9 @@ class _Lowering:
         if name in REDUCTIONS:
             return self.reduction(node, kids[0], sp)
         ints = sorted({d for d in (_dtype_of(prog, v) for v, _ in kids) if d in INTEGER_DTYPES})
-        if ints and name not in INTEGER_FORMS:
-            why = "NumPy raises for a negative exponent, a kernel cannot; " if name == "pow" else ""
-            raise FusionError(
-                f"fuse: op {name!r} has no fused form for {ints[0]} operands ({why}the integer ops that fuse are "
-                f"{', '.join(sorted(INTEGER_FORMS))}); run the graph unfused (fuse(..., engine='unfused'))"
-            )
+        why = refusal(_op(node), ints[0]) if ints else None
+        if why is not None:
+            raise FusionError(why)
         if (_op(node).c is None and not ints) or not _op(node).elementwise:
             fusible = sorted(n for n, op in OPS.items() if op.c is not None and op.elementwise)
             raise FusionError(

@@ -6,6 +6,7 @@ the new shape (``(3, 4)`` in chunks of 2 rows to ``(4, 3)``), and its ``eye`` of
 declares chunks that do not cover them (the array fails when computed: "Missing dependency"). Each is written
 here in Dask's own lazy operations, so nothing is computed when a graph is built; the rest of the namespace is
 the wrapper's, unchanged.
+
 Functions that need a whole axis at once (``take_along_axis``, like the wrapper's ``sort``) put that axis in
 one chunk, and apply the chunks' own library (NumPy or CuPy) block by block.
 """

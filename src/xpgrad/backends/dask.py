@@ -15,7 +15,7 @@ nothing is computed until ``xpgrad.compute`` (or ``dask.compute``) asks for valu
 
 Chunks may be NumPy or CuPy arrays: the namespace is array-api-compat's Dask wrapper, which runs on either,
 completed where it falls short of the standard (`_dask_xp`: ``take_along_axis``, ``take`` and ``repeat`` without
-an axis, ``reshape`` of chunks that do not fit the new shape evenly).
+an axis, ``reshape`` of chunks that do not fit the new shape evenly, ``eye`` of more columns than rows).
 """
 
 from __future__ import annotations

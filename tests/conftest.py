@@ -1,5 +1,6 @@
 """Backends under test: numpy, array_api_strict (default device and device1), cupy when a GPU is usable,
-torch (CPU; ``cuda`` where PyTorch sees a GPU) and jax, each where installed.
+torch (CPU; ``cuda`` where PyTorch sees a GPU), jax and dask (arrays in two chunks, so that chunking is
+exercised), each where installed.
 
 ``XPGRAD_TEST_BACKENDS=numpy,strict-device1`` selects a subset. A backend that cannot run here is
 skipped with the reason (e.g. CuPy without a CUDA device), and the report header lists them.
@@ -7,7 +8,9 @@ skipped with the reason (e.g. CuPy without a CUDA device), and the report header
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +64,21 @@ class TB:
         if self.name in ("torch", "jax"):
             pytest.skip(f"{self.name}'s arithmetic differs from NumPy's at signed zeros and subnormals")
 
+    @property
+    def lazy(self) -> bool:
+        """Whether arrays are recipes computed on request (Dask, `Backend.compute`): sizes that depend on values
+        (``nonzero``'s) are unknown while a graph is built, and refused."""
+        return self.bk.compute is not None
+
+    def require_releasing(self) -> None:
+        """Skip a test of released and recomputed values where the backend declares that it releases nothing
+        (`Backend.releases`: Dask's arrays are recipes, not memory to give back)."""
+        if not self.bk.releases:
+            pytest.skip(f"backend {self.id} releases no values (its Backend.releases is off: arrays are lazy)")
+
     def arr(self, data: Any, dtype: str = "float64") -> Any:
-        return self.xp.asarray(data, dtype=getattr(self.xp, dtype), device=self.device)
+        a = self.xp.asarray(data, dtype=getattr(self.xp, dtype), device=self.device)
+        return _split(a) if self.name == "dask" else a
 
     def t(self, data: Any, dtype: str = "float64", name: str | None = None) -> xpgrad.Tensor:
         return xpgrad.Tensor(self.arr(data, dtype), name=name)
@@ -81,7 +97,18 @@ ALL = [
     TB("torch", "torch"),
     TB("torch-cuda", "torch", "cuda"),
     TB("jax", "jax"),
+    TB("dask", "dask"),
 ]
+
+
+def _split(a: Any) -> Any:
+    """A Dask array in two chunks along its first axis longer than 1 (``xp.asarray`` makes one chunk of a small
+    array, which would leave the chunked paths untried): halves, the first the longer. One axis only: each
+    chunk more is a task more per op, and the suite's graphs are many and small."""
+    for i, n in enumerate(a.shape):
+        if n > 1:
+            return a.rechunk({i: (n + 1) // 2})
+    return a
 
 
 def _reason(tb: TB) -> str | None:
@@ -117,11 +144,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 @pytest.fixture(params=ALL, ids=[tb.id for tb in ALL])
-def tb(request: pytest.FixtureRequest) -> TB:
+def tb(request: pytest.FixtureRequest) -> Iterator[TB]:
     why = _reason(request.param)
     if why is not None:
         pytest.skip(f"backend {request.param.id} unavailable: {why}")
-    return request.param
+    with _computing(request.param):
+        yield request.param
+
+
+def _computing(tb: TB) -> Any:
+    """Dask computes on the test's own thread (its synchronous scheduler), as the eager libraries do, so that a
+    test's ``np.errstate`` and warning filters apply to what it computes; the threaded scheduler and
+    `dask.distributed` are tested in tests/test_dask.py."""
+    if tb.name != "dask":
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
 
 
 @pytest.fixture

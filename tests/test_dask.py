@@ -347,7 +347,7 @@ def test_regions_give_dasks_own_bits(entry: Any) -> None:
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    with (
+    with (  # (":0": a free port; with None the scheduler still serves on 8787, and warns where that is taken)
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", memory_limit="1GiB"
         ) as cluster,
@@ -441,3 +441,70 @@ def test_indexing_gradients_through_reversed_slices(key: Any) -> None:
     want = np.zeros((3, 4))
     want[key] = np.cos(a[key])
     np.testing.assert_allclose(g.numpy(), want, rtol=1e-14)
+
+
+# ----------------------------------------------------------------- the standard's functions Dask's wrapper lacks
+ALONG = [  # (x's shape and chunks, indices' shape and chunks, axis): indices broadcast off the axis, negative ones
+    ((5, 6), (2, 4), (5, 4), (3, 1), 1),
+    ((5, 6), (2, 4), (3, 1), (2, 1), 0),
+    ((5, 6), (2, 4), (1, 7), (1, 3), -1),
+    ((2, 3, 4), (1, 2, 3), (2, 5, 1), (1, 2, 1), 1),
+]
+
+
+@pytest.mark.parametrize("case", ALONG)
+def test_take_along_axis_in_chunks_agrees_with_numpy(case: Any) -> None:
+    sx, cx, si, ci, axis = case
+    rng = np.random.default_rng(3)
+    x, i = rng.normal(size=sx), rng.integers(-sx[axis], sx[axis], size=si)
+    xp = xpgrad.get_backend("dask").xp
+    with no_compute():
+        got = xp.take_along_axis(chunked(x, cx), chunked(i, ci), axis=axis)
+        t = xpgrad.take_along_axis(Tensor(chunked(x, cx)), Tensor(chunked(i, ci)), axis=axis)
+        (g,) = xpgrad.grad(xpgrad.sum(t * t), [t.children[0]])
+    want = np.take_along_axis(x, i, axis=axis)
+    np.testing.assert_array_equal(got.compute(), want)
+    np.testing.assert_array_equal(t.numpy(), want)
+    gw, a = np.zeros_like(x), axis % x.ndim  # d/dx sum(t * t): 2 t added back where each element was taken
+    for k in np.ndindex(want.shape):
+        src = list(k)
+        src[a] = np.broadcast_to(i, want.shape)[k] % sx[a]
+        gw[tuple(src)] += 2 * want[k]
+    np.testing.assert_allclose(g.numpy(), gw, rtol=1e-14)
+
+
+def test_take_repeat_and_reshape_as_the_standard_has_them() -> None:
+    # take and repeat without an axis (Dask requires one), and reshapes Dask refuses in these chunks
+    a = np.arange(12.0).reshape(3, 4) / 7
+    x = Tensor(chunked(a, chunks=(2, 3)))
+    with no_compute():
+        v = Tensor(chunked(np.arange(5.0), chunks=2))
+        taken = xpgrad.take(v, Tensor(da.from_array(np.array([0, -1, 3, 3]))))
+        repeated = xpgrad.repeat(x, 2)
+        shapes = [(4, 3), (2, 6), (6, -1), (2, 2, 3), (12,), (4, 1, 3)]
+        reshaped = [xpgrad.reshape(x, s) for s in shapes]
+        grads = [xpgrad.grad(xpgrad.sum(xpgrad.sin(r) * r), [x])[0] for r in reshaped]
+    np.testing.assert_array_equal(taken.numpy(), [0.0, 4.0, 3.0, 3.0])
+    np.testing.assert_array_equal(xpgrad.sum(taken).grad(v).numpy(), [1.0, 0.0, 0.0, 2.0, 1.0])
+    np.testing.assert_array_equal(repeated.numpy(), np.repeat(a, 2))
+    for n, m, k in ((3, 4, 1), (3, 4, -1), (2, 5, 0), (4, 3, -2), (3, None, 1)):
+        e = xpgrad.eye(n, m, k=k, dtype="float32", backend="dask")
+        assert e.value.chunks == tuple((d,) for d in e.shape)  # (Dask's eye(3, 4): chunks ((3,), (3,)))
+        np.testing.assert_array_equal(e.numpy(), np.eye(n, m, k=k, dtype=np.float32))
+    for s, r, g in zip(shapes, reshaped, grads, strict=True):
+        np.testing.assert_array_equal(r.numpy(), a.reshape(s))
+        np.testing.assert_allclose(g.numpy(), np.sin(a) + a * np.cos(a), rtol=1e-14)
+
+
+def test_pickled_graphs_keep_their_chunks_and_compute_nothing() -> None:
+    # a leaf's array was pickled as a host copy: computed (the whole array, on the client), and loaded in one chunk
+    import pickle
+
+    xn = np.linspace(0.6, 1.4, 20)
+    x = Tensor(chunked(xn, chunks=6))
+    y = FUNCS["b1"](x)
+    with no_compute():
+        y2, g2 = pickle.loads(pickle.dumps((y, y.grad(x))))
+    assert g2.value.chunks == ((6, 6, 6, 2),)
+    np.testing.assert_array_equal(g2.numpy(), y.grad(x).numpy())
+    assert y2.item() == y.item()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat
 import numpy as np
 import pytest
 
@@ -116,8 +117,12 @@ def test_integer_outputs(tb: Any) -> None:
     # nonzero, searchsorted, count_nonzero, argsort: forward as the backend; integer outputs carry no gradient
     x = tb.arr([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
     X = xpgrad.Tensor(x)
-    for got, want in zip(xpgrad.nonzero(X), tb.xp.nonzero(x), strict=True):
-        np.testing.assert_array_equal(tb.np(got), tb.np(want))
+    if tb.lazy:  # (its size depends on the values, unknown until computed: refused, naming the op)
+        with pytest.raises(ValueError, match=r"op 'nonzero_part': a Dask array of unknown chunk sizes"):
+            xpgrad.nonzero(X)
+    else:
+        for got, want in zip(xpgrad.nonzero(X), tb.xp.nonzero(x), strict=True):
+            np.testing.assert_array_equal(tb.np(got), tb.np(want))
     np.testing.assert_array_equal(tb.np(xpgrad.count_nonzero(X, axis=1)), tb.np(tb.xp.count_nonzero(x, axis=1)))
     np.testing.assert_array_equal(tb.np(xpgrad.argsort(X, axis=0)), tb.np(tb.xp.argsort(x, axis=0)))
     s = tb.arr([1.0, 2.0, 2.0, 5.0])
@@ -207,7 +212,7 @@ def test_creation(tb: Any) -> None:
         (xpgrad.eye(3, 4, k=1, backend=tb.name, device=dev), xp.eye(3, 4, k=1, device=dev)),
     ):
         assert got.op is None and got.backend == tb.bk.name and got.dtype == want.dtype
-        assert xpgrad.get_backend(tb.name).xp.__name__ and str(got.device) == str(want.device)
+        assert xpgrad.get_backend(tb.name).xp.__name__ and str(got.device) == str(array_api_compat.device(want))
         np.testing.assert_array_equal(tb.np(got), tb.np(want))
     ns = xpgrad.namespace(tb.name)
     assert ns.eye(2).backend == tb.bk.name and ns.arange(3).shape == (3,)

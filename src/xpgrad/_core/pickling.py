@@ -63,7 +63,7 @@ def _recipe(t: Tensor) -> tuple[Any, tuple[Any, ...]]:
     if op is None:
         bk = t._bk
         v = t._value
-        host = None if v is None else bk.to_numpy(v)
+        host = None if v is None else v if bk.pickles_arrays else bk.to_numpy(v)
         where = None if v is None else bk.portable(_array_device(v))
         return _leaf, (bk, host, where, bk.portable(t._device), t._dtype, t._shape, t.name, t._ph)
     if OPS.get(op.name) is not op:  # pragma: no cover - every op is registered once, by name
@@ -149,7 +149,7 @@ def _leaf(
     t = Tensor(None, backend=bk, name=name, dtype=dtype, device=dev, shape=shape)  # (a leaf's are its array's)
     t._ph = ph
     if host is not None:
-        t.value = bk.from_numpy(host, bk.device(where))
+        t.value = host if bk.pickles_arrays else bk.from_numpy(host, bk.device(where))
     return t
 
 

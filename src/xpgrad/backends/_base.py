@@ -65,6 +65,10 @@ class Backend:
     check: Callable[[Any, str], None] | None = None
     """``check(array, what)``: refuse an array this backend has but xpgrad cannot hold (Dask: unknown chunk
     sizes), naming ``what`` (a leaf, or an op that made it). None: every array of the library is accepted."""
+    pickles_arrays: bool = False
+    """Whether a leaf's array is pickled as it is (Dask: a recipe, pickled lazily in its chunks, as Dask sends
+    arrays to its workers; a host copy would compute it, and come back in other chunks). False: as a host NumPy
+    copy, its device apart (`device_ref`)."""
     device_spec: Callable[[Any], Any] | None = None
     """A device as users write it (PyTorch's ``"cuda:1"``) made the library's device object, which arrays'
     ``.device`` compare equal to. None: devices are taken as given."""

@@ -10,11 +10,14 @@ nothing is computed until ``xpgrad.compute`` (or ``dask.compute``) asks for valu
 - one computation for many arrays (`Backend.compute`): ``dask.compute`` runs shared intermediates once;
 - a region of elementwise ops as one task per chunk (`Backend.blocks`, `Backend.blockwise`): Dask makes a
   value several steps read a task of its own per chunk, held until they ran (see `_compile.compute`);
+- arrays pickled as they are (`Backend.pickles_arrays`): recipes in their chunks, not computed copies;
 - checks that stay lazy (`Backend.refuse_if`): ``prod``'s higher-order check raises when computed;
 - arrays of unknown chunk sizes (``nan``, after boolean indexing) refused, naming the op or leaf
   (`Backend.check`): xpgrad needs every shape when it builds.
 
-Chunks may be NumPy or CuPy arrays: the namespace is array-api-compat's Dask wrapper, which runs on either.
+Chunks may be NumPy or CuPy arrays: the namespace is array-api-compat's Dask wrapper, which runs on either,
+completed where it falls short of the standard (`_dask_xp`: ``take_along_axis``, ``take`` and ``repeat`` without
+an axis, ``reshape`` of chunks that do not fit the new shape evenly, ``eye`` of more columns than rows).
 """
 
 from __future__ import annotations
@@ -39,15 +42,17 @@ def probe() -> str | None:
 
 def load() -> Backend:
     import array_api_compat
-    import array_api_compat.dask.array as xp
+
+    from . import _dask_xp
 
     return Backend(
         name=NAME,
-        xp=xp,
+        xp=_dask_xp.namespace(),
         owns=array_api_compat.is_dask_array,
         to_numpy=_to_numpy,
         from_numpy=_from_numpy,
         releases=False,
+        pickles_arrays=True,
         broadcast=_broadcast,
         compute=_compute,
         refuse_if=_refuse_if,
@@ -59,7 +64,9 @@ def load() -> Backend:
 
 
 def is_module(mod: Any) -> bool:
-    return getattr(mod, "__name__", "") in ("dask.array", "array_api_compat.dask.array")
+    from . import _dask_xp
+
+    return getattr(mod, "__name__", "") in ("dask.array", "array_api_compat.dask.array", _dask_xp.NAME)
 
 
 def _to_numpy(x: Any) -> Any:

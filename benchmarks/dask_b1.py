@@ -117,7 +117,7 @@ def child(contender: str, n: int, chunk: int, scheduler: str, reduce: bool) -> d
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="8GiB"
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", memory_limit="8GiB"
         )
         client = Client(cluster)
     else:

@@ -295,10 +295,26 @@ def test_b1_gradient_runs_no_more_tasks_than_hand_written(chunks: int) -> None:
     fp = b1(xpgrad, p, q)
     compiled = xpgrad.function([p, q], [fp, *xpgrad.grad(fp, [p, q])])
     assert _tasks(lambda: compiled(x, y)) <= hand
+    # the seed of the compiled gradient (a 0-d one spread over (None,)) is read as a 0-d value, not made as chunks
+    # of ones (which a cluster also sends between workers): no more tasks than the eager graph's
+    assert _tasks(lambda: compiled(x, y)) <= _tasks(lambda: xpgrad.compute(f, gx, gy))
     want = dask.compute(f.value, gx.value, gy.value)  # (each op its own tasks: Dask's own bits)
     for got in (xpgrad.compute(f, gx, gy), compiled(x, y)):
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", ["p*2+p", "-(p*2)", "sin(p)*2+p*3"])
+def test_regions_of_uniform_values_give_whole_blocks(case: str) -> None:
+    # a region that reads a gradient's uniform seed as a 0-d value: an output computed from it alone is 0-d in
+    # the region, and must come back as the block it stands for (shape, bits, writeable)
+    p = xpgrad.placeholder(shape=(None,), dtype="float64", name="p")
+    body = {"p*2+p": p * 2.0 + p, "-(p*2)": -(p * 2.0), "sin(p)*2+p*3": xpgrad.sin(p) * 2.0 + p * 3.0}[case]
+    g = xpgrad.function([p], xpgrad.sum(body).grad(p))
+    xn = xs(4 * CHUNK)
+    got, want = g(chunked(xn)), g(xn)
+    assert got.shape == want.shape == xn.shape and got.flags.writeable
+    np.testing.assert_array_equal(got, want)
 
 
 def test_regions_wait_for_reductions_of_their_own_values() -> None:

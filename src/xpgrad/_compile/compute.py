@@ -221,7 +221,12 @@ class _Graph:
             for c in self.reads(n):
                 if id(c) not in slot and id(c) not in mine and not (c._const and not bk.owns(val[id(c)])):
                     slot[id(c)] = len(inputs)
-                    inputs.append(new.get(id(c), val[id(c)]))
+                    u = _uniform(c)  # a 0-d value broadcast: the region reads the 0-d array (no chunks of it)
+                    inputs.append(
+                        new.get(id(u), val[id(u)])
+                        if u is not None and bk.owns(val[id(u)])
+                        else new.get(id(c), val[id(c)])
+                    )
         for j, n in enumerate(nodes):
             slot[id(n)] = len(inputs) + j
         kept = [n for n in nodes if id(n) in outside]
@@ -247,6 +252,18 @@ class _Graph:
             new[id(n)] = a
 
 
+_EXPAND = OPS["expand"]
+
+
+def _uniform(n: Tensor) -> Tensor | None:
+    """The 0-d node whose value ``n`` repeats over its shape (a full sum's cotangent spread back, as a gradient's
+    seed is), or None. A region reads the 0-d value and lets its ops broadcast it: the same numbers, with no
+    chunks of copies to make, hold or send between workers."""
+    if n.op is _EXPAND and not n.params["mean"] and n.children[0]._shape == ():
+        return n.children[0]
+    return None
+
+
 def _run(program: tuple[Any, ...], *blocks: Any) -> tuple[Any, ...]:
     """A region's program on one block of each input (NumPy or CuPy arrays): the ops as `build.evaluate`
     runs them (cast to the node's dtype first where it has one), with the chunks' own library."""
@@ -265,4 +282,10 @@ def _run(program: tuple[Any, ...], *blocks: Any) -> tuple[Any, ...]:
         slots[base + j] = cbk.fn(op)(*vals, **dict(params))
         for s in frees:
             slots[s] = None
-    return tuple(slots[s] for s in outs)
+    shape = max((b.shape for b in blocks), key=len)  # the block's (0-d inputs are uniform values)
+    return tuple(_full(cbk, slots[s], shape) for s in outs)
+
+
+def _full(cbk: Any, v: Any, shape: tuple[int, ...]) -> Any:
+    """``v`` as a block of ``shape``: a value computed from uniform inputs only is 0-d, and repeats."""
+    return v if v.shape == shape else cbk.xp.asarray(cbk.xp.broadcast_to(v, shape), copy=True)

@@ -228,6 +228,7 @@ class Function:
                 for node, leaf in m.captured:
                     node._value = self._leaf_value(leaf, bk, dev)
                 lend = current().release
+                lazy = bk.compute is not None  # (Dask: values are recipes; `lazy_values` reads them all again)
                 for node, srcs, free, fn, lendable in m.steps:
                     vals = [c._value for c in srcs]
                     if lendable and lend and (j := _lend(node, vals, lendable)) is not None:
@@ -241,9 +242,10 @@ class Function:
                     else:
                         node._value = evaluate(node, vals)
                     del vals
-                    for f in free:
-                        f._value = None
-                if bk.compute is None:
+                    if not lazy:
+                        for f in free:
+                            f._value = None
+                if not lazy:
                     res = [self._as_array(node._value, bk, dev) for node in m.outs]
                 else:  # (lazy: elementwise regions as one task per chunk, see `_compile.compute`)
                     res = [self._as_array(v, bk, dev) for v in lazy_values(bk, m.outs)]

@@ -125,9 +125,9 @@ def _blockwise(fn: Any, program: Any, arrays: list[Any], likes: list[Any]) -> li
     import numpy as np
     from dask.base import tokenize
 
-    ind = tuple(range(arrays[0].ndim))
+    ind = tuple(range(max(a.ndim for a in arrays)))
     token = tokenize(program, *arrays)
-    pairs = [p for a in arrays for p in (a, ind)]
+    pairs = [p for a in arrays for p in (a, ind if a.ndim else ())]  # 0-d arrays: the one block to every task
     tup = da.blockwise(
         partial(fn, program),
         ind,

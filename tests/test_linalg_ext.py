@@ -321,12 +321,31 @@ def test_complex_inputs_of_holomorphic_functions_differentiate_as_jax() -> None:
     np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-10)
 
 
-def test_a_backend_without_the_function_is_refused_naming_it() -> None:
-    da = pytest.importorskip("dask.array", reason="dask is the backend without linalg.det")
+def test_a_backend_without_the_function_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every backend of the suite has the whole extension now: take det away from one (as a namespace without it)
+    da = pytest.importorskip("dask.array", reason="dask is the backend this test takes linalg.det from")
+    from xpgrad.backends import get_backend
+
+    monkeypatch.delattr(get_backend("dask").xp.linalg, "det")
     x = xpgrad.Tensor(da.from_array(_square(3, 3)))
     with pytest.raises(NotImplementedError, match=r"linalg.det: backend 'dask' has no linalg.det"):
         xpgrad.linalg.det(x)
-    np.testing.assert_allclose(xpgrad.linalg.inv(x).numpy(), np.linalg.inv(x.numpy()), rtol=1e-12)  # (dask has inv)
+    np.testing.assert_allclose(xpgrad.linalg.inv(x).numpy(), np.linalg.inv(x.numpy()), rtol=1e-12)  # (it has inv)
+
+
+def test_dask_runs_the_extension_on_stacks_in_chunks() -> None:
+    # Dask's own linalg takes 2-d arrays in particular chunkings and has no det, eigh, pinv...: each matrix is
+    # one chunk and each block goes to the chunks' library, batch axes keeping their chunks, nothing computed early
+    da = pytest.importorskip("dask.array", reason="dask is not installed")
+    a = np.stack([_square(3, 3) + np.eye(3) * k for k in range(4)])
+    x = xpgrad.Tensor(da.from_array(a, chunks=(2, 2, 3)))
+    d = xpgrad.linalg.det(x)
+    assert d.value.chunks == ((2, 2),)
+    np.testing.assert_allclose(d.numpy(), np.linalg.det(a), rtol=1e-12)
+    w = xpgrad.linalg.eigh(x @ x.mT).eigenvalues
+    np.testing.assert_allclose(w.numpy(), np.linalg.eigvalsh(a @ np.swapaxes(a, -1, -2)), rtol=1e-10)
+    (g,) = xpgrad.grad(xpgrad.sum(d), [x])
+    np.testing.assert_allclose(xpgrad.compute(g)[0], np.linalg.det(a)[:, None, None] * np.linalg.inv(a).mT, rtol=1e-10)
 
 
 def test_fused_engines_refuse_them_naming_the_op() -> None:

@@ -28,7 +28,7 @@ def namespace() -> ModuleType:
     xp = ModuleType(NAME, compat.__doc__)
     xp.__dict__.update((k, v) for k, v in vars(compat).items() if k not in _IDENTITY)
     xp.__dict__.update(take_along_axis=take_along_axis, take=take, repeat=repeat, reshape=reshape, eye=eye)
-    xp.linalg = linalg_namespace()
+    xp.__dict__["linalg"] = linalg_namespace()
     return xp
 
 
@@ -132,16 +132,14 @@ def linalg_namespace() -> ModuleType:
     each matrix in one chunk (the batch axes keep theirs), each block by the chunks' own library. Dask's own
     ``inv``/``solve``/``cholesky``/``qr``/``svd`` take 2-d arrays in particular chunkings only, and it has no
     ``det``, ``slogdet``, ``eigh``, ``pinv``..."""
-    import array_api_compat.dask.array as compat
+    import array_api_compat.dask.array.linalg as compat
 
-    la = ModuleType(NAME + ".linalg", compat.linalg.__doc__)
-    la.__dict__.update((k, v) for k, v in vars(compat.linalg).items() if k not in _IDENTITY)
+    la = ModuleType(NAME + ".linalg", compat.__doc__)
+    la.__dict__.update((k, v) for k, v in vars(compat).items() if k not in _IDENTITY)
     la.__dict__.update(
         inv=lambda x: _gufunc("inv", "(i,j)->(i,j)", (x,), [x.dtype]),
         det=lambda x: _gufunc("det", "(i,j)->()", (x,), [x.dtype]),
-        slogdet=lambda x: compat.linalg.SlogdetResult(
-            *_gufunc("slogdet", "(i,j)->(),()", (x,), [x.dtype, _real(x.dtype)])
-        ),
+        slogdet=lambda x: compat.SlogdetResult(*_gufunc("slogdet", "(i,j)->(),()", (x,), [x.dtype, _real(x.dtype)])),
         solve=_solve,
         cholesky=lambda x, /, *, upper=False: _gufunc("cholesky", "(i,j)->(i,j)", (x,), [x.dtype], upper=upper),
         cross=_cross,
@@ -149,12 +147,10 @@ def linalg_namespace() -> ModuleType:
         matrix_power=lambda x, n, /: _gufunc("matrix_power", "(i,j)->(i,j)", (x,), [x.dtype], n=n),
         pinv=lambda x, /, *, rtol=None: _with_rtol("pinv", "(i,j)", "(j,i)", x, rtol, x.dtype),
         matrix_rank=lambda x, /, *, rtol=None: _with_rtol("matrix_rank", "(i,j)", "()", x, rtol, _int()),
-        eigh=lambda x, /: compat.linalg.EighResult(
-            *_gufunc("eigh", "(i,j)->(i),(i,j)", (x,), [_real(x.dtype), x.dtype])
-        ),
+        eigh=lambda x, /: compat.EighResult(*_gufunc("eigh", "(i,j)->(i),(i,j)", (x,), [_real(x.dtype), x.dtype])),
         eigvalsh=lambda x, /: _gufunc("eigvalsh", "(i,j)->(i)", (x,), [_real(x.dtype)]),
-        qr=lambda x, /, *, mode="reduced": compat.linalg.QRResult(*_qr(x, mode=mode)),
-        svd=lambda x, /, *, full_matrices=True: compat.linalg.SVDResult(*_svd(x, full_matrices=full_matrices)),
+        qr=lambda x, /, *, mode="reduced": compat.QRResult(*_qr(x, mode=mode)),
+        svd=lambda x, /, *, full_matrices=True: compat.SVDResult(*_svd(x, full_matrices=full_matrices)),
         svdvals=lambda x, /: _gufunc("svdvals", "(i,j)->(k)", (x,), [_real(x.dtype)], sizes={"k": min(x.shape[-2:])}),
     )
     return la

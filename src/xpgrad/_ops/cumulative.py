@@ -16,32 +16,12 @@ from .. import _shapes
 from .._core.opdef import defop
 from .basic import _dtype_sum, _f, through_cast
 from .linalg import ndim_of
-from .manipulation import _axis_int, _ndim
+from .manipulation import cumulative_axis, cumulative_shape
 
 __all__: list[str] = []
 
 index, concat, ones_like, zeros_like = map(_f, ("index", "concat", "ones_like", "zeros_like"))
 NAME = "cumulative_prod"
-
-
-def _axis(x: Any, axis: Any) -> int | None:
-    nd = _ndim(x)
-    if axis is None:
-        if nd is not None and nd != 1:
-            raise ValueError(f"{NAME}: axis is required for an array of {nd} dimensions (shape {x._shape})")
-        return 0
-    return _axis_int(NAME, axis, nd)
-
-
-def _shape(name: str, x: Any, axis: Any = None, dtype: Any = None, include_initial: bool = False) -> Any:
-    a = _axis(x, axis)
-    s = x._shape
-    if type(include_initial) is not bool:
-        raise TypeError(f"{NAME}: include_initial must be True or False; got {include_initial!r}")
-    if s is None or not include_initial:
-        return s
-    assert a is not None
-    return (*s[:a], None if s[a] is None else s[a] + 1, *s[a + 1 :])
 
 
 def _cut(t: Any, a: int, part: slice) -> Any:
@@ -50,7 +30,7 @@ def _cut(t: Any, a: int, part: slice) -> Any:
 
 def _cotangent(g: Any, x: Any, axis: Any, include_initial: bool) -> Any:
     nd = ndim_of(NAME, x)
-    a = _axis(x, axis)
+    a = cumulative_axis(x, axis, NAME)
     assert a is not None
     a %= nd
     n = x._shape[a]
@@ -85,6 +65,6 @@ defop(
     ),
     elementwise=False,
     params={"axis": None, "dtype": None, "include_initial": False},
-    shape=_shape,
+    shape=cumulative_shape,
     dtype=_dtype_sum,
 )

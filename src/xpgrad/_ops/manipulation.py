@@ -321,20 +321,22 @@ defop(
 
 
 # ----------------------------------------------------------------- cumulative_sum
-def _cumsum_axis(x: Any, axis: Any) -> int | None:
+def cumulative_axis(x: Any, axis: Any, name: str = "cumulative_sum") -> int | None:
+    """A cumulative op's axis: ``axis``, or 0 for a 1-d ``x`` (the standard requires it otherwise)."""
     nd = _ndim(x)
     if axis is None:
         if nd is not None and nd != 1:
-            raise ValueError(f"cumulative_sum: axis is required for an array of {nd} dimensions (shape {x._shape})")
+            raise ValueError(f"{name}: axis is required for an array of {nd} dimensions (shape {x._shape})")
         return 0
-    return _axis_int("cumulative_sum", axis, nd)
+    return _axis_int(name, axis, nd)
 
 
-def _cumsum_shape(name: str, x: Any, axis: Any = None, dtype: Any = None, include_initial: bool = False) -> Any:
-    a = _cumsum_axis(x, axis)
+def cumulative_shape(name: str, x: Any, axis: Any = None, dtype: Any = None, include_initial: bool = False) -> Any:
+    """A cumulative op's shape (``cumulative_sum``, ``cumulative_prod``): one longer on ``axis`` with the initial."""
+    a = cumulative_axis(x, axis, name)
     s = x._shape
     if type(include_initial) is not bool:
-        raise TypeError(f"cumulative_sum: include_initial must be True or False; got {include_initial!r}")
+        raise TypeError(f"{name}: include_initial must be True or False; got {include_initial!r}")
     if s is None or not include_initial:
         return s
     assert a is not None
@@ -344,7 +346,7 @@ def _cumsum_shape(name: str, x: Any, axis: Any = None, dtype: Any = None, includ
 def _cumsum_rule(g: Any, out: Any, x: Any, axis: Any, dtype: Any, include_initial: bool) -> Any:
     def cotangent() -> Any:
         # x_i is in out_j for every j > i (j >= i without the initial 0): a cumulative sum from the end
-        a = _cumsum_axis(x, axis)
+        a = cumulative_axis(x, axis)
         assert a is not None
         if axis is None:
             a = 0
@@ -363,7 +365,7 @@ defop(
     vjp=(_cumsum_rule,),
     elementwise=False,
     params={"axis": None, "dtype": None, "include_initial": False},
-    shape=_cumsum_shape,
+    shape=cumulative_shape,
     dtype=_dtype_sum,
 )
 

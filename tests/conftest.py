@@ -170,3 +170,13 @@ def cp(monkeypatch: pytest.MonkeyPatch) -> Any:
     import fake_cupy
 
     return fake_cupy.install(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def jax_x64() -> Iterator[Any]:
+    """JAX with x64 on (the oracle of the complex and pytree tests); the setting is restored after the module."""
+    jax = pytest.importorskip("jax", reason="JAX is not installed (the oracle of these tests: pip install jax)")
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield jax
+    jax.config.update("jax_enable_x64", before)

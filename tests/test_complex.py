@@ -8,7 +8,7 @@ real ``f`` of ``z = x + iy`` has the gradient df/dx - i df/dy, a holomorphic one
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -239,13 +239,6 @@ def test_holomorphic_true_on_a_non_holomorphic_function_does_as_jax(tb) -> None:
 
 
 # ----------------------------------------------------------------- JAX as the oracle, on random graphs
-@pytest.fixture(scope="module")
-def jax_x64() -> Iterator[Any]:
-    jax = pytest.importorskip("jax", reason="JAX is not installed (the oracle of these tests: pip install jax)")
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield jax
-    jax.config.update("jax_enable_x64", before)
 
 
 def _random_graph(seed: int, holomorphic: bool) -> Callable[..., Any]:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import xpgrad
-from test_complex import HOLOMORPHIC, UNARY, W, _fn, _points, _random_graph, _xp_value, jax_x64  # noqa: F401
+from test_complex import HOLOMORPHIC, UNARY, W, _fn, _points, _random_graph, _xp_value
 
 OTHER_OPS = {  # beyond elementwise, each complex in and out (or real out)
     "sum": (lambda t: xpgrad.sum(t * t, axis=0), lambda a: (a * a).sum(axis=0)),
@@ -120,7 +120,7 @@ def test_second_order_against_finite_differences(tb) -> None:
 # ----------------------------------------------------------------- JAX as the oracle, on random graphs
 @pytest.mark.parametrize("holomorphic", [False, True])
 @pytest.mark.parametrize("seed", range(6))
-def test_random_graphs_against_jax(tb, jax_x64, seed: int, holomorphic: bool) -> None:  # noqa: F811
+def test_random_graphs_against_jax(tb, jax_x64, seed: int, holomorphic: bool) -> None:
     jax, jnp = jax_x64, jax_x64.numpy
     f = _random_graph(200 + seed, holomorphic=holomorphic)
     z1, z2 = _points(tb, 20 + seed) * 0.8, _points(tb, 50 + seed) * 0.8
@@ -144,7 +144,7 @@ def test_random_graphs_against_jax(tb, jax_x64, seed: int, holomorphic: bool) ->
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
-def test_each_op_against_jax(tb, jax_x64, name: str) -> None:  # noqa: F811
+def test_each_op_against_jax(tb, jax_x64, name: str) -> None:
     jax, jnp = jax_x64, jax_x64.numpy
     mine, theirs = _fn(UNARY[name][0], xpgrad), _fn(UNARY[name][1], jnp)
     z, t = _points(tb, 8), np.array([0.3 - 0.7j, -1.1 + 0.2j, 0.5 + 0.5j])
@@ -156,7 +156,7 @@ def test_each_op_against_jax(tb, jax_x64, name: str) -> None:  # noqa: F811
         np.testing.assert_allclose(tb.np(jac), np.asarray(jax.jacfwd(theirs, holomorphic=True)(z)), rtol=1e-10)
 
 
-def test_jacobians_and_hessian_take_holomorphic_as_jax(tb, jax_x64) -> None:  # noqa: F811
+def test_jacobians_and_hessian_take_holomorphic_as_jax(tb, jax_x64) -> None:
     jax, jnp = jax_x64, jax_x64.numpy
     z, x = _points(tb, 9), np.array([0.5, -1.0, 2.0])
     zt, xt = tb.arr(z, "complex128"), tb.arr(x)

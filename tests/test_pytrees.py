@@ -5,7 +5,7 @@ nests them). Oracle: JAX itself (x64), on every backend; and `xpgrad.tree_*` aga
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,12 +17,8 @@ Pair = namedtuple("Pair", ["first", "second"])
 
 
 @pytest.fixture(scope="module")
-def jax() -> Iterator[Any]:
-    jax = pytest.importorskip("jax", reason="JAX is not installed (the oracle of these tests: pip install jax)")
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield jax
-    jax.config.update("jax_enable_x64", before)
+def jax(jax_x64: Any) -> Any:
+    return jax_x64  # (tests/conftest.py: JAX with x64 on for the module)
 
 
 def _r(*shape: int, seed: int = 0) -> np.ndarray:
